@@ -1,0 +1,166 @@
+//! The command line: `run`, `replay`, `demo`, `generate`, `check-config`.
+
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::event::Millis;
+use crate::generator::{self, GeneratorOptions};
+
+/// Live help-desk support KPIs from ticket lifecycle events in Kafka, for Prometheus.
+#[derive(Debug, Parser)]
+#[command(name = "ticketpulse", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Consume events from Kafka and serve the KPIs on /metrics.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long, short, default_value = "config/ticketpulse.toml")]
+        config: PathBuf,
+    },
+    /// Process a JSON Lines file (or `-` for stdin) and print the Prometheus exposition.
+    Replay {
+        /// Configuration file (TOML); defaults apply when omitted.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Advance time to this instant (RFC 3339) before printing, firing due SLA timers.
+        /// Default: the newest event time.
+        #[arg(long, value_parser = parse_rfc3339)]
+        end_time: Option<Millis>,
+        /// Input file, or `-` for standard input.
+        input: String,
+    },
+    /// Run a synthetic help desk in process and serve its KPIs; no Kafka needed.
+    Demo {
+        /// Configuration file (TOML); defaults apply when omitted.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        generator: GeneratorArgs,
+    },
+    /// Write synthetic events as JSON Lines to a file, or produce them to Kafka.
+    Generate {
+        /// Output file (`-` for stdout).
+        #[arg(long, conflicts_with_all = ["brokers", "topic"], required_unless_present = "brokers")]
+        out: Option<String>,
+        /// Kafka bootstrap servers to produce to.
+        #[arg(long, requires = "topic")]
+        brokers: Option<String>,
+        /// Kafka topic to produce to.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Number of events to write (default: unlimited with --follow, else 100000).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Keep producing in real time once the simulated clock reaches now.
+        #[arg(long)]
+        follow: bool,
+        #[command(flatten)]
+        generator: GeneratorArgs,
+    },
+    /// Validate a configuration file and exit.
+    CheckConfig {
+        /// Configuration file (TOML).
+        config: PathBuf,
+    },
+}
+
+/// Shape of the synthetic help desk.
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
+    /// Random seed: the same seed and start give the same events.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Mean tickets created per hour (the day/night cycle varies it around this mean).
+    #[arg(long, default_value_t = 120.0)]
+    pub rate: f64,
+    /// Simulated start time (RFC 3339). Default: 24 hours ago.
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub start: Option<Millis>,
+}
+
+impl GeneratorArgs {
+    fn options(&self) -> GeneratorOptions {
+        GeneratorOptions {
+            seed: self.seed,
+            tickets_per_hour: self.rate,
+            start: self.start.unwrap_or_else(|| generator::now_millis() - 86_400_000),
+        }
+    }
+}
+
+fn parse_rfc3339(s: &str) -> Result<Millis, String> {
+    s.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| format!("expected RFC 3339 with an offset: {e}"))
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run { config } => {
+            let config = Config::load(Some(&config))?;
+            runtime()?.block_on(crate::service::run(config, crate::service::shutdown_signal()))
+        }
+        Command::Replay { config, end_time, input } => {
+            let config = Config::load(config.as_deref())?;
+            let text = if input == "-" {
+                crate::replay::replay(&config, std::io::stdin().lock(), end_time)?
+            } else {
+                let file = std::fs::File::open(&input).map_err(|e| anyhow::anyhow!("{input}: {e}"))?;
+                crate::replay::replay(&config, BufReader::new(file), end_time)?
+            };
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(())
+        }
+        Command::Demo { config, generator } => {
+            let config = Config::load(config.as_deref())?;
+            runtime()?.block_on(crate::service::demo(config, generator.options(), crate::service::shutdown_signal()))
+        }
+        Command::Generate { out, brokers, topic, count, follow, generator } => {
+            let options = generator.options();
+            let count = count.or((!follow).then_some(100_000));
+            match (out, brokers, topic) {
+                (Some(out), _, _) => generator::write_file(&out, options, count, follow),
+                (None, Some(brokers), Some(topic)) => runtime()?.block_on(generator::produce(&brokers, &topic, options, count, follow)),
+                _ => anyhow::bail!("give --out FILE, or --brokers B and --topic T"),
+            }
+        }
+        Command::CheckConfig { config } => {
+            let loaded = Config::load(Some(&config))?;
+            println!(
+                "{}: ok ({} topic(s), windows {:?}, labels {:?})",
+                config.display(),
+                loaded.kafka.topics.len(),
+                loaded.time.windows.iter().map(|w| crate::config::window_label(*w)).collect::<Vec<_>>(),
+                loaded.dimensions.labels
+            );
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}

@@ -1,0 +1,497 @@
+//! Configuration: TOML (`config/ticketpulse.toml` documents every field), overridden by
+//! `TICKETPULSE_<SECTION>__<FIELD>` environment variables. Unknown keys are errors, and
+//! [`Config::validate`] names the offending field before anything starts.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer};
+
+use crate::event::Priority;
+
+/// A configuration problem, always naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file given with `--config` does not exist.
+    #[error("config file {0} does not exist")]
+    Missing(String),
+    /// The TOML or an environment override could not be read into the schema.
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A value parsed but is not acceptable.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where events come from and where bad ones go.
+    pub kafka: KafkaConfig,
+    /// The HTTP endpoint serving `/metrics` and health checks.
+    pub http: HttpConfig,
+    /// Event time, windows and lateness.
+    pub time: TimeConfig,
+    /// Which label dimensions KPI metrics carry and their allowed values.
+    pub dimensions: DimensionsConfig,
+    /// Input limits.
+    pub events: EventsConfig,
+    /// Per-priority SLA targets (calendar time).
+    pub sla: SlaConfig,
+    /// Abandoned-contact accounting.
+    pub abandonment: AbandonmentConfig,
+    /// Per-ticket state retention.
+    pub tickets: TicketsConfig,
+}
+
+/// Kafka consumer group settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma separated.
+    pub brokers: String,
+    /// Consumer group id; every instance of one deployment uses the same id.
+    pub group_id: String,
+    /// Topics carrying ticket events.
+    pub topics: Vec<String>,
+    /// Topic receiving rejected messages with their reason and source offset in headers;
+    /// an empty string disables the dead-letter path (rejections are still logged and counted).
+    pub dead_letter_topic: String,
+    /// Where a partition without a committed offset starts: `earliest` or `latest`.
+    pub auto_offset_reset: OffsetReset,
+    /// Extra librdkafka properties passed through verbatim (e.g. `security.protocol`,
+    /// `sasl.username`, `sasl.password`). Values are never logged.
+    #[serde(deserialize_with = "flatten_properties")]
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "ticketpulse".into(),
+            topics: vec!["ticket-events".into()],
+            dead_letter_topic: "ticket-events-dlq".into(),
+            auto_offset_reset: OffsetReset::Earliest,
+            librdkafka: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where to start a partition that has no committed offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+}
+
+impl OffsetReset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Latest => "latest",
+        }
+    }
+}
+
+/// librdkafka properties that ticketpulse sets itself; overriding them would break the
+/// offset-after-apply guarantee.
+pub const MANAGED_LIBRDKAFKA_KEYS: [&str; 5] =
+    ["bootstrap.servers", "group.id", "enable.auto.offset.store", "enable.auto.commit", "auto.offset.reset"];
+
+/// HTTP endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address for `/metrics`, `/healthz/live` and `/healthz/ready`.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([0, 0, 0, 0], 9850)) }
+    }
+}
+
+/// Event time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeConfig {
+    /// Rolling windows reported for every windowed KPI (the `window` label).
+    #[serde(deserialize_with = "durations")]
+    pub windows: Vec<Duration>,
+    /// Each window is the newest `slices_per_window` slices of `window / slices_per_window`,
+    /// aligned to the Unix epoch. More slices: smoother windows, more memory.
+    pub slices_per_window: u32,
+    /// How far behind the newest event time an event may arrive and still be applied in
+    /// event-time order. Events are applied, and SLA timers fire, once the watermark
+    /// (newest event time minus this) passes them.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// In the live service, a partition that received nothing for this long advances its
+    /// stream time with the wall clock so breaches still fire when traffic stops. `0s` disables.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Events dated further than this ahead of the wall clock are rejected (`future_timestamp`).
+    #[serde(with = "humantime_serde")]
+    pub max_future_skew: Duration,
+}
+
+impl Default for TimeConfig {
+    fn default() -> Self {
+        Self {
+            windows: vec![Duration::from_secs(300), Duration::from_secs(3600), Duration::from_secs(86400)],
+            slices_per_window: 60,
+            allowed_lateness: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_future_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A KPI label dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dimension {
+    Channel,
+    Priority,
+    Team,
+}
+
+/// Label dimensions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DimensionsConfig {
+    /// Which of `channel`, `priority`, `team` label the KPI metrics.
+    pub labels: Vec<Dimension>,
+    /// Known channels (lower case). Any other channel is reported as `other`.
+    pub channels: Vec<String>,
+    /// Known teams. Any other team is reported as `other`, a ticket without one as `none`.
+    pub teams: Vec<String>,
+}
+
+impl Default for DimensionsConfig {
+    fn default() -> Self {
+        Self {
+            labels: vec![Dimension::Channel, Dimension::Priority],
+            channels: ["email", "chat", "phone", "web", "messaging", "social", "api"].map(String::from).to_vec(),
+            teams: Vec::new(),
+        }
+    }
+}
+
+/// Input limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Messages larger than this are rejected as `oversized` without being parsed.
+    pub max_message_bytes: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { max_message_bytes: 64 * 1024 }
+    }
+}
+
+/// SLA targets per priority, in calendar time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// Creation → first public human agent reply.
+    pub first_response: PriorityTargets,
+    /// Creation → first `solved` (or `closed`).
+    pub resolution: PriorityTargets,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        let h = |n: u64| Some(Duration::from_secs(n * 3600));
+        Self {
+            first_response: PriorityTargets { low: h(24), normal: h(8), high: h(2), urgent: Some(Duration::from_secs(1800)) },
+            resolution: PriorityTargets { low: h(120), normal: h(72), high: h(24), urgent: h(8) },
+        }
+    }
+}
+
+/// One target per priority; a missing priority has no target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityTargets {
+    /// Target for `low` tickets.
+    #[serde(default, with = "humantime_serde")]
+    pub low: Option<Duration>,
+    /// Target for `normal` tickets.
+    #[serde(default, with = "humantime_serde")]
+    pub normal: Option<Duration>,
+    /// Target for `high` tickets.
+    #[serde(default, with = "humantime_serde")]
+    pub high: Option<Duration>,
+    /// Target for `urgent` tickets.
+    #[serde(default, with = "humantime_serde")]
+    pub urgent: Option<Duration>,
+}
+
+impl PriorityTargets {
+    pub fn get(&self, priority: Priority) -> Option<Duration> {
+        match priority {
+            Priority::Low => self.low,
+            Priority::Normal => self.normal,
+            Priority::High => self.high,
+            Priority::Urgent => self.urgent,
+        }
+    }
+}
+
+/// Abandonment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AbandonmentConfig {
+    /// Abandons sooner than this after creation are "short": counted separately and left out
+    /// of the abandonment ratio (the customer hung up before a fair chance to be answered).
+    #[serde(with = "humantime_serde")]
+    pub short_abandon_threshold: Duration,
+}
+
+impl Default for AbandonmentConfig {
+    fn default() -> Self {
+        Self { short_abandon_threshold: Duration::from_secs(10) }
+    }
+}
+
+/// Per-ticket state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    /// Solved, closed and never-created tickets are forgotten this long (in event time) after
+    /// their last event. A redelivery after that is counted again, so keep it above the
+    /// longest redelivery delay you expect.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        Self { retention: Duration::from_secs(7 * 86400) }
+    }
+}
+
+impl Config {
+    /// Reads `path` (if given) then `TICKETPULSE_*` overrides, and validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError::Missing(path.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment.merge(Env::prefixed("TICKETPULSE_").split("__")).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks everything serde cannot: ranges, duplicates, reserved values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            return Err(bad("kafka.brokers", "must not be empty"));
+        }
+        if k.group_id.trim().is_empty() {
+            return Err(bad("kafka.group_id", "must not be empty"));
+        }
+        if k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(bad("kafka.topics", "must list at least one non-empty topic"));
+        }
+        if k.topics.contains(&k.dead_letter_topic) {
+            return Err(bad("kafka.dead_letter_topic", "must differ from the input topics"));
+        }
+        if let Some(key) = k.librdkafka.keys().find(|key| MANAGED_LIBRDKAFKA_KEYS.contains(&key.as_str())) {
+            return Err(bad(format!("kafka.librdkafka.{key}"), "is set by ticketpulse itself; use the dedicated field"));
+        }
+
+        let t = &self.time;
+        if t.windows.is_empty() {
+            return Err(bad("time.windows", "must list at least one window"));
+        }
+        if t.slices_per_window == 0 || t.slices_per_window > 10_000 {
+            return Err(bad("time.slices_per_window", "must be between 1 and 10000"));
+        }
+        for (i, w) in t.windows.iter().enumerate() {
+            let ms = w.as_millis();
+            if ms == 0 || ms % 1000 != 0 || ms % u128::from(t.slices_per_window) != 0 {
+                return Err(bad(
+                    format!("time.windows[{i}]"),
+                    format!(
+                        "{} must be whole seconds and divisible into {} equal millisecond slices",
+                        window_label(*w),
+                        t.slices_per_window
+                    ),
+                ));
+            }
+            if t.windows[..i].contains(w) {
+                return Err(bad(format!("time.windows[{i}]"), "is listed twice"));
+            }
+        }
+
+        let d = &self.dimensions;
+        for (i, dim) in d.labels.iter().enumerate() {
+            if d.labels[..i].contains(dim) {
+                return Err(bad(format!("dimensions.labels[{i}]"), "is listed twice"));
+            }
+        }
+        check_values("dimensions.channels", &d.channels, true)?;
+        check_values("dimensions.teams", &d.teams, false)?;
+
+        if self.events.max_message_bytes == 0 {
+            return Err(bad("events.max_message_bytes", "must be positive"));
+        }
+        for (name, targets) in [("first_response", &self.sla.first_response), ("resolution", &self.sla.resolution)] {
+            for p in Priority::ALL {
+                if targets.get(*p).is_some_and(|d| d < Duration::from_secs(1)) {
+                    return Err(bad(format!("sla.{name}.{}", p.as_str()), "must be at least 1s"));
+                }
+            }
+        }
+        if self.tickets.retention < Duration::from_secs(1) {
+            return Err(bad("tickets.retention", "must be at least 1s"));
+        }
+        Ok(())
+    }
+}
+
+/// Label values we generate ourselves and so cannot be configured.
+pub const RESERVED_LABEL_VALUES: [&str; 3] = ["other", "none", "unknown"];
+
+fn check_values(field: &str, values: &[String], lowercase: bool) -> Result<(), ConfigError> {
+    for (i, v) in values.iter().enumerate() {
+        if v.is_empty() || RESERVED_LABEL_VALUES.contains(&v.as_str()) {
+            return Err(bad(format!("{field}[{i}]"), format!("{v:?} is empty or reserved ({RESERVED_LABEL_VALUES:?})")));
+        }
+        if lowercase && v.to_ascii_lowercase() != *v {
+            return Err(bad(format!("{field}[{i}]"), format!("{v:?} must be lower case")));
+        }
+        if values[..i].contains(v) {
+            return Err(bad(format!("{field}[{i}]"), format!("{v:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// The `window` label value: the largest whole unit, e.g. `5m`, `1h`, `24h`, `90s`.
+pub fn window_label(window: Duration) -> String {
+    let s = window.as_secs();
+    if s > 0 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s > 0 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts.iter().map(|t| humantime::parse_duration(t).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))).collect()
+}
+
+/// Accepts both `"sasl.password" = "x"` and TOML dotted / environment-nested keys
+/// (`sasl.password = "x"`, `TICKETPULSE_KAFKA__LIBRDKAFKA__SASL__PASSWORD`), which arrive as
+/// nested tables, and flattens them back into librdkafka's dotted property names.
+fn flatten_properties<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Node {
+        Text(String),
+        Int(i64),
+        Bool(bool),
+        Table(BTreeMap<String, Node>),
+    }
+    fn walk(prefix: &str, node: Node, out: &mut BTreeMap<String, String>) {
+        match node {
+            Node::Text(s) => drop(out.insert(prefix.to_string(), s)),
+            Node::Int(i) => drop(out.insert(prefix.to_string(), i.to_string())),
+            Node::Bool(b) => drop(out.insert(prefix.to_string(), b.to_string())),
+            Node::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+                    walk(&key, v, out);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", Node::Table(BTreeMap::deserialize(d)?), &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_str(toml: &str) -> Result<Config, ConfigError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        Config::load(Some(f.path()))
+    }
+
+    #[test]
+    fn shipped_config_is_valid_and_matches_defaults() {
+        let shipped = Config::load(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ticketpulse.toml")))).unwrap();
+        let default = Config::default();
+        assert_eq!(shipped.time.windows, default.time.windows);
+        assert_eq!(shipped.kafka.topics, default.kafka.topics);
+        assert_eq!(shipped.dimensions.channels, default.dimensions.channels);
+        assert_eq!(shipped.sla.first_response.urgent, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_str("[time]\nwindowz = [\"5m\"]\n").unwrap_err().to_string();
+        assert!(err.contains("windowz"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let cases = [
+            ("[time]\nwindows = [\"7s\"]\n", "time.windows[0]"),
+            ("[time]\nwindows = [\"5m\", \"5m\"]\n", "time.windows[1]"),
+            ("[dimensions]\nchannels = [\"Email\"]\n", "dimensions.channels[0]"),
+            ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
+            ("[sla.first_response]\nhigh = \"10ms\"\n", "sla.first_response.high"),
+            ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
+        ];
+        for (toml, field) in cases {
+            let err = load_str(toml).unwrap_err().to_string();
+            assert!(err.starts_with(field), "{toml}: {err}");
+        }
+        let err = load_str("[time]\nallowed_lateness = \"soon\"\n").unwrap_err().to_string();
+        assert!(err.contains("time.allowed_lateness"), "{err}");
+    }
+
+    #[test]
+    fn librdkafka_properties_flatten_dotted_keys() {
+        let c =
+            load_str("[kafka.librdkafka]\n\"security.protocol\" = \"SASL_SSL\"\nsasl.password = \"s3cret\"\n\"fetch.wait.max.ms\" = 50\n")
+                .unwrap();
+        let keys: Vec<_> = c.kafka.librdkafka.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(keys, ["fetch.wait.max.ms=50", "sasl.password=s3cret", "security.protocol=SASL_SSL"]);
+    }
+
+    #[test]
+    fn window_labels() {
+        let labels: Vec<_> = [300, 3600, 86400, 90].map(|s| window_label(Duration::from_secs(s))).to_vec();
+        assert_eq!(labels, ["5m", "1h", "24h", "90s"]);
+    }
+}

@@ -1,0 +1,388 @@
+//! The engine: per-partition state (tickets, reorder buffer, timers, windows, gauges) and the
+//! one path every input message takes, whether from Kafka, a replay file or the demo.
+//!
+//! Time, per partition: stream time T is the newest event time seen; the watermark is
+//! T − `allowed_lateness`. New events wait in a reorder buffer and are applied in event-time
+//! order once the watermark passes them, interleaved with SLA and eviction timers, which fire
+//! when the watermark passes their deadline. So any delivery order within the allowed lateness
+//! gives exactly the in-order result. An event older than the watermark is `late`: applied at
+//! once, to ticket state and to whichever window slices still cover it.
+
+use std::collections::btree_map::Entry as BEntry;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::config::Config;
+use crate::dimensions::{Catalog, DimKey};
+use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
+use crate::internal_events::{EventResult, PartitionId, Telemetry};
+use crate::kpi::{KpiSlice, Sample};
+use crate::sla::{SlaTarget, SlaTargets};
+use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
+use crate::window::{WindowSpec, Windows};
+
+/// Configuration the engine needs, resolved once.
+#[derive(Debug)]
+pub struct Rules {
+    pub ticket: TicketRules,
+    pub windows: Vec<WindowSpec>,
+    pub allowed_lateness: Millis,
+    pub idle_timeout: Millis,
+    pub retention: Millis,
+    pub limits: ParseLimits,
+}
+
+impl Rules {
+    pub fn new(config: &Config) -> Self {
+        let ms = |d: std::time::Duration| d.as_millis() as Millis;
+        Self {
+            ticket: TicketRules {
+                catalog: Catalog::new(&config.dimensions),
+                sla_targets: SlaTargets::new(&config.sla),
+                short_abandon_ms: ms(config.abandonment.short_abandon_threshold),
+            },
+            windows: config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect(),
+            allowed_lateness: ms(config.time.allowed_lateness),
+            idle_timeout: ms(config.time.idle_timeout),
+            retention: ms(config.tickets.retention),
+            limits: ParseLimits { max_message_bytes: config.events.max_message_bytes, max_future_skew: ms(config.time.max_future_skew) },
+        }
+    }
+}
+
+/// A timer: what to do, and for which ticket, once the watermark passes its time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Deadline(SlaTarget),
+    /// Forget a resolved or never-created ticket if it stayed quiet for the retention.
+    Evict,
+}
+
+/// Buffered events sort by time, then by type (creation before reply before solve), then by
+/// ids, so the application order never depends on arrival order.
+type PendingKey = (Millis, u8, String, String);
+
+/// The current (not windowed) gauges of a partition.
+#[derive(Debug, Default, Clone)]
+pub struct Gauges {
+    /// Open tickets by status and dimensions.
+    pub open: BTreeMap<(Status, DimKey), i64>,
+    /// Open tickets whose target is breached and still unfulfilled.
+    pub breached: BTreeMap<(SlaTarget, DimKey), i64>,
+}
+
+impl Gauges {
+    fn apply(&mut self, catalog: &Catalog, share: Option<GaugeShare>, delta: i64) {
+        let Some(share) = share else { return };
+        let key = catalog.key(share.dims);
+        bump(&mut self.open, (share.status, key), delta);
+        for target in SlaTarget::ALL.into_iter().filter(|t| share.breached[t.index()]) {
+            bump(&mut self.breached, (target, key), delta);
+        }
+    }
+
+    fn merge(&mut self, other: &Gauges) {
+        for (k, v) in &other.open {
+            bump(&mut self.open, *k, *v);
+        }
+        for (k, v) in &other.breached {
+            bump(&mut self.breached, *k, *v);
+        }
+    }
+}
+
+/// Adds `delta`, dropping entries that reach zero so their series disappear.
+fn bump<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, delta: i64) {
+    match map.entry(key) {
+        BEntry::Occupied(mut e) => {
+            *e.get_mut() += delta;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+        BEntry::Vacant(e) => {
+            e.insert(delta);
+        }
+    }
+}
+
+/// All state of one Kafka partition: the unit that is kept, read and (later) snapshotted.
+#[derive(Debug)]
+pub struct Partition {
+    rules: Arc<Rules>,
+    tickets: HashMap<String, Ticket>,
+    pending: BTreeMap<PendingKey, EventBody>,
+    timers: BTreeSet<(Millis, TimerKind, String)>,
+    windows: Windows<DimKey, KpiSlice>,
+    gauges: Gauges,
+    stream_time: Option<Millis>,
+    /// Wall-clock time of the last message, for idle advancement.
+    last_arrival: Option<Millis>,
+    effects: Effects,
+}
+
+impl Partition {
+    pub fn new(rules: Arc<Rules>) -> Self {
+        Self {
+            windows: Windows::new(rules.windows.clone()),
+            rules,
+            tickets: HashMap::new(),
+            pending: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            gauges: Gauges::default(),
+            stream_time: None,
+            last_arrival: None,
+            effects: Effects::default(),
+        }
+    }
+
+    pub fn stream_time(&self) -> Option<Millis> {
+        self.stream_time
+    }
+
+    pub fn watermark(&self) -> Option<Millis> {
+        self.stream_time.map(|t| t - self.rules.allowed_lateness)
+    }
+
+    pub fn ticket_count(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// Takes one valid event: dedup, then buffer (or apply at once when late).
+    pub fn ingest(&mut self, event: Event) -> EventResult {
+        let ticket = match self.tickets.entry(event.ticket_id.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.timers.insert((event.at + self.rules.retention, TimerKind::Evict, event.ticket_id.clone()));
+                e.insert(Ticket::new(self.rules.ticket.catalog.unknown(), event.at))
+            }
+        };
+        if !ticket.remember(xxh3_64(event.event_id.as_bytes())) {
+            return EventResult::Duplicate;
+        }
+        if self.watermark().is_some_and(|w| event.at < w) {
+            self.apply(&event.ticket_id, event.at, &event.body);
+            return EventResult::Late;
+        }
+        self.stream_time = Some(self.stream_time.map_or(event.at, |t| t.max(event.at)));
+        let rank = event.body.event_type().rank();
+        self.pending.insert((event.at, rank, event.ticket_id, event.event_id), event.body);
+        self.release(false);
+        EventResult::Ok
+    }
+
+    /// Moves stream time forward without an event (idle partition, end of replay).
+    pub fn advance_to(&mut self, time: Millis) {
+        if let Some(t) = self.stream_time.as_mut() {
+            *t = (*t).max(time);
+        }
+        self.release(false);
+        if let Some(now) = self.stream_time {
+            self.windows.prune(now);
+        }
+    }
+
+    /// The input is complete: apply everything buffered and fire every timer the stream time
+    /// has passed (the watermark catches up with stream time).
+    pub fn finish(&mut self, end_time: Option<Millis>) {
+        if let (Some(t), Some(end)) = (self.stream_time.as_mut(), end_time) {
+            *t = (*t).max(end);
+        }
+        self.release(true);
+    }
+
+    /// Applies buffered events and fires timers in time order up to the watermark.
+    fn release(&mut self, finishing: bool) {
+        let Some(now) = self.stream_time else { return };
+        let watermark = if finishing { now } else { now - self.rules.allowed_lateness };
+        loop {
+            let event_at = self.pending.first_key_value().map(|(k, _)| k.0).filter(|at| finishing || *at < watermark);
+            let timer_at = self.timers.first().map(|t| t.0).filter(|d| *d < watermark);
+            match (event_at, timer_at) {
+                // An event at a deadline comes first: a reply exactly at the deadline meets it.
+                (Some(e), t) if t.is_none_or(|t| e <= t) => {
+                    let ((at, _, ticket_id, _), body) = self.pending.pop_first().expect("peeked");
+                    self.apply(&ticket_id, at, &body);
+                }
+                (_, Some(_)) => {
+                    let (deadline, kind, ticket_id) = self.timers.pop_first().expect("peeked");
+                    self.fire(deadline, kind, &ticket_id);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
+        let rules = Arc::clone(&self.rules);
+        let was_open = self.tickets.get(ticket_id).is_some_and(Ticket::is_open);
+        self.update_ticket(ticket_id, at, |ticket, effects| ticket.apply(body, at, &rules.ticket, effects));
+        let resolved_now = was_open && self.tickets.get(ticket_id).is_some_and(|t| !t.is_open());
+        if resolved_now {
+            self.timers.insert((at + self.rules.retention, TimerKind::Evict, ticket_id.to_string()));
+        }
+    }
+
+    fn fire(&mut self, deadline: Millis, kind: TimerKind, ticket_id: &str) {
+        match kind {
+            TimerKind::Deadline(target) => {
+                if self.tickets.contains_key(ticket_id) {
+                    self.update_ticket(ticket_id, deadline, |ticket, effects| {
+                        if let Some(outcome) = ticket.sla.on_deadline(target, deadline) {
+                            effects.samples.push(Sample::Sla(outcome));
+                        }
+                    });
+                }
+            }
+            TimerKind::Evict => {
+                let Some(ticket) = self.tickets.get(ticket_id) else { return };
+                let quiet_until = ticket.last_event_at + self.rules.retention;
+                if ticket.is_open() {
+                    // Open tickets stay; resolving one arms a new eviction timer.
+                } else if quiet_until > deadline {
+                    self.timers.insert((quiet_until, TimerKind::Evict, ticket_id.to_string()));
+                } else {
+                    self.tickets.remove(ticket_id);
+                }
+            }
+        }
+    }
+
+    /// Runs `change` on a ticket and books its consequences: gauge shares before and after,
+    /// samples into the window slices of time `at`, and timers for new deadlines.
+    fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
+        let catalog = &self.rules.ticket.catalog;
+        let ticket = self.tickets.entry(ticket_id.to_string()).or_insert_with(|| Ticket::new(catalog.unknown(), at));
+        let before = ticket.gauge_share();
+        self.effects.clear();
+        change(ticket, &mut self.effects);
+        let after = ticket.gauge_share();
+        if before != after {
+            self.gauges.apply(catalog, before, -1);
+            self.gauges.apply(catalog, after, 1);
+        }
+        let key = catalog.key(ticket.dims);
+        let now = self.stream_time.unwrap_or(at);
+        for sample in &self.effects.samples {
+            self.windows.record(&key, at, now, |slice| slice.add(*sample));
+        }
+        for (target, deadline) in &self.effects.deadlines {
+            self.timers.insert((*deadline, TimerKind::Deadline(*target), ticket_id.to_string()));
+        }
+    }
+
+    /// Adds this partition's windows (at its stream time) and gauges into the given totals.
+    pub fn read_into(&self, windows: &mut BTreeMap<(usize, DimKey), KpiSlice>, gauges: &mut Gauges) {
+        if let Some(now) = self.stream_time {
+            self.windows.read_into(now, windows);
+        }
+        gauges.merge(&self.gauges);
+    }
+}
+
+/// Per-partition progress, for the self-metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionClock {
+    pub partition: PartitionId,
+    pub stream_time: Millis,
+    pub watermark: Millis,
+    pub tickets: usize,
+}
+
+/// Everything the exporter renders, read under one lock.
+#[derive(Debug, Default)]
+pub struct View {
+    pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
+    pub gauges: Gauges,
+    pub clocks: Vec<PartitionClock>,
+}
+
+/// All partitions held by this process, and the single entry point for input messages.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Arc<Rules>,
+    partitions: BTreeMap<PartitionId, Partition>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Engine {
+    pub fn new(config: &Config, telemetry: Arc<Telemetry>) -> Self {
+        Self { rules: Arc::new(Rules::new(config)), partitions: BTreeMap::new(), telemetry }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Parses, validates and ingests one message, counting its result. `now` (wall clock) is
+    /// given in live mode: it enables the future-skew check and idle tracking.
+    pub fn handle(
+        &mut self,
+        partition: &PartitionId,
+        payload: &[u8],
+        now: Option<Millis>,
+        source: &dyn std::fmt::Display,
+    ) -> Result<EventResult, Invalid> {
+        let event = match event::parse(payload, &self.rules.limits, now) {
+            Ok(event) => event,
+            Err(invalid) => {
+                self.telemetry.invalid_event(&invalid, source);
+                return Err(invalid);
+            }
+        };
+        let event_type = event.body.event_type();
+        let state = self.partitions.entry(partition.clone()).or_insert_with(|| Partition::new(Arc::clone(&self.rules)));
+        if now.is_some() {
+            state.last_arrival = now;
+        }
+        let result = state.ingest(event);
+        self.telemetry.event(Some(event_type), result);
+        Ok(result)
+    }
+
+    /// Live mode: partitions that received nothing for `idle_timeout` move to wall-clock time.
+    pub fn advance_idle(&mut self, now: Millis) {
+        let idle = self.rules.idle_timeout;
+        if idle == 0 {
+            return;
+        }
+        for p in self.partitions.values_mut() {
+            if p.last_arrival.is_some_and(|last| now - last >= idle) {
+                p.advance_to(now);
+            }
+        }
+    }
+
+    /// Drops the state of partitions this process no longer owns.
+    pub fn revoke(&mut self, partitions: &[PartitionId]) {
+        for p in partitions {
+            self.partitions.remove(p);
+        }
+    }
+
+    /// Replay: the input is complete; advance every partition to `end_time` (or its own
+    /// newest event time) and fire what is due.
+    pub fn finish(&mut self, end_time: Option<Millis>) {
+        for p in self.partitions.values_mut() {
+            p.finish(end_time);
+        }
+    }
+
+    pub fn partition(&self, id: &PartitionId) -> Option<&Partition> {
+        self.partitions.get(id)
+    }
+
+    pub fn view(&self) -> View {
+        let mut view = View::default();
+        for (id, p) in &self.partitions {
+            p.read_into(&mut view.windows, &mut view.gauges);
+            if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
+                view.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets: p.ticket_count() });
+            }
+        }
+        view
+    }
+}

@@ -1,0 +1,450 @@
+//! The ticket lifecycle event contract, v1 (see `docs/events.md` and `docs/events.schema.json`).
+//!
+//! [`parse`] turns one Kafka message (or one JSON line) into an [`Event`] or an [`Invalid`]
+//! with a bounded [`InvalidReason`]. Unknown fields are ignored so producers can add fields
+//! without breaking older consumers.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+/// Milliseconds since the Unix epoch: the engine's only notion of time.
+pub type Millis = i64;
+
+/// Longest accepted `event_id` / `ticket_id`, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// One validated ticket lifecycle event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Producer-assigned id, identical on every redelivery; the dedup key within a ticket.
+    pub event_id: String,
+    /// The ticket this event belongs to (also the Kafka message key).
+    pub ticket_id: String,
+    /// Event time.
+    pub at: Millis,
+    /// What happened.
+    pub body: EventBody,
+}
+
+/// The type-specific part of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    /// A ticket was opened.
+    TicketCreated {
+        /// Lower-cased channel name as sent; mapped to the configured list by the engine.
+        channel: String,
+        priority: Priority,
+        team: Option<String>,
+        topic: Option<String>,
+        requester: Requester,
+    },
+    /// Routing fields changed; `None` means unchanged.
+    TicketUpdated { priority: Option<Priority>, team: Option<String>, topic: Option<String>, channel: Option<String> },
+    /// A message was added to the conversation.
+    Message { author: Author, public: bool },
+    /// The ticket moved to a new status.
+    StatusChanged { status: Status },
+    /// The customer left a real-time contact before any agent answered.
+    ContactAbandoned,
+    /// A satisfaction survey was answered.
+    SurveyResponse { survey: Survey, score: f64 },
+    /// An agent logged handling time.
+    WorkLogged { seconds: f64 },
+}
+
+/// Event types, as written in the `type` field and used as the `type` metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    TicketCreated,
+    TicketUpdated,
+    Message,
+    StatusChanged,
+    ContactAbandoned,
+    SurveyResponse,
+    WorkLogged,
+}
+
+impl EventType {
+    /// Every type, in the order used for processing ties (see [`EventType::rank`]).
+    pub const ALL: [EventType; 7] = [
+        EventType::TicketCreated,
+        EventType::TicketUpdated,
+        EventType::Message,
+        EventType::ContactAbandoned,
+        EventType::StatusChanged,
+        EventType::WorkLogged,
+        EventType::SurveyResponse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::TicketCreated => "ticket_created",
+            EventType::TicketUpdated => "ticket_updated",
+            EventType::Message => "message",
+            EventType::StatusChanged => "status_changed",
+            EventType::ContactAbandoned => "contact_abandoned",
+            EventType::SurveyResponse => "survey_response",
+            EventType::WorkLogged => "work_logged",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Order of events that share a timestamp: a ticket is created before it is replied to,
+    /// and replied to before it is solved, whatever order the messages arrived in.
+    pub fn rank(self) -> u8 {
+        Self::ALL.iter().position(|t| *t == self).unwrap_or(0) as u8
+    }
+}
+
+impl EventBody {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventBody::TicketCreated { .. } => EventType::TicketCreated,
+            EventBody::TicketUpdated { .. } => EventType::TicketUpdated,
+            EventBody::Message { .. } => EventType::Message,
+            EventBody::StatusChanged { .. } => EventType::StatusChanged,
+            EventBody::ContactAbandoned => EventType::ContactAbandoned,
+            EventBody::SurveyResponse { .. } => EventType::SurveyResponse,
+            EventBody::WorkLogged { .. } => EventType::WorkLogged,
+        }
+    }
+}
+
+/// Defines a closed set of lower-case string values with parsing and a label form.
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Case-insensitive parse of the wire value.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s))
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Ticket priority.
+    Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" }
+);
+string_enum!(
+    /// Who opened the ticket.
+    Requester { Customer = "customer", Agent = "agent" }
+);
+string_enum!(
+    /// Who wrote a message.
+    Author { Customer = "customer", Agent = "agent", Bot = "bot", System = "system" }
+);
+string_enum!(
+    /// Ticket status.
+    Status { New = "new", Open = "open", Pending = "pending", OnHold = "on_hold", Solved = "solved", Closed = "closed" }
+);
+string_enum!(
+    /// Survey kind.
+    Survey { Csat = "csat", Ces = "ces", Nps = "nps" }
+);
+
+impl Status {
+    /// Solved and closed tickets are resolved; every other status is open work.
+    pub fn is_resolved(self) -> bool {
+        matches!(self, Status::Solved | Status::Closed)
+    }
+}
+
+string_enum!(
+    /// Why a message was rejected: the bounded `reason` label of invalid-event metrics and the
+    /// `ticketpulse.reason` header on the dead-letter topic.
+    InvalidReason {
+        Oversized = "oversized",
+        NotJson = "not_json",
+        NotObject = "not_object",
+        MissingField = "missing_field",
+        WrongType = "wrong_type",
+        UnknownType = "unknown_type",
+        BadValue = "bad_value",
+        BadTimestamp = "bad_timestamp",
+        FutureTimestamp = "future_timestamp",
+    }
+);
+
+/// A rejected message: the reason label, the event type when it could be read, and a
+/// human-readable detail for the log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub reason: InvalidReason,
+    pub event_type: Option<EventType>,
+    pub detail: String,
+}
+
+/// Limits applied while parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// Messages longer than this are rejected unread.
+    pub max_message_bytes: usize,
+    /// Reject events more than this far ahead of `now` (only when a `now` is given).
+    pub max_future_skew: Millis,
+}
+
+/// Every field any event type may carry; validated by hand for precise reasons.
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ticket_id: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    at: Option<RawTime>,
+    #[serde(borrow)]
+    channel: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    priority: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    team: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    topic: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    requester: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    author: Option<Cow<'a, str>>,
+    public: Option<bool>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    survey: Option<Cow<'a, str>>,
+    score: Option<f64>,
+    seconds: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTime {
+    EpochMillis(i64),
+    Text(String),
+}
+
+fn invalid(reason: InvalidReason, event_type: Option<EventType>, detail: impl Into<String>) -> Invalid {
+    Invalid { reason, event_type, detail: detail.into() }
+}
+
+/// Parses and validates one message. `now` enables the future-skew check (live mode); replay
+/// passes `None` so that its output depends on the input alone.
+pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<Event, Invalid> {
+    if bytes.len() > limits.max_message_bytes {
+        let detail = format!("{} bytes > max_message_bytes {}", bytes.len(), limits.max_message_bytes);
+        return Err(invalid(InvalidReason::Oversized, None, detail));
+    }
+    // serde would read a JSON array positionally into the struct; only objects are events.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let reason = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => InvalidReason::NotObject,
+            Err(_) => InvalidReason::NotJson,
+        };
+        return Err(invalid(reason, None, "the message is not a JSON object"));
+    }
+    let raw: RawEvent = serde_json::from_slice(bytes).map_err(classify_json_error)?;
+    let Some(kind) = raw.kind.as_deref() else {
+        return Err(invalid(InvalidReason::MissingField, None, "missing field `type`"));
+    };
+    let Some(event_type) = EventType::parse(kind) else {
+        return Err(invalid(InvalidReason::UnknownType, None, format!("unknown type {kind:?}")));
+    };
+    let t = Some(event_type);
+    let event_id = required_id(raw.event_id, "event_id", t)?;
+    let ticket_id = required_id(raw.ticket_id, "ticket_id", t)?;
+    let at = match raw.at {
+        None => return Err(invalid(InvalidReason::MissingField, t, "missing field `at`")),
+        Some(time) => parse_time(time).map_err(|d| invalid(InvalidReason::BadTimestamp, t, d))?,
+    };
+    if let Some(now) = now {
+        if at > now + limits.max_future_skew {
+            let detail = format!("`at` is {} ms ahead of the clock", at - now);
+            return Err(invalid(InvalidReason::FutureTimestamp, t, detail));
+        }
+    }
+    let body = match event_type {
+        EventType::TicketCreated => EventBody::TicketCreated {
+            channel: raw
+                .channel
+                .map(|c| c.to_ascii_lowercase())
+                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `channel`"))?,
+            priority: optional_enum(raw.priority, "priority", Priority::parse, t)?.unwrap_or(Priority::Normal),
+            team: raw.team.map(Cow::into_owned),
+            topic: raw.topic.map(Cow::into_owned),
+            requester: optional_enum(raw.requester, "requester", Requester::parse, t)?.unwrap_or(Requester::Customer),
+        },
+        EventType::TicketUpdated => EventBody::TicketUpdated {
+            priority: optional_enum(raw.priority, "priority", Priority::parse, t)?,
+            team: raw.team.map(Cow::into_owned),
+            topic: raw.topic.map(Cow::into_owned),
+            channel: raw.channel.map(|c| c.to_ascii_lowercase()),
+        },
+        EventType::Message => EventBody::Message {
+            author: optional_enum(raw.author, "author", Author::parse, t)?
+                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `author`"))?,
+            public: raw.public.unwrap_or(true),
+        },
+        EventType::StatusChanged => EventBody::StatusChanged {
+            status: optional_enum(raw.status, "status", Status::parse, t)?
+                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `status`"))?,
+        },
+        EventType::ContactAbandoned => EventBody::ContactAbandoned,
+        EventType::SurveyResponse => EventBody::SurveyResponse {
+            survey: optional_enum(raw.survey, "survey", Survey::parse, t)?
+                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `survey`"))?,
+            score: finite(raw.score, "score", t)?,
+        },
+        EventType::WorkLogged => {
+            let seconds = finite(raw.seconds, "seconds", t)?;
+            if seconds < 0.0 {
+                return Err(invalid(InvalidReason::BadValue, t, "`seconds` is negative"));
+            }
+            EventBody::WorkLogged { seconds }
+        }
+    };
+    Ok(Event { event_id, ticket_id, at, body })
+}
+
+fn classify_json_error(e: serde_json::Error) -> Invalid {
+    use serde_json::error::Category;
+    let detail = e.to_string();
+    let reason = match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => InvalidReason::NotJson,
+        Category::Data => InvalidReason::WrongType,
+    };
+    invalid(reason, None, detail)
+}
+
+fn required_id(value: Option<Cow<str>>, field: &str, t: Option<EventType>) -> Result<String, Invalid> {
+    match value {
+        None => Err(invalid(InvalidReason::MissingField, t, format!("missing field `{field}`"))),
+        Some(v) if v.is_empty() || v.len() > MAX_ID_BYTES => {
+            Err(invalid(InvalidReason::BadValue, t, format!("`{field}` must be 1 to {MAX_ID_BYTES} bytes, got {}", v.len())))
+        }
+        Some(v) => Ok(v.into_owned()),
+    }
+}
+
+fn optional_enum<T>(
+    value: Option<Cow<str>>,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    t: Option<EventType>,
+) -> Result<Option<T>, Invalid> {
+    value.map(|v| parse(&v).ok_or_else(|| invalid(InvalidReason::BadValue, t, format!("`{field}` has unknown value {v:?}")))).transpose()
+}
+
+fn finite(value: Option<f64>, field: &str, t: Option<EventType>) -> Result<f64, Invalid> {
+    match value {
+        None => Err(invalid(InvalidReason::MissingField, t, format!("missing field `{field}`"))),
+        Some(v) if !v.is_finite() => Err(invalid(InvalidReason::BadValue, t, format!("`{field}` is not finite"))),
+        Some(v) => Ok(v),
+    }
+}
+
+fn parse_time(time: RawTime) -> Result<Millis, String> {
+    let ms = match time {
+        RawTime::EpochMillis(ms) => ms,
+        RawTime::Text(text) => {
+            text.parse::<jiff::Timestamp>().map_err(|e| format!("`at` is not RFC 3339 with an offset: {e}"))?.as_millisecond()
+        }
+    };
+    if ms < 0 {
+        return Err(format!("`at` is before 1970: {ms}"));
+    }
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ParseLimits = ParseLimits { max_message_bytes: 512, max_future_skew: 300_000 };
+
+    fn ok(json: &str) -> Event {
+        parse(json.as_bytes(), &LIMITS, None).expect("valid event")
+    }
+
+    fn reason(json: &str) -> InvalidReason {
+        parse(json.as_bytes(), &LIMITS, Some(1_700_000_000_000)).expect_err("invalid event").reason
+    }
+
+    #[test]
+    fn created_with_defaults_and_rfc3339_offset() {
+        let e = ok(
+            r#"{"event_id":"e1","ticket_id":"t1","type":"ticket_created","at":"2026-01-05T10:00:00+02:00","channel":"EMail","extra":{"x":1}}"#,
+        );
+        assert_eq!(e.at, 1_767_600_000_000); // 2026-01-05T08:00:00Z
+        assert_eq!(
+            e.body,
+            EventBody::TicketCreated {
+                channel: "email".into(),
+                priority: Priority::Normal,
+                team: None,
+                topic: None,
+                requester: Requester::Customer
+            }
+        );
+    }
+
+    #[test]
+    fn epoch_millis_and_message_defaults() {
+        let e = ok(r#"{"event_id":"e2","ticket_id":"t1","type":"message","at":1700000000123,"author":"agent"}"#);
+        assert_eq!(e.at, 1_700_000_000_123);
+        assert_eq!(e.body, EventBody::Message { author: Author::Agent, public: true });
+    }
+
+    #[test]
+    fn every_reason() {
+        let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(600));
+        assert_eq!(reason(&big), InvalidReason::Oversized);
+        assert_eq!(reason("{not json"), InvalidReason::NotJson);
+        assert_eq!(reason("[1,2]"), InvalidReason::NotObject);
+        assert_eq!(reason(" \"text\""), InvalidReason::NotObject);
+        assert_eq!(reason(""), InvalidReason::NotJson);
+        assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","at":1}"#), InvalidReason::MissingField);
+        assert_eq!(
+            reason(r#"{"event_id":"e","ticket_id":"t","type":"message","at":1,"public":"yes","author":"agent"}"#),
+            InvalidReason::WrongType
+        );
+        assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","type":"exploded","at":1}"#), InvalidReason::UnknownType);
+        assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","type":"status_changed","at":1,"status":"done"}"#), InvalidReason::BadValue);
+        assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","type":"work_logged","at":1,"seconds":-1}"#), InvalidReason::BadValue);
+        assert_eq!(reason(r#"{"event_id":"","ticket_id":"t","type":"contact_abandoned","at":1}"#), InvalidReason::BadValue);
+        assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":"yesterday"}"#), InvalidReason::BadTimestamp);
+        assert_eq!(
+            reason(r#"{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":"2026-01-05T10:00:00"}"#),
+            InvalidReason::BadTimestamp
+        );
+        assert_eq!(
+            reason(r#"{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":1700000300001}"#),
+            InvalidReason::FutureTimestamp
+        );
+        assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","type":"ticket_created","at":1}"#), InvalidReason::MissingField);
+    }
+
+    #[test]
+    fn long_ids_are_rejected() {
+        let id = "x".repeat(MAX_ID_BYTES + 1);
+        let json = format!(r#"{{"event_id":"e","ticket_id":"{id}","type":"contact_abandoned","at":1}}"#);
+        let err = parse(json.as_bytes(), &ParseLimits { max_message_bytes: 4096, ..LIMITS }, None).unwrap_err();
+        assert_eq!(err.reason, InvalidReason::BadValue);
+        assert_eq!(err.event_type, Some(EventType::ContactAbandoned));
+    }
+
+    #[test]
+    fn same_timestamp_order_puts_creation_first_and_solve_after_reply() {
+        assert!(EventType::TicketCreated.rank() < EventType::Message.rank());
+        assert!(EventType::Message.rank() < EventType::StatusChanged.rank());
+    }
+}

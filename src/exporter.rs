@@ -1,0 +1,370 @@
+//! The Prometheus exporter: a custom [`Collector`] that renders every series from engine state
+//! at scrape time (the hot path never touches a registry, and series of keys that left every
+//! window disappear), and the HTTP server for `/metrics` and the health checks.
+//!
+//! Metric names, labels and meaning are listed in `docs/metrics.md`.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+
+use crate::dimensions::DimKey;
+use crate::engine::{Engine, View};
+use crate::event::Millis;
+use crate::internal_events::Telemetry;
+use crate::kpi::KpiSlice;
+use crate::sla::SlaTarget;
+use crate::window::Distribution;
+
+/// Quantiles reported for every duration distribution.
+pub const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
+/// Renders the engine and the telemetry on every scrape.
+pub struct KpiCollector {
+    engine: Arc<Mutex<Engine>>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl KpiCollector {
+    pub fn new(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>) -> Self {
+        Self { engine, telemetry }
+    }
+}
+
+impl Collector for KpiCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        Vec::new()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let view = engine.view();
+        let catalog = &engine.rules().ticket.catalog;
+        let windows: Vec<String> = engine.rules().windows.iter().map(|w| w.label.clone()).collect();
+        let mut out = Families::default();
+        render_kpis(&mut out, &view, &windows, &|key| catalog.labels(key));
+        drop(engine);
+        render_self(&mut out, &view, &self.telemetry);
+        out.0
+    }
+}
+
+/// Builds the registry that `/metrics` and `replay` encode.
+pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>) -> Registry {
+    let registry = Registry::new();
+    registry.register(Box::new(KpiCollector::new(engine, telemetry))).expect("a collector without descriptors always registers");
+    registry
+}
+
+/// Prometheus text exposition of everything in the registry.
+pub fn encode(registry: &Registry) -> String {
+    let mut buf = Vec::new();
+    TextEncoder::new().encode(&registry.gather(), &mut buf).expect("families are well formed");
+    String::from_utf8(buf).expect("the text format is UTF-8")
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Selects one of a slice's duration distributions.
+type PickDistribution = fn(&KpiSlice) -> &Distribution;
+
+/// Metric families under construction, in declaration order.
+#[derive(Default)]
+struct Families(Vec<MetricFamily>);
+
+impl Families {
+    fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
+        let mut mf = MetricFamily::default();
+        mf.set_name(name.to_string());
+        mf.set_help(help.to_string());
+        mf.set_field_type(kind);
+        self.0.push(mf);
+        self.0.last_mut().expect("just pushed")
+    }
+}
+
+fn metric(labels: &Labels) -> Metric {
+    let pairs = labels
+        .iter()
+        .map(|(name, value)| {
+            let mut lp = LabelPair::default();
+            lp.set_name(name.to_string());
+            lp.set_value(value.clone());
+            lp
+        })
+        .collect();
+    let mut m = Metric::default();
+    m.set_label(pairs);
+    m
+}
+
+fn push_gauge(mf: &mut MetricFamily, labels: &Labels, value: f64) {
+    let mut m = metric(labels);
+    let mut g = Gauge::default();
+    g.set_value(value);
+    m.set_gauge(g);
+    mf.mut_metric().push(m);
+}
+
+fn push_counter(mf: &mut MetricFamily, labels: &Labels, value: u64) {
+    let mut m = metric(labels);
+    let mut c = Counter::default();
+    c.set_value(value as f64);
+    m.set_counter(c);
+    mf.mut_metric().push(m);
+}
+
+fn push_summary(mf: &mut MetricFamily, labels: &Labels, d: &Distribution) {
+    let mut m = metric(labels);
+    let mut s = Summary::default();
+    s.set_sample_count(d.count());
+    s.set_sample_sum(d.sum());
+    s.set_quantile(
+        QUANTILES
+            .iter()
+            .map(|q| {
+                let mut quantile = Quantile::default();
+                quantile.set_quantile(*q);
+                quantile.set_value(d.quantile(*q).unwrap_or(f64::NAN));
+                quantile
+            })
+            .collect(),
+    );
+    m.set_summary(s);
+    mf.mut_metric().push(m);
+}
+
+fn with(labels: &Labels, name: &'static str, value: &str) -> Labels {
+    let mut l = labels.clone();
+    l.push((name, value.to_string()));
+    l
+}
+
+/// A windowed family: one series per row whose value is `Some`.
+fn windowed<'a, T: Copy + 'a>(
+    out: &mut Families,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = &'a (Labels, T)>,
+    value: impl Fn(T) -> Option<f64>,
+) {
+    let mf = out.family(name, help, MetricType::GAUGE);
+    for (labels, item) in rows {
+        if let Some(v) = value(*item) {
+            push_gauge(mf, labels, v);
+        }
+    }
+}
+
+fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+fn render_kpis(out: &mut Families, view: &View, windows: &[String], dim_labels: &dyn Fn(DimKey) -> Labels) {
+    let rows: Vec<(Labels, &KpiSlice)> = view
+        .windows
+        .iter()
+        .map(|((w, key), slice)| {
+            let mut labels = vec![("window", windows[*w].clone())];
+            labels.extend(dim_labels(*key));
+            (labels, slice)
+        })
+        .collect();
+
+    windowed(out, "ticketpulse_tickets_created", "Tickets created in the window (counted at ticket_created.at).", &rows, |s| {
+        Some(s.created as f64)
+    });
+    let distributions: [(&str, &str, PickDistribution); 3] = [
+        (
+            "ticketpulse_first_response_time_seconds",
+            "First public human agent reply minus creation, recorded at the reply, in the window.",
+            |s| &s.first_response,
+        ),
+        (
+            "ticketpulse_first_resolution_time_seconds",
+            "Creation to first solved (once per ticket), recorded at the solve, in the window.",
+            |s| &s.first_resolution,
+        ),
+        (
+            "ticketpulse_full_resolution_time_seconds",
+            "Creation to each solved (again after a reopen), recorded at the solve, in the window.",
+            |s| &s.full_resolution,
+        ),
+    ];
+    for (name, help, pick) in distributions {
+        let mf = out.family(name, help, MetricType::SUMMARY);
+        for (labels, s) in &rows {
+            if pick(s).count() > 0 {
+                push_summary(mf, labels, pick(s));
+            }
+        }
+        let max_name = name.replace("_seconds", "_max_seconds");
+        windowed(out, &max_name, &format!("Largest value of {name} in the window."), &rows, |s| pick(s).max());
+    }
+    windowed(out, "ticketpulse_tickets_reopened", "Solved or closed tickets moved back to an open status in the window.", &rows, |s| {
+        Some(s.reopened as f64)
+    });
+    windowed(
+        out,
+        "ticketpulse_abandoned_contacts",
+        "Contacts abandoned before any public agent reply, not counting short abandons, in the window.",
+        &rows,
+        |s| Some(s.abandoned as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_short_abandoned_contacts",
+        "Contacts abandoned sooner than short_abandon_threshold after creation, in the window.",
+        &rows,
+        |s| Some(s.short_abandoned as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_abandonment_ratio",
+        "Abandoned contacts (short abandons excluded) divided by tickets created, in the window.",
+        &rows,
+        |s| ratio(s.abandoned, s.created),
+    );
+
+    let by_target: Vec<(Labels, (u64, u64))> = rows
+        .iter()
+        .flat_map(|(labels, s)| {
+            SlaTarget::ALL.map(|t| (with(labels, "target", t.as_str()), (s.sla_met[t.index()], s.sla_breached[t.index()])))
+        })
+        .collect();
+    windowed(
+        out,
+        "ticketpulse_sla_met",
+        "SLA targets fulfilled by their deadline, counted at fulfilment, in the window.",
+        &by_target,
+        |(met, _)| Some(met as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_sla_breached",
+        "SLA targets whose deadline passed unfulfilled, counted at the deadline, in the window.",
+        &by_target,
+        |(_, breached)| Some(breached as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_sla_compliance_ratio",
+        "SLA met divided by met plus breached, in the window.",
+        &by_target,
+        |(met, breached)| ratio(met, met + breached),
+    );
+
+    let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", MetricType::GAUGE);
+    for ((status, key), n) in &view.gauges.open {
+        push_gauge(mf, &with(&dim_labels(*key), "status", status.as_str()), *n as f64);
+    }
+    let mf = out.family(
+        "ticketpulse_sla_breached_open_tickets",
+        "Open tickets whose SLA target is breached and still unfulfilled (current).",
+        MetricType::GAUGE,
+    );
+    for ((target, key), n) in &view.gauges.breached {
+        push_gauge(mf, &with(&dim_labels(*key), "target", target.as_str()), *n as f64);
+    }
+}
+
+fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
+    let mf = out.family(
+        "ticketpulse_events_total",
+        "Input messages by event type and result (ok, duplicate, invalid, late).",
+        MetricType::COUNTER,
+    );
+    for (event_type, result, n) in telemetry.event_counts() {
+        push_counter(mf, &vec![("type", event_type.to_string()), ("result", result.as_str().to_string())], n);
+    }
+    let mf = out.family("ticketpulse_invalid_events_total", "Rejected input messages by reason.", MetricType::COUNTER);
+    for (reason, n) in telemetry.invalid_counts() {
+        push_counter(mf, &vec![("reason", reason.as_str().to_string())], n);
+    }
+    let (dead_lettered, failed) = telemetry.dead_letter_counts();
+    let mf = out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", MetricType::COUNTER);
+    push_counter(mf, &vec![], dead_lettered);
+    let mf = out.family(
+        "ticketpulse_dead_letter_failures_total",
+        "Rejected messages that could not be written to the dead-letter topic.",
+        MetricType::COUNTER,
+    );
+    push_counter(mf, &vec![], failed);
+
+    let partition_labels = |(topic, partition): &(String, i32)| vec![("topic", topic.clone()), ("partition", partition.to_string())];
+    let mf = out.family(
+        "ticketpulse_consumer_lag_messages",
+        "Messages between the consumer position and the end of the partition.",
+        MetricType::GAUGE,
+    );
+    for (p, lag) in telemetry.lags() {
+        push_gauge(mf, &partition_labels(&p), lag as f64);
+    }
+    let seconds = |ms: Millis| ms as f64 / 1000.0;
+    let mf = out.family("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", MetricType::GAUGE);
+    for c in &view.clocks {
+        push_gauge(mf, &partition_labels(&c.partition), seconds(c.stream_time));
+    }
+    let mf = out.family(
+        "ticketpulse_watermark_seconds",
+        "Stream time minus allowed lateness: events and SLA timers up to here are applied (Unix time).",
+        MetricType::GAUGE,
+    );
+    for c in &view.clocks {
+        push_gauge(mf, &partition_labels(&c.partition), seconds(c.watermark));
+    }
+    let mf = out.family(
+        "ticketpulse_tracked_tickets",
+        "Tickets whose state the partition holds (open, recently resolved, or awaiting creation).",
+        MetricType::GAUGE,
+    );
+    for c in &view.clocks {
+        push_gauge(mf, &partition_labels(&c.partition), c.tickets as f64);
+    }
+    let mf = out.family("ticketpulse_build_info", "Build information; always 1.", MetricType::GAUGE);
+    push_gauge(mf, &vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
+}
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+struct HttpState {
+    registry: Registry,
+    telemetry: Arc<Telemetry>,
+}
+
+/// Serves `/metrics`, `/healthz/live` and `/healthz/ready` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    registry: Registry,
+    telemetry: Arc<Telemetry>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz/live", get(|| async { "ok\n" }))
+        .route("/healthz/ready", get(ready))
+        .with_state(HttpState { registry, telemetry });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let body = tokio::task::spawn_blocking(move || encode(&state.registry)).await.unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// Ready once the consumer is subscribed and owns at least one partition.
+async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
+    if state.telemetry.assigned_count() > 0 {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: no partition assigned\n")
+    }
+}

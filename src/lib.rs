@@ -1,0 +1,38 @@
+//! ticketpulse turns a help desk's ticket lifecycle events (JSON on Kafka) into live support
+//! KPIs served as Prometheus metrics.
+//!
+//! Data flows one way: **source → engine → exporter**.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons |
+//! | [`config`] | the TOML configuration, env overrides, validation naming the field |
+//! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
+//! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
+//! | [`sla`] | the SLA clock: targets, deadlines, met / breached |
+//! | [`kpi`] | the windowed KPI samples and the slice that accumulates them |
+//! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
+//! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
+//! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
+//! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
+//! | [`source`] | the Kafka consumer group and the dead-letter producer |
+//! | [`service`] | `run`: wires source, engine and exporter, handles signals |
+//! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
+//! | [`generator`] | the synthetic help desk behind `generate` and `demo` |
+//! | [`cli`] | the command line |
+
+pub mod cli;
+pub mod config;
+pub mod dimensions;
+pub mod engine;
+pub mod event;
+pub mod exporter;
+pub mod generator;
+pub mod internal_events;
+pub mod kpi;
+pub mod replay;
+pub mod service;
+pub mod sla;
+pub mod source;
+pub mod ticket;
+pub mod window;

@@ -1,0 +1,118 @@
+//! `ticketpulse run` and `ticketpulse demo`: wire a source, the engine and the exporter
+//! together, and stop cleanly on SIGTERM / SIGINT.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::exporter;
+use crate::generator::{Generator, GeneratorOptions};
+use crate::internal_events::Telemetry;
+use crate::source::{now_millis, KafkaSource};
+
+/// How often idle partitions are checked for wall-clock advancement.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// A started service: its HTTP address and how to stop it.
+pub struct Running {
+    /// Where `/metrics` and the health checks are served.
+    pub http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    source: JoinHandle<()>,
+    http: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops consuming, commits offsets, stops the HTTP server.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.source.await.context("source task")?;
+        self.http.await.context("http task")?.context("http server")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Starts the Kafka consumer and the HTTP endpoint (which may be bound to port 0).
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
+    let listener =
+        TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), Arc::clone(&telemetry))?;
+    let (stop, stopped) = watch::channel(false);
+    let registry = exporter::registry(engine, Arc::clone(&telemetry));
+    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped.clone())));
+    let source = tokio::spawn(source.run(stopped, IDLE_CHECK));
+    tracing::info!(%http_addr, "serving /metrics");
+    Ok(Running { http_addr, stop, source, http })
+}
+
+/// The service until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.shutdown().await
+}
+
+/// The demo: a synthetic help desk feeds the engine in process. It first catches up on the
+/// simulated past (so every window has data at once), then continues in real time.
+pub async fn demo(config: Config, options: GeneratorOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
+    let listener =
+        TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
+    tracing::info!(http_addr = %listener.local_addr()?, "demo serving /metrics");
+    let partition = ("demo".to_string(), 0);
+    telemetry.partitions_assigned(std::slice::from_ref(&partition));
+    let (stop, stopped) = watch::channel(false);
+    let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry));
+    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped)));
+    let feed = async {
+        for event in Generator::new(options) {
+            let wait = event.at - now_millis();
+            if wait > 0 {
+                tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            }
+            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = engine.handle(&partition, event.payload.as_bytes(), Some(now_millis()), &"demo");
+            engine.advance_idle(now_millis());
+        }
+    };
+    tokio::select! {
+        _ = feed => {}
+        _ = shutdown => {}
+    }
+    let _ = stop.send(true);
+    http.await??;
+    Ok(())
+}
+
+async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,299 @@
+//! The state of one ticket and how each event changes it. Pure logic: events come in
+//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s and
+//! SLA deadlines to arm come out.
+
+use crate::dimensions::{Catalog, Dims};
+use crate::event::{Author, EventBody, Millis, Requester, Status};
+use crate::kpi::Sample;
+use crate::sla::{SlaClock, SlaTarget, SlaTargets};
+
+/// What the ticket rules need from configuration.
+#[derive(Debug, Clone)]
+pub struct TicketRules {
+    pub catalog: Catalog,
+    pub sla_targets: SlaTargets,
+    pub short_abandon_ms: Millis,
+}
+
+/// What applying an event or a timer produced.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub samples: Vec<Sample>,
+    /// SLA deadlines that need a timer.
+    pub deadlines: Vec<(SlaTarget, Millis)>,
+}
+
+impl Effects {
+    pub fn clear(&mut self) {
+        self.samples.clear();
+        self.deadlines.clear();
+    }
+}
+
+/// Per-ticket state.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    /// `None` until `ticket_created` is applied; such a ticket is not in the backlog.
+    pub created_at: Option<Millis>,
+    pub dims: Dims,
+    requester: Requester,
+    /// `None` until a creation or status change is applied.
+    status: Option<Status>,
+    /// Public messages by human agents so far.
+    agent_public_messages: u32,
+    first_response_at: Option<Millis>,
+    first_solved_at: Option<Millis>,
+    abandoned: bool,
+    pub sla: SlaClock,
+    /// Newest event time applied to this ticket (drives eviction).
+    pub last_event_at: Millis,
+    /// Hashes of the event ids seen (dedup memory).
+    seen: Vec<u64>,
+}
+
+/// The ticket's share of the current gauges: `None` unless it is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaugeShare {
+    pub status: Status,
+    pub dims: Dims,
+    /// Per [`SlaTarget::index`]: breached and still not fulfilled.
+    pub breached: [bool; 2],
+}
+
+impl Ticket {
+    pub fn new(dims: Dims, at: Millis) -> Self {
+        Self {
+            created_at: None,
+            dims,
+            requester: Requester::Customer,
+            status: None,
+            agent_public_messages: 0,
+            first_response_at: None,
+            first_solved_at: None,
+            abandoned: false,
+            sla: SlaClock::default(),
+            last_event_at: at,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Records an event id; `false` when it was seen before (a duplicate).
+    pub fn remember(&mut self, event_hash: u64) -> bool {
+        if self.seen.contains(&event_hash) {
+            return false;
+        }
+        self.seen.push(event_hash);
+        true
+    }
+
+    /// Created and not solved or closed.
+    pub fn is_open(&self) -> bool {
+        self.created_at.is_some() && !self.status.is_some_and(Status::is_resolved)
+    }
+
+    pub fn gauge_share(&self) -> Option<GaugeShare> {
+        let status = self.status.filter(|_| self.is_open())?;
+        Some(GaugeShare { status, dims: self.dims, breached: SlaTarget::ALL.map(|t| self.sla.is_actively_breached(t)) })
+    }
+
+    pub fn apply(&mut self, body: &EventBody, at: Millis, rules: &TicketRules, out: &mut Effects) {
+        self.last_event_at = self.last_event_at.max(at);
+        match body {
+            EventBody::TicketCreated { channel, priority, team, requester, .. } => {
+                if self.created_at.is_some() {
+                    return; // the earliest creation wins
+                }
+                self.created_at = Some(at);
+                self.dims =
+                    Dims { channel: rules.catalog.channel(channel), priority: Some(*priority), team: rules.catalog.team(team.as_deref()) };
+                self.requester = *requester;
+                self.status.get_or_insert(Status::New);
+                out.samples.push(Sample::Created);
+                out.deadlines.extend(self.sla.set_targets(at, *priority, &rules.sla_targets));
+            }
+            EventBody::TicketUpdated { priority, team, channel, .. } => {
+                if let Some(channel) = channel {
+                    self.dims.channel = rules.catalog.channel(channel);
+                }
+                if let Some(team) = team {
+                    self.dims.team = rules.catalog.team(Some(team));
+                }
+                if let Some(priority) = priority {
+                    self.dims.priority = Some(*priority);
+                    if let Some(created_at) = self.created_at {
+                        out.deadlines.extend(self.sla.set_targets(created_at, *priority, &rules.sla_targets));
+                    }
+                }
+            }
+            EventBody::Message { author: Author::Agent, public: true } => {
+                self.agent_public_messages += 1;
+                // An agent-opened ticket's opening message is not a response.
+                let opening = self.requester == Requester::Agent && self.agent_public_messages == 1;
+                if let (Some(created_at), None, false) = (self.created_at, self.first_response_at, opening) {
+                    self.first_response_at = Some(at);
+                    out.samples.push(Sample::FirstResponse(seconds(at - created_at)));
+                    out.samples.extend(self.sla.fulfil(SlaTarget::FirstResponse, at).map(Sample::Sla));
+                }
+            }
+            EventBody::Message { .. } => {}
+            EventBody::StatusChanged { status } => self.change_status(*status, at, out),
+            EventBody::ContactAbandoned => {
+                if !self.abandoned && self.agent_public_messages == 0 {
+                    self.abandoned = true;
+                    let short = self.created_at.is_some_and(|c| at - c < rules.short_abandon_ms);
+                    out.samples.push(Sample::Abandoned { short });
+                }
+            }
+            // Recorded by the KPIs of the catalogue issue; accepted and deduplicated here.
+            EventBody::SurveyResponse { .. } | EventBody::WorkLogged { .. } => {}
+        }
+    }
+
+    fn change_status(&mut self, status: Status, at: Millis, out: &mut Effects) {
+        let was_resolved = self.status.is_some_and(Status::is_resolved);
+        self.status = Some(status);
+        match (was_resolved, status.is_resolved()) {
+            // `closed` without a prior `solved` counts as solved at close time.
+            (false, true) => {
+                if let Some(created_at) = self.created_at {
+                    let elapsed = seconds(at - created_at);
+                    if self.first_solved_at.is_none() {
+                        self.first_solved_at = Some(at);
+                        out.samples.push(Sample::FirstResolution(elapsed));
+                    }
+                    out.samples.push(Sample::FullResolution(elapsed));
+                }
+                out.samples.extend(self.sla.fulfil(SlaTarget::Resolution, at).map(Sample::Sla));
+                self.sla.cancel(SlaTarget::FirstResponse);
+            }
+            (true, false) => out.samples.push(Sample::Reopened),
+            _ => {}
+        }
+    }
+}
+
+fn seconds(ms: Millis) -> f64 {
+    ms as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, DimensionsConfig};
+    use crate::event::Priority;
+    use crate::sla::SlaOutcome;
+
+    fn rules() -> TicketRules {
+        let config = Config::default();
+        TicketRules {
+            catalog: Catalog::new(&DimensionsConfig::default()),
+            sla_targets: SlaTargets::new(&config.sla),
+            short_abandon_ms: 10_000,
+        }
+    }
+
+    fn created(requester: Requester) -> EventBody {
+        EventBody::TicketCreated { channel: "chat".into(), priority: Priority::Urgent, team: None, topic: None, requester }
+    }
+
+    fn msg(author: Author, public: bool) -> EventBody {
+        EventBody::Message { author, public }
+    }
+
+    fn status(status: Status) -> EventBody {
+        EventBody::StatusChanged { status }
+    }
+
+    /// Applies `(at_seconds, body)` in order and returns every sample.
+    fn run(events: &[(i64, EventBody)]) -> (Ticket, Vec<Sample>) {
+        let rules = rules();
+        let mut t = Ticket::new(rules.catalog.unknown(), 0);
+        let mut out = Effects::default();
+        for (at, body) in events {
+            t.apply(body, at * 1000, &rules, &mut out);
+        }
+        (t, out.samples)
+    }
+
+    #[test]
+    fn bots_system_and_private_notes_never_count_as_first_response() {
+        let (_, samples) = run(&[
+            (0, created(Requester::Customer)),
+            (10, msg(Author::Bot, true)),
+            (20, msg(Author::System, true)),
+            (30, msg(Author::Agent, false)),
+            (90, msg(Author::Agent, true)),
+            (100, msg(Author::Agent, true)),
+        ]);
+        // Urgent first-response target is 30 min: met at 90 s.
+        assert_eq!(samples, [Sample::Created, Sample::FirstResponse(90.0), Sample::Sla(SlaOutcome::Met(SlaTarget::FirstResponse))]);
+    }
+
+    #[test]
+    fn agent_created_ticket_skips_the_opening_message() {
+        let (_, samples) = run(&[(0, created(Requester::Agent)), (5, msg(Author::Agent, true)), (600, msg(Author::Agent, true))]);
+        assert_eq!(samples[1], Sample::FirstResponse(600.0));
+    }
+
+    #[test]
+    fn first_and_full_resolution_with_reopen_and_close() {
+        let (t, samples) = run(&[
+            (0, created(Requester::Customer)),
+            (100, status(Status::Solved)),
+            (200, status(Status::Open)),
+            (400, status(Status::Solved)),
+            (500, status(Status::Closed)),
+        ]);
+        assert_eq!(
+            samples,
+            [
+                Sample::Created,
+                Sample::FirstResolution(100.0),
+                Sample::FullResolution(100.0),
+                Sample::Sla(SlaOutcome::Met(SlaTarget::Resolution)),
+                Sample::Reopened,
+                Sample::FullResolution(400.0),
+            ]
+        );
+        assert!(!t.is_open());
+    }
+
+    #[test]
+    fn closed_without_solved_counts_as_solved() {
+        let (_, samples) = run(&[(0, created(Requester::Customer)), (50, status(Status::Closed))]);
+        assert_eq!(samples[1..3], [Sample::FirstResolution(50.0), Sample::FullResolution(50.0)]);
+    }
+
+    #[test]
+    fn abandonment_short_long_and_after_reply() {
+        let (_, short) = run(&[(0, created(Requester::Customer)), (9, EventBody::ContactAbandoned)]);
+        assert_eq!(short[1], Sample::Abandoned { short: true });
+        let (_, long) = run(&[(0, created(Requester::Customer)), (10, EventBody::ContactAbandoned), (20, EventBody::ContactAbandoned)]);
+        assert_eq!(long[1..], [Sample::Abandoned { short: false }]);
+        let (_, answered) = run(&[(0, created(Requester::Customer)), (5, msg(Author::Agent, true)), (60, EventBody::ContactAbandoned)]);
+        assert!(!answered.iter().any(|s| matches!(s, Sample::Abandoned { .. })));
+    }
+
+    #[test]
+    fn gauge_share_follows_status_and_breach() {
+        let rules = rules();
+        let mut t = Ticket::new(rules.catalog.unknown(), 0);
+        let mut out = Effects::default();
+        assert_eq!(t.gauge_share(), None);
+        t.apply(&created(Requester::Customer), 0, &rules, &mut out);
+        assert_eq!(out.deadlines, [(SlaTarget::FirstResponse, 1_800_000), (SlaTarget::Resolution, 28_800_000)]);
+        t.sla.on_deadline(SlaTarget::FirstResponse, 1_800_000);
+        let share = t.gauge_share().unwrap();
+        assert_eq!((share.status, share.breached), (Status::New, [true, false]));
+        t.apply(&status(Status::Solved), 2_000_000, &rules, &mut out);
+        assert_eq!(t.gauge_share(), None);
+    }
+
+    #[test]
+    fn duplicates_are_remembered() {
+        let mut t = Ticket::new(rules().catalog.unknown(), 0);
+        assert!(t.remember(7));
+        assert!(!t.remember(7));
+        assert!(t.remember(8));
+    }
+}

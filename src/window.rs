@@ -1,0 +1,249 @@
+//! Event-time rolling windows.
+//!
+//! A window of length W is the newest `n` slices of `W / n`, aligned to the Unix epoch, the
+//! newest being the slice that holds the stream time T. Recording touches exactly one slice
+//! per window (O(1) per event); reading merges a window's slices (at scrape time). The same
+//! mechanism serves counters and quantile sketches because every aggregate only needs
+//! [`Aggregate::merge`] (Flink-style slicing with merge on read).
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::time::Duration;
+
+use sketches_ddsketch::{Config as SketchConfig, DDSketch};
+
+use crate::config::window_label;
+use crate::event::Millis;
+
+/// An aggregate that can be combined with another of its kind.
+pub trait Aggregate: Default {
+    fn merge(&mut self, other: &Self);
+}
+
+/// One configured window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// The `window` label value, e.g. `1h`.
+    pub label: String,
+    pub slice_ms: Millis,
+    pub slices: usize,
+}
+
+impl WindowSpec {
+    pub fn new(window: Duration, slices: u32) -> Self {
+        Self { label: window_label(window), slice_ms: window.as_millis() as Millis / Millis::from(slices), slices: slices as usize }
+    }
+
+    fn slice_of(&self, at: Millis) -> i64 {
+        at.div_euclid(self.slice_ms)
+    }
+
+    /// Whether slice `index` is one of the window's slices at stream time `now`.
+    fn covers(&self, index: i64, now: Millis) -> bool {
+        let newest = self.slice_of(now);
+        index <= newest && index > newest - self.slices as i64
+    }
+}
+
+/// Per key, one ring of slices per window.
+#[derive(Debug)]
+pub struct Windows<K, A> {
+    specs: Vec<WindowSpec>,
+    series: HashMap<K, Vec<Ring<A>>>,
+}
+
+/// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised).
+#[derive(Debug)]
+struct Ring<A> {
+    slots: Vec<Option<(i64, A)>>,
+}
+
+impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
+    pub fn new(specs: Vec<WindowSpec>) -> Self {
+        Self { specs, series: HashMap::new() }
+    }
+
+    pub fn specs(&self) -> &[WindowSpec] {
+        &self.specs
+    }
+
+    /// Applies `update` to the slice holding `at` in every window that still covers it at
+    /// stream time `now`. Returns how many windows took the update.
+    pub fn record(&mut self, key: &K, at: Millis, now: Millis, mut update: impl FnMut(&mut A)) -> usize {
+        let specs = &self.specs;
+        if !specs.iter().any(|s| s.covers(s.slice_of(at), now)) {
+            return 0;
+        }
+        let rings = self
+            .series
+            .entry(key.clone())
+            .or_insert_with(|| specs.iter().map(|s| Ring { slots: (0..s.slices).map(|_| None).collect() }).collect());
+        let mut taken = 0;
+        for (spec, ring) in specs.iter().zip(rings.iter_mut()) {
+            let index = spec.slice_of(at);
+            if !spec.covers(index, now) {
+                continue;
+            }
+            let slot = &mut ring.slots[index.rem_euclid(spec.slices as i64) as usize];
+            match slot {
+                Some((i, agg)) if *i == index => update(agg),
+                _ => {
+                    let mut agg = A::default();
+                    update(&mut agg);
+                    *slot = Some((index, agg));
+                }
+            }
+            taken += 1;
+        }
+        taken
+    }
+
+    /// Merges every key's slices per window at stream time `now`, adding into `out`
+    /// (keyed by window index, then key), so several partitions can be read into one map.
+    pub fn read_into(&self, now: Millis, out: &mut BTreeMap<(usize, K), A>) {
+        for (key, rings) in &self.series {
+            for (w, (spec, ring)) in self.specs.iter().zip(rings).enumerate() {
+                for (index, agg) in ring.slots.iter().flatten() {
+                    if spec.covers(*index, now) {
+                        out.entry((w, key.clone())).or_default().merge(agg);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets keys with no slice left in any window at `now`, so their series disappear.
+    pub fn prune(&mut self, now: Millis) {
+        let specs = &self.specs;
+        self.series.retain(|_, rings| {
+            specs.iter().zip(rings.iter()).any(|(spec, ring)| ring.slots.iter().flatten().any(|(i, _)| spec.covers(*i, now)))
+        });
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.series.len()
+    }
+}
+
+/// A distribution of durations in seconds: exact count, sum and max, and quantiles within
+/// 1% relative error (DDSketch). Empty distributions allocate nothing.
+#[derive(Clone, Default)]
+pub struct Distribution(Option<Box<DDSketch>>);
+
+impl std::fmt::Debug for Distribution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Distribution").field("count", &self.count()).field("sum", &self.sum()).finish()
+    }
+}
+
+impl Distribution {
+    pub fn add(&mut self, value: f64) {
+        self.0.get_or_insert_with(|| Box::new(DDSketch::new(SketchConfig::defaults()))).add(value);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.as_ref().map_or(0, |s| s.count() as u64)
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.0.as_ref().and_then(|s| s.sum()).unwrap_or(0.0)
+    }
+
+    pub fn max(&self) -> Option<f64> {
+        self.0.as_ref().and_then(|s| s.max())
+    }
+
+    /// The value at quantile `q` (0..=1), `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.0.as_ref().and_then(|s| s.quantile(q).ok().flatten())
+    }
+}
+
+impl Aggregate for Distribution {
+    fn merge(&mut self, other: &Self) {
+        match (&mut self.0, &other.0) {
+            (_, None) => {}
+            (None, Some(o)) => self.0 = Some(o.clone()),
+            // Both use the default config, so merging cannot fail.
+            (Some(s), Some(o)) => s.merge(o).expect("sketches share one config"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Count(u64);
+    impl Aggregate for Count {
+        fn merge(&mut self, other: &Self) {
+            self.0 += other.0;
+        }
+    }
+
+    fn read(w: &Windows<&'static str, Count>, now: Millis) -> Vec<(usize, &'static str, u64)> {
+        let mut out = BTreeMap::new();
+        w.read_into(now, &mut out);
+        out.into_iter().map(|((i, k), c)| (i, k, c.0)).collect()
+    }
+
+    /// 1-minute window of 6 × 10 s slices, and a 2-minute one of 6 × 20 s slices.
+    fn windows() -> Windows<&'static str, Count> {
+        Windows::new(vec![WindowSpec::new(Duration::from_secs(60), 6), WindowSpec::new(Duration::from_secs(120), 6)])
+    }
+
+    #[test]
+    fn slices_align_to_the_epoch_and_expire() {
+        let mut w = windows();
+        // t = 5 s → slice 0 of both windows; t = 65 s → 1m slice 6, 2m slice 3.
+        assert_eq!(w.record(&"a", 5_000, 5_000, |c| c.0 += 1), 2);
+        assert_eq!(w.record(&"a", 65_000, 65_000, |c| c.0 += 1), 2);
+        // At 65 s the 1m window holds slices 1..=6 (10..70 s): only the second event.
+        assert_eq!(read(&w, 65_000), [(0, "a", 1), (1, "a", 2)]);
+        // At 125 s: 1m window = 70..130 s (empty); 2m window = slices 1..=6 (20..140 s).
+        assert_eq!(read(&w, 125_000), [(1, "a", 1)]);
+        w.prune(125_000);
+        assert_eq!(w.key_count(), 1);
+        w.prune(200_000);
+        assert_eq!(w.key_count(), 0);
+    }
+
+    #[test]
+    fn older_events_update_retained_slices_only() {
+        let mut w = windows();
+        w.record(&"a", 130_000, 130_000, |c| c.0 += 1);
+        // At 130 s the 1m window is 80..140 s and the 2m window 20..140 s.
+        // 70 s old: outside the 1m window, inside the 2m one (its slice 3 = 60..80 s).
+        assert_eq!(w.record(&"a", 60_000, 130_000, |c| c.0 += 1), 1);
+        // Older than every window: nothing recorded.
+        assert_eq!(w.record(&"b", 10_000, 130_000, |c| c.0 += 1), 0);
+        assert_eq!(read(&w, 130_000), [(0, "a", 1), (1, "a", 2)]);
+    }
+
+    #[test]
+    fn a_reused_slot_starts_empty() {
+        let mut w = windows();
+        w.record(&"a", 0, 0, |c| c.0 += 5);
+        // 60 s later the 1m ring wraps onto slot 0 again: the old 5 must not leak in.
+        w.record(&"a", 60_000, 60_000, |c| c.0 += 1);
+        assert_eq!(read(&w, 60_000), [(0, "a", 1), (1, "a", 6)]);
+    }
+
+    #[test]
+    fn distribution_is_exact_for_count_sum_max_and_within_one_percent_for_quantiles() {
+        let mut d = Distribution::default();
+        for v in 1..=100 {
+            d.add(f64::from(v) * 60.0);
+        }
+        let mut merged = Distribution::default();
+        merged.merge(&d);
+        assert_eq!(merged.count(), 100);
+        assert_eq!(merged.sum(), 303_000.0);
+        assert_eq!(merged.max(), Some(6000.0));
+        // Rank floor(0.9 × 99) = 89 → the 90th value, 5400 s.
+        let p90 = merged.quantile(0.9).unwrap();
+        assert!((p90 - 5400.0).abs() <= 54.0, "{p90}");
+        assert_eq!(Distribution::default().quantile(0.5), None);
+    }
+}
