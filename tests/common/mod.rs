@@ -1,0 +1,116 @@
+//! Helpers shared by the integration tests: reading the exposition, scraping over HTTP and
+//! starting a real Kafka-protocol broker (tansu) on loopback.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Series (`name{labels}` exactly as exposed) → value, comments dropped.
+pub fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("series and value");
+            (series.to_string(), value.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {l}")))
+        })
+        .collect()
+}
+
+/// Looks a series up by name and label pairs (in exposition order), failing with the
+/// neighbouring series if it is missing.
+pub fn value(series: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let key = if labels.is_empty() {
+        name.to_string()
+    } else {
+        let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        format!("{name}{{{}}}", inner.join(","))
+    };
+    match series.get(&key) {
+        Some(v) => *v,
+        None => {
+            let similar: Vec<_> = series.keys().filter(|k| k.starts_with(name)).take(20).collect();
+            panic!("no series {key}; series of that name: {similar:#?}")
+        }
+    }
+}
+
+/// Asserts a quantile within DDSketch's 1% relative error.
+pub fn assert_within_1pct(actual: f64, expected: f64) {
+    assert!((actual - expected).abs() <= expected * 0.01, "expected {expected} ±1%, got {actual}");
+}
+
+/// A plain HTTP/1.0 GET: (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A Kafka-protocol broker for one test: `KAFKA_BROKERS` if set, else a tansu process on a
+/// free loopback port with in-memory storage, killed on drop.
+pub struct Broker {
+    pub bootstrap: String,
+    child: Option<Child>,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        if let Ok(bootstrap) = std::env::var("KAFKA_BROKERS") {
+            return Broker { bootstrap, child: None };
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let bin = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
+        let child = Command::new(&bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start the tansu broker ({bin}): {e}. Run ./scripts/test, which installs it, or set KAFKA_BROKERS")
+            });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Broker { bootstrap: format!("127.0.0.1:{port}"), child: Some(child) }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `promtool check metrics` on an exposition; returns its complaints.
+pub fn promtool_check_metrics(exposition: &str) -> String {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: run ./scripts/test, which installs Debian's prometheus package");
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() || !text.is_empty(), "promtool failed without output");
+    if out.status.success() {
+        String::new()
+    } else {
+        text
+    }
+}

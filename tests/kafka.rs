@@ -1,0 +1,182 @@
+//! The live service against a real Kafka-protocol broker on loopback (tansu, or `KAFKA_BROKERS`):
+//! the scenario of tests/data/scenario.jsonl is produced to a topic, the service consumes it,
+//! and `/metrics`, the dead-letter topic and the health checks are checked exactly.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{http_get, parse_exposition, value, Broker};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message};
+use ticketpulse::config::Config;
+
+const SCENARIO: &str = include_str!("data/scenario.jsonl");
+
+/// A later event on another ticket so the watermark passes every scenario event (the live
+/// service, unlike replay, never assumes the input is complete).
+const CLOCK_TICK: &str =
+    r#"{"event_id":"Z-1","ticket_id":"Z","type":"ticket_created","at":"2026-01-05T14:00:20Z","channel":"web","priority":"low"}"#;
+
+async fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) {
+    let admin: AdminClient<_> = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let new: Vec<_> = topics.iter().map(|(name, n)| NewTopic::new(name, *n, TopicReplication::Fixed(1))).collect();
+    for result in admin.create_topics(&new, &AdminOptions::new()).await.unwrap() {
+        result.unwrap_or_else(|(topic, e)| panic!("create {topic}: {e}"));
+    }
+}
+
+async fn produce(bootstrap: &str, topic: &str, lines: &[&str]) {
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    for line in lines {
+        // Key = ticket id when readable, as the contract asks; garbage goes unkeyed.
+        let key = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["ticket_id"].as_str().map(String::from));
+        let mut record = FutureRecord::<String, str>::to(topic).payload(line);
+        if let Some(key) = key.as_ref() {
+            record = record.key(key);
+        }
+        producer.send(record, Duration::from_secs(10)).await.unwrap();
+    }
+}
+
+fn config(bootstrap: &str, topic: &str) -> Config {
+    let mut config = Config::default();
+    config.kafka.brokers = bootstrap.to_string();
+    config.kafka.topics = vec![topic.to_string()];
+    config.kafka.dead_letter_topic = format!("{topic}-dlq");
+    config.kafka.group_id = format!("{topic}-group");
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    // Stream time from events only, so the expectations do not depend on the wall clock; and
+    // the scenario is dated in the past, so no future-skew rejection applies.
+    config.time.idle_timeout = Duration::ZERO;
+    config
+}
+
+/// Scrapes until `done` holds (or 60 s pass) and returns the parsed series.
+async fn scrape_until(addr: std::net::SocketAddr, done: impl Fn(&std::collections::BTreeMap<String, f64>) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.unwrap().unwrap();
+        assert_eq!(status, 200);
+        if done(&parse_exposition(&body)) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "condition not reached in 60 s; last scrape:\n{body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn total_events(s: &std::collections::BTreeMap<String, f64>) -> f64 {
+    s.iter().filter(|(k, _)| k.starts_with("ticketpulse_events_total")).map(|(_, v)| v).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumes_the_scenario_exactly_and_dead_letters_bad_input() {
+    let broker = Broker::start();
+    let topic = "tickets-scenario";
+    create_topics(&broker.bootstrap, &[(topic, 1), ("tickets-scenario-dlq", 1)]).await;
+    let mut lines: Vec<&str> = SCENARIO.lines().collect();
+    lines.push(CLOCK_TICK);
+    produce(&broker.bootstrap, topic, &lines).await;
+
+    let running = ticketpulse::service::start(config(&broker.bootstrap, topic)).await.unwrap();
+    let addr = running.http_addr;
+    assert_eq!(tokio::task::spawn_blocking(move || http_get(addr, "/healthz/live")).await.unwrap().unwrap().0, 200);
+    let text = scrape_until(addr, |s| total_events(s) == 28.0).await;
+    let s = parse_exposition(&text);
+    let d24 = |c, p| [("window", "24h"), ("channel", c), ("priority", p)];
+
+    assert_eq!(value(&s, "ticketpulse_tickets_created", &d24("email", "normal")), 3.0);
+    assert_eq!(value(&s, "ticketpulse_first_response_time_seconds_sum", &d24("email", "normal")), 6000.0);
+    assert_eq!(value(&s, "ticketpulse_full_resolution_time_seconds_sum", &d24("email", "normal")), 21600.0);
+    assert_eq!(value(&s, "ticketpulse_abandonment_ratio", &d24("chat", "normal")), 1.0 / 3.0);
+    let breach = |c, p| [("window", "24h"), ("channel", c), ("priority", p), ("target", "first_response")];
+    assert_eq!(value(&s, "ticketpulse_sla_breached", &breach("chat", "urgent")), 1.0);
+    assert_eq!(value(&s, "ticketpulse_sla_breached", &breach("phone", "high")), 1.0);
+    assert_eq!(
+        value(&s, "ticketpulse_sla_breached_open_tickets", &[("channel", "phone"), ("priority", "high"), ("target", "first_response")]),
+        1.0
+    );
+    let events = |t, r| value(&s, "ticketpulse_events_total", &[("type", t), ("result", r)]);
+    assert_eq!(events("ticket_created", "ok"), 9.0);
+    assert_eq!(events("message", "duplicate"), 1.0);
+    assert_eq!(events("message", "late"), 1.0);
+    assert_eq!(events("unknown", "invalid"), 2.0);
+    let partition = [("topic", topic), ("partition", "0")];
+    assert_eq!(value(&s, "ticketpulse_stream_time_seconds", &partition), 1_767_621_620.0);
+    assert_eq!(value(&s, "ticketpulse_watermark_seconds", &partition), 1_767_621_610.0);
+    assert_eq!(common::promtool_check_metrics(&text), "");
+
+    // Both rejected messages are on the dead-letter topic with reason and source offset.
+    let text = scrape_until(addr, |s| value(s, "ticketpulse_dead_letter_events_total", &[]) == 2.0).await;
+    assert_eq!(value(&parse_exposition(&text), "ticketpulse_dead_letter_failures_total", &[]), 0.0);
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap)
+        .set("group.id", "dlq-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    dlq.subscribe(&["tickets-scenario-dlq"]).unwrap();
+    let mut dead = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dead.len() < 2 && Instant::now() < deadline {
+        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(500)) {
+            let headers = m.headers().expect("headers");
+            let header = |name: &str| {
+                headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap()
+            };
+            dead.push((header("ticketpulse.reason"), header("ticketpulse.source.offset"), m.payload().map(|p| p.len())));
+        }
+    }
+    let lines: Vec<&str> = SCENARIO.lines().collect();
+    assert_eq!(
+        dead,
+        [
+            ("not_json".to_string(), "24".to_string(), Some(lines[24].len())),
+            ("unknown_type".to_string(), "25".to_string(), Some(lines[25].len()))
+        ]
+    );
+
+    let (status, _) = tokio::task::spawn_blocking(move || http_get(addr, "/healthz/ready")).await.unwrap().unwrap();
+    assert_eq!(status, 200);
+    running.shutdown().await.unwrap();
+}
+
+#[test]
+fn sigterm_stops_the_binary_cleanly() {
+    let broker = Broker::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(create_topics(&broker.bootstrap, &[("tickets-sigterm", 1)]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ticketpulse.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[kafka]\nbrokers = \"{}\"\ntopics = [\"tickets-sigterm\"]\ngroup_id = \"sigterm\"\ndead_letter_topic = \"\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+            broker.bootstrap
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&path).spawn().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(addr, "/healthz/ready").map(|r| r.0).unwrap_or(0) != 200 {
+        assert!(Instant::now() < deadline, "never became ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not exit within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "exit status {status}");
+}

@@ -1,0 +1,140 @@
+//! `ticketpulse replay` on a hand-built scenario (tests/data/scenario.jsonl, times relative to
+//! B = 2026-01-05T09:00Z, end time B+5h), asserting hand-derived values.
+
+mod common;
+
+use std::process::Command;
+
+use common::{assert_within_1pct, parse_exposition, value};
+
+const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/scenario.jsonl");
+
+fn replay_cli(extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ticketpulse"))
+        .args(["replay", "--end-time", "2026-01-05T14:00:00Z"])
+        .args(extra)
+        .arg(SCENARIO)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn scenario_kpis_match_hand_derived_values() {
+    let text = replay_cli(&[]);
+    let s = parse_exposition(&text);
+    let d24 = |channel: &'static str, priority: &'static str| [("window", "24h"), ("channel", channel), ("priority", priority)];
+    let email = d24("email", "normal");
+    let v = |name: &str, labels: &[(&str, &str)]| value(&s, name, labels);
+
+    // Volume: A, B (channel "Email" lower-cased), C on email/normal; F, G, H on chat/normal.
+    assert_eq!(v("ticketpulse_tickets_created", &email), 3.0);
+    assert_eq!(v("ticketpulse_tickets_created", &d24("chat", "normal")), 3.0);
+    assert_eq!(v("ticketpulse_tickets_created", &d24("chat", "urgent")), 1.0);
+    assert_eq!(v("ticketpulse_tickets_created", &d24("phone", "high")), 1.0);
+
+    // FRT email/normal: A 1800 s (bot and private note ignored, redelivery ignored), B 600 s,
+    // C 3600 s. p50 and p90 both sit at rank floor(q × 2) = 1 → 1800 s.
+    assert_eq!(v("ticketpulse_first_response_time_seconds_count", &email), 3.0);
+    assert_eq!(v("ticketpulse_first_response_time_seconds_sum", &email), 6000.0);
+    assert_eq!(v("ticketpulse_first_response_time_max_seconds", &email), 3600.0);
+    let q = |q: &'static str| [("window", "24h"), ("channel", "email"), ("priority", "normal"), ("quantile", q)];
+    assert_within_1pct(v("ticketpulse_first_response_time_seconds", &q("0.5")), 1800.0);
+    assert_within_1pct(v("ticketpulse_first_response_time_seconds", &q("0.9")), 1800.0);
+    // H's reply arrived before its creation (within the lateness): FRT 5 s.
+    assert_eq!(v("ticketpulse_first_response_time_seconds_sum", &d24("chat", "normal")), 5.0);
+    // D's reply came 40 min after creation, 10 min after the breach.
+    assert_eq!(v("ticketpulse_first_response_time_seconds_sum", &d24("chat", "urgent")), 2400.0);
+
+    // Resolution: A solved at 2 h, reopened at 3 h, solved again at 4 h.
+    assert_eq!(v("ticketpulse_first_resolution_time_seconds_count", &email), 1.0);
+    assert_eq!(v("ticketpulse_first_resolution_time_seconds_sum", &email), 7200.0);
+    assert_eq!(v("ticketpulse_full_resolution_time_seconds_count", &email), 2.0);
+    assert_eq!(v("ticketpulse_full_resolution_time_seconds_sum", &email), 21600.0);
+    assert_eq!(v("ticketpulse_full_resolution_time_max_seconds", &email), 14400.0);
+    assert_eq!(v("ticketpulse_tickets_reopened", &email), 1.0);
+    // F and G closed without solve: solved at close time, 6 s and 61 s.
+    assert_eq!(v("ticketpulse_first_resolution_time_seconds_sum", &d24("chat", "normal")), 67.0);
+
+    // Abandonment chat/normal: G after 60 s counts, F after 5 s is short; ratio 1 / 3 created.
+    assert_eq!(v("ticketpulse_abandoned_contacts", &d24("chat", "normal")), 1.0);
+    assert_eq!(v("ticketpulse_short_abandoned_contacts", &d24("chat", "normal")), 1.0);
+    assert_eq!(v("ticketpulse_abandonment_ratio", &d24("chat", "normal")), 1.0 / 3.0);
+
+    // SLA: email/normal first response met ×3, resolution met ×1 (A). D (urgent, 30 min)
+    // breached at 1:30 by timer and stays breached after the 1:40 reply; E (high, 2 h) breached
+    // at 4:00 with no reply at all.
+    let t = |labels: [(&'static str, &'static str); 3], target: &'static str| {
+        let mut l = labels.to_vec();
+        l.push(("target", target));
+        l
+    };
+    assert_eq!(v("ticketpulse_sla_met", &t(email, "first_response")), 3.0);
+    assert_eq!(v("ticketpulse_sla_met", &t(email, "resolution")), 1.0);
+    assert_eq!(v("ticketpulse_sla_compliance_ratio", &t(email, "first_response")), 1.0);
+    assert_eq!(v("ticketpulse_sla_breached", &t(d24("chat", "urgent"), "first_response")), 1.0);
+    assert_eq!(v("ticketpulse_sla_met", &t(d24("chat", "urgent"), "first_response")), 0.0);
+    assert_eq!(v("ticketpulse_sla_compliance_ratio", &t(d24("chat", "urgent"), "first_response")), 0.0);
+    assert_eq!(v("ticketpulse_sla_breached", &t(d24("phone", "high"), "first_response")), 1.0);
+    assert_eq!(v("ticketpulse_sla_met", &t(d24("chat", "normal"), "resolution")), 2.0);
+    assert!(!s.contains_key(r#"ticketpulse_sla_compliance_ratio{window="24h",channel="phone",priority="high",target="resolution"}"#));
+
+    // Current gauges: only E is breached and still unanswered.
+    let breached: Vec<_> = s.iter().filter(|(k, _)| k.starts_with("ticketpulse_sla_breached_open_tickets")).collect();
+    assert_eq!(
+        breached,
+        [(&r#"ticketpulse_sla_breached_open_tickets{channel="phone",priority="high",target="first_response"}"#.to_string(), &1.0)]
+    );
+    let open = |c, p, st| value(&s, "ticketpulse_open_tickets", &[("channel", c), ("priority", p), ("status", st)]);
+    assert_eq!(open("email", "normal", "new"), 1.0); // C
+    assert_eq!(open("email", "normal", "pending"), 1.0); // B
+    assert_eq!(open("chat", "urgent", "new"), 1.0); // D
+    assert_eq!(open("phone", "high", "new"), 1.0); // E
+    assert_eq!(open("chat", "normal", "new"), 1.0); // H
+    assert_eq!(s.keys().filter(|k| k.starts_with("ticketpulse_open_tickets{")).count(), 5);
+
+    // Windows at T = 14:00: the 1h window starts 13:01, the 5m window 13:55:05.
+    let w = |window, channel, priority| [("window", window), ("channel", channel), ("priority", priority)];
+    assert_eq!(v("ticketpulse_tickets_created", &w("1h", "chat", "normal")), 3.0);
+    assert_eq!(v("ticketpulse_tickets_created", &w("5m", "chat", "normal")), 1.0); // H only
+    assert_eq!(v("ticketpulse_abandoned_contacts", &w("5m", "chat", "normal")), 1.0); // G at 13:56
+    assert_eq!(v("ticketpulse_abandonment_ratio", &w("5m", "chat", "normal")), 1.0);
+    assert!(!s.keys().any(|k| k.contains(r#"window="1h",channel="phone""#)), "E's breach at 13:00 is outside the 1h window");
+
+    // Self-metrics: 27 lines = 8 + 7 + 6 + 2 ok, 1 duplicate, 1 late, 2 invalid.
+    let events = |t, r| value(&s, "ticketpulse_events_total", &[("type", t), ("result", r)]);
+    assert_eq!(events("ticket_created", "ok"), 8.0);
+    assert_eq!(events("message", "ok"), 7.0);
+    assert_eq!(events("message", "duplicate"), 1.0);
+    assert_eq!(events("message", "late"), 1.0);
+    assert_eq!(events("status_changed", "ok"), 6.0);
+    assert_eq!(events("contact_abandoned", "ok"), 2.0);
+    assert_eq!(events("unknown", "invalid"), 2.0);
+    assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "not_json")]), 1.0);
+    assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "unknown_type")]), 1.0);
+    assert_eq!(value(&s, "ticketpulse_stream_time_seconds", &[("topic", "replay"), ("partition", "0")]), 1_767_621_600.0);
+}
+
+#[test]
+fn replay_is_byte_identical_and_promtool_clean() {
+    let first = replay_cli(&[]);
+    assert_eq!(first, replay_cli(&[]));
+    assert_eq!(common::promtool_check_metrics(&first), "");
+}
+
+#[test]
+fn replay_reads_stdin_and_uses_the_newest_event_time_by_default() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ticketpulse"))
+        .args(["replay", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(SCENARIO).unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let s = parse_exposition(&String::from_utf8(out.stdout).unwrap());
+    // Newest event time is H's reply at 13:58:05.
+    assert_eq!(value(&s, "ticketpulse_stream_time_seconds", &[("topic", "replay"), ("partition", "0")]), 1_767_621_485.0);
+}
