@@ -443,6 +443,29 @@ mod tests {
     }
 
     #[test]
+    fn json_schema_lists_the_same_types_and_values_as_the_parser() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/events.schema.json"))).unwrap();
+        let strings =
+            |v: &serde_json::Value| -> Vec<String> { v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect() };
+        let types: Vec<String> = EventType::ALL.iter().map(|t| t.as_str().to_string()).collect();
+        let mut listed = strings(&schema["properties"]["type"]["enum"]);
+        listed.sort();
+        let mut expected = types.clone();
+        expected.sort();
+        assert_eq!(listed, expected);
+        let then = |t: &str, field: &str| {
+            let branch = schema["allOf"].as_array().unwrap().iter().find(|b| b["if"]["properties"]["type"]["const"] == t).unwrap();
+            strings(&branch["then"]["properties"][field]["enum"])
+        };
+        let names = |all: &[&'static str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(then("status_changed", "status"), names(&Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+        assert_eq!(then("message", "author"), names(&Author::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+        assert_eq!(then("ticket_created", "priority"), names(&Priority::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+        assert_eq!(then("survey_response", "survey"), names(&Survey::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    }
+
+    #[test]
     fn same_timestamp_order_puts_creation_first_and_solve_after_reply() {
         assert!(EventType::TicketCreated.rank() < EventType::Message.rank());
         assert!(EventType::Message.rank() < EventType::StatusChanged.rank());
