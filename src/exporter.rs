@@ -17,7 +17,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
 use crate::dimensions::DimKey;
-use crate::engine::{Engine, View};
+use crate::engine::{Engine, PartitionClock, View};
 use crate::event::Millis;
 use crate::internal_events::Telemetry;
 use crate::kpi::KpiSlice;
@@ -75,6 +75,9 @@ type Labels = Vec<(&'static str, String)>;
 
 /// Selects one of a slice's duration distributions.
 type PickDistribution = fn(&KpiSlice) -> &Distribution;
+
+/// Reads one per-partition progress value.
+type ClockValue = fn(&PartitionClock) -> f64;
 
 /// Metric families under construction, in declaration order.
 #[derive(Default)]
@@ -308,26 +311,25 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
     for (p, lag) in telemetry.lags() {
         push_gauge(mf, &partition_labels(&p), lag as f64);
     }
-    let seconds = |ms: Millis| ms as f64 / 1000.0;
-    let mf = out.family("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", MetricType::GAUGE);
-    for c in &view.clocks {
-        push_gauge(mf, &partition_labels(&c.partition), seconds(c.stream_time));
+    fn seconds(ms: Millis) -> f64 {
+        ms as f64 / 1000.0
     }
-    let mf = out.family(
-        "ticketpulse_watermark_seconds",
-        "Stream time minus allowed lateness: events and SLA timers up to here are applied (Unix time).",
-        MetricType::GAUGE,
-    );
-    for c in &view.clocks {
-        push_gauge(mf, &partition_labels(&c.partition), seconds(c.watermark));
-    }
-    let mf = out.family(
-        "ticketpulse_tracked_tickets",
-        "Tickets whose state the partition holds (open, recently resolved, or awaiting creation).",
-        MetricType::GAUGE,
-    );
-    for c in &view.clocks {
-        push_gauge(mf, &partition_labels(&c.partition), c.tickets as f64);
+    let clock_families: [(&str, &str, ClockValue); 3] = [
+        ("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", |c| seconds(c.stream_time)),
+        (
+            "ticketpulse_watermark_seconds",
+            "Stream time minus allowed lateness: events and SLA timers up to here are applied (Unix time).",
+            |c| seconds(c.watermark),
+        ),
+        ("ticketpulse_tracked_tickets", "Tickets whose state the partition holds (open, recently resolved, or awaiting creation).", |c| {
+            c.tickets as f64
+        }),
+    ];
+    for (name, help, value) in clock_families {
+        let mf = out.family(name, help, MetricType::GAUGE);
+        for c in &view.clocks {
+            push_gauge(mf, &partition_labels(&c.partition), value(c));
+        }
     }
     let mf = out.family("ticketpulse_build_info", "Build information; always 1.", MetricType::GAUGE);
     push_gauge(mf, &vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
