@@ -245,17 +245,15 @@ pub async fn produce(brokers: &str, topic: &str, options: GeneratorOptions, coun
         if follow && first.at > now_millis() {
             tokio::time::sleep(Duration::from_millis((first.at - now_millis()) as u64)).await;
         }
-        let deliveries: Vec<_> = batch
-            .iter()
-            .map(|e| {
-                producer.send(
-                    FutureRecord::to(topic).key(&e.ticket_id).payload(&e.payload),
-                    rdkafka::util::Timeout::After(Duration::from_secs(30)),
-                )
-            })
-            .collect();
+        // `send_result` enqueues at once (an unpolled `send` future would not), so the whole
+        // batch is in flight together.
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for e in &batch {
+            let record = FutureRecord::to(topic).key(&e.ticket_id).payload(&e.payload);
+            deliveries.push(producer.send_result(record).map_err(|(e, _)| anyhow::anyhow!("enqueue to {topic}: {e}"))?);
+        }
         for delivery in deliveries {
-            delivery.await.map_err(|(e, _)| anyhow::anyhow!("produce to {topic}: {e}"))?;
+            delivery.await?.map_err(|(e, _)| anyhow::anyhow!("produce to {topic}: {e}"))?;
         }
         sent += batch.len() as u64;
     }

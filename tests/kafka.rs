@@ -180,3 +180,30 @@ fn sigterm_stops_the_binary_cleanly() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generator_feeds_a_three_partition_topic_and_every_event_is_counted_once() {
+    let broker = Broker::start();
+    let topic = "tickets-generated";
+    create_topics(&broker.bootstrap, &[(topic, 3), ("tickets-generated-dlq", 1)]).await;
+    let bootstrap = broker.bootstrap.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse"))
+            .args(["generate", "--brokers", &bootstrap, "--topic", topic, "--count", "3000", "--start", "2026-01-05T08:00:00Z"])
+            .status()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success());
+
+    let running = ticketpulse::service::start(config(&broker.bootstrap, topic)).await.unwrap();
+    let text = scrape_until(running.http_addr, |s| total_events(s) >= 3000.0).await;
+    let s = parse_exposition(&text);
+    assert_eq!(total_events(&s), 3000.0);
+    let ok: f64 = s.iter().filter(|(k, _)| k.starts_with("ticketpulse_events_total") && k.contains(r#"result="ok""#)).map(|(_, v)| v).sum();
+    assert_eq!(ok, 3000.0, "generated events are valid, unique and keyed by ticket, so none is late or duplicate");
+    let partitions = s.keys().filter(|k| k.starts_with("ticketpulse_stream_time_seconds{")).count();
+    assert_eq!(partitions, 3);
+    running.shutdown().await.unwrap();
+}
