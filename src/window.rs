@@ -63,10 +63,6 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
         Self { specs, series: HashMap::new() }
     }
 
-    pub fn specs(&self) -> &[WindowSpec] {
-        &self.specs
-    }
-
     /// Applies `update` to the slice holding `at` in every window that still covers it at
     /// stream time `now`. Returns how many windows took the update.
     pub fn record(&mut self, key: &K, at: Millis, now: Millis, mut update: impl FnMut(&mut A)) -> usize {
