@@ -92,7 +92,7 @@ impl GeneratorArgs {
         GeneratorOptions {
             seed: self.seed,
             tickets_per_hour: self.rate,
-            start: self.start.unwrap_or_else(|| generator::now_millis() - 86_400_000),
+            start: self.start.unwrap_or_else(|| crate::source::now_millis() - 86_400_000),
         }
     }
 }

@@ -9,7 +9,6 @@
 //! once, to ticket state and to whichever window slices still cover it.
 
 use std::collections::btree_map::Entry as BEntry;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -153,13 +152,7 @@ impl Partition {
 
     /// Takes one valid event: dedup, then buffer (or apply at once when late).
     pub fn ingest(&mut self, event: Event) -> EventResult {
-        let ticket = match self.tickets.entry(event.ticket_id.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                self.timers.insert((event.at + self.rules.retention, TimerKind::Evict, event.ticket_id.clone()));
-                e.insert(Ticket::new(self.rules.ticket.catalog.unknown(), event.at))
-            }
-        };
+        let ticket = ticket_or_stub(&mut self.tickets, &mut self.timers, &self.rules, &event.ticket_id, event.at);
         if !ticket.remember(xxh3_64(event.event_id.as_bytes())) {
             return EventResult::Duplicate;
         }
@@ -218,12 +211,7 @@ impl Partition {
 
     fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
         let rules = Arc::clone(&self.rules);
-        let was_open = self.tickets.get(ticket_id).is_some_and(Ticket::is_open);
         self.update_ticket(ticket_id, at, |ticket, effects| ticket.apply(body, at, &rules.ticket, effects));
-        let resolved_now = was_open && self.tickets.get(ticket_id).is_some_and(|t| !t.is_open());
-        if resolved_now {
-            self.timers.insert((at + self.rules.retention, TimerKind::Evict, ticket_id.to_string()));
-        }
     }
 
     fn fire(&mut self, deadline: Millis, kind: TimerKind, ticket_id: &str) {
@@ -252,10 +240,11 @@ impl Partition {
     }
 
     /// Runs `change` on a ticket and books its consequences: gauge shares before and after,
-    /// samples into the window slices of time `at`, and timers for new deadlines.
+    /// samples into the window slices of time `at`, timers for new deadlines, and the eviction
+    /// timer of a ticket that was just resolved.
     fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
         let catalog = &self.rules.ticket.catalog;
-        let ticket = self.tickets.entry(ticket_id.to_string()).or_insert_with(|| Ticket::new(catalog.unknown(), at));
+        let ticket = ticket_or_stub(&mut self.tickets, &mut self.timers, &self.rules, ticket_id, at);
         let before = ticket.gauge_share();
         self.effects.clear();
         change(ticket, &mut self.effects);
@@ -263,6 +252,10 @@ impl Partition {
         if before != after {
             self.gauges.apply(catalog, before, -1);
             self.gauges.apply(catalog, after, 1);
+        }
+        // A gauge share exists exactly while the ticket is open: losing it means resolved now.
+        if before.is_some() && after.is_none() {
+            self.timers.insert((at + self.rules.retention, TimerKind::Evict, ticket_id.to_string()));
         }
         let key = catalog.key(ticket.dims);
         let now = self.stream_time.unwrap_or(at);
@@ -281,6 +274,21 @@ impl Partition {
         }
         gauges.merge(&self.gauges);
     }
+}
+
+/// The ticket, or a new stub with its eviction timer armed; allocates only for a new ticket.
+fn ticket_or_stub<'a>(
+    tickets: &'a mut HashMap<String, Ticket>,
+    timers: &mut BTreeSet<(Millis, TimerKind, String)>,
+    rules: &Rules,
+    ticket_id: &str,
+    at: Millis,
+) -> &'a mut Ticket {
+    if !tickets.contains_key(ticket_id) {
+        timers.insert((at + rules.retention, TimerKind::Evict, ticket_id.to_string()));
+        tickets.insert(ticket_id.to_string(), Ticket::new(rules.ticket.catalog.unknown(), at));
+    }
+    tickets.get_mut(ticket_id).expect("present or just inserted")
 }
 
 /// Per-partition progress, for the self-metrics.

@@ -14,6 +14,7 @@ use rand_distr::{Distribution as _, Exp, LogNormal};
 use serde_json::{json, Value};
 
 use crate::event::Millis;
+use crate::source::now_millis;
 
 /// Shape of the simulated help desk.
 #[derive(Debug, Clone, Copy)]
@@ -206,11 +207,6 @@ impl Iterator for Generator {
         }
         self.queue.pop().map(|Reverse(g)| g)
     }
-}
-
-/// Wall-clock time in milliseconds since the Unix epoch.
-pub fn now_millis() -> Millis {
-    crate::source::now_millis()
 }
 
 /// `generate --out`: JSON Lines to a file or stdout.
