@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 use crate::event::Millis;
 use crate::generator::{self, GeneratorOptions};
+use crate::replay::End;
 
 /// Live help-desk support KPIs from ticket lifecycle events in Kafka, for Prometheus.
 #[derive(Debug, Parser)]
@@ -33,8 +34,13 @@ pub enum Command {
         config: Option<PathBuf>,
         /// Advance time to this instant (RFC 3339) before printing, firing due SLA timers.
         /// Default: the newest event time.
-        #[arg(long, value_parser = parse_rfc3339)]
+        #[arg(long, value_parser = parse_rfc3339, conflicts_with = "as_live")]
         end_time: Option<Millis>,
+        /// Stop where the live service would be right after the last line: events within the
+        /// allowed lateness of the newest one stay buffered and no timer fires past the
+        /// watermark. Reproduces a live scrape of the same input exactly.
+        #[arg(long)]
+        as_live: bool,
         /// Input file, or `-` for standard input.
         input: String,
     },
@@ -124,13 +130,14 @@ fn execute(command: Command) -> anyhow::Result<()> {
             let config = Config::load(Some(&config))?;
             runtime()?.block_on(crate::service::run(config, crate::service::shutdown_signal()))
         }
-        Command::Replay { config, end_time, input } => {
+        Command::Replay { config, end_time, as_live, input } => {
             let config = Config::load(config.as_deref())?;
+            let end = if as_live { End::AsLive } else { End::Flush(end_time) };
             let text = if input == "-" {
-                crate::replay::replay(&config, std::io::stdin().lock(), end_time)?
+                crate::replay::replay(&config, std::io::stdin().lock(), end)?
             } else {
                 let file = std::fs::File::open(&input).map_err(|e| anyhow::anyhow!("{input}: {e}"))?;
-                crate::replay::replay(&config, BufReader::new(file), end_time)?
+                crate::replay::replay(&config, BufReader::new(file), end)?
             };
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(())

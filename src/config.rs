@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
@@ -32,7 +32,7 @@ fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
 }
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where events come from and where bad ones go.
@@ -49,8 +49,31 @@ pub struct Config {
     pub sla: SlaConfig,
     /// Abandoned-contact accounting.
     pub abandonment: AbandonmentConfig,
-    /// Per-ticket state retention.
+    /// Per-ticket state retention and limits.
     pub tickets: TicketsConfig,
+    /// State snapshots: crash recovery and partition handover.
+    pub snapshots: SnapshotsConfig,
+    /// On SIGTERM: stop fetching, finish in-flight events, snapshot, commit and exit within
+    /// this time (exit status 1 if it runs out).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            kafka: KafkaConfig::default(),
+            http: HttpConfig::default(),
+            time: TimeConfig::default(),
+            dimensions: DimensionsConfig::default(),
+            events: EventsConfig::default(),
+            sla: SlaConfig::default(),
+            abandonment: AbandonmentConfig::default(),
+            tickets: TicketsConfig::default(),
+            snapshots: SnapshotsConfig::default(),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Kafka consumer group settings.
@@ -66,7 +89,9 @@ pub struct KafkaConfig {
     /// Topic receiving rejected messages with their reason and source offset in headers;
     /// an empty string disables the dead-letter path (rejections are still logged and counted).
     pub dead_letter_topic: String,
-    /// Where a partition without a committed offset starts: `earliest` or `latest`.
+    /// Where a partition without a snapshot starts: `earliest` or `latest`. (With a snapshot,
+    /// consumption resumes at the snapshot's offset; the group's committed offsets are
+    /// progress reporting only.)
     pub auto_offset_reset: OffsetReset,
     /// Extra librdkafka properties passed through verbatim (e.g. `security.protocol`,
     /// `sasl.username`, `sasl.password`). Values are never logged.
@@ -160,7 +185,7 @@ impl Default for TimeConfig {
 }
 
 /// A KPI label dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dimension {
     Channel,
@@ -196,11 +221,13 @@ impl Default for DimensionsConfig {
 pub struct EventsConfig {
     /// Messages larger than this are rejected as `oversized` without being parsed.
     pub max_message_bytes: usize,
+    /// Event ids remembered per ticket to drop redeliveries; the oldest is forgotten first.
+    pub dedup_ids_per_ticket: usize,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        Self { max_message_bytes: 64 * 1024 }
+        Self { max_message_bytes: 64 * 1024, dedup_ids_per_ticket: 256 }
     }
 }
 
@@ -278,12 +305,57 @@ pub struct TicketsConfig {
     /// longest redelivery delay you expect.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// At most this many tickets are kept per partition; beyond it the least recently active
+    /// are shed (counted in `ticketpulse_tickets_shed_total`) so memory stays bounded.
+    pub max_per_partition: usize,
 }
 
 impl Default for TicketsConfig {
     fn default() -> Self {
-        Self { retention: Duration::from_secs(7 * 86400) }
+        Self { retention: Duration::from_secs(7 * 86400), max_per_partition: 2_000_000 }
     }
+}
+
+/// State snapshots. Each partition's state is saved together with the next offset to read,
+/// so a restart or a new owner resumes exactly where the state left off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotsConfig {
+    /// `local` (a directory: one instance, or instances sharing a volume), `kafka` (a topic:
+    /// any instance of the group can take over any partition) or `none` (state is lost on
+    /// restart and input is re-read from `kafka.auto_offset_reset`).
+    pub store: SnapshotStoreKind,
+    /// How often each partition with new input is snapshotted (also on revoke and shutdown).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Directory for `store = "local"`; created if missing.
+    pub dir: PathBuf,
+    /// Topic for `store = "kafka"`. It must exist; on Kafka give it `cleanup.policy=compact`.
+    pub topic: String,
+    /// Largest piece of a snapshot written as one Kafka message; keep it below the broker's
+    /// `message.max.bytes`.
+    pub chunk_bytes: usize,
+}
+
+impl Default for SnapshotsConfig {
+    fn default() -> Self {
+        Self {
+            store: SnapshotStoreKind::Local,
+            interval: Duration::from_secs(10),
+            dir: PathBuf::from("ticketpulse-state"),
+            topic: "ticketpulse-snapshots".into(),
+            chunk_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// Where snapshots are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotStoreKind {
+    Local,
+    Kafka,
+    None,
 }
 
 impl Config {
@@ -365,6 +437,27 @@ impl Config {
         }
         if self.tickets.retention < Duration::from_secs(1) {
             return Err(bad("tickets.retention", "must be at least 1s"));
+        }
+        if self.tickets.max_per_partition == 0 {
+            return Err(bad("tickets.max_per_partition", "must be positive"));
+        }
+        if self.events.dedup_ids_per_ticket == 0 {
+            return Err(bad("events.dedup_ids_per_ticket", "must be positive"));
+        }
+        let s = &self.snapshots;
+        if s.interval < Duration::from_millis(100) {
+            return Err(bad("snapshots.interval", "must be at least 100ms"));
+        }
+        match s.store {
+            SnapshotStoreKind::Local if s.dir.as_os_str().is_empty() => return Err(bad("snapshots.dir", "must not be empty")),
+            SnapshotStoreKind::Kafka if s.topic.trim().is_empty() => return Err(bad("snapshots.topic", "must not be empty")),
+            SnapshotStoreKind::Kafka if k.topics.contains(&s.topic) || s.topic == k.dead_letter_topic => {
+                return Err(bad("snapshots.topic", "must differ from the input and dead-letter topics"))
+            }
+            _ => {}
+        }
+        if s.chunk_bytes < 1024 {
+            return Err(bad("snapshots.chunk_bytes", "must be at least 1024"));
         }
         Ok(())
     }

@@ -2,11 +2,13 @@
 //! mapped to a bounded set (configured values, then `other`, `none`, `unknown`), stored as
 //! small ids, and projected onto the configured label subset to key windows and gauges.
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::{Dimension, DimensionsConfig};
 use crate::event::Priority;
 
 /// A ticket's dimension values as compact ids into a [`Catalog`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Dims {
     pub channel: u16,
     /// `None` while the ticket's creation has not been seen.
@@ -16,11 +18,11 @@ pub struct Dims {
 
 /// The projection of [`Dims`] onto the configured labels: the key of every KPI series.
 /// Dimensions that are not configured as labels are set to a fixed placeholder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DimKey(Dims);
 
 /// Maps label values to ids and back, and knows which dimensions are labels.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     channels: Vec<String>,
     teams: Vec<String>,

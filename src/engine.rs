@@ -12,6 +12,7 @@ use std::collections::btree_map::Entry as BEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::Config;
@@ -20,6 +21,7 @@ use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status}
 use crate::internal_events::{EventResult, PartitionId, Telemetry};
 use crate::kpi::{KpiSlice, Sample};
 use crate::sla::{SlaTarget, SlaTargets};
+use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
 use crate::window::{WindowSpec, Windows};
 
@@ -32,28 +34,36 @@ pub struct Rules {
     pub idle_timeout: Millis,
     pub retention: Millis,
     pub limits: ParseLimits,
+    pub dedup_ids_per_ticket: usize,
+    pub max_tickets: usize,
+    /// What snapshots are checked against before use.
+    pub shape: StateShape,
 }
 
 impl Rules {
     pub fn new(config: &Config) -> Self {
         let ms = |d: std::time::Duration| d.as_millis() as Millis;
+        let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
         Self {
             ticket: TicketRules {
                 catalog: Catalog::new(&config.dimensions),
                 sla_targets: SlaTargets::new(&config.sla),
                 short_abandon_ms: ms(config.abandonment.short_abandon_threshold),
             },
-            windows: config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect(),
+            windows: windows.clone(),
             allowed_lateness: ms(config.time.allowed_lateness),
             idle_timeout: ms(config.time.idle_timeout),
             retention: ms(config.tickets.retention),
             limits: ParseLimits { max_message_bytes: config.events.max_message_bytes, max_future_skew: ms(config.time.max_future_skew) },
+            dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
+            max_tickets: config.tickets.max_per_partition,
+            shape: StateShape { catalog: Catalog::new(&config.dimensions), windows },
         }
     }
 }
 
 /// A timer: what to do, and for which ticket, once the watermark passes its time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum TimerKind {
     Deadline(SlaTarget),
     /// Forget a resolved or never-created ticket if it stayed quiet for the retention.
@@ -65,7 +75,7 @@ enum TimerKind {
 type PendingKey = (Millis, u8, String, String);
 
 /// The current (not windowed) gauges of a partition.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Gauges {
     /// Open tickets by status and dimensions.
     pub open: BTreeMap<(Status, DimKey), i64>,
@@ -108,10 +118,9 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, delta: i64) {
     }
 }
 
-/// All state of one Kafka partition: the unit that is kept, read and (later) snapshotted.
-#[derive(Debug)]
-pub struct Partition {
-    rules: Arc<Rules>,
+/// Everything a partition knows apart from configuration: exactly what a snapshot holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PartitionState {
     tickets: HashMap<String, Ticket>,
     pending: BTreeMap<PendingKey, EventBody>,
     timers: BTreeSet<(Millis, TimerKind, String)>,
@@ -120,68 +129,94 @@ pub struct Partition {
     stream_time: Option<Millis>,
     /// Wall-clock time of the last message, for idle advancement.
     last_arrival: Option<Millis>,
+    /// The next Kafka offset to read: the input position this state reflects.
+    next_offset: Option<i64>,
+}
+
+/// One Kafka partition: the unit of state that is kept, read and snapshotted.
+#[derive(Debug)]
+pub struct Partition {
+    rules: Arc<Rules>,
+    state: PartitionState,
     effects: Effects,
 }
 
 impl Partition {
     pub fn new(rules: Arc<Rules>) -> Self {
-        Self {
+        let state = PartitionState {
             windows: Windows::new(rules.windows.clone()),
-            rules,
             tickets: HashMap::new(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
             gauges: Gauges::default(),
             stream_time: None,
             last_arrival: None,
-            effects: Effects::default(),
-        }
+            next_offset: None,
+        };
+        Self { rules, state, effects: Effects::default() }
     }
 
     pub fn stream_time(&self) -> Option<Millis> {
-        self.stream_time
+        self.state.stream_time
     }
 
     pub fn watermark(&self) -> Option<Millis> {
-        self.stream_time.map(|t| t - self.rules.allowed_lateness)
+        self.state.stream_time.map(|t| t - self.rules.allowed_lateness)
     }
 
     pub fn ticket_count(&self) -> usize {
-        self.tickets.len()
+        self.state.tickets.len()
     }
 
     /// Takes one valid event: dedup, then buffer (or apply at once when late).
     pub fn ingest(&mut self, event: Event) -> EventResult {
-        let ticket = ticket_or_stub(&mut self.tickets, &mut self.timers, &self.rules, &event.ticket_id, event.at);
-        if !ticket.remember(xxh3_64(event.event_id.as_bytes())) {
+        let ticket = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, &event.ticket_id, event.at);
+        if !ticket.remember(xxh3_64(event.event_id.as_bytes()), self.rules.dedup_ids_per_ticket) {
             return EventResult::Duplicate;
         }
         if self.watermark().is_some_and(|w| event.at < w) {
             self.apply(&event.ticket_id, event.at, &event.body);
             return EventResult::Late;
         }
-        self.stream_time = Some(self.stream_time.map_or(event.at, |t| t.max(event.at)));
+        self.state.stream_time = Some(self.state.stream_time.map_or(event.at, |t| t.max(event.at)));
         let rank = event.body.event_type().rank();
-        self.pending.insert((event.at, rank, event.ticket_id, event.event_id), event.body);
+        self.state.pending.insert((event.at, rank, event.ticket_id, event.event_id), event.body);
         self.release(false);
         EventResult::Ok
     }
 
+    /// Drops the least recently active `count` tickets (open or not) to stay under the ticket
+    /// cap: their gauge shares go, their pending events would start them afresh.
+    fn shed(&mut self, count: usize) {
+        let mut by_age: Vec<(Millis, &String)> = self.state.tickets.iter().map(|(id, t)| (t.last_event_at, id)).collect();
+        let count = count.min(by_age.len());
+        if count == 0 {
+            return;
+        }
+        by_age.select_nth_unstable(count - 1);
+        let victims: Vec<String> = by_age[..count].iter().map(|(_, id)| (*id).clone()).collect();
+        for id in victims {
+            if let Some(ticket) = self.state.tickets.remove(&id) {
+                self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(), -1);
+            }
+        }
+    }
+
     /// Moves stream time forward without an event (idle partition, end of replay).
     pub fn advance_to(&mut self, time: Millis) {
-        if let Some(t) = self.stream_time.as_mut() {
+        if let Some(t) = self.state.stream_time.as_mut() {
             *t = (*t).max(time);
         }
         self.release(false);
-        if let Some(now) = self.stream_time {
-            self.windows.prune(now);
+        if let Some(now) = self.state.stream_time {
+            self.state.windows.prune(now);
         }
     }
 
     /// The input is complete: apply everything buffered and fire every timer the stream time
     /// has passed (the watermark catches up with stream time).
     pub fn finish(&mut self, end_time: Option<Millis>) {
-        if let (Some(t), Some(end)) = (self.stream_time.as_mut(), end_time) {
+        if let (Some(t), Some(end)) = (self.state.stream_time.as_mut(), end_time) {
             *t = (*t).max(end);
         }
         self.release(true);
@@ -189,19 +224,19 @@ impl Partition {
 
     /// Applies buffered events and fires timers in time order up to the watermark.
     fn release(&mut self, finishing: bool) {
-        let Some(now) = self.stream_time else { return };
+        let Some(now) = self.state.stream_time else { return };
         let watermark = if finishing { now } else { now - self.rules.allowed_lateness };
         loop {
-            let event_at = self.pending.first_key_value().map(|(k, _)| k.0).filter(|at| finishing || *at < watermark);
-            let timer_at = self.timers.first().map(|t| t.0).filter(|d| *d < watermark);
+            let event_at = self.state.pending.first_key_value().map(|(k, _)| k.0).filter(|at| finishing || *at < watermark);
+            let timer_at = self.state.timers.first().map(|t| t.0).filter(|d| *d < watermark);
             match (event_at, timer_at) {
                 // An event at a deadline comes first: a reply exactly at the deadline meets it.
                 (Some(e), t) if t.is_none_or(|t| e <= t) => {
-                    let ((at, _, ticket_id, _), body) = self.pending.pop_first().expect("peeked");
+                    let ((at, _, ticket_id, _), body) = self.state.pending.pop_first().expect("peeked");
                     self.apply(&ticket_id, at, &body);
                 }
                 (_, Some(_)) => {
-                    let (deadline, kind, ticket_id) = self.timers.pop_first().expect("peeked");
+                    let (deadline, kind, ticket_id) = self.state.timers.pop_first().expect("peeked");
                     self.fire(deadline, kind, &ticket_id);
                 }
                 _ => break,
@@ -217,7 +252,7 @@ impl Partition {
     fn fire(&mut self, deadline: Millis, kind: TimerKind, ticket_id: &str) {
         match kind {
             TimerKind::Deadline(target) => {
-                if self.tickets.contains_key(ticket_id) {
+                if self.state.tickets.contains_key(ticket_id) {
                     self.update_ticket(ticket_id, deadline, |ticket, effects| {
                         if let Some(outcome) = ticket.sla.on_deadline(target, deadline) {
                             effects.samples.push(Sample::Sla(outcome));
@@ -226,14 +261,14 @@ impl Partition {
                 }
             }
             TimerKind::Evict => {
-                let Some(ticket) = self.tickets.get(ticket_id) else { return };
+                let Some(ticket) = self.state.tickets.get(ticket_id) else { return };
                 let quiet_until = ticket.last_event_at + self.rules.retention;
                 if ticket.is_open() {
                     // Open tickets stay; resolving one arms a new eviction timer.
                 } else if quiet_until > deadline {
-                    self.timers.insert((quiet_until, TimerKind::Evict, ticket_id.to_string()));
+                    self.state.timers.insert((quiet_until, TimerKind::Evict, ticket_id.to_string()));
                 } else {
-                    self.tickets.remove(ticket_id);
+                    self.state.tickets.remove(ticket_id);
                 }
             }
         }
@@ -244,35 +279,35 @@ impl Partition {
     /// timer of a ticket that was just resolved.
     fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
         let catalog = &self.rules.ticket.catalog;
-        let ticket = ticket_or_stub(&mut self.tickets, &mut self.timers, &self.rules, ticket_id, at);
+        let ticket = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, ticket_id, at);
         let before = ticket.gauge_share();
         self.effects.clear();
         change(ticket, &mut self.effects);
         let after = ticket.gauge_share();
         if before != after {
-            self.gauges.apply(catalog, before, -1);
-            self.gauges.apply(catalog, after, 1);
+            self.state.gauges.apply(catalog, before, -1);
+            self.state.gauges.apply(catalog, after, 1);
         }
         // A gauge share exists exactly while the ticket is open: losing it means resolved now.
         if before.is_some() && after.is_none() {
-            self.timers.insert((at + self.rules.retention, TimerKind::Evict, ticket_id.to_string()));
+            self.state.timers.insert((at + self.rules.retention, TimerKind::Evict, ticket_id.to_string()));
         }
         let key = catalog.key(ticket.dims);
-        let now = self.stream_time.unwrap_or(at);
+        let now = self.state.stream_time.unwrap_or(at);
         for sample in &self.effects.samples {
-            self.windows.record(&key, at, now, |slice| slice.add(*sample));
+            self.state.windows.record(&key, at, now, |slice| slice.add(*sample));
         }
         for (target, deadline) in &self.effects.deadlines {
-            self.timers.insert((*deadline, TimerKind::Deadline(*target), ticket_id.to_string()));
+            self.state.timers.insert((*deadline, TimerKind::Deadline(*target), ticket_id.to_string()));
         }
     }
 
     /// Adds this partition's windows (at its stream time) and gauges into the given totals.
     pub fn read_into(&self, windows: &mut BTreeMap<(usize, DimKey), KpiSlice>, gauges: &mut Gauges) {
-        if let Some(now) = self.stream_time {
-            self.windows.read_into(now, windows);
+        if let Some(now) = self.state.stream_time {
+            self.state.windows.read_into(now, windows);
         }
-        gauges.merge(&self.gauges);
+        gauges.merge(&self.state.gauges);
     }
 }
 
@@ -342,13 +377,53 @@ impl Engine {
             }
         };
         let event_type = event.body.event_type();
-        let state = self.partitions.entry(partition.clone()).or_insert_with(|| Partition::new(Arc::clone(&self.rules)));
+        let max_tickets = self.rules.max_tickets;
+        let state = self.partition_mut(partition);
         if now.is_some() {
-            state.last_arrival = now;
+            state.state.last_arrival = now;
         }
         let result = state.ingest(event);
+        if state.ticket_count() > max_tickets {
+            // Shed 1% at a time, so the scan for the oldest is amortised over many events.
+            let count = state.ticket_count() - max_tickets + max_tickets / 100;
+            state.shed(count);
+            self.telemetry.tickets_shed(partition, count, max_tickets);
+        }
         self.telemetry.event(Some(event_type), result);
         Ok(result)
+    }
+
+    fn partition_mut(&mut self, partition: &PartitionId) -> &mut Partition {
+        self.partitions.entry(partition.clone()).or_insert_with(|| Partition::new(Arc::clone(&self.rules)))
+    }
+
+    /// Records that the message at `offset` of `partition` was taken (whatever its fate), so
+    /// the next snapshot resumes after it.
+    pub fn consumed(&mut self, partition: &PartitionId, offset: i64) {
+        self.partition_mut(partition).state.next_offset = Some(offset + 1);
+    }
+
+    /// The offset the partition's state resumes at, once a message has been consumed.
+    pub fn next_offset(&self, partition: &PartitionId) -> Option<i64> {
+        self.partitions.get(partition).and_then(|p| p.state.next_offset)
+    }
+
+    /// A sealed snapshot of the partition's state and the offset it resumes at; `None` before
+    /// the first consumed message.
+    pub fn snapshot(&self, partition: &PartitionId) -> Option<(i64, Vec<u8>)> {
+        let state = &self.partitions.get(partition)?.state;
+        Some((state.next_offset?, snapshot::encode(partition, &self.rules.shape, state)))
+    }
+
+    /// Installs a snapshot as the partition's state and returns the offset to resume at.
+    /// `now` restarts idle tracking: advancement counts from the restore, not the crash.
+    pub fn restore(&mut self, partition: &PartitionId, bytes: &[u8], now: Option<Millis>) -> Result<i64, SnapshotError> {
+        let mut state: PartitionState = snapshot::decode(bytes, partition, &self.rules.shape)?;
+        let offset = state.next_offset.ok_or_else(|| SnapshotError::Corrupt("snapshot has no input offset".into()))?;
+        state.last_arrival = now;
+        let rules = Arc::clone(&self.rules);
+        self.partitions.insert(partition.clone(), Partition { rules, state, effects: Effects::default() });
+        Ok(offset)
     }
 
     /// Live mode: partitions that received nothing for `idle_timeout` move to wall-clock time.
@@ -358,7 +433,7 @@ impl Engine {
             return;
         }
         for p in self.partitions.values_mut() {
-            if p.last_arrival.is_some_and(|last| now - last >= idle) {
+            if p.state.last_arrival.is_some_and(|last| now - last >= idle) {
                 p.advance_to(now);
             }
         }
@@ -377,6 +452,10 @@ impl Engine {
         for p in self.partitions.values_mut() {
             p.finish(end_time);
         }
+    }
+
+    pub fn partition_ids(&self) -> Vec<PartitionId> {
+        self.partitions.keys().cloned().collect()
     }
 
     pub fn partition(&self, id: &PartitionId) -> Option<&Partition> {

@@ -331,6 +331,36 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
             push_gauge(mf, &partition_labels(&c.partition), value(c));
         }
     }
+    let mf = out.family(
+        "ticketpulse_tickets_shed_total",
+        "Tickets dropped from state because a partition reached tickets.max_per_partition.",
+        MetricType::COUNTER,
+    );
+    push_counter(mf, &vec![], telemetry.shed_count());
+    let stats = telemetry.snapshot_stats();
+    let mf = out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", MetricType::COUNTER);
+    push_counter(mf, &vec![], stats.saved);
+    let mf =
+        out.family("ticketpulse_snapshots_restored_total", "Partitions whose state was restored from a snapshot.", MetricType::COUNTER);
+    push_counter(mf, &vec![], stats.restored);
+    let mf = out.family(
+        "ticketpulse_snapshot_failures_total",
+        "Snapshots that could not be saved, or stored snapshots that could not be used, by operation and reason.",
+        MetricType::COUNTER,
+    );
+    for ((operation, reason), n) in stats.failures {
+        push_counter(mf, &vec![("operation", operation.to_string()), ("reason", reason.to_string())], n);
+    }
+    if let Some((bytes, pause)) = stats.newest {
+        let mf = out.family("ticketpulse_snapshot_size_bytes", "Size of the newest snapshot.", MetricType::GAUGE);
+        push_gauge(mf, &vec![], bytes as f64);
+        let mf = out.family(
+            "ticketpulse_snapshot_pause_seconds",
+            "How long encoding the newest snapshot held up consumption.",
+            MetricType::GAUGE,
+        );
+        push_gauge(mf, &vec![], pause.as_secs_f64());
+    }
     let mf = out.family("ticketpulse_build_info", "Build information; always 1.", MetricType::GAUGE);
     push_gauge(mf, &vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
 }
@@ -362,11 +392,13 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
-/// Ready once the consumer is subscribed and owns at least one partition.
+/// Ready while the consumer owns at least one partition and reaches a broker.
 async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
-    if state.telemetry.assigned_count() > 0 {
-        (StatusCode::OK, "ready\n")
-    } else {
+    if !state.telemetry.broker_reachable() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: no Kafka broker reachable\n")
+    } else if state.telemetry.assigned_count() == 0 {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: no partition assigned\n")
+    } else {
+        (StatusCode::OK, "ready\n")
     }
 }

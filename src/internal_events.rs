@@ -3,7 +3,7 @@
 //! atomics, read by the exporter at scrape time.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -53,8 +53,36 @@ pub struct Telemetry {
     assigned: Mutex<BTreeSet<PartitionId>>,
     /// Consumer lag per partition from librdkafka statistics.
     lag: Mutex<BTreeMap<PartitionId, i64>>,
-    /// Last log time and suppressed count per invalid reason.
-    log_gate: Mutex<BTreeMap<InvalidReason, (Option<Instant>, u64)>>,
+    /// Last log time and suppressed count per kind of repeated log line.
+    log_gate: Mutex<BTreeMap<&'static str, (Option<Instant>, u64)>>,
+    /// Tickets dropped because a partition reached `tickets.max_per_partition`.
+    tickets_shed: AtomicU64,
+    snapshots_saved: AtomicU64,
+    snapshots_restored: AtomicU64,
+    /// By (operation, reason).
+    snapshot_failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Size and encoding pause of the newest snapshot.
+    last_snapshot: Mutex<Option<(usize, Duration)>>,
+    /// False while librdkafka reports every broker down.
+    broker_down: AtomicBool,
+}
+
+/// Snapshot counters for the exporter.
+#[derive(Debug, Clone)]
+pub struct SnapshotStats {
+    pub saved: u64,
+    pub restored: u64,
+    /// By (operation, reason).
+    pub failures: BTreeMap<(&'static str, &'static str), u64>,
+    /// Size and encoding pause of the newest snapshot.
+    pub newest: Option<(usize, Duration)>,
+}
+
+/// A snapshot operation, the `operation` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotOperation {
+    Save,
+    Load,
 }
 
 fn type_index(t: Option<EventType>) -> usize {
@@ -72,21 +100,77 @@ impl Telemetry {
         self.event(invalid.event_type, EventResult::Invalid);
         let reason_index = InvalidReason::ALL.iter().position(|r| *r == invalid.reason).unwrap_or(0);
         self.invalid[reason_index].fetch_add(1, Ordering::Relaxed);
-        let mut gate = self.log_gate.lock().unwrap_or_else(|e| e.into_inner());
-        let (last, suppressed) = gate.entry(invalid.reason).or_insert((None, 0));
+        if let Some(suppressed) = self.log_allowed(invalid.reason.as_str()) {
+            tracing::warn!(
+                reason = invalid.reason.as_str(),
+                detail = %invalid.detail,
+                %source,
+                suppressed_since_last = suppressed,
+                "rejected invalid event"
+            );
+        }
+    }
+
+    /// `Some(lines suppressed since the last one)` when a line of this kind may be logged now.
+    fn log_allowed(&self, kind: &'static str) -> Option<u64> {
+        let mut gate = lock(&self.log_gate);
+        let (last, suppressed) = gate.entry(kind).or_insert((None, 0));
         if last.is_some_and(|t| t.elapsed() < LOG_INTERVAL) {
             *suppressed += 1;
-            return;
+            return None;
         }
-        tracing::warn!(
-            reason = invalid.reason.as_str(),
-            detail = %invalid.detail,
-            %source,
-            suppressed_since_last = *suppressed,
-            "rejected invalid event"
-        );
         *last = Some(Instant::now());
-        *suppressed = 0;
+        Some(std::mem::take(suppressed))
+    }
+
+    /// A partition at its ticket cap dropped its least recently active tickets.
+    pub fn tickets_shed(&self, partition: &PartitionId, count: usize, cap: usize) {
+        self.tickets_shed.fetch_add(count as u64, Ordering::Relaxed);
+        if let Some(suppressed) = self.log_allowed("tickets_shed") {
+            tracing::warn!(
+                ?partition,
+                count,
+                cap,
+                suppressed_since_last = suppressed,
+                "ticket cap reached: shed the least recently active tickets (raise tickets.max_per_partition or lower tickets.retention)"
+            );
+        }
+    }
+
+    pub fn snapshot_saved(&self, partition: &PartitionId, bytes: usize, pause: Duration) {
+        self.snapshots_saved.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.last_snapshot) = Some((bytes, pause));
+        tracing::debug!(?partition, bytes, pause_ms = pause.as_millis() as u64, "snapshot saved");
+    }
+
+    pub fn snapshot_restored(&self, partition: &PartitionId, name: &str, offset: i64) {
+        self.snapshots_restored.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
+    }
+
+    /// A snapshot could not be saved, or a stored one could not be used.
+    pub fn snapshot_failed(&self, operation: SnapshotOperation, partition: &PartitionId, error: &crate::snapshot::SnapshotError) {
+        let op = match operation {
+            SnapshotOperation::Save => "save",
+            SnapshotOperation::Load => "load",
+        };
+        *lock(&self.snapshot_failures).entry((op, error.reason())).or_default() += 1;
+        tracing::error!(?partition, operation = op, reason = error.reason(), %error, "snapshot {op} failed");
+    }
+
+    /// Broker reachability as librdkafka reports it; drives readiness.
+    pub fn set_broker_reachable(&self, reachable: bool) {
+        if self.broker_down.swap(!reachable, Ordering::Relaxed) == reachable {
+            if reachable {
+                tracing::info!("Kafka broker reachable again");
+            } else {
+                tracing::error!("all Kafka brokers are down");
+            }
+        }
+    }
+
+    pub fn broker_reachable(&self) -> bool {
+        !self.broker_down.load(Ordering::Relaxed)
     }
 
     /// A rejected message reached the dead-letter topic.
@@ -144,6 +228,19 @@ impl Telemetry {
 
     pub fn lags(&self) -> BTreeMap<PartitionId, i64> {
         lock(&self.lag).clone()
+    }
+
+    pub fn shed_count(&self) -> u64 {
+        self.tickets_shed.load(Ordering::Relaxed)
+    }
+
+    pub fn snapshot_stats(&self) -> SnapshotStats {
+        SnapshotStats {
+            saved: self.snapshots_saved.load(Ordering::Relaxed),
+            restored: self.snapshots_restored.load(Ordering::Relaxed),
+            failures: lock(&self.snapshot_failures).clone(),
+            newest: *lock(&self.last_snapshot),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The windowed KPIs: what a ticket reports ([`Sample`]) and how one window slice accumulates
 //! it ([`KpiSlice`]). `docs/metrics.md` is the user-facing description of the same.
 
+use serde::{Deserialize, Serialize};
+
 use crate::sla::SlaOutcome;
 use crate::window::{Aggregate, Distribution};
 
@@ -24,7 +26,7 @@ pub enum Sample {
 }
 
 /// Everything one slice of one series knows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KpiSlice {
     pub created: u64,
     pub first_response: Distribution,

@@ -15,12 +15,15 @@
 //! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
 //! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
+//! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
+//! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
 //! | [`service`] | `run`: wires source, engine and exporter, handles signals |
 //! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo` |
 //! | [`cli`] | the command line |
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod dimensions;
@@ -33,6 +36,7 @@ pub mod kpi;
 pub mod replay;
 pub mod service;
 pub mod sla;
+pub mod snapshot;
 pub mod source;
 pub mod ticket;
 pub mod window;

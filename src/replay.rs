@@ -17,9 +17,20 @@ pub fn replay_partition() -> PartitionId {
     ("replay".to_string(), 0)
 }
 
-/// Feeds every line of `input` to a fresh engine, advances to `end_time` (default: the newest
-/// event time), fires due timers and returns the exposition.
-pub fn replay(config: &Config, input: impl BufRead, end_time: Option<Millis>) -> std::io::Result<String> {
+/// Where a replay stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The input is complete: apply everything, advance to this time (default: the newest
+    /// event time) and fire every timer up to it.
+    Flush(Option<Millis>),
+    /// As the live service would stand after the last message: the watermark stays
+    /// `allowed_lateness` behind the newest event time.
+    AsLive,
+}
+
+/// Feeds every line of `input` to a fresh engine, stops as `end` says and returns the
+/// exposition.
+pub fn replay(config: &Config, input: impl BufRead, end: End) -> std::io::Result<String> {
     let telemetry = Arc::new(Telemetry::default());
     let mut engine = Engine::new(config, Arc::clone(&telemetry));
     let partition = replay_partition();
@@ -32,7 +43,9 @@ pub fn replay(config: &Config, input: impl BufRead, end_time: Option<Millis>) ->
         // Invalid lines are counted and logged by the engine; replay carries on.
         let _ = engine.handle(&partition, line, None, &format_args!("line {}", n + 1));
     }
-    engine.finish(end_time);
+    if let End::Flush(end_time) = end {
+        engine.finish(end_time);
+    }
     let registry = exporter::registry(Arc::new(Mutex::new(engine)), telemetry);
     Ok(exporter::encode(&registry))
 }

@@ -11,12 +11,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::checkpoint::Checkpointer;
+use crate::config::{Config, SnapshotStoreKind};
 use crate::engine::Engine;
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
 use crate::internal_events::Telemetry;
-use crate::source::{now_millis, KafkaSource};
+use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
+use crate::source::{client_config, now_millis, KafkaSource};
 
 /// How often idle partitions are checked for wall-clock advancement.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
@@ -28,17 +30,48 @@ pub struct Running {
     stop: watch::Sender<bool>,
     source: JoinHandle<()>,
     http: JoinHandle<std::io::Result<()>>,
+    shutdown_timeout: Duration,
 }
 
 impl Running {
-    /// Stops consuming, commits offsets, stops the HTTP server.
+    /// Stops fetching, finishes the message in hand, snapshots every partition, commits and
+    /// stops the HTTP server, all within `shutdown_timeout`.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        self.source.await.context("source task")?;
-        self.http.await.context("http task")?.context("http server")?;
+        let stopping = async {
+            self.source.await.context("source task")?;
+            self.http.await.context("http task")?.context("http server")
+        };
+        match tokio::time::timeout(self.shutdown_timeout, stopping).await {
+            Ok(result) => result?,
+            Err(_) => anyhow::bail!(
+                "shutdown_timeout: not stopped within {}; input since the last snapshot will be re-read on restart",
+                humantime::format_duration(self.shutdown_timeout)
+            ),
+        }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The configured snapshot store, opened (and for Kafka, checked to exist) before starting.
+async fn open_snapshot_store(config: &Config) -> anyhow::Result<Option<Arc<dyn SnapshotStore>>> {
+    let s = config.snapshots.clone();
+    let group = config.kafka.group_id.clone();
+    Ok(match s.store {
+        SnapshotStoreKind::None => {
+            tracing::warn!("snapshots.store = \"none\": state is lost on restart");
+            None
+        }
+        SnapshotStoreKind::Local => Some(Arc::new(LocalDirStore::new(&s.dir, &group).context("snapshots.dir")?)),
+        SnapshotStoreKind::Kafka => {
+            let client = client_config(&config.kafka);
+            let store = tokio::task::spawn_blocking(move || KafkaTopicStore::new(&client, &s.topic, &group, s.chunk_bytes))
+                .await?
+                .context("snapshots.topic")?;
+            Some(Arc::new(store))
+        }
+    })
 }
 
 /// Starts the Kafka consumer and the HTTP endpoint (which may be bound to port 0).
@@ -48,13 +81,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener =
         TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), Arc::clone(&telemetry))?;
+    let store = open_snapshot_store(&config).await?;
+    let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
+    let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry))?;
     let (stop, stopped) = watch::channel(false);
     let registry = exporter::registry(engine, Arc::clone(&telemetry));
     let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped.clone())));
-    let source = tokio::spawn(source.run(stopped, IDLE_CHECK));
+    let source = tokio::spawn(source.run(stopped, IDLE_CHECK, config.snapshots.interval));
     tracing::info!(%http_addr, "serving /metrics");
-    Ok(Running { http_addr, stop, source, http })
+    Ok(Running { http_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
 }
 
 /// The service until `shutdown` resolves.

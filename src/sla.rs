@@ -3,11 +3,13 @@
 //! *breached* when the watermark passes the deadline unfulfilled (counted at the deadline by a
 //! timer, never later when a late reply shows up).
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::SlaConfig;
 use crate::event::{Millis, Priority};
 
 /// A kind of SLA target; the `target` metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SlaTarget {
     FirstResponse,
     Resolution,
@@ -50,7 +52,7 @@ impl SlaTargets {
 }
 
 /// Where one target stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum TargetState {
     /// No target applies (no creation seen, or no target for the priority).
     #[default]
@@ -74,7 +76,7 @@ pub enum SlaOutcome {
 }
 
 /// The targets of one ticket.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlaClock {
     states: [TargetState; 2],
 }

@@ -1,22 +1,29 @@
-//! The Kafka source: a consumer group member that feeds every message to the engine, sends
-//! rejected ones to the dead-letter topic, and stores a message's offset only after the engine
-//! has taken it (`enable.auto.offset.store=false`, as in rust-rdkafka's at-least-once example).
+//! The Kafka source: a consumer group member that feeds every message to the engine and sends
+//! rejected ones to the dead-letter topic.
+//!
+//! Where a partition starts is decided by its state, not by the group: on assignment the
+//! newest snapshot is restored and the partition is assigned at the snapshot's offset (or at
+//! `auto_offset_reset` without one); on revoke its state is snapshotted before it is let go.
+//! Offsets are still stored after processing and committed, but only as progress reporting
+//! (lag tooling reads them); they are never read back.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::util::Timeout;
-use rdkafka::{ClientContext, Message, TopicPartitionList};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use crate::config::KafkaConfig;
+use crate::checkpoint::Checkpointer;
+use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
 use crate::event::{Invalid, Millis};
 use crate::internal_events::{PartitionId, Telemetry};
@@ -44,10 +51,13 @@ pub enum SourceError {
     Subscribe { topics: Vec<String>, source: KafkaError },
 }
 
-/// Keeps the engine and telemetry in step with the group's partition assignment.
+/// Keeps the engine, its snapshots and telemetry in step with the group's assignment.
 pub struct SourceContext {
     engine: Arc<Mutex<Engine>>,
+    checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
+    /// Where a partition without a snapshot starts.
+    reset: OffsetReset,
 }
 
 fn partition_ids(list: &TopicPartitionList) -> Vec<PartitionId> {
@@ -55,7 +65,16 @@ fn partition_ids(list: &TopicPartitionList) -> Vec<PartitionId> {
 }
 
 impl ClientContext for SourceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
+            self.telemetry.set_broker_reachable(false);
+        }
+        tracing::warn!(%error, reason, "librdkafka");
+    }
+
     fn stats(&self, statistics: Statistics) {
+        let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
+        self.telemetry.set_broker_reachable(up);
         for (topic, t) in statistics.topics {
             for (partition, p) in t.partitions {
                 if partition >= 0 && p.consumer_lag >= 0 {
@@ -67,21 +86,60 @@ impl ClientContext for SourceContext {
 }
 
 impl ConsumerContext for SourceContext {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(list) = rebalance {
-            let partitions = partition_ids(list);
-            self.engine.lock().unwrap_or_else(|e| e.into_inner()).revoke(&partitions);
-            self.telemetry.partitions_revoked(&partitions);
+    /// Replaces rdkafka's default so that assigned partitions start at their snapshot's
+    /// offset and revoked ones are snapshotted before they are let go.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let partitions = partition_ids(tpl);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                for (topic, partition) in &partitions {
+                    let offset = match self.checkpoints.restore(&(topic.clone(), *partition), now_millis()) {
+                        Some(offset) => Offset::Offset(offset),
+                        None => match self.reset {
+                            OffsetReset::Earliest => Offset::Beginning,
+                            OffsetReset::Latest => Offset::End,
+                        },
+                    };
+                    if let Err(error) = tpl.set_partition_offset(topic, *partition, offset) {
+                        tracing::error!(%error, topic, partition, "could not set the start offset");
+                    }
+                }
+                self.telemetry.partitions_assigned(&partitions);
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.checkpoints.checkpoint(Some(&partitions), true);
+                self.checkpoints.forget(&partitions);
+                lock(&self.engine).revoke(&partitions);
+                self.telemetry.partitions_revoked(&partitions);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => Err(KafkaError::Rebalance(other.into())),
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "rebalance failed");
         }
     }
+}
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(list) => self.telemetry.partitions_assigned(&partition_ids(list)),
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => tracing::error!(error = %e, "rebalance failed"),
-        }
+/// Settings every Kafka client of ticketpulse shares: the brokers and the passed-through
+/// `kafka.librdkafka` properties (security, SASL, ...).
+pub fn client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    for (key, value) in &config.librdkafka {
+        client.set(key, value);
     }
+    client
 }
 
 /// Where a message came from, for log lines and dead-letter headers.
@@ -102,31 +160,33 @@ pub struct KafkaSource {
     consumer: StreamConsumer<SourceContext>,
     dead_letter: Option<(FutureProducer, String)>,
     engine: Arc<Mutex<Engine>>,
+    checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
 }
 
 impl KafkaSource {
-    pub fn new(config: &KafkaConfig, engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>) -> Result<Self, SourceError> {
-        let mut client = ClientConfig::new();
-        client.set("bootstrap.servers", &config.brokers);
-        for (key, value) in DEFAULT_CONSUMER_PROPERTIES {
+    pub fn new(
+        config: &KafkaConfig,
+        engine: Arc<Mutex<Engine>>,
+        checkpoints: Arc<Checkpointer>,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<Self, SourceError> {
+        let producer_config = client_config(config);
+        let mut client = client_config(config);
+        for (key, value) in DEFAULT_CONSUMER_PROPERTIES.into_iter().filter(|(key, _)| !config.librdkafka.contains_key(*key)) {
             client.set(key, value);
-        }
-        for (key, value) in &config.librdkafka {
-            client.set(key, value);
-        }
-        let mut producer_config = client.clone();
-        for (key, _) in DEFAULT_CONSUMER_PROPERTIES {
-            if !config.librdkafka.contains_key(key) {
-                producer_config.remove(key);
-            }
         }
         client
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", config.auto_offset_reset.as_str());
-        let context = SourceContext { engine: Arc::clone(&engine), telemetry: Arc::clone(&telemetry) };
+        let context = SourceContext {
+            engine: Arc::clone(&engine),
+            checkpoints: Arc::clone(&checkpoints),
+            telemetry: Arc::clone(&telemetry),
+            reset: config.auto_offset_reset,
+        };
         let consumer: StreamConsumer<SourceContext> =
             client.create_with_context(context).map_err(|source| SourceError::Client { role: "consumer", source })?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
@@ -139,13 +199,16 @@ impl KafkaSource {
             Some((producer, config.dead_letter_topic.clone()))
         };
         tracing::info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "subscribed");
-        Ok(Self { consumer, dead_letter, engine, telemetry })
+        Ok(Self { consumer, dead_letter, engine, checkpoints, telemetry })
     }
 
-    /// Consumes until `stop` turns true, then commits the stored offsets.
-    pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration) {
+    /// Consumes until `stop` turns true; then finishes the message in hand, snapshots every
+    /// partition, commits and leaves the group.
+    pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration, snapshot_interval: Duration) {
         let mut idle_tick = tokio::time::interval(idle_check);
         idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut snapshot_tick = tokio::time::interval(snapshot_interval);
+        snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -158,16 +221,22 @@ impl KafkaSource {
                     }
                 },
                 _ = idle_tick.tick() => lock(&self.engine).advance_idle(now_millis()),
+                _ = snapshot_tick.tick() => self.checkpoints.checkpoint(None, false),
             }
         }
+        let checkpoints = Arc::clone(&self.checkpoints);
+        let _ = tokio::task::spawn_blocking(move || checkpoints.checkpoint(None, true)).await;
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::info!("offsets committed"),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(error) => tracing::warn!(%error, "final offset commit failed"),
         }
+        // Leaving the group revokes what is left; nothing changed since, so nothing is rewritten.
+        tokio::task::spawn_blocking(move || drop(self)).await.ok();
     }
 
     async fn process(&self, message: &BorrowedMessage<'_>) {
+        self.telemetry.set_broker_reachable(true);
         let origin = Origin { topic: message.topic(), partition: message.partition(), offset: message.offset() };
         let partition = (origin.topic.to_string(), origin.partition);
         let payload = message.payload().unwrap_or_default();
@@ -175,6 +244,9 @@ impl KafkaSource {
         if let Err(invalid) = result {
             self.dead_letter(message, &origin, &invalid).await;
         }
+        // Only now may a snapshot move past this message: a crash before this point re-reads it
+        // (and dead-letters it again: the dead-letter path is at-least-once).
+        lock(&self.engine).consumed(&partition, origin.offset);
         if let Err(error) = self.consumer.store_offset_from_message(message) {
             tracing::debug!(%error, %origin, "offset not stored (partition revoked?)");
         }

@@ -2,6 +2,8 @@
 //! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s and
 //! SLA deadlines to arm come out.
 
+use serde::{Deserialize, Serialize};
+
 use crate::dimensions::{Catalog, Dims};
 use crate::event::{Author, EventBody, Millis, Requester, Status};
 use crate::kpi::Sample;
@@ -31,7 +33,7 @@ impl Effects {
 }
 
 /// Per-ticket state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ticket {
     /// `None` until `ticket_created` is applied; such a ticket is not in the backlog.
     pub created_at: Option<Millis>,
@@ -77,10 +79,15 @@ impl Ticket {
         }
     }
 
-    /// Records an event id; `false` when it was seen before (a duplicate).
-    pub fn remember(&mut self, event_hash: u64) -> bool {
+    /// Records an event id; `false` when it was seen before (a duplicate). At most `capacity`
+    /// ids are remembered, the oldest forgotten first.
+    pub fn remember(&mut self, event_hash: u64, capacity: usize) -> bool {
         if self.seen.contains(&event_hash) {
             return false;
+        }
+        if self.seen.len() >= capacity {
+            let excess = self.seen.len() + 1 - capacity;
+            self.seen.drain(..excess);
         }
         self.seen.push(event_hash);
         true
@@ -290,10 +297,15 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_remembered() {
+    fn duplicates_are_remembered_up_to_the_capacity() {
         let mut t = Ticket::new(rules().catalog.unknown(), 0);
-        assert!(t.remember(7));
-        assert!(!t.remember(7));
-        assert!(t.remember(8));
+        assert!(t.remember(7, 2));
+        assert!(!t.remember(7, 2));
+        assert!(t.remember(8, 2));
+        assert!(!t.remember(7, 2), "7 and 8 fit");
+        assert!(t.remember(9, 2), "evicts 7, the oldest");
+        assert!(!t.remember(8, 2));
+        assert!(t.remember(7, 2), "7 was forgotten");
+        assert_eq!(t.seen, vec![9, 7]);
     }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
 use crate::config::window_label;
@@ -21,7 +22,7 @@ pub trait Aggregate: Default {
 }
 
 /// One configured window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowSpec {
     /// The `window` label value, e.g. `1h`.
     pub label: String,
@@ -46,14 +47,15 @@ impl WindowSpec {
 }
 
 /// Per key, one ring of slices per window.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "K: Serialize + Hash + Eq, A: Serialize", deserialize = "K: Deserialize<'de> + Hash + Eq, A: Deserialize<'de>"))]
 pub struct Windows<K, A> {
     specs: Vec<WindowSpec>,
     series: HashMap<K, Vec<Ring<A>>>,
 }
 
 /// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised).
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Ring<A> {
     slots: Vec<Option<(i64, A)>>,
 }
@@ -123,7 +125,7 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
 
 /// A distribution of durations in seconds: exact count, sum and max, and quantiles within
 /// 1% relative error (DDSketch). Empty distributions allocate nothing.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Distribution(Option<Box<DDSketch>>);
 
 impl std::fmt::Debug for Distribution {

@@ -20,7 +20,7 @@ fn generated(n: usize) -> Vec<Generated> {
 }
 
 fn replay(lines: &[&str]) -> String {
-    ticketpulse::replay::replay(&Config::default(), Cursor::new(lines.join("\n")), None).unwrap()
+    ticketpulse::replay::replay(&Config::default(), Cursor::new(lines.join("\n")), ticketpulse::replay::End::Flush(None)).unwrap()
 }
 
 /// The KPI part of an exposition (self-metrics count duplicates and differ by design).

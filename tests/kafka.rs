@@ -6,13 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{http_get, parse_exposition, value, Broker};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use common::{config, create_topics, http_get, parse_exposition, produce, scrape_until, total_events, value, Broker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
-use ticketpulse::config::Config;
 
 const SCENARIO: &str = include_str!("data/scenario.jsonl");
 
@@ -20,58 +17,6 @@ const SCENARIO: &str = include_str!("data/scenario.jsonl");
 /// service, unlike replay, never assumes the input is complete).
 const CLOCK_TICK: &str =
     r#"{"event_id":"Z-1","ticket_id":"Z","type":"ticket_created","at":"2026-01-05T14:00:20Z","channel":"web","priority":"low"}"#;
-
-async fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) {
-    let admin: AdminClient<_> = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
-    let new: Vec<_> = topics.iter().map(|(name, n)| NewTopic::new(name, *n, TopicReplication::Fixed(1))).collect();
-    for result in admin.create_topics(&new, &AdminOptions::new()).await.unwrap() {
-        result.unwrap_or_else(|(topic, e)| panic!("create {topic}: {e}"));
-    }
-}
-
-async fn produce(bootstrap: &str, topic: &str, lines: &[&str]) {
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
-    for line in lines {
-        // Key = ticket id when readable, as the contract asks; garbage goes unkeyed.
-        let key = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["ticket_id"].as_str().map(String::from));
-        let mut record = FutureRecord::<String, str>::to(topic).payload(line);
-        if let Some(key) = key.as_ref() {
-            record = record.key(key);
-        }
-        producer.send(record, Duration::from_secs(10)).await.unwrap();
-    }
-}
-
-fn config(bootstrap: &str, topic: &str) -> Config {
-    let mut config = Config::default();
-    config.kafka.brokers = bootstrap.to_string();
-    config.kafka.topics = vec![topic.to_string()];
-    config.kafka.dead_letter_topic = format!("{topic}-dlq");
-    config.kafka.group_id = format!("{topic}-group");
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    // Stream time from events only, so the expectations do not depend on the wall clock; and
-    // the scenario is dated in the past, so no future-skew rejection applies.
-    config.time.idle_timeout = Duration::ZERO;
-    config
-}
-
-/// Scrapes until `done` holds (or 60 s pass) and returns the parsed series.
-async fn scrape_until(addr: std::net::SocketAddr, done: impl Fn(&std::collections::BTreeMap<String, f64>) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.unwrap().unwrap();
-        assert_eq!(status, 200);
-        if done(&parse_exposition(&body)) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "condition not reached in 60 s; last scrape:\n{body}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn total_events(s: &std::collections::BTreeMap<String, f64>) -> f64 {
-    s.iter().filter(|(k, _)| k.starts_with("ticketpulse_events_total")).map(|(_, v)| v).sum()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumes_the_scenario_exactly_and_dead_letters_bad_input() {
@@ -156,8 +101,9 @@ fn sigterm_stops_the_binary_cleanly() {
     std::fs::write(
         &path,
         format!(
-            "[kafka]\nbrokers = \"{}\"\ntopics = [\"tickets-sigterm\"]\ngroup_id = \"sigterm\"\ndead_letter_topic = \"\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
-            broker.bootstrap
+            "[kafka]\nbrokers = \"{}\"\ntopics = [\"tickets-sigterm\"]\ngroup_id = \"sigterm\"\ndead_letter_topic = \"\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[snapshots]\ndir = \"{}\"\n",
+            broker.bootstrap,
+            dir.path().join("state").display()
         ),
     )
     .unwrap();

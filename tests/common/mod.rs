@@ -8,6 +8,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use ticketpulse::config::Config;
+
 /// Series (`name{labels}` exactly as exposed) → value, comments dropped.
 pub fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
     text.lines()
@@ -113,4 +118,60 @@ pub fn promtool_check_metrics(exposition: &str) -> String {
     } else {
         text
     }
+}
+
+pub async fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) {
+    let admin: AdminClient<_> = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let new: Vec<_> = topics.iter().map(|(name, n)| NewTopic::new(name, *n, TopicReplication::Fixed(1))).collect();
+    for result in admin.create_topics(&new, &AdminOptions::new()).await.unwrap() {
+        result.unwrap_or_else(|(topic, e)| panic!("create {topic}: {e}"));
+    }
+}
+
+pub async fn produce(bootstrap: &str, topic: &str, lines: &[&str]) {
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    for line in lines {
+        // Key = ticket id when readable, as the contract asks; garbage goes unkeyed.
+        let key = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["ticket_id"].as_str().map(String::from));
+        let mut record = FutureRecord::<String, str>::to(topic).payload(line);
+        if let Some(key) = key.as_ref() {
+            record = record.key(key);
+        }
+        producer.send(record, Duration::from_secs(10)).await.unwrap();
+    }
+}
+
+pub fn config(bootstrap: &str, topic: &str) -> Config {
+    let mut config = Config::default();
+    config.kafka.brokers = bootstrap.to_string();
+    config.kafka.topics = vec![topic.to_string()];
+    config.kafka.dead_letter_topic = format!("{topic}-dlq");
+    config.kafka.group_id = format!("{topic}-group");
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    // Stream time from events only, so the expectations do not depend on the wall clock; and
+    // the scenario is dated in the past, so no future-skew rejection applies.
+    config.time.idle_timeout = Duration::ZERO;
+    config.snapshots.dir = std::env::temp_dir().join(format!("ticketpulse-tests-{}", std::process::id())).join(topic);
+    // A restarted test instance replaces a killed one quickly.
+    config.kafka.librdkafka.insert("session.timeout.ms".into(), "6000".into());
+    config.kafka.librdkafka.insert("heartbeat.interval.ms".into(), "500".into());
+    config
+}
+
+/// Scrapes until `done` holds (or 60 s pass) and returns the parsed series.
+pub async fn scrape_until(addr: std::net::SocketAddr, done: impl Fn(&std::collections::BTreeMap<String, f64>) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.unwrap().unwrap();
+        assert_eq!(status, 200);
+        if done(&parse_exposition(&body)) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "condition not reached in 60 s; last scrape:\n{body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn total_events(s: &std::collections::BTreeMap<String, f64>) -> f64 {
+    s.iter().filter(|(k, _)| k.starts_with("ticketpulse_events_total")).map(|(_, v)| v).sum()
 }
