@@ -6,6 +6,7 @@ mod common;
 use std::io::Cursor;
 use std::sync::Arc;
 
+use common::kpis;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ticketpulse::config::Config;
@@ -21,11 +22,6 @@ fn generated(n: usize) -> Vec<Generated> {
 
 fn replay(lines: &[&str]) -> String {
     ticketpulse::replay::replay(&Config::default(), Cursor::new(lines.join("\n")), ticketpulse::replay::End::Flush(None)).unwrap()
-}
-
-/// The KPI part of an exposition (self-metrics count duplicates and differ by design).
-fn kpis(text: &str) -> Vec<&str> {
-    text.lines().filter(|l| !l.starts_with("ticketpulse_events_total") && !l.starts_with('#')).collect()
 }
 
 #[test]

@@ -100,6 +100,30 @@ impl Drop for Broker {
     }
 }
 
+/// Self-metric families: they describe this process (message counts, positions, snapshots),
+/// not the help desk, and legitimately differ between runs over the same input.
+pub const SELF_METRICS: [&str; 14] = [
+    "ticketpulse_events_total",
+    "ticketpulse_invalid_events_total",
+    "ticketpulse_dead_letter_",
+    "ticketpulse_consumer_lag_messages",
+    "ticketpulse_stream_time_seconds",
+    "ticketpulse_watermark_seconds",
+    "ticketpulse_tracked_tickets",
+    "ticketpulse_tickets_shed_total",
+    "ticketpulse_snapshots_saved_total",
+    "ticketpulse_snapshots_restored_total",
+    "ticketpulse_snapshot_failures_total",
+    "ticketpulse_snapshot_size_bytes",
+    "ticketpulse_snapshot_pause_seconds",
+    "ticketpulse_build_info",
+];
+
+/// The KPI samples of an exposition, in order, without comments and self-metrics.
+pub fn kpis(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#') && !SELF_METRICS.iter().any(|m| l.starts_with(m))).collect()
+}
+
 /// Runs `promtool check metrics` on an exposition; returns its complaints.
 pub fn promtool_check_metrics(exposition: &str) -> String {
     let mut child = Command::new("promtool")
