@@ -137,6 +137,19 @@ impl Telemetry {
         }
     }
 
+    /// A partition's next message is further on than its state expects.
+    pub fn offset_gap(&self, partition: &PartitionId, expected: i64, got: i64) {
+        if let Some(suppressed) = self.log_allowed("offset_gap") {
+            tracing::warn!(
+                ?partition,
+                expected,
+                got,
+                suppressed_since_last = suppressed,
+                "input offsets skipped: messages between were never read"
+            );
+        }
+    }
+
     pub fn snapshot_saved(&self, partition: &PartitionId, bytes: usize, pause: Duration) {
         self.snapshots_saved.fetch_add(1, Ordering::Relaxed);
         *lock(&self.last_snapshot) = Some((bytes, pause));

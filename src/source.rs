@@ -210,9 +210,13 @@ impl KafkaSource {
         let mut snapshot_tick = tokio::time::interval(snapshot_interval);
         snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Biased, with the ticks first: under a backlog `recv` is always ready and would
+            // starve them.
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
+                _ = snapshot_tick.tick() => self.checkpoints.checkpoint(None, false),
+                _ = idle_tick.tick() => lock(&self.engine).advance_idle(now_millis()),
                 message = self.consumer.recv() => match message {
                     Ok(message) => self.process(&message).await,
                     Err(error) => {
@@ -220,8 +224,6 @@ impl KafkaSource {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 },
-                _ = idle_tick.tick() => lock(&self.engine).advance_idle(now_millis()),
-                _ = snapshot_tick.tick() => self.checkpoints.checkpoint(None, false),
             }
         }
         let checkpoints = Arc::clone(&self.checkpoints);
@@ -240,7 +242,15 @@ impl KafkaSource {
         let origin = Origin { topic: message.topic(), partition: message.partition(), offset: message.offset() };
         let partition = (origin.topic.to_string(), origin.partition);
         let payload = message.payload().unwrap_or_default();
-        let result = lock(&self.engine).handle(&partition, payload, Some(now_millis()), &origin);
+        let result = {
+            let mut engine = lock(&self.engine);
+            if let Some(expected) = engine.next_offset(&partition).filter(|n| origin.offset > *n) {
+                // Compaction and transaction markers leave gaps legitimately; retention that
+                // deleted unread input, or a broker that skips, does not.
+                self.telemetry.offset_gap(&partition, expected, origin.offset);
+            }
+            engine.handle(&partition, payload, Some(now_millis()), &origin)
+        };
         if let Err(invalid) = result {
             self.dead_letter(message, &origin, &invalid).await;
         }

@@ -72,10 +72,16 @@ impl Broker {
             return Broker { bootstrap, child: None };
         }
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Broker::spawn_tansu(port, port)
+    }
+
+    /// tansu listening on `port` and telling clients to connect to `advertised`.
+    fn spawn_tansu(port: u16, advertised: u16) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = format!("tcp://127.0.0.1:{advertised}");
         let bin = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into());
         let child = Command::new(&bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised_url, "--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -87,7 +93,7 @@ impl Broker {
             assert!(Instant::now() < deadline, "tansu did not listen on {port} within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Broker { bootstrap: format!("127.0.0.1:{port}"), child: Some(child) }
+        Broker { bootstrap: format!("127.0.0.1:{advertised}"), child: Some(child) }
     }
 }
 
@@ -198,4 +204,119 @@ pub async fn scrape_until(addr: std::net::SocketAddr, done: impl Fn(&std::collec
 
 pub fn total_events(s: &std::collections::BTreeMap<String, f64>) -> f64 {
     s.iter().filter(|(k, _)| k.starts_with("ticketpulse_events_total")).map(|(_, v)| v).sum()
+}
+
+/// Produces `(key, payload, partition)` messages in order, many in flight at once.
+pub async fn produce_all(bootstrap: &str, topic: &str, messages: &[(Option<String>, Vec<u8>, Option<i32>)]) {
+    // One message per record batch: tansu answers a fetch from the middle of a batch with the
+    // next batch, skipping the rest of the one asked for, so resuming at an arbitrary offset
+    // (what snapshots do) needs batch boundaries at every offset. Real Kafka has no such limit.
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).set("batch.num.messages", "1").set("max.in.flight", "1").create().unwrap();
+    for batch in messages.chunks(5_000) {
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for (key, payload, partition) in batch {
+            let mut record = FutureRecord::<String, [u8]>::to(topic).payload(payload);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            if let Some(p) = partition {
+                record = record.partition(*p);
+            }
+            deliveries.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+        }
+        for d in deliveries {
+            d.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// The ticket id of a well-formed event line (its Kafka key), `None` for garbage.
+pub fn key_of(line: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["ticket_id"].as_str().map(String::from))
+}
+
+/// A TCP forwarder in front of the broker, which advertises the proxy's port: stopping it
+/// is a broker outage for every client (connections reset, new ones refused).
+pub struct Proxy {
+    pub port: u16,
+    upstream: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn new(port: u16, upstream: u16) -> Proxy {
+        let mut proxy = Proxy { port, upstream, stop: Default::default(), connections: Default::default(), acceptor: None };
+        proxy.start();
+        proxy
+    }
+
+    /// Accepts connections again (after [`Proxy::stop`]).
+    pub fn start(&mut self) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(false, Ordering::SeqCst);
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let (stop, connections, upstream) = (self.stop.clone(), self.connections.clone(), self.upstream);
+        self.acceptor = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let mut guard = connections.lock().unwrap();
+                guard.push(client.try_clone().unwrap());
+                guard.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        }));
+    }
+
+    /// Closes the listening port and every open connection.
+    pub fn stop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(acceptor) = self.acceptor.take() {
+            acceptor.join().unwrap();
+        }
+        for connection in self.connections.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Broker {
+    /// A tansu broker reachable only through a [`Proxy`] (so the test can cut it off).
+    pub fn start_behind_proxy() -> (Broker, Proxy) {
+        let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (port, proxy_port) = (free(), free());
+        let broker = Broker::spawn_tansu(port, proxy_port);
+        (broker, Proxy::new(proxy_port, port))
+    }
+}
+
+/// Asserts two expositions carry the same KPI samples, listing the first differences.
+pub fn assert_same_kpis(actual: &str, expected: &str) {
+    let (a, e) = (kpis(actual), kpis(expected));
+    if a == e {
+        return;
+    }
+    let (sa, se): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        (a.iter().filter_map(|l| l.rsplit_once(' ')).collect(), e.iter().filter_map(|l| l.rsplit_once(' ')).collect());
+    let mut diffs: Vec<String> = Vec::new();
+    for key in sa.keys().chain(se.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (x, y) = (sa.get(key), se.get(key));
+        if x != y {
+            diffs.push(format!("{key}: actual {x:?}, expected {y:?}"));
+        }
+    }
+    panic!("{} KPI samples differ, e.g.:\n{}", diffs.len(), diffs.iter().take(25).cloned().collect::<Vec<_>>().join("\n"));
 }
