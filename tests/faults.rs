@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{create_topics, http_get, key_of, kpis, parse_exposition, produce_all, Broker};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use ticketpulse::config::Config;
+use ticketpulse::config::{Config, SnapshotStoreKind};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::replay::{replay, End};
 
@@ -152,4 +153,247 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
     assert_eq!(counter(&text, "ticketpulse_snapshots_restored_total"), 1.0);
     common::assert_same_kpis(&text, &expected);
     assert!(kpis(&expected).len() > 300);
+}
+
+/// The series that add up across instances (counts and sums; not quantiles, maxima or
+/// ratios), zeros dropped.
+fn additive(text: &str) -> BTreeMap<String, f64> {
+    kpis(text)
+        .into_iter()
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(k, _)| !k.contains("quantile=") && !k.contains("_max_seconds") && !k.contains("_ratio"))
+        .map(|(k, v)| (k.to_string(), v.parse::<f64>().unwrap()))
+        .filter(|(_, v)| *v != 0.0)
+        .collect()
+}
+
+/// Per partition, the stream time an instance reports.
+fn stream_times(text: &str, topic: &str) -> BTreeMap<i32, f64> {
+    let prefix = format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"");
+    parse_exposition(text)
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(&prefix).and_then(|rest| rest.split('"').next()).map(|p| (p.parse().unwrap(), v)))
+        .collect()
+}
+
+async fn scrape_async(addr: SocketAddr) -> String {
+    tokio::task::spawn_blocking(move || scrape(addr).unwrap_or_default()).await.unwrap()
+}
+
+/// Scrapes the instances until every partition sits at `tick` on exactly one of them.
+async fn wait_drained(addrs: &[SocketAddr], topic: &str, partitions: i32, tick: i64) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let mut texts = Vec::new();
+        for addr in addrs {
+            texts.push(scrape_async(*addr).await);
+        }
+        let mut owners: BTreeMap<i32, Vec<f64>> = BTreeMap::new();
+        for text in &texts {
+            for (p, t) in stream_times(text, topic) {
+                owners.entry(p).or_default().push(t);
+            }
+        }
+        let drained = owners.len() == partitions as usize && owners.values().all(|ts| ts == &[tick as f64 / 1000.0]);
+        if drained {
+            return texts;
+        }
+        assert!(Instant::now() < deadline, "not drained in 180 s: {owners:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn group_config(bootstrap: &str, topic: &str, group: &str) -> Config {
+    let mut config = common::config(bootstrap, topic);
+    config.kafka.group_id = group.to_string();
+    config.kafka.dead_letter_topic = String::new();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partitions_move_between_three_instances_and_the_sum_is_exact() {
+    let broker = Broker::start();
+    let topic = "faults-rebalance";
+    let snapshots = "faults-rebalance-snapshots";
+    create_topics(&broker.bootstrap, &[(topic, 4), (snapshots, 2)]).await;
+    let (mut lines, tick) = scenario(40_000, 5, 2_000.0);
+    lines.pop();
+    let mut messages = keyed(&lines);
+    // Every partition ends with a tick, so "drained" is visible on each.
+    messages.extend((0..4).map(|p| (None, tick_event(tick, &format!("TICK-{p}")).into_bytes(), Some(p))));
+
+    let distributed = |name: &str| {
+        let mut config = group_config(&broker.bootstrap, topic, "rebalance-group");
+        config.snapshots.store = SnapshotStoreKind::Kafka;
+        config.snapshots.topic = snapshots.to_string();
+        config.snapshots.interval = Duration::from_millis(200);
+        config.snapshots.chunk_bytes = 64 * 1024; // several chunks per snapshot
+        config.kafka.librdkafka.insert("client.id".into(), name.into());
+        config
+    };
+    // Events flow while instances come and go.
+    let (bootstrap, to_send) = (broker.bootstrap.clone(), messages.clone());
+    let producing = tokio::spawn(async move { produce_all(&bootstrap, topic, &to_send).await });
+    let a = ticketpulse::service::start(distributed("a")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let b = ticketpulse::service::start(distributed("b")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let c = ticketpulse::service::start(distributed("c")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    a.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let a2 = ticketpulse::service::start(distributed("a2")).await.unwrap();
+    producing.await.unwrap();
+    let texts = wait_drained(&[a2.http_addr, b.http_addr, c.http_addr], topic, 4, tick).await;
+    let restored: f64 = texts.iter().map(|t| counter(t, "ticketpulse_snapshots_restored_total")).sum();
+    assert!(restored >= 1.0, "at least one partition moved with its snapshot");
+
+    let single = ticketpulse::service::start(group_config(&broker.bootstrap, topic, "single-group")).await.unwrap();
+    let expected = wait_drained(&[single.http_addr], topic, 4, tick).await.remove(0);
+
+    let mut sum: BTreeMap<String, f64> = BTreeMap::new();
+    for text in &texts {
+        for (k, v) in additive(text) {
+            *sum.entry(k).or_default() += v;
+        }
+    }
+    let expected = additive(&expected);
+    assert!(expected.len() > 200);
+    // Counts must match exactly; sums of seconds up to float rounding (the addition order
+    // differs when partials from several instances are added).
+    let same = |k: &str, a: f64, e: f64| if k.contains("_sum{") { (a - e).abs() <= e.abs() * 1e-12 } else { a == e };
+    let differing: Vec<_> =
+        expected.iter().filter(|(k, e)| !sum.get(*k).is_some_and(|a| same(k, *a, **e))).map(|(k, e)| (k, sum.get(k), e)).take(10).collect();
+    assert!(differing.is_empty(), "sum across instances differs from one instance: {differing:?}");
+    assert_eq!(sum.len(), expected.len());
+    for running in [a2, b, c, single] {
+        running.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_drops_readiness_and_loses_nothing() {
+    let (broker, mut proxy) = Broker::start_behind_proxy();
+    let topic = "faults-outage";
+    create_topics(&broker.bootstrap, &[(topic, 1)]).await;
+    let (lines, tick) = scenario(20_000, 8, 2_000.0);
+    let messages = keyed(&lines);
+    let (first, second) = messages.split_at(10_000);
+    produce_all(&broker.bootstrap, topic, first).await;
+
+    let mut config = group_config(&broker.bootstrap, topic, "outage-group");
+    config.snapshots.dir = tempfile::tempdir().unwrap().keep();
+    let running = ticketpulse::service::start(config).await.unwrap();
+    let addr = running.http_addr;
+    let ready = move || async move { tokio::task::spawn_blocking(move || http_get(addr, "/healthz/ready").map(|r| r.0)).await.unwrap() };
+    let until = |status: u16| async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ready().await.ok() != Some(status) {
+            assert!(Instant::now() < deadline, "/healthz/ready never answered {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    until(200).await;
+    wait_for_async(addr, |t| stream_time(t, topic, 0).is_some()).await;
+
+    proxy.stop();
+    until(503).await;
+    let body = tokio::task::spawn_blocking(move || http_get(addr, "/healthz/ready")).await.unwrap();
+    if let Ok((503, text)) = body {
+        assert_eq!(text, "not ready: no Kafka broker reachable\n");
+    }
+    assert_eq!(http_get(addr, "/healthz/live").unwrap().0, 200, "the process stays up");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    proxy.start();
+    until(200).await;
+    produce_all(&broker.bootstrap, topic, second).await;
+    let text = wait_for_async(addr, move |t| stream_time(t, topic, 0) == Some(tick as f64 / 1000.0)).await;
+    common::assert_same_kpis(&text, &replay_as_live(&lines));
+    running.shutdown().await.unwrap();
+}
+
+async fn wait_for_async(addr: SocketAddr, done: impl Fn(&str) -> bool + Send + 'static) -> String {
+    tokio::task::spawn_blocking(move || wait_for(addr, Duration::from_secs(120), done)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_messages_are_dead_lettered_with_reason_and_offset_and_never_stop_consumption() {
+    let broker = Broker::start();
+    let topic = "faults-poison";
+    let dlq = "faults-poison-dlq";
+    create_topics(&broker.bootstrap, &[(topic, 1), (dlq, 1)]).await;
+    let (mut lines, tick) = scenario(3_000, 21, 1_000.0);
+    let at = r#""at":"2026-01-05T09:00:00Z""#;
+    let poison: Vec<(&str, String)> = vec![
+        ("not_json", "this is not json".to_string()),
+        ("not_object", "[1,2,3]".to_string()),
+        ("missing_field", format!(r#"{{"event_id":"p1","type":"message",{at},"author":"agent"}}"#)),
+        ("wrong_type", format!(r#"{{"event_id":"p2","ticket_id":"P","type":"message",{at},"author":"agent","public":"yes"}}"#)),
+        ("unknown_type", format!(r#"{{"event_id":"p3","ticket_id":"P","type":"ticket_exploded",{at}}}"#)),
+        (
+            "bad_value",
+            format!(r#"{{"event_id":"p4","ticket_id":"P","type":"ticket_created",{at},"channel":"email","priority":"critical"}}"#),
+        ),
+        ("bad_timestamp", r#"{"event_id":"p5","ticket_id":"P","type":"message","at":"yesterday","author":"agent"}"#.to_string()),
+        ("oversized", format!(r#"{{"event_id":"p6","ticket_id":"P","type":"message",{at},"pad":"{}"}}"#, "x".repeat(70_000))),
+    ];
+    // Two of each, at fixed positions spread through the stream.
+    let mut expected_dead: Vec<(String, i64)> = Vec::new();
+    for round in 0..2 {
+        for (i, (reason, line)) in poison.iter().enumerate() {
+            let position = 100 + round * 1_400 + i * 150;
+            lines.insert(position, line.clone());
+            expected_dead.push((reason.to_string(), 0));
+        }
+    }
+    for (i, line) in lines.iter().enumerate() {
+        if let Some((reason, _)) = poison.iter().find(|(_, p)| p == line) {
+            let slot = expected_dead.iter_mut().find(|(r, o)| r == reason && *o == 0).unwrap();
+            slot.1 = i as i64;
+        }
+    }
+    expected_dead.sort_by_key(|(_, offset)| *offset);
+    produce_all(&broker.bootstrap, topic, &keyed(&lines)).await;
+
+    let mut config = group_config(&broker.bootstrap, topic, "poison-group");
+    config.kafka.dead_letter_topic = dlq.to_string();
+    let running = ticketpulse::service::start(config).await.unwrap();
+    let text = wait_for_async(running.http_addr, move |t| stream_time(t, topic, 0) == Some(tick as f64 / 1000.0)).await;
+    let s = parse_exposition(&text);
+    for (reason, _) in &poison {
+        assert_eq!(common::value(&s, "ticketpulse_invalid_events_total", &[("reason", reason)]), 2.0, "{reason}");
+    }
+    common::assert_same_kpis(&text, &replay_as_live(&lines));
+
+    let bootstrap = broker.bootstrap.clone();
+    let dead = tokio::task::spawn_blocking(move || read_dead_letters(&bootstrap, dlq, 16)).await.unwrap();
+    assert_eq!(dead, expected_dead);
+    running.shutdown().await.unwrap();
+}
+
+/// (reason, source offset) of the first `n` dead letters.
+fn read_dead_letters(bootstrap: &str, topic: &str, n: usize) -> Vec<(String, i64)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{topic}-reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut dead = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dead.len() < n {
+        assert!(Instant::now() < deadline, "only {} dead letters arrived: {dead:?}", dead.len());
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            let headers = m.headers().expect("dead letters carry headers");
+            let header = |name: &str| {
+                headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap()
+            };
+            dead.push((header("ticketpulse.reason"), header("ticketpulse.source.offset").parse().unwrap()));
+        }
+    }
+    dead
 }
