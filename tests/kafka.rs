@@ -91,29 +91,49 @@ async fn consumes_the_scenario_exactly_and_dead_letters_bad_input() {
 }
 
 #[test]
-fn sigterm_stops_the_binary_cleanly() {
+fn sigterm_snapshots_commits_and_exits_0_and_a_restart_reads_nothing_twice() {
     let broker = Broker::start();
+    let topic = "tickets-sigterm";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(create_topics(&broker.bootstrap, &[("tickets-sigterm", 1)]));
+    rt.block_on(create_topics(&broker.bootstrap, &[(topic, 1)]));
+    let mut lines: Vec<&str> = SCENARIO.lines().collect();
+    lines.push(CLOCK_TICK);
+    rt.block_on(produce(&broker.bootstrap, topic, &lines));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ticketpulse.toml");
+    let state = dir.path().join("state");
     std::fs::write(
         &path,
         format!(
-            "[kafka]\nbrokers = \"{}\"\ntopics = [\"tickets-sigterm\"]\ngroup_id = \"sigterm\"\ndead_letter_topic = \"\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[snapshots]\ndir = \"{}\"\n",
+            "[kafka]\nbrokers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"sigterm\"\ndead_letter_topic = \"\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[time]\nidle_timeout = \"0s\"\n[snapshots]\ndir = \"{}\"\ninterval = \"1h\"\n",
             broker.bootstrap,
-            dir.path().join("state").display()
+            state.display()
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&path).spawn().unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(addr, "/healthz/ready").map(|r| r.0).unwrap_or(0) != 200 {
-        assert!(Instant::now() < deadline, "never became ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let scrape_until = |done: &dyn Fn(&std::collections::BTreeMap<String, f64>) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, body)) = http_get(addr, "/metrics") {
+                let s = parse_exposition(&body);
+                if done(&s) {
+                    return s;
+                }
+            }
+            assert!(Instant::now() < deadline, "condition not reached in 60 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let created = |s: &std::collections::BTreeMap<String, f64>| {
+        value(s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")])
+    };
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&path).spawn().unwrap();
+    let before = scrape_until(&|s| total_events(s) == 28.0);
+    assert_eq!(created(&before), 3.0);
+    // The snapshot interval is an hour: only the shutdown can have written the snapshot.
     let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -125,6 +145,24 @@ fn sigterm_stops_the_binary_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status}");
+    let snapshots = std::fs::read_dir(state.join("sigterm").join(topic).join("0")).unwrap().count();
+    assert_eq!(snapshots, 1, "one snapshot, written on shutdown");
+    let group: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &broker.bootstrap).set("group.id", "sigterm").create().unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    partitions.add_partition(topic, 0);
+    let committed = group.committed_offsets(partitions, Duration::from_secs(10)).unwrap();
+    assert_eq!(committed.find_partition(topic, 0).unwrap().offset(), rdkafka::Offset::Offset(28), "progress committed");
+    drop(group);
+
+    // The restart restores it and resumes after the last message: nothing is read again.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&path).spawn().unwrap();
+    let after = scrape_until(&|s| s.get("ticketpulse_snapshots_restored_total") == Some(&1.0));
+    std::thread::sleep(Duration::from_secs(2));
+    let after = if let Ok((200, body)) = http_get(addr, "/metrics") { parse_exposition(&body) } else { after };
+    assert_eq!(total_events(&after), 0.0);
+    assert_eq!(created(&after), 3.0);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
