@@ -397,3 +397,43 @@ fn read_dead_letters(bootstrap: &str, topic: &str, n: usize) -> Vec<(String, i64
     }
     dead
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliveries_and_bounded_disorder_through_the_broker_give_the_in_order_result() {
+    let broker = Broker::start();
+    let topic = "faults-disorder";
+    create_topics(&broker.bootstrap, &[(topic, 1)]).await;
+    let (lines, tick) = scenario(20_000, 13, 2_000.0);
+    let expected = replay_as_live(&lines);
+
+    // Delay each event by a random 0..9.999 s (allowed lateness is 10 s) and redeliver 5%;
+    // the tick stays last.
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let generated = &lines[..lines.len() - 1];
+    let mut delivered: Vec<(i64, usize)> = Vec::new();
+    for (i, line) in generated.iter().enumerate() {
+        let at: i64 = serde_json::from_str::<serde_json::Value>(line).unwrap()["at"]
+            .as_str()
+            .map(|t| t.parse::<jiff::Timestamp>().unwrap().as_millisecond())
+            .unwrap();
+        delivered.push((at + rng.random_range(0..10_000), i));
+        if rng.random_bool(0.05) {
+            delivered.push((at + rng.random_range(0..10_000), i));
+        }
+    }
+    delivered.sort();
+    let redelivered = delivered.len() - generated.len();
+    assert!(redelivered > 500, "5% of 20 000 are redelivered ({redelivered})");
+    let mut disordered: Vec<String> = delivered.iter().map(|(_, i)| generated[*i].clone()).collect();
+    disordered.push(lines.last().unwrap().clone());
+    produce_all(&broker.bootstrap, topic, &keyed(&disordered)).await;
+
+    let running = ticketpulse::service::start(group_config(&broker.bootstrap, topic, "disorder-group")).await.unwrap();
+    let text = wait_for_async(running.http_addr, move |t| stream_time(t, topic, 0) == Some(tick as f64 / 1000.0)).await;
+    let s = parse_exposition(&text);
+    let result = |r: &str| -> f64 { s.iter().filter(|(k, _)| k.contains(&format!("result=\"{r}\""))).map(|(_, v)| v).sum() };
+    assert_eq!(result("duplicate"), redelivered as f64);
+    assert_eq!(result("late"), 0.0);
+    common::assert_same_kpis(&text, &expected);
+    running.shutdown().await.unwrap();
+}
