@@ -249,14 +249,18 @@ impl KafkaSource {
                 // deleted unread input, or a broker that skips, does not.
                 self.telemetry.offset_gap(&partition, expected, origin.offset);
             }
-            engine.handle(&partition, payload, Some(now_millis()), &origin)
+            let result = engine.handle(&partition, payload, Some(now_millis()), &origin);
+            if result.is_ok() {
+                engine.consumed(&partition, origin.offset);
+            }
+            result
         };
         if let Err(invalid) = result {
             self.dead_letter(message, &origin, &invalid).await;
+            // Only now may a snapshot move past it: a crash before this re-reads it and
+            // dead-letters it again (the dead-letter path is at-least-once).
+            lock(&self.engine).consumed(&partition, origin.offset);
         }
-        // Only now may a snapshot move past this message: a crash before this point re-reads it
-        // (and dead-letters it again: the dead-letter path is at-least-once).
-        lock(&self.engine).consumed(&partition, origin.offset);
         if let Err(error) = self.consumer.store_offset_from_message(message) {
             tracing::debug!(%error, %origin, "offset not stored (partition revoked?)");
         }
