@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{create_topics, http_get, key_of, kpis, parse_exposition, produce_all, Broker};
+use common::{create_topics, http_get, key_of, kpis, parse_exposition, produce_all, scrape, wait_for, Broker};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ticketpulse::config::{Config, SnapshotStoreKind};
@@ -86,28 +86,12 @@ fn spawn_service(config: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(config).env("RUST_LOG", "warn").spawn().unwrap()
 }
 
-fn scrape(addr: SocketAddr) -> Option<String> {
-    http_get(addr, "/metrics").ok().filter(|(status, _)| *status == 200).map(|(_, body)| body)
-}
-
 fn stream_time(text: &str, topic: &str, partition: i32) -> Option<f64> {
     parse_exposition(text).get(&format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"{partition}\"}}")).copied()
 }
 
 fn counter(text: &str, name: &str) -> f64 {
     parse_exposition(text).get(name).copied().unwrap_or(0.0)
-}
-
-/// Waits until `done` holds for a scrape, returning it.
-fn wait_for(addr: SocketAddr, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(text) = scrape(addr).filter(|t| done(t)) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -114,17 +114,7 @@ fn sigterm_snapshots_commits_and_exits_0_and_a_restart_reads_nothing_twice() {
     .unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let scrape_until = |done: &dyn Fn(&std::collections::BTreeMap<String, f64>) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok((200, body)) = http_get(addr, "/metrics") {
-                let s = parse_exposition(&body);
-                if done(&s) {
-                    return s;
-                }
-            }
-            assert!(Instant::now() < deadline, "condition not reached in 60 s");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        parse_exposition(&common::wait_for(addr, Duration::from_secs(60), |t| done(&parse_exposition(t))))
     };
     let created = |s: &std::collections::BTreeMap<String, f64>| {
         value(s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")])

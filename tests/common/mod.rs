@@ -320,3 +320,20 @@ pub fn assert_same_kpis(actual: &str, expected: &str) {
     }
     panic!("{} KPI samples differ, e.g.:\n{}", diffs.len(), diffs.iter().take(25).cloned().collect::<Vec<_>>().join("\n"));
 }
+
+/// One `/metrics` body, `None` unless it answered 200.
+pub fn scrape(addr: SocketAddr) -> Option<String> {
+    http_get(addr, "/metrics").ok().filter(|(status, _)| *status == 200).map(|(_, body)| body)
+}
+
+/// Waits until `done` holds for a scrape, returning it.
+pub fn wait_for(addr: SocketAddr, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(text) = scrape(addr).filter(|t| done(t)) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
