@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::engine::Engine;
 use crate::event::Millis;
 use crate::internal_events::{PartitionId, SnapshotOperation, Telemetry};
+use crate::lock;
 use crate::snapshot::SnapshotStore;
 
 /// Attempts at reading a store before a partition falls back to the reset policy.
@@ -148,8 +149,4 @@ impl Checkpointer {
             queued.remove(p);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

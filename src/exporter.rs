@@ -45,7 +45,7 @@ impl Collector for KpiCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let engine = crate::lock(&self.engine);
         let view = engine.view();
         let catalog = &engine.rules().ticket.catalog;
         let windows: Vec<String> = engine.rules().windows.iter().map(|w| w.label.clone()).collect();

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::event::{EventType, Invalid, InvalidReason};
+use crate::lock;
 
 /// What became of one input message: the `result` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,8 +256,4 @@ impl Telemetry {
             newest: *lock(&self.last_snapshot),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

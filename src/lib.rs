@@ -40,3 +40,9 @@ pub mod snapshot;
 pub mod source;
 pub mod ticket;
 pub mod window;
+
+/// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by
+/// code that leaves it consistent, and serving metrics beats crashing after a panic elsewhere.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

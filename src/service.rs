@@ -119,7 +119,7 @@ pub async fn demo(config: Config, options: GeneratorOptions, shutdown: impl Futu
             if wait > 0 {
                 tokio::time::sleep(Duration::from_millis(wait as u64)).await;
             }
-            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            let mut engine = crate::lock(&engine);
             let _ = engine.handle(&partition, event.payload.as_bytes(), Some(now_millis()), &"demo");
             engine.advance_idle(now_millis());
         }

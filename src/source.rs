@@ -27,6 +27,7 @@ use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
 use crate::event::{Invalid, Millis};
 use crate::internal_events::{PartitionId, Telemetry};
+use crate::lock;
 
 /// Defaults ticketpulse applies unless `kafka.librdkafka` overrides them.
 const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 3] = [
@@ -285,10 +286,6 @@ impl KafkaSource {
             Err((error, _)) => self.telemetry.dead_letter_failed(topic, &error),
         }
     }
-}
-
-fn lock(engine: &Mutex<Engine>) -> std::sync::MutexGuard<'_, Engine> {
-    engine.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Wall-clock time in milliseconds since the Unix epoch.

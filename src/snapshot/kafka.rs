@@ -21,6 +21,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::{safe_name, SnapshotError, SnapshotStore, Stored};
 use crate::internal_events::PartitionId;
+use crate::lock;
 
 const CHUNK_MAGIC: &[u8; 4] = b"TPCK";
 const CHUNK_HEADER_LEN: usize = 4 + 8 + 4 + 4;
@@ -37,7 +38,7 @@ impl ProducerContext for DeliveryErrors {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((error, _)) = result {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| error.to_string());
+            lock(&self.0).get_or_insert_with(|| error.to_string());
         }
     }
 }
@@ -103,7 +104,7 @@ impl KafkaTopicStore {
 
 impl SnapshotStore for KafkaTopicStore {
     fn save(&self, partition: &PartitionId, bytes: &[u8]) -> Result<(), SnapshotError> {
-        let _one_at_a_time = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = lock(&self.save_lock);
         let prefix = self.key_prefix(partition);
         let home = self.home(&prefix);
         // Unique per save: the same state saved twice still gets two ids.
@@ -131,7 +132,7 @@ impl SnapshotStore for KafkaTopicStore {
             }
         }
         self.producer.flush(TIMEOUT).map_err(|e| self.error(e))?;
-        match self.producer.context().0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        match lock(&self.producer.context().0).take() {
             Some(message) => Err(self.error(message)),
             None => Ok(()),
         }
