@@ -11,8 +11,6 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer};
 
-use crate::event::Priority;
-
 /// A configuration problem, always naming the field.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -27,7 +25,7 @@ pub enum ConfigError {
     Invalid { field: String, message: String },
 }
 
-fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { field: field.into(), message: message.into() }
 }
 
@@ -231,52 +229,133 @@ impl Default for EventsConfig {
     }
 }
 
-/// SLA targets per priority, in calendar time.
+/// SLA policies, business-hours calendars and what pauses the clocks (see `docs/sla.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlaConfig {
-    /// Creation → first public human agent reply.
-    pub first_response: PriorityTargets,
-    /// Creation → first `solved` (or `closed`).
-    pub resolution: PriorityTargets,
+    /// While a ticket is in one of these statuses its next-reply and resolution clocks stop
+    /// (first response never pauses).
+    pub pause_statuses: Vec<String>,
+    /// Running targets due within each of these are reported as at risk (the `horizon` label
+    /// of `ticketpulse_sla_at_risk_targets`).
+    #[serde(deserialize_with = "durations")]
+    pub at_risk_horizons: Vec<Duration>,
+    /// Business-hours calendars by name, used by policies' `calendar`.
+    pub calendars: BTreeMap<String, CalendarConfig>,
+    /// Ordered: the first policy whose conditions all match a ticket applies. Tickets matching
+    /// none have no SLA (counted in `ticketpulse_sla_unmatched_open_tickets`).
+    pub policies: Vec<PolicyConfig>,
 }
 
 impl Default for SlaConfig {
     fn default() -> Self {
         let h = |n: u64| Some(Duration::from_secs(n * 3600));
+        let policy = |name: &str, first_response, resolution| PolicyConfig {
+            name: name.into(),
+            priority: Some(vec![name.into()]),
+            first_response,
+            resolution,
+            ..PolicyConfig::default()
+        };
         Self {
-            first_response: PriorityTargets { low: h(24), normal: h(8), high: h(2), urgent: Some(Duration::from_secs(1800)) },
-            resolution: PriorityTargets { low: h(120), normal: h(72), high: h(24), urgent: h(8) },
+            pause_statuses: vec!["pending".into(), "on_hold".into()],
+            at_risk_horizons: vec![Duration::from_secs(15 * 60), Duration::from_secs(3600)],
+            calendars: BTreeMap::new(),
+            policies: vec![
+                policy("urgent", Some(Duration::from_secs(1800)), h(8)),
+                policy("high", h(2), h(24)),
+                policy("normal", h(8), h(72)),
+                policy("low", h(24), h(120)),
+            ],
         }
     }
 }
 
-/// One target per priority; a missing priority has no target.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One SLA policy: which tickets it applies to and their targets. A condition left out
+/// matches any ticket; a list matches a ticket having any of its values.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PriorityTargets {
-    /// Target for `low` tickets.
+pub struct PolicyConfig {
+    /// The `policy` label value.
+    pub name: String,
+    /// Ticket priorities (`low`, `normal`, `high`, `urgent`).
+    #[serde(default)]
+    pub priority: Option<Vec<String>>,
+    /// Ticket channels, lower case.
+    #[serde(default)]
+    pub channel: Option<Vec<String>>,
+    /// Ticket teams.
+    #[serde(default)]
+    pub team: Option<Vec<String>>,
+    /// Ticket topics.
+    #[serde(default)]
+    pub topic: Option<Vec<String>>,
+    /// Creation → first public human agent reply.
     #[serde(default, with = "humantime_serde")]
-    pub low: Option<Duration>,
-    /// Target for `normal` tickets.
+    pub first_response: Option<Duration>,
+    /// Oldest unanswered customer message → next public agent reply, for every reply after
+    /// the first.
     #[serde(default, with = "humantime_serde")]
-    pub normal: Option<Duration>,
-    /// Target for `high` tickets.
+    pub next_reply: Option<Duration>,
+    /// Creation → `solved` or `closed`, counted again from where it stood after a reopen.
     #[serde(default, with = "humantime_serde")]
-    pub high: Option<Duration>,
-    /// Target for `urgent` tickets.
-    #[serde(default, with = "humantime_serde")]
-    pub urgent: Option<Duration>,
+    pub resolution: Option<Duration>,
+    /// A name from `sla.calendars`, or `24x7` (the default): when the targets' time counts.
+    #[serde(default = "always_open")]
+    pub calendar: String,
 }
 
-impl PriorityTargets {
-    pub fn get(&self, priority: Priority) -> Option<Duration> {
-        match priority {
-            Priority::Low => self.low,
-            Priority::Normal => self.normal,
-            Priority::High => self.high,
-            Priority::Urgent => self.urgent,
+fn always_open() -> String {
+    crate::calendar::ALWAYS_OPEN.into()
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            priority: None,
+            channel: None,
+            team: None,
+            topic: None,
+            first_response: None,
+            next_reply: None,
+            resolution: None,
+            calendar: always_open(),
         }
+    }
+}
+
+/// A business-hours calendar. Each day lists its open periods as `HH:MM-HH:MM` in local time
+/// (the end may be `24:00`); a day left out is closed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// IANA time zone, e.g. `Europe/Bucharest`; periods and holidays are local to it.
+    pub time_zone: String,
+    /// Open periods on Mondays.
+    pub monday: Vec<String>,
+    /// Open periods on Tuesdays.
+    pub tuesday: Vec<String>,
+    /// Open periods on Wednesdays.
+    pub wednesday: Vec<String>,
+    /// Open periods on Thursdays.
+    pub thursday: Vec<String>,
+    /// Open periods on Fridays.
+    pub friday: Vec<String>,
+    /// Open periods on Saturdays.
+    pub saturday: Vec<String>,
+    /// Open periods on Sundays.
+    pub sunday: Vec<String>,
+    /// Closed dates, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    /// Dates closed every year, `MM-DD`.
+    pub yearly_holidays: Vec<String>,
+}
+
+impl CalendarConfig {
+    /// The seven days' periods, Monday first.
+    pub fn days(&self) -> [&Vec<String>; 7] {
+        [&self.monday, &self.tuesday, &self.wednesday, &self.thursday, &self.friday, &self.saturday, &self.sunday]
     }
 }
 
@@ -428,13 +507,7 @@ impl Config {
         if self.events.max_message_bytes == 0 {
             return Err(bad("events.max_message_bytes", "must be positive"));
         }
-        for (name, targets) in [("first_response", &self.sla.first_response), ("resolution", &self.sla.resolution)] {
-            for p in Priority::ALL {
-                if targets.get(*p).is_some_and(|d| d < Duration::from_secs(1)) {
-                    return Err(bad(format!("sla.{name}.{}", p.as_str()), "must be at least 1s"));
-                }
-            }
-        }
+        crate::sla::SlaPolicies::new(&self.sla)?;
         if self.tickets.retention < Duration::from_secs(1) {
             return Err(bad("tickets.retention", "must be at least 1s"));
         }
@@ -546,7 +619,7 @@ mod tests {
         assert_eq!(shipped.time.windows, default.time.windows);
         assert_eq!(shipped.kafka.topics, default.kafka.topics);
         assert_eq!(shipped.dimensions.channels, default.dimensions.channels);
-        assert_eq!(shipped.sla.first_response.urgent, Some(Duration::from_secs(1800)));
+        assert_eq!(format!("{:?}", shipped.sla), format!("{:?}", default.sla));
     }
 
     #[test]
@@ -562,7 +635,7 @@ mod tests {
             ("[time]\nwindows = [\"5m\", \"5m\"]\n", "time.windows[1]"),
             ("[dimensions]\nchannels = [\"Email\"]\n", "dimensions.channels[0]"),
             ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
-            ("[sla.first_response]\nhigh = \"10ms\"\n", "sla.first_response.high"),
+            ("[[sla.policies]]\nname = \"x\"\nfirst_response = \"10ms\"\n", "sla.policies[0].first_response"),
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
         ];
         for (toml, field) in cases {

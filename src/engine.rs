@@ -19,8 +19,8 @@ use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
 use crate::internal_events::{EventResult, PartitionId, Telemetry};
-use crate::kpi::{KpiSlice, Sample};
-use crate::sla::{SlaTarget, SlaTargets};
+use crate::kpi::{KpiSlice, SlaSlice};
+use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
 use crate::window::{WindowSpec, Windows};
@@ -47,7 +47,7 @@ impl Rules {
         Self {
             ticket: TicketRules {
                 catalog: Catalog::new(&config.dimensions),
-                sla_targets: SlaTargets::new(&config.sla),
+                policies: SlaPolicies::new(&config.sla).expect("a validated configuration has valid SLA policies"),
                 short_abandon_ms: ms(config.abandonment.short_abandon_threshold),
             },
             windows: windows.clone(),
@@ -57,7 +57,7 @@ impl Rules {
             limits: ParseLimits { max_message_bytes: config.events.max_message_bytes, max_future_skew: ms(config.time.max_future_skew) },
             dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
             max_tickets: config.tickets.max_per_partition,
-            shape: StateShape { catalog: Catalog::new(&config.dimensions), windows },
+            shape: StateShape::new(config, windows),
         }
     }
 }
@@ -74,13 +74,26 @@ enum TimerKind {
 /// ids, so the application order never depends on arrival order.
 type PendingKey = (Millis, u8, String, String);
 
-/// The current (not windowed) gauges of a partition.
+/// The key of SLA series: dimensions, policy, target.
+pub type SlaKey = (DimKey, PolicyId, SlaTarget);
+
+/// The current (not windowed) gauges of a partition, kept up to date as tickets change.
+/// Deadlines and waiting times are kept as multisets of instants so that what depends on
+/// "now" (at risk, overdue, next deadline, age) is read at scrape time.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Gauges {
     /// Open tickets by status and dimensions.
-    pub open: BTreeMap<(Status, DimKey), i64>,
-    /// Open tickets whose target is breached and still unfulfilled.
-    pub breached: BTreeMap<(SlaTarget, DimKey), i64>,
+    open: BTreeMap<(Status, DimKey), i64>,
+    /// Open tickets no policy matches.
+    unmatched: BTreeMap<DimKey, i64>,
+    /// Paused targets.
+    paused: BTreeMap<SlaKey, i64>,
+    /// Breached targets whose work is still not done.
+    breached: BTreeMap<SlaKey, i64>,
+    /// Deadlines of running targets.
+    deadlines: BTreeMap<SlaKey, BTreeMap<Millis, i64>>,
+    /// Oldest unanswered customer message of each open ticket.
+    waiting: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
 }
 
 impl Gauges {
@@ -88,19 +101,91 @@ impl Gauges {
         let Some(share) = share else { return };
         let key = catalog.key(share.dims);
         bump(&mut self.open, (share.status, key), delta);
-        for target in SlaTarget::ALL.into_iter().filter(|t| share.breached[t.index()]) {
-            bump(&mut self.breached, (target, key), delta);
+        if let Some(since) = share.waiting_since {
+            bump(self.waiting.entry(key).or_default(), since, delta);
         }
+        let Some(policy) = share.policy else {
+            bump(&mut self.unmatched, key, delta);
+            return;
+        };
+        for (target, gauge) in SlaTarget::ALL.into_iter().zip(share.targets) {
+            let sla_key = (key, policy, target);
+            match gauge {
+                Some(TargetGauge::Running(deadline)) => bump(self.deadlines.entry(sla_key).or_default(), deadline, delta),
+                Some(TargetGauge::Paused) => bump(&mut self.paused, sla_key, delta),
+                Some(TargetGauge::Breached) => bump(&mut self.breached, sla_key, delta),
+                None => {}
+            }
+        }
+        self.deadlines.retain(|_, d| !d.is_empty());
+        self.waiting.retain(|_, w| !w.is_empty());
     }
 
-    fn merge(&mut self, other: &Gauges) {
-        for (k, v) in &other.open {
-            bump(&mut self.open, *k, *v);
+    /// Adds these gauges, read at time `now`, into `view`.
+    fn read_into(&self, now: Millis, horizons: &[(String, Millis)], view: &mut Current) {
+        for (k, v) in &self.open {
+            *view.open.entry(*k).or_default() += v;
         }
-        for (k, v) in &other.breached {
-            bump(&mut self.breached, *k, *v);
+        for (k, v) in &self.unmatched {
+            *view.unmatched.entry(*k).or_default() += v;
+        }
+        fn row<'a>(sla: &'a mut BTreeMap<SlaKey, SlaRow>, key: &SlaKey, horizons: usize) -> &'a mut SlaRow {
+            sla.entry(*key).or_insert_with(|| SlaRow { at_risk: vec![0; horizons], ..SlaRow::default() })
+        }
+        for (k, v) in &self.paused {
+            row(&mut view.sla, k, horizons.len()).paused += v;
+        }
+        for (k, v) in &self.breached {
+            row(&mut view.sla, k, horizons.len()).breached += v;
+        }
+        for (k, deadlines) in &self.deadlines {
+            let r = row(&mut view.sla, k, horizons.len());
+            // A deadline already passed is breached as of `now`; the timer confirms it (and the
+            // windowed count takes it) once the watermark passes it too.
+            let overdue: i64 = deadlines.range(..now).map(|(_, n)| n).sum();
+            let total: i64 = deadlines.values().sum();
+            r.breached += overdue;
+            r.running += total - overdue;
+            for ((_, horizon), count) in horizons.iter().zip(r.at_risk.iter_mut()) {
+                *count += deadlines.range(now..=now.saturating_add(*horizon)).map(|(_, n)| n).sum::<i64>();
+            }
+            if let Some((next, _)) = deadlines.range(now..).next() {
+                let due_in = next - now;
+                r.next_deadline = Some(r.next_deadline.map_or(due_in, |d| d.min(due_in)));
+            }
+        }
+        for (k, waiting) in &self.waiting {
+            if let Some((oldest, _)) = waiting.first_key_value() {
+                let age = (now - oldest).max(0);
+                let entry = view.oldest_unanswered.entry(*k).or_insert(age);
+                *entry = (*entry).max(age);
+            }
         }
     }
+}
+
+/// One SLA series of the current gauges.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SlaRow {
+    /// Running targets not yet due.
+    pub running: i64,
+    pub paused: i64,
+    /// Breached (or overdue) and not yet fulfilled.
+    pub breached: i64,
+    /// Running targets due within each configured horizon.
+    pub at_risk: Vec<i64>,
+    /// Milliseconds until the earliest running deadline.
+    pub next_deadline: Option<Millis>,
+}
+
+/// The current gauges of every partition, read at each partition's current time.
+#[derive(Debug, Default, Clone)]
+pub struct Current {
+    pub open: BTreeMap<(Status, DimKey), i64>,
+    pub unmatched: BTreeMap<DimKey, i64>,
+    pub sla: BTreeMap<SlaKey, SlaRow>,
+    /// Milliseconds since the oldest unanswered customer message of an open ticket.
+    pub oldest_unanswered: BTreeMap<DimKey, Millis>,
 }
 
 /// Adds `delta`, dropping entries that reach zero so their series disappear.
@@ -125,6 +210,7 @@ pub struct PartitionState {
     pending: BTreeMap<PendingKey, EventBody>,
     timers: BTreeSet<(Millis, TimerKind, String)>,
     windows: Windows<DimKey, KpiSlice>,
+    sla_windows: Windows<(DimKey, PolicyId), SlaSlice>,
     gauges: Gauges,
     stream_time: Option<Millis>,
     /// Wall-clock time of the last message, for idle advancement.
@@ -145,6 +231,7 @@ impl Partition {
     pub fn new(rules: Arc<Rules>) -> Self {
         let state = PartitionState {
             windows: Windows::new(rules.windows.clone()),
+            sla_windows: Windows::new(rules.windows.clone()),
             tickets: HashMap::new(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -197,7 +284,7 @@ impl Partition {
         let victims: Vec<String> = by_age[..count].iter().map(|(_, id)| (*id).clone()).collect();
         for id in victims {
             if let Some(ticket) = self.state.tickets.remove(&id) {
-                self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(), -1);
+                self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(&self.rules.ticket.policies), -1);
             }
         }
     }
@@ -210,6 +297,7 @@ impl Partition {
         self.release(false);
         if let Some(now) = self.state.stream_time {
             self.state.windows.prune(now);
+            self.state.sla_windows.prune(now);
         }
     }
 
@@ -254,9 +342,7 @@ impl Partition {
             TimerKind::Deadline(target) => {
                 if self.state.tickets.contains_key(ticket_id) {
                     self.update_ticket(ticket_id, deadline, |ticket, effects| {
-                        if let Some(outcome) = ticket.sla.on_deadline(target, deadline) {
-                            effects.samples.push(Sample::Sla(outcome));
-                        }
+                        effects.sla.samples.extend(ticket.sla.on_deadline(target, deadline));
                     });
                 }
             }
@@ -279,11 +365,12 @@ impl Partition {
     /// timer of a ticket that was just resolved.
     fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
         let catalog = &self.rules.ticket.catalog;
+        let policies = &self.rules.ticket.policies;
         let ticket = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, ticket_id, at);
-        let before = ticket.gauge_share();
+        let before = ticket.gauge_share(policies);
         self.effects.clear();
         change(ticket, &mut self.effects);
-        let after = ticket.gauge_share();
+        let after = ticket.gauge_share(policies);
         if before != after {
             self.state.gauges.apply(catalog, before, -1);
             self.state.gauges.apply(catalog, after, 1);
@@ -297,17 +384,32 @@ impl Partition {
         for sample in &self.effects.samples {
             self.state.windows.record(&key, at, now, |slice| slice.add(*sample));
         }
-        for (target, deadline) in &self.effects.deadlines {
+        for sample in &self.effects.sla.samples {
+            self.state.sla_windows.record(&(key, sample.policy), at, now, |slice| slice.add(sample));
+        }
+        for (target, deadline) in &self.effects.sla.deadlines {
             self.state.timers.insert((*deadline, TimerKind::Deadline(*target), ticket_id.to_string()));
         }
     }
 
-    /// Adds this partition's windows (at its stream time) and gauges into the given totals.
-    pub fn read_into(&self, windows: &mut BTreeMap<(usize, DimKey), KpiSlice>, gauges: &mut Gauges) {
-        if let Some(now) = self.state.stream_time {
-            self.state.windows.read_into(now, windows);
-        }
-        gauges.merge(&self.state.gauges);
+    /// The partition's current time: its stream time, which in the live service (`wall`
+    /// given, idle advancement on) is taken to move on with the wall clock since the last
+    /// message, so a deadline shows as passed the moment it passes even when input is quiet.
+    pub fn current_time(&self, wall: Option<Millis>) -> Option<Millis> {
+        let stream_time = self.state.stream_time?;
+        Some(match (wall, self.state.last_arrival) {
+            (Some(wall), Some(last)) if self.rules.idle_timeout > 0 => (stream_time + (wall - last).max(0)).min(wall.max(stream_time)),
+            _ => stream_time,
+        })
+    }
+
+    /// Adds this partition's windows (at its stream time) and current gauges (at its current
+    /// time) into `view`.
+    pub fn read_into(&self, wall: Option<Millis>, view: &mut View) {
+        let (Some(stream_time), Some(now)) = (self.state.stream_time, self.current_time(wall)) else { return };
+        self.state.windows.read_into(stream_time, &mut view.windows);
+        self.state.sla_windows.read_into(stream_time, &mut view.sla_windows);
+        self.state.gauges.read_into(now, self.rules.ticket.policies.horizons(), &mut view.current);
     }
 }
 
@@ -339,7 +441,8 @@ pub struct PartitionClock {
 #[derive(Debug, Default)]
 pub struct View {
     pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
-    pub gauges: Gauges,
+    pub sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), SlaSlice>,
+    pub current: Current,
     pub clocks: Vec<PartitionClock>,
 }
 
@@ -462,10 +565,12 @@ impl Engine {
         self.partitions.get(id)
     }
 
-    pub fn view(&self) -> View {
+    /// Reads every partition; `wall` is the wall clock in the live service (see
+    /// [`Partition::current_time`]), `None` in replay.
+    pub fn view(&self, wall: Option<Millis>) -> View {
         let mut view = View::default();
         for (id, p) in &self.partitions {
-            p.read_into(&mut view.windows, &mut view.gauges);
+            p.read_into(wall, &mut view);
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
                 view.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets: p.ticket_count() });
             }

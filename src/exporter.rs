@@ -16,12 +16,13 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
+use crate::clock::WallClock;
 use crate::dimensions::DimKey;
-use crate::engine::{Engine, PartitionClock, View};
+use crate::engine::{Engine, PartitionClock, SlaRow, View};
 use crate::event::Millis;
 use crate::internal_events::Telemetry;
-use crate::kpi::KpiSlice;
-use crate::sla::SlaTarget;
+use crate::kpi::{KpiSlice, SlaSlice};
+use crate::sla::{PolicyId, SlaTarget};
 use crate::window::Distribution;
 
 /// Quantiles reported for every duration distribution.
@@ -31,11 +32,13 @@ pub const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 pub struct KpiCollector {
     engine: Arc<Mutex<Engine>>,
     telemetry: Arc<Telemetry>,
+    /// The live service's clock; `None` in replay, where time is stream time only.
+    clock: Option<WallClock>,
 }
 
 impl KpiCollector {
-    pub fn new(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>) -> Self {
-        Self { engine, telemetry }
+    pub fn new(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Self {
+        Self { engine, telemetry, clock }
     }
 }
 
@@ -46,11 +49,17 @@ impl Collector for KpiCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let engine = crate::lock(&self.engine);
-        let view = engine.view();
-        let catalog = &engine.rules().ticket.catalog;
-        let windows: Vec<String> = engine.rules().windows.iter().map(|w| w.label.clone()).collect();
+        let view = engine.view(self.clock.map(|c| c.now()));
+        let rules = engine.rules();
+        let names = Names {
+            windows: rules.windows.iter().map(|w| w.label.clone()).collect(),
+            horizons: rules.ticket.policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
+            dims: &|key| rules.ticket.catalog.labels(key),
+            policy: &|id| rules.ticket.policies.name(id).to_string(),
+        };
         let mut out = Families::default();
-        render_kpis(&mut out, &view, &windows, &|key| catalog.labels(key));
+        render_kpis(&mut out, &view, &names);
+        render_sla(&mut out, &view, &names);
         drop(engine);
         render_self(&mut out, &view, &self.telemetry);
         out.0
@@ -58,9 +67,9 @@ impl Collector for KpiCollector {
 }
 
 /// Builds the registry that `/metrics` and `replay` encode.
-pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>) -> Registry {
+pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Registry {
     let registry = Registry::new();
-    registry.register(Box::new(KpiCollector::new(engine, telemetry))).expect("a collector without descriptors always registers");
+    registry.register(Box::new(KpiCollector::new(engine, telemetry, clock))).expect("a collector without descriptors always registers");
     registry
 }
 
@@ -73,8 +82,19 @@ pub fn encode(registry: &Registry) -> String {
 
 type Labels = Vec<(&'static str, String)>;
 
+/// Label values by id, resolved from configuration.
+struct Names<'a> {
+    windows: Vec<String>,
+    horizons: Vec<String>,
+    dims: &'a dyn Fn(DimKey) -> Labels,
+    policy: &'a dyn Fn(PolicyId) -> String,
+}
+
 /// Selects one of a slice's duration distributions.
 type PickDistribution = fn(&KpiSlice) -> &Distribution;
+
+/// Reads one count of a current SLA series.
+type SlaCount = fn(&SlaRow) -> i64;
 
 /// Reads one per-partition progress value.
 type ClockValue = fn(&PartitionClock) -> f64;
@@ -171,13 +191,13 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
-fn render_kpis(out: &mut Families, view: &View, windows: &[String], dim_labels: &dyn Fn(DimKey) -> Labels) {
+fn render_kpis(out: &mut Families, view: &View, names: &Names<'_>) {
     let rows: Vec<(Labels, &KpiSlice)> = view
         .windows
         .iter()
         .map(|((w, key), slice)| {
-            let mut labels = vec![("window", windows[*w].clone())];
-            labels.extend(dim_labels(*key));
+            let mut labels = vec![("window", names.windows[*w].clone())];
+            labels.extend((names.dims)(*key));
             (labels, slice)
         })
         .collect();
@@ -185,11 +205,16 @@ fn render_kpis(out: &mut Families, view: &View, windows: &[String], dim_labels: 
     windowed(out, "ticketpulse_tickets_created", "Tickets created in the window (counted at ticket_created.at).", &rows, |s| {
         Some(s.created as f64)
     });
-    let distributions: [(&str, &str, PickDistribution); 3] = [
+    let distributions: [(&str, &str, PickDistribution); 4] = [
         (
             "ticketpulse_first_response_time_seconds",
             "First public human agent reply minus creation, recorded at the reply, in the window.",
             |s| &s.first_response,
+        ),
+        (
+            "ticketpulse_next_reply_time_seconds",
+            "Later public agent replies minus the oldest customer message each answers, recorded at the reply, in the window.",
+            |s| &s.next_reply,
         ),
         (
             "ticketpulse_first_resolution_time_seconds",
@@ -237,45 +262,119 @@ fn render_kpis(out: &mut Families, view: &View, windows: &[String], dim_labels: 
         |s| ratio(s.abandoned, s.created),
     );
 
-    let by_target: Vec<(Labels, (u64, u64))> = rows
+    let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", MetricType::GAUGE);
+    for ((status, key), n) in &view.current.open {
+        push_gauge(mf, &with(&(names.dims)(*key), "status", status.as_str()), *n as f64);
+    }
+    let mf = out.family(
+        "ticketpulse_oldest_unanswered_message_age_seconds",
+        "Age of the oldest customer message of an open ticket not yet answered by a public agent message (current).",
+        MetricType::GAUGE,
+    );
+    for (key, age) in &view.current.oldest_unanswered {
+        push_gauge(mf, &(names.dims)(*key), seconds(*age));
+    }
+}
+
+fn seconds(ms: Millis) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// SLA series: windowed outcomes per policy and target, and the current target gauges.
+fn render_sla(out: &mut Families, view: &View, names: &Names<'_>) {
+    let series = |key: DimKey, policy: PolicyId, target: SlaTarget| {
+        let mut labels = (names.dims)(key);
+        labels.push(("policy", (names.policy)(policy)));
+        labels.push(("target", target.as_str().to_string()));
+        labels
+    };
+    let rows: Vec<(Labels, (&SlaSlice, usize))> = view
+        .sla_windows
         .iter()
-        .flat_map(|(labels, s)| {
-            SlaTarget::ALL.map(|t| (with(labels, "target", t.as_str()), (s.sla_met[t.index()], s.sla_breached[t.index()])))
+        .flat_map(|((w, (key, policy)), slice)| {
+            SlaTarget::ALL.map(|t| {
+                let mut labels = vec![("window", names.windows[*w].clone())];
+                labels.extend(series(*key, *policy, t));
+                (labels, (slice, t.index()))
+            })
         })
         .collect();
     windowed(
         out,
         "ticketpulse_sla_met",
         "SLA targets fulfilled by their deadline, counted at fulfilment, in the window.",
-        &by_target,
-        |(met, _)| Some(met as f64),
+        &rows,
+        |(s, i)| (s.met[i] + s.breached[i] > 0).then_some(s.met[i] as f64),
     );
     windowed(
         out,
         "ticketpulse_sla_breached",
-        "SLA targets whose deadline passed unfulfilled, counted at the deadline, in the window.",
-        &by_target,
-        |(_, breached)| Some(breached as f64),
+        "SLA targets whose deadline passed unfulfilled, counted when the watermark passes the deadline, in the window.",
+        &rows,
+        |(s, i)| (s.met[i] + s.breached[i] > 0).then_some(s.breached[i] as f64),
     );
-    windowed(
-        out,
-        "ticketpulse_sla_compliance_ratio",
-        "SLA met divided by met plus breached, in the window.",
-        &by_target,
-        |(met, breached)| ratio(met, met + breached),
+    windowed(out, "ticketpulse_sla_compliance_ratio", "SLA met divided by met plus breached, in the window.", &rows, |(s, i)| {
+        ratio(s.met[i], s.met[i] + s.breached[i])
+    });
+    let mf = out.family(
+        "ticketpulse_sla_business_time_seconds",
+        "Business time (policy calendar, pauses excluded) from a target's start to its fulfilment, recorded at fulfilment, in the window.",
+        MetricType::SUMMARY,
     );
+    for (labels, (s, i)) in &rows {
+        if s.business_time[*i].count() > 0 {
+            push_summary(mf, labels, &s.business_time[*i]);
+        }
+    }
 
-    let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", MetricType::GAUGE);
-    for ((status, key), n) in &view.gauges.open {
-        push_gauge(mf, &with(&dim_labels(*key), "status", status.as_str()), *n as f64);
+    let current: Vec<(Labels, &SlaRow)> =
+        view.current.sla.iter().map(|((key, policy, target), row)| (series(*key, *policy, *target), row)).collect();
+    let counts: [(&str, &str, SlaCount); 3] = [
+        (
+            "ticketpulse_sla_running_targets",
+            "SLA targets of open tickets whose clock runs and whose deadline is still ahead (current).",
+            |r| r.running,
+        ),
+        ("ticketpulse_sla_paused_targets", "SLA targets of open tickets whose clock is stopped by a pause status (current).", |r| r.paused),
+        (
+            "ticketpulse_sla_breached_open_tickets",
+            "Open tickets whose SLA target deadline has passed and whose overdue work is still not done (current).",
+            |r| r.breached,
+        ),
+    ];
+    for (name, help, pick) in counts {
+        let mf = out.family(name, help, MetricType::GAUGE);
+        for (labels, row) in &current {
+            push_gauge(mf, labels, pick(row) as f64);
+        }
     }
     let mf = out.family(
-        "ticketpulse_sla_breached_open_tickets",
-        "Open tickets whose SLA target is breached and still unfulfilled (current).",
+        "ticketpulse_sla_at_risk_targets",
+        "Running SLA targets due within the horizon and not yet breached (current).",
         MetricType::GAUGE,
     );
-    for ((target, key), n) in &view.gauges.breached {
-        push_gauge(mf, &with(&dim_labels(*key), "target", target.as_str()), *n as f64);
+    for (labels, row) in &current {
+        for (horizon, n) in names.horizons.iter().zip(&row.at_risk) {
+            push_gauge(mf, &with(labels, "horizon", horizon), *n as f64);
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_sla_next_deadline_seconds",
+        "Seconds until the earliest deadline among running SLA targets (current).",
+        MetricType::GAUGE,
+    );
+    for (labels, row) in &current {
+        if let Some(due) = row.next_deadline {
+            push_gauge(mf, labels, seconds(due));
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_sla_unmatched_open_tickets",
+        "Open tickets no SLA policy matches: they have no SLA (current).",
+        MetricType::GAUGE,
+    );
+    for (key, n) in &view.current.unmatched {
+        push_gauge(mf, &(names.dims)(*key), *n as f64);
     }
 }
 
@@ -310,9 +409,6 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
     );
     for (p, lag) in telemetry.lags() {
         push_gauge(mf, &partition_labels(&p), lag as f64);
-    }
-    fn seconds(ms: Millis) -> f64 {
-        ms as f64 / 1000.0
     }
     let clock_families: [(&str, &str, ClockValue); 3] = [
         ("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", |c| seconds(c.stream_time)),

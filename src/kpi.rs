@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sla::SlaOutcome;
+use crate::sla::{SlaOutcome, SlaSample};
 use crate::window::{Aggregate, Distribution};
 
 /// A KPI fact produced by a ticket, counted in the window slice of its time.
@@ -13,6 +13,8 @@ pub enum Sample {
     Created,
     /// First public human agent reply, seconds after creation.
     FirstResponse(f64),
+    /// A later public agent reply, seconds after the oldest customer message it answers.
+    NextReply(f64),
     /// First `solved`, seconds after creation.
     FirstResolution(f64),
     /// Every `solved` (again after a reopen), seconds after creation.
@@ -21,8 +23,6 @@ pub enum Sample {
     Reopened,
     /// Customer left before any public agent reply; `short` when sooner than the threshold.
     Abandoned { short: bool },
-    /// An SLA target was met or breached.
-    Sla(SlaOutcome),
 }
 
 /// Everything one slice of one series knows.
@@ -30,14 +30,12 @@ pub enum Sample {
 pub struct KpiSlice {
     pub created: u64,
     pub first_response: Distribution,
+    pub next_reply: Distribution,
     pub first_resolution: Distribution,
     pub full_resolution: Distribution,
     pub reopened: u64,
     pub abandoned: u64,
     pub short_abandoned: u64,
-    /// Indexed by [`crate::sla::SlaTarget::index`].
-    pub sla_met: [u64; 2],
-    pub sla_breached: [u64; 2],
 }
 
 impl KpiSlice {
@@ -45,13 +43,12 @@ impl KpiSlice {
         match sample {
             Sample::Created => self.created += 1,
             Sample::FirstResponse(s) => self.first_response.add(s),
+            Sample::NextReply(s) => self.next_reply.add(s),
             Sample::FirstResolution(s) => self.first_resolution.add(s),
             Sample::FullResolution(s) => self.full_resolution.add(s),
             Sample::Reopened => self.reopened += 1,
             Sample::Abandoned { short: false } => self.abandoned += 1,
             Sample::Abandoned { short: true } => self.short_abandoned += 1,
-            Sample::Sla(SlaOutcome::Met(t)) => self.sla_met[t.index()] += 1,
-            Sample::Sla(SlaOutcome::Breached(t)) => self.sla_breached[t.index()] += 1,
         }
     }
 }
@@ -60,14 +57,45 @@ impl Aggregate for KpiSlice {
     fn merge(&mut self, o: &Self) {
         self.created += o.created;
         self.first_response.merge(&o.first_response);
+        self.next_reply.merge(&o.next_reply);
         self.first_resolution.merge(&o.first_resolution);
         self.full_resolution.merge(&o.full_resolution);
         self.reopened += o.reopened;
         self.abandoned += o.abandoned;
         self.short_abandoned += o.short_abandoned;
-        for i in 0..2 {
-            self.sla_met[i] += o.sla_met[i];
-            self.sla_breached[i] += o.sla_breached[i];
+    }
+}
+
+/// One slice of the SLA series of one dimension key and policy. Arrays are indexed by
+/// [`crate::sla::SlaTarget::index`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SlaSlice {
+    pub met: [u64; 3],
+    pub breached: [u64; 3],
+    /// Business time fulfilled targets took, pauses excluded.
+    pub business_time: [Distribution; 3],
+}
+
+impl SlaSlice {
+    pub fn add(&mut self, sample: &SlaSample) {
+        let i = sample.target.index();
+        match sample.outcome {
+            Some(SlaOutcome::Met) => self.met[i] += 1,
+            Some(SlaOutcome::Breached) => self.breached[i] += 1,
+            None => {}
+        }
+        if let Some(s) = sample.business_seconds {
+            self.business_time[i].add(s);
+        }
+    }
+}
+
+impl Aggregate for SlaSlice {
+    fn merge(&mut self, o: &Self) {
+        for i in 0..3 {
+            self.met[i] += o.met[i];
+            self.breached[i] += o.breached[i];
+            self.business_time[i].merge(&o.business_time[i]);
         }
     }
 }

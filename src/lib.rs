@@ -9,7 +9,9 @@
 //! | [`config`] | the TOML configuration, env overrides, validation naming the field |
 //! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
 //! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
-//! | [`sla`] | the SLA clock: targets, deadlines, met / breached |
+//! | [`sla`] | the SLA clock: ordered policies, first response / next reply / resolution clocks, pauses, met / breached |
+//! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
+//! | [`clock`] | the live service's wall clock, read through tokio so tests can pause it |
 //! | [`kpi`] | the windowed KPI samples and the slice that accumulates them |
 //! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
 //! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
@@ -23,8 +25,10 @@
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo` |
 //! | [`cli`] | the command line |
 
+pub mod calendar;
 pub mod checkpoint;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dimensions;
 pub mod engine;

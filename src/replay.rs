@@ -46,6 +46,6 @@ pub fn replay(config: &Config, input: impl BufRead, end: End) -> std::io::Result
     if let End::Flush(end_time) = end {
         engine.finish(end_time);
     }
-    let registry = exporter::registry(Arc::new(Mutex::new(engine)), telemetry);
+    let registry = exporter::registry(Arc::new(Mutex::new(engine)), telemetry, None);
     Ok(exporter::encode(&registry))
 }

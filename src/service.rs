@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::checkpoint::Checkpointer;
+use crate::clock::WallClock;
 use crate::config::{Config, SnapshotStoreKind};
 use crate::engine::Engine;
 use crate::exporter;
@@ -20,8 +21,9 @@ use crate::internal_events::Telemetry;
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
 use crate::source::{client_config, now_millis, KafkaSource};
 
-/// How often idle partitions are checked for wall-clock advancement.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How often idle partitions are checked for wall-clock advancement (so a breach is counted
+/// at most this long after the idle timeout and lateness have passed).
+const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 /// A started service: its HTTP address and how to stop it.
 pub struct Running {
@@ -85,9 +87,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
     let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry))?;
     let (stop, stopped) = watch::channel(false);
-    let registry = exporter::registry(engine, Arc::clone(&telemetry));
+    let clock = WallClock::system();
+    let registry = exporter::registry(engine, Arc::clone(&telemetry), Some(clock));
     let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped.clone())));
-    let source = tokio::spawn(source.run(stopped, IDLE_CHECK, config.snapshots.interval));
+    let source = tokio::spawn(source.run(stopped, clock, IDLE_CHECK, config.snapshots.interval));
     tracing::info!(%http_addr, "serving /metrics");
     Ok(Running { http_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
 }
@@ -111,7 +114,7 @@ pub async fn demo(config: Config, options: GeneratorOptions, shutdown: impl Futu
     let partition = ("demo".to_string(), 0);
     telemetry.partitions_assigned(std::slice::from_ref(&partition));
     let (stop, stopped) = watch::channel(false);
-    let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry));
+    let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), Some(WallClock::system()));
     let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped)));
     let feed = async {
         for event in Generator::new(options) {

@@ -1,26 +1,40 @@
-//! The SLA clock of one ticket: per-priority calendar-time targets for first response and
-//! resolution. A target is *met* when fulfilled by its deadline (counted at fulfilment) and
-//! *breached* when the watermark passes the deadline unfulfilled (counted at the deadline by a
-//! timer, never later when a late reply shows up).
+//! The SLA clock: policies (which targets apply to a ticket) and the clocks of one ticket's
+//! targets. `docs/sla.md` describes the same for users.
+//!
+//! Every ticket runs three clocks whether or not a policy gives them a target: first response
+//! (creation → first public human agent reply, never paused), next reply (oldest unanswered
+//! customer message → next public agent reply, one instance per cycle) and resolution
+//! (creation → solved, continued from where it stood after a reopen). Next reply and
+//! resolution stop while the ticket is in a pause status. A clock counts business time in the
+//! calendar of the ticket's policy (calendar time without a policy). The policy only decides
+//! whether a clock has a deadline; so a re-matched ticket keeps each clock's start, its elapsed
+//! time and its pauses, and takes the new target's deadline.
+//!
+//! A target is *met* when fulfilled by its deadline (counted at fulfilment) and *breached* when
+//! the watermark passes the deadline unfulfilled (counted by the deadline timer, never later
+//! when a late reply shows up).
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::SlaConfig;
-use crate::event::{Millis, Priority};
+use crate::calendar::{Calendar, ALWAYS_OPEN};
+use crate::config::{bad, ConfigError, SlaConfig};
+use crate::event::{Millis, Priority, Status};
 
 /// A kind of SLA target; the `target` metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SlaTarget {
     FirstResponse,
+    NextReply,
     Resolution,
 }
 
 impl SlaTarget {
-    pub const ALL: [SlaTarget; 2] = [SlaTarget::FirstResponse, SlaTarget::Resolution];
+    pub const ALL: [SlaTarget; 3] = [SlaTarget::FirstResponse, SlaTarget::NextReply, SlaTarget::Resolution];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SlaTarget::FirstResponse => "first_response",
+            SlaTarget::NextReply => "next_reply",
             SlaTarget::Resolution => "resolution",
         }
     }
@@ -30,192 +44,609 @@ impl SlaTarget {
     }
 }
 
-/// Target durations per target and priority, in milliseconds.
-#[derive(Debug, Clone)]
-pub struct SlaTargets([[Option<Millis>; 4]; 2]);
+/// Index of a policy in configuration order; the `policy` label is its name.
+pub type PolicyId = u16;
 
-impl SlaTargets {
-    pub fn new(config: &SlaConfig) -> Self {
-        let row = |t: &crate::config::PriorityTargets| {
-            let mut row = [None; 4];
-            for (slot, p) in row.iter_mut().zip(Priority::ALL) {
-                *slot = t.get(*p).map(|d| d.as_millis() as Millis);
-            }
-            row
-        };
-        Self([row(&config.first_response), row(&config.resolution)])
-    }
-
-    fn get(&self, target: SlaTarget, priority: Priority) -> Option<Millis> {
-        self.0[target.index()][Priority::ALL.iter().position(|p| *p == priority).unwrap_or(0)]
-    }
-}
-
-/// Where one target stands.
+/// What policies match on, with string values interned to the ids the policies use
+/// (0 = a value no policy names). Small, so every ticket can keep it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum TargetState {
-    /// No target applies (no creation seen, or no target for the priority).
-    #[default]
-    Inactive,
-    /// The clock runs; a timer is armed at `deadline`.
-    Running { deadline: Millis },
-    /// Fulfilled by the deadline.
-    Met,
-    /// The deadline passed first; `fulfilled` turns true when the overdue work is done.
-    Breached { fulfilled: bool },
-    /// The ticket was resolved without the target being fulfilled (e.g. solved without a
-    /// reply): neither met nor breached.
-    Cancelled,
+pub struct MatchKey {
+    pub priority: Option<Priority>,
+    pub channel: u16,
+    pub team: u16,
+    pub topic: u16,
 }
 
-/// A decided target, to be counted in the window of its time.
+/// A ticket field's value as sent, before interning.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MatchFields<'a> {
+    pub priority: Option<Priority>,
+    pub channel: Option<&'a str>,
+    pub team: Option<&'a str>,
+    pub topic: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+struct Policy {
+    name: String,
+    priority: Option<Vec<Priority>>,
+    channel: Option<Vec<u16>>,
+    team: Option<Vec<u16>>,
+    topic: Option<Vec<u16>>,
+    targets: [Option<Millis>; 3],
+    calendar: usize,
+}
+
+impl Policy {
+    fn matches(&self, key: &MatchKey) -> bool {
+        fn any<T: PartialEq>(condition: &Option<Vec<T>>, value: &T) -> bool {
+            condition.as_ref().is_none_or(|values| values.contains(value))
+        }
+        self.priority.as_ref().is_none_or(|p| key.priority.is_some_and(|k| p.contains(&k)))
+            && any(&self.channel, &key.channel)
+            && any(&self.team, &key.team)
+            && any(&self.topic, &key.topic)
+    }
+}
+
+/// The configured policies and calendars, compiled.
+#[derive(Debug, Clone)]
+pub struct SlaPolicies {
+    policies: Vec<Policy>,
+    /// `calendars[0]` is the always-open calendar.
+    calendars: Vec<Calendar>,
+    pause: Vec<Status>,
+    horizons: Vec<(String, Millis)>,
+    channels: Vec<String>,
+    teams: Vec<String>,
+    topics: Vec<String>,
+}
+
+impl SlaPolicies {
+    /// Compiles `sla`, naming the field of the first problem.
+    pub fn new(config: &SlaConfig) -> Result<Self, ConfigError> {
+        let mut pause = Vec::new();
+        for (i, s) in config.pause_statuses.iter().enumerate() {
+            let field = format!("sla.pause_statuses[{i}]");
+            let status = Status::parse(s).ok_or_else(|| bad(&field, format!("{s:?} is not a status")))?;
+            if status.is_resolved() {
+                return Err(bad(&field, format!("{s:?} resolves the ticket; it cannot pause it")));
+            }
+            pause.push(status);
+        }
+        let mut horizons = Vec::new();
+        for (i, h) in config.at_risk_horizons.iter().enumerate() {
+            let label = crate::config::window_label(*h);
+            if h.as_millis() == 0 || h.as_millis() % 1000 != 0 || horizons.iter().any(|(l, _)| *l == label) {
+                return Err(bad(format!("sla.at_risk_horizons[{i}]"), "must be distinct whole seconds"));
+            }
+            horizons.push((label, h.as_millis() as Millis));
+        }
+
+        let mut calendar_names = vec![ALWAYS_OPEN.to_string()];
+        let mut calendars = vec![Calendar::AlwaysOpen];
+        for (name, c) in &config.calendars {
+            if name == ALWAYS_OPEN {
+                return Err(bad(format!("sla.calendars.{name}"), "is built in and cannot be redefined"));
+            }
+            calendars.push(Calendar::new(c).map_err(|e| bad(format!("sla.calendars.{name}.{}", e.field), e.message))?);
+            calendar_names.push(name.clone());
+        }
+
+        let mut this =
+            Self { policies: Vec::new(), calendars, pause, horizons, channels: Vec::new(), teams: Vec::new(), topics: Vec::new() };
+        for (i, p) in config.policies.iter().enumerate() {
+            let field = |name: &str| format!("sla.policies[{i}].{name}");
+            if p.name.trim().is_empty() || crate::config::RESERVED_LABEL_VALUES.contains(&p.name.as_str()) {
+                return Err(bad(field("name"), format!("{:?} is empty or reserved", p.name)));
+            }
+            if this.policies.iter().any(|q| q.name == p.name) {
+                return Err(bad(field("name"), format!("{:?} is used by an earlier policy", p.name)));
+            }
+            let priority = match &p.priority {
+                None => None,
+                Some(values) => Some(
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| {
+                            Priority::parse(v).ok_or_else(|| bad(format!("{}[{j}]", field("priority")), format!("{v:?} is not a priority")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
+            let intern = |name: &str, values: &Option<Vec<String>>, table: &mut Vec<String>| -> Result<Option<Vec<u16>>, ConfigError> {
+                let Some(values) = values else { return Ok(None) };
+                if values.is_empty() {
+                    return Err(bad(field(name), "must not be empty (leave it out to match any)"));
+                }
+                Ok(Some(values.iter().map(|v| intern(table, v)).collect()))
+            };
+            let channel = intern("channel", &p.channel, &mut this.channels)?;
+            let team = intern("team", &p.team, &mut this.teams)?;
+            let topic = intern("topic", &p.topic, &mut this.topics)?;
+            if priority.as_ref().is_some_and(Vec::is_empty) {
+                return Err(bad(field("priority"), "must not be empty (leave it out to match any)"));
+            }
+            let mut targets = [None; 3];
+            for (slot, (name, d)) in
+                targets.iter_mut().zip([("first_response", p.first_response), ("next_reply", p.next_reply), ("resolution", p.resolution)])
+            {
+                if d.is_some_and(|d| d < std::time::Duration::from_secs(1)) {
+                    return Err(bad(field(name), "must be at least 1s"));
+                }
+                *slot = d.map(|d| d.as_millis() as Millis);
+            }
+            let calendar = calendar_names
+                .iter()
+                .position(|n| *n == p.calendar)
+                .ok_or_else(|| bad(field("calendar"), format!("{:?} is not defined (known: {})", p.calendar, calendar_names.join(", "))))?;
+            this.policies.push(Policy { name: p.name.clone(), priority, channel, team, topic, targets, calendar });
+        }
+        Ok(this)
+    }
+
+    /// Interns a ticket's fields for matching.
+    pub fn key(&self, fields: MatchFields<'_>) -> MatchKey {
+        let id = |table: &[String], v: Option<&str>| v.and_then(|v| table.iter().position(|t| t == v)).map_or(0, |i| i as u16 + 1);
+        MatchKey {
+            priority: fields.priority,
+            channel: id(&self.channels, fields.channel),
+            team: id(&self.teams, fields.team),
+            topic: id(&self.topics, fields.topic),
+        }
+    }
+
+    /// Re-interns only the fields that are given (a `ticket_updated`).
+    pub fn update_key(&self, key: &mut MatchKey, fields: MatchFields<'_>) {
+        let new = self.key(fields);
+        if fields.priority.is_some() {
+            key.priority = fields.priority;
+        }
+        if fields.channel.is_some() {
+            key.channel = new.channel;
+        }
+        if fields.team.is_some() {
+            key.team = new.team;
+        }
+        if fields.topic.is_some() {
+            key.topic = new.topic;
+        }
+    }
+
+    /// The first policy whose conditions all match.
+    pub fn find(&self, key: &MatchKey) -> Option<PolicyId> {
+        self.policies.iter().position(|p| p.matches(key)).map(|i| i as PolicyId)
+    }
+
+    pub fn name(&self, policy: PolicyId) -> &str {
+        &self.policies[usize::from(policy)].name
+    }
+
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    fn target(&self, policy: Option<PolicyId>, target: SlaTarget) -> Option<Millis> {
+        policy.and_then(|p| self.policies[usize::from(p)].targets[target.index()])
+    }
+
+    fn calendar(&self, policy: Option<PolicyId>) -> &Calendar {
+        &self.calendars[policy.map_or(0, |p| self.policies[usize::from(p)].calendar)]
+    }
+
+    /// Whether the clocks that pause stop in this status.
+    pub fn pauses(&self, status: Status) -> bool {
+        self.pause.contains(&status)
+    }
+
+    /// At-risk horizons: (label, milliseconds).
+    pub fn horizons(&self) -> &[(String, Millis)] {
+        &self.horizons
+    }
+}
+
+fn intern(table: &mut Vec<String>, value: &str) -> u16 {
+    match table.iter().position(|t| t == value) {
+        Some(i) => i as u16 + 1,
+        None => {
+            table.push(value.to_string());
+            table.len() as u16
+        }
+    }
+}
+
+/// Whether a clock runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+enum Run {
+    /// Not started (no creation seen, or no cycle open).
+    #[default]
+    Idle,
+    /// Counting since `since` (business time is added up to there in `elapsed`).
+    Running { since: Millis },
+    /// Stopped by a pause status; resumes where it stood.
+    Paused,
+    /// Fulfilled or cancelled.
+    Stopped,
+}
+
+/// One target's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TargetClock {
+    run: Run,
+    /// Business time counted before the current running segment.
+    elapsed: Millis,
+    /// Armed while running with a target and not yet breached.
+    deadline: Option<Millis>,
+    /// This instance's deadline passed unfulfilled.
+    breached: bool,
+}
+
+/// Where a target stands, as the current gauges see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TargetGauge {
+    /// Running towards `deadline`.
+    Running(Millis),
+    Paused,
+    /// Breached and the overdue work is still not done.
+    Breached,
+}
+
+/// A decided target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlaOutcome {
-    Met(SlaTarget),
-    Breached(SlaTarget),
+    Met,
+    Breached,
 }
 
-/// The targets of one ticket.
+/// An SLA fact for the windows of its time: an outcome and/or the business time a fulfilled
+/// target took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlaSample {
+    pub policy: PolicyId,
+    pub target: SlaTarget,
+    pub outcome: Option<SlaOutcome>,
+    /// Business seconds from the target's start to its fulfilment, pauses excluded.
+    pub business_seconds: Option<f64>,
+}
+
+/// What SLA processing produced.
+#[derive(Debug, Default)]
+pub struct SlaEffects {
+    pub samples: Vec<SlaSample>,
+    /// Deadlines that need a timer.
+    pub deadlines: Vec<(SlaTarget, Millis)>,
+}
+
+impl SlaEffects {
+    pub fn clear(&mut self) {
+        self.samples.clear();
+        self.deadlines.clear();
+    }
+}
+
+impl TargetClock {
+    fn is_active(&self) -> bool {
+        matches!(self.run, Run::Running { .. } | Run::Paused)
+    }
+
+    /// Adds the running segment up to `at` to `elapsed`.
+    fn settle(&mut self, at: Millis, calendar: &Calendar) {
+        if let Run::Running { since } = self.run {
+            self.elapsed += calendar.between(since, at);
+            self.run = Run::Running { since: since.max(at) };
+        }
+    }
+
+    /// Sets the deadline from the target; returns it when a timer is needed.
+    fn arm(&mut self, target: Option<Millis>, calendar: &Calendar) -> Option<Millis> {
+        let before = self.deadline;
+        self.deadline = match (self.run, target) {
+            (Run::Running { since }, Some(t)) if !self.breached => Some(calendar.add(since, (t - self.elapsed).max(0))),
+            _ => None,
+        };
+        self.deadline.filter(|d| before != Some(*d))
+    }
+
+    fn gauge(&self, has_target: bool) -> Option<TargetGauge> {
+        match (self.run, has_target) {
+            (_, false) | (Run::Idle | Run::Stopped, _) => None,
+            _ if self.breached => Some(TargetGauge::Breached),
+            (Run::Running { .. }, _) => self.deadline.map(TargetGauge::Running),
+            (Run::Paused, _) => Some(TargetGauge::Paused),
+        }
+    }
+}
+
+/// The SLA state of one ticket.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlaClock {
-    states: [TargetState; 2],
+    key: MatchKey,
+    policy: Option<PolicyId>,
+    clocks: [TargetClock; 3],
 }
 
 impl SlaClock {
-    pub fn state(&self, target: SlaTarget) -> TargetState {
-        self.states[target.index()]
+    pub fn policy(&self) -> Option<PolicyId> {
+        self.policy
     }
 
-    /// (Re)computes the deadlines of undecided targets from creation time and priority: at
-    /// creation, and when the priority changes (the clock keeps counting from creation).
-    /// Returns the deadlines that need a timer.
-    pub fn set_targets(&mut self, created_at: Millis, priority: Priority, targets: &SlaTargets) -> Vec<(SlaTarget, Millis)> {
-        let mut arm = Vec::new();
+    /// The gauge view of each target (`None`: no target, or not running).
+    pub fn gauges(&self, policies: &SlaPolicies) -> [Option<TargetGauge>; 3] {
+        SlaTarget::ALL.map(|t| self.clocks[t.index()].gauge(policies.target(self.policy, t).is_some()))
+    }
+
+    /// The ticket was created: match a policy and start first response and resolution.
+    pub fn created(&mut self, at: Millis, key: MatchKey, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+        self.key = key;
+        self.policy = policies.find(&key);
+        self.start(SlaTarget::FirstResponse, at, false, policies, out);
+        self.start(SlaTarget::Resolution, at, paused, policies, out);
+    }
+
+    /// Routing fields changed: match again; each clock keeps its start and elapsed time and
+    /// takes the new policy's target and calendar from `at` on.
+    pub fn rematch(&mut self, at: Millis, fields: MatchFields<'_>, policies: &SlaPolicies, out: &mut SlaEffects) {
+        policies.update_key(&mut self.key, fields);
+        let policy = policies.find(&self.key);
+        if policy == self.policy {
+            return;
+        }
+        let (old, new) = (policies.calendar(self.policy), policies.calendar(policy));
+        self.policy = policy;
         for target in SlaTarget::ALL {
-            let state = &mut self.states[target.index()];
-            if matches!(state, TargetState::Inactive | TargetState::Running { .. }) {
-                *state = match targets.get(target, priority) {
-                    Some(duration) => {
-                        let deadline = created_at + duration;
-                        if *state != (TargetState::Running { deadline }) {
-                            arm.push((target, deadline));
-                        }
-                        TargetState::Running { deadline }
-                    }
-                    None => TargetState::Inactive,
-                };
-            }
-        }
-        arm
-    }
-
-    /// The work the target measures was done at `at`.
-    pub fn fulfil(&mut self, target: SlaTarget, at: Millis) -> Option<SlaOutcome> {
-        let state = &mut self.states[target.index()];
-        match *state {
-            TargetState::Running { deadline } if at <= deadline => {
-                *state = TargetState::Met;
-                Some(SlaOutcome::Met(target))
-            }
-            // Only reachable by an event that arrived behind the watermark before its timer
-            // fired; it is still a breach, counted now.
-            TargetState::Running { .. } => {
-                *state = TargetState::Breached { fulfilled: true };
-                Some(SlaOutcome::Breached(target))
-            }
-            TargetState::Breached { fulfilled: false } => {
-                *state = TargetState::Breached { fulfilled: true };
-                None
-            }
-            _ => None,
+            let clock = &mut self.clocks[target.index()];
+            clock.settle(at, old);
+            out.deadlines.extend(clock.arm(policies.target(policy, target), new).map(|d| (target, d)));
         }
     }
 
-    /// The ticket was resolved: a still-running target that resolution does not fulfil stops
-    /// without an outcome.
+    /// Starts a new instance of `target`'s clock at `at` (elapsed from zero).
+    fn start(&mut self, target: SlaTarget, at: Millis, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+        let clock = &mut self.clocks[target.index()];
+        *clock = TargetClock { run: if paused { Run::Paused } else { Run::Running { since: at } }, ..TargetClock::default() };
+        out.deadlines.extend(clock.arm(policies.target(self.policy, target), policies.calendar(self.policy)).map(|d| (target, d)));
+    }
+
+    /// A customer message is waiting for an answer since `since`: opens a next-reply cycle
+    /// unless one is open.
+    pub fn awaiting_reply(&mut self, since: Millis, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+        if !self.clocks[SlaTarget::NextReply.index()].is_active() {
+            self.start(SlaTarget::NextReply, since, paused, policies, out);
+        }
+    }
+
+    /// The work `target` measures was done at `at`.
+    pub fn fulfil(&mut self, target: SlaTarget, at: Millis, policies: &SlaPolicies, out: &mut SlaEffects) {
+        let clock = &mut self.clocks[target.index()];
+        if !clock.is_active() {
+            return;
+        }
+        clock.settle(at, policies.calendar(self.policy));
+        let deadline = clock.deadline.take();
+        clock.run = Run::Stopped;
+        let (Some(policy), Some(limit)) = (self.policy, policies.target(self.policy, target)) else { return };
+        let outcome = match deadline {
+            _ if clock.breached => None,
+            Some(deadline) => Some(if at <= deadline { SlaOutcome::Met } else { SlaOutcome::Breached }),
+            // Fulfilled while paused: nothing ran since the pause.
+            None => Some(if clock.elapsed <= limit { SlaOutcome::Met } else { SlaOutcome::Breached }),
+        };
+        out.samples.push(SlaSample { policy, target, outcome, business_seconds: Some(clock.elapsed as f64 / 1000.0) });
+    }
+
+    /// The ticket was resolved: an active target that resolution does not fulfil stops
+    /// without an outcome (a breach already counted stays counted).
     pub fn cancel(&mut self, target: SlaTarget) {
-        let state = &mut self.states[target.index()];
-        match *state {
-            TargetState::Running { .. } => *state = TargetState::Cancelled,
-            TargetState::Breached { fulfilled: false } => *state = TargetState::Breached { fulfilled: true },
-            _ => {}
+        let clock = &mut self.clocks[target.index()];
+        if clock.is_active() {
+            clock.run = Run::Stopped;
+            clock.deadline = None;
+        }
+    }
+
+    /// Reopened: resolution runs again from where it stood, as a new instance to be met or
+    /// breached on its own.
+    pub fn reopened(&mut self, at: Millis, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+        let clock = &mut self.clocks[SlaTarget::Resolution.index()];
+        if clock.run != Run::Stopped {
+            return;
+        }
+        *clock = TargetClock {
+            run: if paused { Run::Paused } else { Run::Running { since: at } },
+            elapsed: clock.elapsed,
+            ..TargetClock::default()
+        };
+        let deadline = clock.arm(policies.target(self.policy, SlaTarget::Resolution), policies.calendar(self.policy));
+        out.deadlines.extend(deadline.map(|d| (SlaTarget::Resolution, d)));
+    }
+
+    /// Entered (`true`) or left (`false`) a pause status.
+    pub fn pause(&mut self, paused: bool, at: Millis, policies: &SlaPolicies, out: &mut SlaEffects) {
+        let calendar = policies.calendar(self.policy);
+        for target in [SlaTarget::NextReply, SlaTarget::Resolution] {
+            let clock = &mut self.clocks[target.index()];
+            match (clock.run, paused) {
+                (Run::Running { .. }, true) => {
+                    clock.settle(at, calendar);
+                    clock.run = Run::Paused;
+                    clock.deadline = None;
+                }
+                (Run::Paused, false) => {
+                    clock.run = Run::Running { since: at };
+                    out.deadlines.extend(clock.arm(policies.target(self.policy, target), calendar).map(|d| (target, d)));
+                }
+                _ => {}
+            }
         }
     }
 
     /// A timer armed for `deadline` fired (the watermark passed it). Stale timers, for
     /// deadlines that moved or targets already decided, do nothing.
-    pub fn on_deadline(&mut self, target: SlaTarget, deadline: Millis) -> Option<SlaOutcome> {
-        let state = &mut self.states[target.index()];
-        if *state == (TargetState::Running { deadline }) {
-            *state = TargetState::Breached { fulfilled: false };
-            return Some(SlaOutcome::Breached(target));
+    pub fn on_deadline(&mut self, target: SlaTarget, deadline: Millis) -> Option<SlaSample> {
+        let clock = &mut self.clocks[target.index()];
+        if clock.deadline != Some(deadline) || !matches!(clock.run, Run::Running { .. }) {
+            return None;
         }
-        None
-    }
-
-    /// Breached and the overdue work is still not done: what "active breaches" counts.
-    pub fn is_actively_breached(&self, target: SlaTarget) -> bool {
-        self.state(target) == TargetState::Breached { fulfilled: false }
+        clock.deadline = None;
+        clock.breached = true;
+        Some(SlaSample { policy: self.policy?, target, outcome: Some(SlaOutcome::Breached), business_seconds: None })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PriorityTargets;
+    use crate::config::{PolicyConfig, SlaConfig};
     use std::time::Duration;
 
-    fn targets() -> SlaTargets {
-        let s = |n| Some(Duration::from_secs(n));
-        SlaTargets::new(&SlaConfig {
-            first_response: PriorityTargets { low: None, normal: s(3600), high: s(600), urgent: s(60) },
-            resolution: PriorityTargets { low: None, normal: s(7200), high: s(7200), urgent: s(7200) },
-        })
+    fn policies(list: Vec<PolicyConfig>) -> SlaPolicies {
+        SlaPolicies::new(&SlaConfig { policies: list, ..SlaConfig::default() }).unwrap()
+    }
+
+    fn policy(name: &str) -> PolicyConfig {
+        PolicyConfig { name: name.into(), calendar: ALWAYS_OPEN.into(), ..PolicyConfig::default() }
     }
 
     #[test]
-    fn met_at_the_deadline_exactly() {
-        let mut c = SlaClock::default();
-        assert_eq!(
-            c.set_targets(0, Priority::Normal, &targets()),
-            [(SlaTarget::FirstResponse, 3_600_000), (SlaTarget::Resolution, 7_200_000)]
-        );
-        assert_eq!(c.fulfil(SlaTarget::FirstResponse, 3_600_000), Some(SlaOutcome::Met(SlaTarget::FirstResponse)));
-        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 3_600_000), None);
+    fn first_matching_policy_wins_and_missing_conditions_match_anything() {
+        let p = policies(vec![
+            PolicyConfig {
+                priority: Some(vec!["urgent".into()]),
+                channel: Some(vec!["chat".into(), "phone".into()]),
+                ..policy("urgent-live")
+            },
+            PolicyConfig { team: Some(vec!["billing".into()]), topic: Some(vec!["refund".into()]), ..policy("refunds") },
+            PolicyConfig { priority: Some(vec!["urgent".into(), "high".into()]), ..policy("fast") },
+        ]);
+        let key = |priority, channel, team, topic| p.key(MatchFields { priority: Some(priority), channel: Some(channel), team, topic });
+        let name = |k: MatchKey| p.find(&k).map(|id| p.name(id).to_string());
+        assert_eq!(name(key(Priority::Urgent, "chat", None, None)).as_deref(), Some("urgent-live"));
+        assert_eq!(name(key(Priority::Urgent, "email", None, None)).as_deref(), Some("fast"));
+        assert_eq!(name(key(Priority::Low, "email", Some("billing"), Some("refund"))).as_deref(), Some("refunds"));
+        assert_eq!(name(key(Priority::Low, "email", Some("billing"), Some("invoice"))), None);
+        let mut k = key(Priority::Low, "chat", None, None);
+        p.update_key(&mut k, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() });
+        assert_eq!(name(k).as_deref(), Some("urgent-live"), "channel kept, priority changed");
     }
 
     #[test]
-    fn breach_by_timer_stays_breached_after_a_late_reply() {
-        let mut c = SlaClock::default();
-        c.set_targets(0, Priority::Normal, &targets());
-        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 3_600_000), Some(SlaOutcome::Breached(SlaTarget::FirstResponse)));
-        assert!(c.is_actively_breached(SlaTarget::FirstResponse));
-        assert_eq!(c.fulfil(SlaTarget::FirstResponse, 3_000_000), None);
-        assert_eq!(c.state(SlaTarget::FirstResponse), TargetState::Breached { fulfilled: true });
-        assert!(!c.is_actively_breached(SlaTarget::FirstResponse));
+    fn bad_policies_name_the_field() {
+        let cases: [(PolicyConfig, &str); 5] = [
+            (
+                PolicyConfig { priority: Some(vec!["urgnt".into()]), ..policy("a") },
+                "sla.policies[0].priority[0]: \"urgnt\" is not a priority",
+            ),
+            (PolicyConfig { channel: Some(Vec::new()), ..policy("a") }, "sla.policies[0].channel: must not be empty"),
+            (PolicyConfig { calendar: "emea".into(), ..policy("a") }, "sla.policies[0].calendar: \"emea\" is not defined (known: 24x7)"),
+            (
+                PolicyConfig { next_reply: Some(Duration::from_millis(500)), ..policy("a") },
+                "sla.policies[0].next_reply: must be at least 1s",
+            ),
+            (policy("other"), "sla.policies[0].name: \"other\" is empty or reserved"),
+        ];
+        for (p, message) in cases {
+            let e = SlaPolicies::new(&SlaConfig { policies: vec![p], ..SlaConfig::default() }).unwrap_err().to_string();
+            assert!(e.starts_with(message), "{e}");
+        }
+        let twice = SlaPolicies::new(&SlaConfig { policies: vec![policy("a"), policy("a")], ..SlaConfig::default() }).unwrap_err();
+        assert!(twice.to_string().starts_with("sla.policies[1].name"), "{twice}");
+        let pause = SlaConfig { pause_statuses: vec!["solved".into()], ..SlaConfig::default() };
+        assert!(SlaPolicies::new(&pause).unwrap_err().to_string().starts_with("sla.pause_statuses[0]: \"solved\" resolves"));
+    }
+
+    const M: Millis = 60_000;
+
+    fn one(first_response: u64, next_reply: u64, resolution: u64) -> SlaPolicies {
+        let m = |n: u64| Some(Duration::from_secs(n * 60));
+        policies(vec![PolicyConfig {
+            first_response: m(first_response),
+            next_reply: m(next_reply),
+            resolution: m(resolution),
+            ..policy("p")
+        }])
+    }
+
+    fn sample(target: SlaTarget, outcome: Option<SlaOutcome>, minutes: Option<f64>) -> SlaSample {
+        SlaSample { policy: 0, target, outcome, business_seconds: minutes.map(|m| m * 60.0) }
     }
 
     #[test]
-    fn priority_change_moves_the_deadline_and_old_timers_go_stale() {
+    fn met_at_the_deadline_exactly_and_late_reply_after_breach_stays_breached() {
+        let p = one(60, 30, 600);
         let mut c = SlaClock::default();
-        c.set_targets(0, Priority::Normal, &targets());
-        // Raised to urgent: first response now due 60 s after creation; resolution unchanged.
-        assert_eq!(c.set_targets(0, Priority::Urgent, &targets()), [(SlaTarget::FirstResponse, 60_000)]);
-        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 3_600_000), None);
-        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 60_000), Some(SlaOutcome::Breached(SlaTarget::FirstResponse)));
-        // Lowered to a priority without first-response target: a decided target stays decided.
-        c.set_targets(0, Priority::Low, &targets());
-        assert!(c.is_actively_breached(SlaTarget::FirstResponse));
-        assert_eq!(c.state(SlaTarget::Resolution), TargetState::Inactive);
+        let mut out = SlaEffects::default();
+        c.created(0, MatchKey::default(), false, &p, &mut out);
+        assert_eq!(out.deadlines, [(SlaTarget::FirstResponse, 60 * M), (SlaTarget::Resolution, 600 * M)]);
+        c.fulfil(SlaTarget::FirstResponse, 60 * M, &p, &mut out);
+        assert_eq!(out.samples, [sample(SlaTarget::FirstResponse, Some(SlaOutcome::Met), Some(60.0))]);
+        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 60 * M), None, "decided targets ignore their timer");
+
+        // Next reply: breached by its timer, then the late reply records only its duration.
+        out.clear();
+        c.awaiting_reply(100 * M, false, &p, &mut out);
+        assert_eq!(out.deadlines, [(SlaTarget::NextReply, 130 * M)]);
+        assert_eq!(c.on_deadline(SlaTarget::NextReply, 130 * M), Some(sample(SlaTarget::NextReply, Some(SlaOutcome::Breached), None)));
+        assert_eq!(c.gauges(&p)[1], Some(TargetGauge::Breached));
+        c.fulfil(SlaTarget::NextReply, 140 * M, &p, &mut out);
+        assert_eq!(out.samples, [sample(SlaTarget::NextReply, None, Some(40.0))]);
+        assert_eq!(c.gauges(&p)[1], None);
     }
 
     #[test]
-    fn solving_without_a_reply_cancels_first_response() {
+    fn pauses_stop_resolution_and_next_reply_but_not_first_response() {
+        let p = one(60, 30, 100);
         let mut c = SlaClock::default();
-        c.set_targets(0, Priority::High, &targets());
-        c.cancel(SlaTarget::FirstResponse);
-        assert_eq!(c.fulfil(SlaTarget::Resolution, 5_000), Some(SlaOutcome::Met(SlaTarget::Resolution)));
-        assert_eq!(c.state(SlaTarget::FirstResponse), TargetState::Cancelled);
-        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 600_000), None);
+        let mut out = SlaEffects::default();
+        c.created(0, MatchKey::default(), false, &p, &mut out);
+        c.pause(true, 20 * M, &p, &mut out);
+        assert_eq!(c.gauges(&p), [Some(TargetGauge::Running(60 * M)), None, Some(TargetGauge::Paused)]);
+        out.clear();
+        c.pause(false, 50 * M, &p, &mut out);
+        // 20 min ran before the pause: 80 min left from 50 → due at 130.
+        assert_eq!(out.deadlines, [(SlaTarget::Resolution, 130 * M)]);
+        c.fulfil(SlaTarget::Resolution, 125 * M, &p, &mut out);
+        assert_eq!(out.samples, [sample(SlaTarget::Resolution, Some(SlaOutcome::Met), Some(95.0))]);
+    }
+
+    #[test]
+    fn reopen_continues_resolution_from_where_it_stood() {
+        let p = one(60, 30, 100);
+        let mut c = SlaClock::default();
+        let mut out = SlaEffects::default();
+        c.created(0, MatchKey::default(), false, &p, &mut out);
+        c.fulfil(SlaTarget::Resolution, 70 * M, &p, &mut out);
+        out.clear();
+        c.reopened(200 * M, false, &p, &mut out);
+        assert_eq!(out.deadlines, [(SlaTarget::Resolution, 230 * M)], "30 of 100 minutes left");
+        assert_eq!(c.on_deadline(SlaTarget::Resolution, 230 * M).unwrap().outcome, Some(SlaOutcome::Breached));
+        c.fulfil(SlaTarget::Resolution, 240 * M, &p, &mut out);
+        assert_eq!(out.samples, [sample(SlaTarget::Resolution, None, Some(110.0))]);
+    }
+
+    #[test]
+    fn rematch_keeps_the_start_and_takes_the_new_deadline() {
+        let p = policies(vec![
+            PolicyConfig { priority: Some(vec!["urgent".into()]), first_response: Some(Duration::from_secs(600)), ..policy("urgent") },
+            PolicyConfig { first_response: Some(Duration::from_secs(3600)), ..policy("normal") },
+        ]);
+        let mut c = SlaClock::default();
+        let mut out = SlaEffects::default();
+        c.created(0, p.key(MatchFields { priority: Some(Priority::Normal), ..MatchFields::default() }), false, &p, &mut out);
+        assert_eq!((c.policy(), &out.deadlines[..]), (Some(1), &[(SlaTarget::FirstResponse, 60 * M)][..]));
+        out.clear();
+        c.rematch(5 * M, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() }, &p, &mut out);
+        assert_eq!((c.policy(), &out.deadlines[..]), (Some(0), &[(SlaTarget::FirstResponse, 10 * M)][..]));
+        assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 60 * M), None, "the old timer is stale");
+        // Raised after the new target already passed: due at once.
+        let mut late = SlaClock::default();
+        late.created(0, p.key(MatchFields { priority: Some(Priority::Normal), ..MatchFields::default() }), false, &p, &mut out);
+        out.clear();
+        late.rematch(20 * M, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() }, &p, &mut out);
+        assert_eq!(out.deadlines, [(SlaTarget::FirstResponse, 20 * M)]);
     }
 }

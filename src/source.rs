@@ -23,6 +23,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::checkpoint::Checkpointer;
+use crate::clock::WallClock;
 use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
 use crate::event::{Invalid, Millis};
@@ -205,7 +206,7 @@ impl KafkaSource {
 
     /// Consumes until `stop` turns true; then finishes the message in hand, snapshots every
     /// partition, commits and leaves the group.
-    pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration, snapshot_interval: Duration) {
+    pub async fn run(self, mut stop: watch::Receiver<bool>, clock: WallClock, idle_check: Duration, snapshot_interval: Duration) {
         let mut idle_tick = tokio::time::interval(idle_check);
         idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut snapshot_tick = tokio::time::interval(snapshot_interval);
@@ -217,9 +218,9 @@ impl KafkaSource {
                 biased;
                 _ = stop.changed() => break,
                 _ = snapshot_tick.tick() => self.checkpoints.checkpoint(None, false),
-                _ = idle_tick.tick() => lock(&self.engine).advance_idle(now_millis()),
+                _ = idle_tick.tick() => lock(&self.engine).advance_idle(clock.now()),
                 message = self.consumer.recv() => match message {
-                    Ok(message) => self.process(&message).await,
+                    Ok(message) => self.process(&message, clock.now()).await,
                     Err(error) => {
                         tracing::warn!(%error, "Kafka consumer error");
                         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -238,7 +239,7 @@ impl KafkaSource {
         tokio::task::spawn_blocking(move || drop(self)).await.ok();
     }
 
-    async fn process(&self, message: &BorrowedMessage<'_>) {
+    async fn process(&self, message: &BorrowedMessage<'_>, now: Millis) {
         self.telemetry.set_broker_reachable(true);
         let origin = Origin { topic: message.topic(), partition: message.partition(), offset: message.offset() };
         let partition = (origin.topic.to_string(), origin.partition);
@@ -250,7 +251,7 @@ impl KafkaSource {
                 // deleted unread input, or a broker that skips, does not.
                 self.telemetry.offset_gap(&partition, expected, origin.offset);
             }
-            let result = engine.handle(&partition, payload, Some(now_millis()), &origin);
+            let result = engine.handle(&partition, payload, Some(now), &origin);
             if result.is_ok() {
                 engine.consumed(&partition, origin.offset);
             }

@@ -1,19 +1,19 @@
 //! The state of one ticket and how each event changes it. Pure logic: events come in
-//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s and
-//! SLA deadlines to arm come out.
+//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s, SLA
+//! samples and SLA deadlines to arm come out.
 
 use serde::{Deserialize, Serialize};
 
 use crate::dimensions::{Catalog, Dims};
 use crate::event::{Author, EventBody, Millis, Requester, Status};
 use crate::kpi::Sample;
-use crate::sla::{SlaClock, SlaTarget, SlaTargets};
+use crate::sla::{MatchFields, PolicyId, SlaClock, SlaEffects, SlaPolicies, SlaTarget, TargetGauge};
 
 /// What the ticket rules need from configuration.
 #[derive(Debug, Clone)]
 pub struct TicketRules {
     pub catalog: Catalog,
-    pub sla_targets: SlaTargets,
+    pub policies: SlaPolicies,
     pub short_abandon_ms: Millis,
 }
 
@@ -21,14 +21,13 @@ pub struct TicketRules {
 #[derive(Debug, Default)]
 pub struct Effects {
     pub samples: Vec<Sample>,
-    /// SLA deadlines that need a timer.
-    pub deadlines: Vec<(SlaTarget, Millis)>,
+    pub sla: SlaEffects,
 }
 
 impl Effects {
     pub fn clear(&mut self) {
         self.samples.clear();
-        self.deadlines.clear();
+        self.sla.clear();
     }
 }
 
@@ -45,6 +44,9 @@ pub struct Ticket {
     agent_public_messages: u32,
     first_response_at: Option<Millis>,
     first_solved_at: Option<Millis>,
+    /// The oldest customer public message not yet answered by a public agent message (a
+    /// customer-opened ticket waits from its creation).
+    waiting_since: Option<Millis>,
     abandoned: bool,
     pub sla: SlaClock,
     /// Newest event time applied to this ticket (drives eviction).
@@ -58,8 +60,11 @@ pub struct Ticket {
 pub struct GaugeShare {
     pub status: Status,
     pub dims: Dims,
-    /// Per [`SlaTarget::index`]: breached and still not fulfilled.
-    pub breached: [bool; 2],
+    /// `None`: no policy matches the ticket.
+    pub policy: Option<PolicyId>,
+    /// Per [`SlaTarget::index`].
+    pub targets: [Option<TargetGauge>; 3],
+    pub waiting_since: Option<Millis>,
 }
 
 impl Ticket {
@@ -72,6 +77,7 @@ impl Ticket {
             agent_public_messages: 0,
             first_response_at: None,
             first_solved_at: None,
+            waiting_since: None,
             abandoned: false,
             sla: SlaClock::default(),
             last_event_at: at,
@@ -98,15 +104,26 @@ impl Ticket {
         self.created_at.is_some() && !self.status.is_some_and(Status::is_resolved)
     }
 
-    pub fn gauge_share(&self) -> Option<GaugeShare> {
+    pub fn gauge_share(&self, policies: &SlaPolicies) -> Option<GaugeShare> {
         let status = self.status.filter(|_| self.is_open())?;
-        Some(GaugeShare { status, dims: self.dims, breached: SlaTarget::ALL.map(|t| self.sla.is_actively_breached(t)) })
+        Some(GaugeShare {
+            status,
+            dims: self.dims,
+            policy: self.sla.policy(),
+            targets: self.sla.gauges(policies),
+            waiting_since: self.waiting_since,
+        })
+    }
+
+    fn paused(&self, policies: &SlaPolicies) -> bool {
+        self.status.is_some_and(|s| policies.pauses(s))
     }
 
     pub fn apply(&mut self, body: &EventBody, at: Millis, rules: &TicketRules, out: &mut Effects) {
         self.last_event_at = self.last_event_at.max(at);
+        let policies = &rules.policies;
         match body {
-            EventBody::TicketCreated { channel, priority, team, requester, .. } => {
+            EventBody::TicketCreated { channel, priority, team, topic, requester } => {
                 if self.created_at.is_some() {
                     return; // the earliest creation wins
                 }
@@ -115,10 +132,15 @@ impl Ticket {
                     Dims { channel: rules.catalog.channel(channel), priority: Some(*priority), team: rules.catalog.team(team.as_deref()) };
                 self.requester = *requester;
                 self.status.get_or_insert(Status::New);
+                if *requester == Requester::Customer {
+                    self.waiting_since = Some(self.waiting_since.map_or(at, |w| w.min(at)));
+                }
                 out.samples.push(Sample::Created);
-                out.deadlines.extend(self.sla.set_targets(at, *priority, &rules.sla_targets));
+                let fields =
+                    MatchFields { priority: Some(*priority), channel: Some(channel), team: team.as_deref(), topic: topic.as_deref() };
+                self.sla.created(at, policies.key(fields), self.paused(policies), policies, &mut out.sla);
             }
-            EventBody::TicketUpdated { priority, team, channel, .. } => {
+            EventBody::TicketUpdated { priority, team, topic, channel } => {
                 if let Some(channel) = channel {
                     self.dims.channel = rules.catalog.channel(channel);
                 }
@@ -127,23 +149,43 @@ impl Ticket {
                 }
                 if let Some(priority) = priority {
                     self.dims.priority = Some(*priority);
-                    if let Some(created_at) = self.created_at {
-                        out.deadlines.extend(self.sla.set_targets(created_at, *priority, &rules.sla_targets));
-                    }
+                }
+                if self.created_at.is_some() {
+                    let fields =
+                        MatchFields { priority: *priority, channel: channel.as_deref(), team: team.as_deref(), topic: topic.as_deref() };
+                    self.sla.rematch(at, fields, policies, &mut out.sla);
                 }
             }
             EventBody::Message { author: Author::Agent, public: true } => {
                 self.agent_public_messages += 1;
                 // An agent-opened ticket's opening message is not a response.
                 let opening = self.requester == Requester::Agent && self.agent_public_messages == 1;
-                if let (Some(created_at), None, false) = (self.created_at, self.first_response_at, opening) {
-                    self.first_response_at = Some(at);
-                    out.samples.push(Sample::FirstResponse(seconds(at - created_at)));
-                    out.samples.extend(self.sla.fulfil(SlaTarget::FirstResponse, at).map(Sample::Sla));
+                match (self.created_at, self.first_response_at, opening) {
+                    (Some(created_at), None, false) => {
+                        self.first_response_at = Some(at);
+                        out.samples.push(Sample::FirstResponse(seconds(at - created_at)));
+                        self.sla.fulfil(SlaTarget::FirstResponse, at, policies, &mut out.sla);
+                    }
+                    (Some(_), Some(_), _) => {
+                        if let Some(since) = self.waiting_since {
+                            out.samples.push(Sample::NextReply(seconds(at - since)));
+                        }
+                        self.sla.fulfil(SlaTarget::NextReply, at, policies, &mut out.sla);
+                    }
+                    _ => {}
+                }
+                self.waiting_since = None;
+            }
+            EventBody::Message { author: Author::Customer, public: true } => {
+                if self.waiting_since.is_none() {
+                    self.waiting_since = Some(at);
+                    if self.first_response_at.is_some() && self.is_open() {
+                        self.sla.awaiting_reply(at, self.paused(policies), policies, &mut out.sla);
+                    }
                 }
             }
             EventBody::Message { .. } => {}
-            EventBody::StatusChanged { status } => self.change_status(*status, at, out),
+            EventBody::StatusChanged { status } => self.change_status(*status, at, policies, out),
             EventBody::ContactAbandoned => {
                 if !self.abandoned && self.agent_public_messages == 0 {
                     self.abandoned = true;
@@ -156,9 +198,11 @@ impl Ticket {
         }
     }
 
-    fn change_status(&mut self, status: Status, at: Millis, out: &mut Effects) {
+    fn change_status(&mut self, status: Status, at: Millis, policies: &SlaPolicies, out: &mut Effects) {
         let was_resolved = self.status.is_some_and(Status::is_resolved);
+        let was_paused = self.paused(policies);
         self.status = Some(status);
+        let paused = self.paused(policies);
         match (was_resolved, status.is_resolved()) {
             // `closed` without a prior `solved` counts as solved at close time.
             (false, true) => {
@@ -170,10 +214,20 @@ impl Ticket {
                     }
                     out.samples.push(Sample::FullResolution(elapsed));
                 }
-                out.samples.extend(self.sla.fulfil(SlaTarget::Resolution, at).map(Sample::Sla));
+                self.sla.fulfil(SlaTarget::Resolution, at, policies, &mut out.sla);
                 self.sla.cancel(SlaTarget::FirstResponse);
+                self.sla.cancel(SlaTarget::NextReply);
+                self.waiting_since = None;
             }
-            (true, false) => out.samples.push(Sample::Reopened),
+            (true, false) => {
+                out.samples.push(Sample::Reopened);
+                self.sla.reopened(at, paused, policies, &mut out.sla);
+                // A customer message that came while the ticket was resolved waits for a reply.
+                if let (Some(since), Some(_)) = (self.waiting_since, self.first_response_at) {
+                    self.sla.awaiting_reply(since, paused, policies, &mut out.sla);
+                }
+            }
+            (false, false) if was_paused != paused => self.sla.pause(paused, at, policies, &mut out.sla),
             _ => {}
         }
     }
@@ -188,13 +242,13 @@ mod tests {
     use super::*;
     use crate::config::{Config, DimensionsConfig};
     use crate::event::Priority;
-    use crate::sla::SlaOutcome;
+    use crate::sla::{SlaOutcome, SlaSample};
 
     fn rules() -> TicketRules {
         let config = Config::default();
         TicketRules {
             catalog: Catalog::new(&DimensionsConfig::default()),
-            sla_targets: SlaTargets::new(&config.sla),
+            policies: SlaPolicies::new(&config.sla).unwrap(),
             short_abandon_ms: 10_000,
         }
     }
@@ -213,13 +267,23 @@ mod tests {
 
     /// Applies `(at_seconds, body)` in order and returns every sample.
     fn run(events: &[(i64, EventBody)]) -> (Ticket, Vec<Sample>) {
+        let (t, out) = run_effects(events);
+        (t, out.samples)
+    }
+
+    fn run_effects(events: &[(i64, EventBody)]) -> (Ticket, Effects) {
         let rules = rules();
         let mut t = Ticket::new(rules.catalog.unknown(), 0);
         let mut out = Effects::default();
         for (at, body) in events {
             t.apply(body, at * 1000, &rules, &mut out);
         }
-        (t, out.samples)
+        (t, out)
+    }
+
+    fn met(target: SlaTarget, seconds: f64) -> SlaSample {
+        // Default policy order: urgent, high, normal, low.
+        SlaSample { policy: 0, target, outcome: Some(SlaOutcome::Met), business_seconds: Some(seconds) }
     }
 
     #[test]
@@ -232,8 +296,28 @@ mod tests {
             (90, msg(Author::Agent, true)),
             (100, msg(Author::Agent, true)),
         ]);
+        // The 100 s reply answers nothing new: no next-reply sample.
+        assert_eq!(samples, [Sample::Created, Sample::FirstResponse(90.0)]);
+        let (_, out) = run_effects(&[(0, created(Requester::Customer)), (90, msg(Author::Agent, true))]);
         // Urgent first-response target is 30 min: met at 90 s.
-        assert_eq!(samples, [Sample::Created, Sample::FirstResponse(90.0), Sample::Sla(SlaOutcome::Met(SlaTarget::FirstResponse))]);
+        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 90.0)]);
+    }
+
+    #[test]
+    fn next_reply_starts_at_the_oldest_unanswered_customer_message() {
+        let (t, out) = run_effects(&[
+            (0, created(Requester::Customer)),
+            (60, msg(Author::Agent, true)),
+            (100, msg(Author::Customer, true)),
+            (130, msg(Author::Customer, true)),
+            (150, msg(Author::Bot, true)),
+            (400, msg(Author::Agent, true)),
+            (500, msg(Author::Customer, true)),
+        ]);
+        assert_eq!(out.samples, [Sample::Created, Sample::FirstResponse(60.0), Sample::NextReply(300.0)]);
+        // The default policies have no next-reply target: no SLA sample for it.
+        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 60.0)]);
+        assert_eq!(t.waiting_since, Some(500_000));
     }
 
     #[test]
@@ -257,7 +341,6 @@ mod tests {
                 Sample::Created,
                 Sample::FirstResolution(100.0),
                 Sample::FullResolution(100.0),
-                Sample::Sla(SlaOutcome::Met(SlaTarget::Resolution)),
                 Sample::Reopened,
                 Sample::FullResolution(400.0),
             ]
@@ -282,18 +365,25 @@ mod tests {
     }
 
     #[test]
-    fn gauge_share_follows_status_and_breach() {
+    fn gauge_share_follows_status_pause_and_breach() {
+        use crate::sla::TargetGauge;
         let rules = rules();
+        let p = &rules.policies;
         let mut t = Ticket::new(rules.catalog.unknown(), 0);
         let mut out = Effects::default();
-        assert_eq!(t.gauge_share(), None);
+        assert_eq!(t.gauge_share(p), None);
         t.apply(&created(Requester::Customer), 0, &rules, &mut out);
-        assert_eq!(out.deadlines, [(SlaTarget::FirstResponse, 1_800_000), (SlaTarget::Resolution, 28_800_000)]);
+        assert_eq!(out.sla.deadlines, [(SlaTarget::FirstResponse, 1_800_000), (SlaTarget::Resolution, 28_800_000)]);
         t.sla.on_deadline(SlaTarget::FirstResponse, 1_800_000);
-        let share = t.gauge_share().unwrap();
-        assert_eq!((share.status, share.breached), (Status::New, [true, false]));
-        t.apply(&status(Status::Solved), 2_000_000, &rules, &mut out);
-        assert_eq!(t.gauge_share(), None);
+        t.apply(&status(Status::OnHold), 1_900_000, &rules, &mut out);
+        let share = t.gauge_share(p).unwrap();
+        assert_eq!((share.status, share.policy, share.waiting_since), (Status::OnHold, Some(0), Some(0)));
+        assert_eq!(share.targets, [Some(TargetGauge::Breached), None, Some(TargetGauge::Paused)]);
+        t.apply(&status(Status::Open), 2_000_000, &rules, &mut out);
+        // 1 900 s of the 8 h ran before the pause: due 2 000 s + 26 900 s.
+        assert_eq!(t.gauge_share(p).unwrap().targets[2], Some(TargetGauge::Running(28_900_000)));
+        t.apply(&status(Status::Solved), 2_100_000, &rules, &mut out);
+        assert_eq!(t.gauge_share(p), None);
     }
 
     #[test]

@@ -38,11 +38,15 @@ async fn consumes_the_scenario_exactly_and_dead_letters_bad_input() {
     assert_eq!(value(&s, "ticketpulse_first_response_time_seconds_sum", &d24("email", "normal")), 6000.0);
     assert_eq!(value(&s, "ticketpulse_full_resolution_time_seconds_sum", &d24("email", "normal")), 21600.0);
     assert_eq!(value(&s, "ticketpulse_abandonment_ratio", &d24("chat", "normal")), 1.0 / 3.0);
-    let breach = |c, p| [("window", "24h"), ("channel", c), ("priority", p), ("target", "first_response")];
+    let breach = |c, p| [("window", "24h"), ("channel", c), ("priority", p), ("policy", p), ("target", "first_response")];
     assert_eq!(value(&s, "ticketpulse_sla_breached", &breach("chat", "urgent")), 1.0);
     assert_eq!(value(&s, "ticketpulse_sla_breached", &breach("phone", "high")), 1.0);
     assert_eq!(
-        value(&s, "ticketpulse_sla_breached_open_tickets", &[("channel", "phone"), ("priority", "high"), ("target", "first_response")]),
+        value(
+            &s,
+            "ticketpulse_sla_breached_open_tickets",
+            &[("channel", "phone"), ("priority", "high"), ("policy", "high"), ("target", "first_response")]
+        ),
         1.0
     );
     let events = |t, r| value(&s, "ticketpulse_events_total", &[("type", t), ("result", r)]);

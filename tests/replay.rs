@@ -62,30 +62,55 @@ fn scenario_kpis_match_hand_derived_values() {
     assert_eq!(v("ticketpulse_short_abandoned_contacts", &d24("chat", "normal")), 1.0);
     assert_eq!(v("ticketpulse_abandonment_ratio", &d24("chat", "normal")), 1.0 / 3.0);
 
-    // SLA: email/normal first response met ×3, resolution met ×1 (A). D (urgent, 30 min)
+    // SLA: email/normal first response met ×3; resolution met ×2 (A at 2 h, and again after
+    // its reopen at 3 h total: 2 h before the reopen + 1 h after, within 72 h). D (urgent, 30 min)
     // breached at 1:30 by timer and stays breached after the 1:40 reply; E (high, 2 h) breached
     // at 4:00 with no reply at all.
+    // The default policies are named after the priority they match.
     let t = |labels: [(&'static str, &'static str); 3], target: &'static str| {
         let mut l = labels.to_vec();
+        l.push(("policy", labels[2].1));
         l.push(("target", target));
         l
     };
     assert_eq!(v("ticketpulse_sla_met", &t(email, "first_response")), 3.0);
-    assert_eq!(v("ticketpulse_sla_met", &t(email, "resolution")), 1.0);
+    assert_eq!(v("ticketpulse_sla_met", &t(email, "resolution")), 2.0);
+    assert_eq!(v("ticketpulse_sla_business_time_seconds_sum", &t(email, "resolution")), 7200.0 + 10800.0);
     assert_eq!(v("ticketpulse_sla_compliance_ratio", &t(email, "first_response")), 1.0);
     assert_eq!(v("ticketpulse_sla_breached", &t(d24("chat", "urgent"), "first_response")), 1.0);
     assert_eq!(v("ticketpulse_sla_met", &t(d24("chat", "urgent"), "first_response")), 0.0);
     assert_eq!(v("ticketpulse_sla_compliance_ratio", &t(d24("chat", "urgent"), "first_response")), 0.0);
     assert_eq!(v("ticketpulse_sla_breached", &t(d24("phone", "high"), "first_response")), 1.0);
     assert_eq!(v("ticketpulse_sla_met", &t(d24("chat", "normal"), "resolution")), 2.0);
-    assert!(!s.contains_key(r#"ticketpulse_sla_compliance_ratio{window="24h",channel="phone",priority="high",target="resolution"}"#));
+    assert!(!s.contains_key(
+        r#"ticketpulse_sla_compliance_ratio{window="24h",channel="phone",priority="high",policy="high",target="resolution"}"#
+    ));
 
     // Current gauges: only E is breached and still unanswered.
-    let breached: Vec<_> = s.iter().filter(|(k, _)| k.starts_with("ticketpulse_sla_breached_open_tickets")).collect();
+    let breached: Vec<_> = s.iter().filter(|(k, v)| k.starts_with("ticketpulse_sla_breached_open_tickets") && **v > 0.0).collect();
     assert_eq!(
         breached,
-        [(&r#"ticketpulse_sla_breached_open_tickets{channel="phone",priority="high",target="first_response"}"#.to_string(), &1.0)]
+        [(
+            &r#"ticketpulse_sla_breached_open_tickets{channel="phone",priority="high",policy="high",target="first_response"}"#.to_string(),
+            &1.0
+        )]
     );
+    // At 14:00: C's resolution runs (due 9:10 + 72 h, in 67 h 10 min), B's is paused
+    // (pending). D's resolution is due at 18:00: not at risk within 1 h.
+    let current = |c: &'static str, p: &'static str, target| [("channel", c), ("priority", p), ("policy", p), ("target", target)];
+    assert_eq!(v("ticketpulse_sla_running_targets", &current("email", "normal", "resolution")), 1.0);
+    assert_eq!(v("ticketpulse_sla_paused_targets", &current("email", "normal", "resolution")), 1.0);
+    assert_eq!(v("ticketpulse_sla_next_deadline_seconds", &current("email", "normal", "resolution")), 241_800.0);
+    assert_eq!(v("ticketpulse_sla_next_deadline_seconds", &current("chat", "urgent", "resolution")), 14_400.0);
+    let mut at_risk = current("chat", "urgent", "resolution").to_vec();
+    at_risk.push(("horizon", "1h"));
+    assert_eq!(v("ticketpulse_sla_at_risk_targets", &at_risk), 0.0);
+    // B's customer message at 10:00 (after the agent's 9:15 reply) and E's creation at 11:00
+    // are unanswered.
+    let age = |c, p| value(&s, "ticketpulse_oldest_unanswered_message_age_seconds", &[("channel", c), ("priority", p)]);
+    assert_eq!(age("email", "normal"), 14_400.0);
+    assert_eq!(age("phone", "high"), 10_800.0);
+    assert_eq!(s.keys().filter(|k| k.starts_with("ticketpulse_oldest_unanswered_message_age_seconds{")).count(), 2);
     let open = |c, p, st| value(&s, "ticketpulse_open_tickets", &[("channel", c), ("priority", p), ("status", st)]);
     assert_eq!(open("email", "normal", "new"), 1.0); // C
     assert_eq!(open("email", "normal", "pending"), 1.0); // B

@@ -35,7 +35,7 @@ fn feed(engine: &mut Engine, payloads: &[String], first_offset: i64) {
 }
 
 fn exposition(engine: Engine, telemetry: Arc<Telemetry>) -> String {
-    exporter::encode(&exporter::registry(Arc::new(Mutex::new(engine)), telemetry))
+    exporter::encode(&exporter::registry(Arc::new(Mutex::new(engine)), telemetry, None))
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     checkpoints.checkpoint(None, true); // no new input: nothing is written
     feed(&mut engine.lock().unwrap(), &events[400..700], 400);
     checkpoints.checkpoint(None, true);
-    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry))));
+    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), None)));
     assert_eq!(value(&s, "ticketpulse_snapshots_saved_total", &[]), 2.0);
 
     // Flip one byte of the newest file.
@@ -96,7 +96,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     let fresh = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
     let checkpoints = Checkpointer::new(Some(store), Arc::clone(&fresh), Arc::clone(&telemetry));
     assert_eq!(checkpoints.restore(&partition(), 0), Some(400), "the previous snapshot's offset");
-    let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, Arc::clone(&telemetry))));
+    let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, Arc::clone(&telemetry), None)));
     assert_eq!(value(&s, "ticketpulse_snapshot_failures_total", &[("operation", "load"), ("reason", "corrupt")]), 1.0);
     assert_eq!(value(&s, "ticketpulse_snapshots_restored_total", &[]), 1.0);
 }

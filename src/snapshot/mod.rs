@@ -17,12 +17,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::config::Config;
 use crate::dimensions::Catalog;
 use crate::internal_events::PartitionId;
 use crate::window::WindowSpec;
 
 /// Bumped whenever the payload's shape changes; older snapshots are then refused by name.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -87,6 +88,16 @@ pub trait SnapshotStore: Send + Sync {
 pub struct StateShape {
     pub catalog: Catalog,
     pub windows: Vec<WindowSpec>,
+    /// A fingerprint of the `sla` section: tickets hold policy ids and deadlines computed
+    /// from it, so a snapshot taken under other policies or calendars is not reused (the
+    /// partition is rebuilt from its input instead, under the new policies).
+    pub sla: u64,
+}
+
+impl StateShape {
+    pub fn new(config: &Config, windows: Vec<WindowSpec>) -> Self {
+        Self { catalog: Catalog::new(&config.dimensions), windows, sla: xxh3_64(format!("{:?}", config.sla).as_bytes()) }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +152,9 @@ pub fn decode<S: DeserializeOwned>(bytes: &[u8], partition: &PartitionId, shape:
     if body.shape.windows != shape.windows {
         return Err(SnapshotError::ConfigChanged { field: "time.windows" });
     }
+    if body.shape.sla != shape.sla {
+        return Err(SnapshotError::ConfigChanged { field: "sla" });
+    }
     Ok(body.state)
 }
 
@@ -157,12 +171,10 @@ fn safe_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::window::WindowSpec;
 
     fn shape() -> StateShape {
-        let config = Config::default();
-        StateShape { catalog: Catalog::new(&config.dimensions), windows: vec![WindowSpec::new(std::time::Duration::from_secs(60), 6)] }
+        StateShape::new(&Config::default(), vec![WindowSpec::new(std::time::Duration::from_secs(60), 6)])
     }
 
     #[test]
