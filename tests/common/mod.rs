@@ -24,15 +24,19 @@ pub fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// The exposition key of a series: name and label pairs in exposition order.
+pub fn key(name: &str, labels: &[(&str, &str)]) -> String {
+    if labels.is_empty() {
+        return name.to_string();
+    }
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", inner.join(","))
+}
+
 /// Looks a series up by name and label pairs (in exposition order), failing with the
 /// neighbouring series if it is missing.
 pub fn value(series: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let key = if labels.is_empty() {
-        name.to_string()
-    } else {
-        let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-        format!("{name}{{{}}}", inner.join(","))
-    };
+    let key = key(name, labels);
     match series.get(&key) {
         Some(v) => *v,
         None => {
