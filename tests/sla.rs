@@ -394,3 +394,48 @@ fn check_config_names_the_bad_sla_field() {
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["check-config", EXAMPLE]).output().unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 }
+
+/// A week of mixed policies (tests/data/sla_scenario.jsonl, 26 events in arrival order) ending
+/// with a tick at 2026-02-04T18:00Z.
+const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sla_scenario.jsonl");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_service_through_a_real_broker_shows_what_replay_shows() {
+    let text = std::fs::read_to_string(SCENARIO).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let expected = replay(&config(), text.as_bytes(), End::AsLive).unwrap();
+    let s = parse_exposition(&expected);
+    // S6 (vip-urgent, 15 min) breached at 10:15; its reply dated 10:14 arrived behind the
+    // watermark and only records its 14 min.
+    let s6 = vec![("window", "24h"), ("channel", "chat"), ("priority", "urgent"), ("team", "vip"), ("policy", "vip-urgent")];
+    assert_eq!(value(&s, "ticketpulse_sla_breached", &with(s6.clone(), "target", "first_response")), 1.0);
+    assert_eq!(value(&s, "ticketpulse_sla_business_time_seconds_sum", &with(s6, "target", "first_response")), 840.0);
+    // S1 (emea, 16 h): Monday 16:30-17:00, Tuesday 7 h, Wednesday 09:00-11:00: met in 9.5 h.
+    assert_eq!(value(&s, "ticketpulse_sla_business_time_seconds_sum", &win("normal", "emea", "emea-business", "resolution")), 34_200.0);
+    // S2 (us, 24 h): 15 min before pending, Tuesday 10:00-17:00, Wednesday 09:00-12:00.
+    let s2 = vec![("window", "24h"), ("channel", "chat"), ("priority", "normal"), ("team", "us"), ("policy", "us-business")];
+    assert_eq!(value(&s, "ticketpulse_sla_met", &with(s2.clone(), "target", "resolution")), 1.0);
+    assert_eq!(value(&s, "ticketpulse_sla_business_time_seconds_sum", &with(s2, "target", "resolution")), 36_900.0);
+    // Current, at 18:00 (stream time): S7's first response (8 h from 10:30) is due in 30 min.
+    let s7 = vec![("channel", "web"), ("priority", "normal"), ("team", "none"), ("policy", "standard"), ("target", "first_response")];
+    assert_eq!(value(&s, "ticketpulse_sla_next_deadline_seconds", &s7), 1800.0);
+    assert_eq!(value(&s, "ticketpulse_sla_at_risk_targets", &with(s7.clone(), "horizon", "1h")), 1.0);
+    assert_eq!(value(&s, "ticketpulse_sla_at_risk_targets", &with(s7, "horizon", "15m")), 0.0);
+    let s5 = [("channel", "phone"), ("priority", "high"), ("team", "none"), ("policy", "standard"), ("target", "resolution")];
+    assert_eq!(value(&s, "ticketpulse_sla_paused_targets", &s5), 1.0);
+    let s4 = [("channel", "web"), ("priority", "low"), ("team", "none"), ("policy", "standard"), ("target", "first_response")];
+    assert_eq!(value(&s, "ticketpulse_sla_breached_open_tickets", &s4), 1.0);
+
+    let broker = common::Broker::start();
+    let topic = "sla-scenario";
+    common::create_topics(&broker.bootstrap, &[(topic, 1), ("sla-scenario-dlq", 1)]).await;
+    common::produce(&broker.bootstrap, topic, &lines).await;
+    let mut live = common::config(&broker.bootstrap, topic);
+    let example = config();
+    (live.sla, live.dimensions) = (example.sla, example.dimensions);
+    let running = ticketpulse::service::start(live).await.unwrap();
+    let text = common::scrape_until(running.http_addr, |s| common::total_events(s) == 26.0).await;
+    common::assert_same_kpis(&text, &expected);
+    assert_eq!(common::promtool_check_metrics(&text), "");
+    running.shutdown().await.unwrap();
+}
