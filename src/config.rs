@@ -162,7 +162,9 @@ pub struct TimeConfig {
     #[serde(with = "humantime_serde")]
     pub allowed_lateness: Duration,
     /// In the live service, a partition that received nothing for this long advances its
-    /// stream time with the wall clock so breaches still fire when traffic stops. `0s` disables.
+    /// stream time with the wall clock so breaches are still counted when traffic stops; and
+    /// between messages the current SLA gauges read stream time moved on with the wall clock.
+    /// `0s` disables both: time then comes from events only.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
     /// Events dated further than this ahead of the wall clock are rejected (`future_timestamp`).
@@ -250,10 +252,11 @@ pub struct SlaConfig {
 impl Default for SlaConfig {
     fn default() -> Self {
         let h = |n: u64| Some(Duration::from_secs(n * 3600));
-        let policy = |name: &str, first_response, resolution| PolicyConfig {
+        let policy = |name: &str, first_response, next_reply, resolution| PolicyConfig {
             name: name.into(),
             priority: Some(vec![name.into()]),
             first_response,
+            next_reply,
             resolution,
             ..PolicyConfig::default()
         };
@@ -262,10 +265,10 @@ impl Default for SlaConfig {
             at_risk_horizons: vec![Duration::from_secs(15 * 60), Duration::from_secs(3600)],
             calendars: BTreeMap::new(),
             policies: vec![
-                policy("urgent", Some(Duration::from_secs(1800)), h(8)),
-                policy("high", h(2), h(24)),
-                policy("normal", h(8), h(72)),
-                policy("low", h(24), h(120)),
+                policy("urgent", Some(Duration::from_secs(1800)), h(1), h(8)),
+                policy("high", h(2), h(4), h(24)),
+                policy("normal", h(8), h(8), h(72)),
+                policy("low", h(24), h(24), h(120)),
             ],
         }
     }

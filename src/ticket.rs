@@ -315,8 +315,8 @@ mod tests {
             (500, msg(Author::Customer, true)),
         ]);
         assert_eq!(out.samples, [Sample::Created, Sample::FirstResponse(60.0), Sample::NextReply(300.0)]);
-        // The default policies have no next-reply target: no SLA sample for it.
-        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 60.0)]);
+        // Urgent next reply: 1 h, met after 300 s.
+        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 60.0), met(SlaTarget::NextReply, 300.0)]);
         assert_eq!(t.waiting_since, Some(500_000));
     }
 
