@@ -128,7 +128,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run { config } => {
             let config = Config::load(Some(&config))?;
-            runtime()?.block_on(crate::service::run(config, crate::service::shutdown_signal()))
+            block_on(crate::service::run(config, crate::service::shutdown_signal()))?
         }
         Command::Replay { config, end_time, as_live, input } => {
             let config = Config::load(config.as_deref())?;
@@ -144,31 +144,39 @@ fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo { config, generator } => {
             let config = Config::load(config.as_deref())?;
-            runtime()?.block_on(crate::service::demo(config, generator.options(), crate::service::shutdown_signal()))
+            block_on(crate::service::demo(config, generator.options(), crate::service::shutdown_signal()))?
         }
         Command::Generate { out, brokers, topic, count, follow, generator } => {
             let options = generator.options();
             let count = count.or((!follow).then_some(100_000));
             match (out, brokers, topic) {
                 (Some(out), _, _) => generator::write_file(&out, options, count, follow),
-                (None, Some(brokers), Some(topic)) => runtime()?.block_on(generator::produce(&brokers, &topic, options, count, follow)),
+                (None, Some(brokers), Some(topic)) => block_on(generator::produce(&brokers, &topic, options, count, follow))?,
                 _ => anyhow::bail!("give --out FILE, or --brokers B and --topic T"),
             }
         }
         Command::CheckConfig { config } => {
             let loaded = Config::load(Some(&config))?;
             println!(
-                "{}: ok ({} topic(s), windows {:?}, labels {:?})",
+                "{}: ok ({} topic(s), windows {:?}, labels {:?}, SLA policies {:?}, calendars {:?})",
                 config.display(),
                 loaded.kafka.topics.len(),
                 loaded.time.windows.iter().map(|w| crate::config::window_label(*w)).collect::<Vec<_>>(),
-                loaded.dimensions.labels
+                loaded.dimensions.labels,
+                loaded.sla.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+                loaded.sla.calendars.keys().collect::<Vec<_>>(),
             );
             Ok(())
         }
     }
 }
 
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+/// Runs `future` on a fresh runtime. Blocking work still running afterwards (a Kafka client
+/// that cannot finish closing because the broker is gone) is abandoned after a second, so the
+/// process exits within its `shutdown_timeout` instead of waiting on it forever.
+fn block_on<F: std::future::Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(output)
 }

@@ -102,7 +102,7 @@ impl Gauges {
         let key = catalog.key(share.dims);
         bump(&mut self.open, (share.status, key), delta);
         if let Some(since) = share.waiting_since {
-            bump(self.waiting.entry(key).or_default(), since, delta);
+            bump_within(&mut self.waiting, key, since, delta);
         }
         let Some(policy) = share.policy else {
             bump(&mut self.unmatched, key, delta);
@@ -111,14 +111,12 @@ impl Gauges {
         for (target, gauge) in SlaTarget::ALL.into_iter().zip(share.targets) {
             let sla_key = (key, policy, target);
             match gauge {
-                Some(TargetGauge::Running(deadline)) => bump(self.deadlines.entry(sla_key).or_default(), deadline, delta),
+                Some(TargetGauge::Running(deadline)) => bump_within(&mut self.deadlines, sla_key, deadline, delta),
                 Some(TargetGauge::Paused) => bump(&mut self.paused, sla_key, delta),
                 Some(TargetGauge::Breached) => bump(&mut self.breached, sla_key, delta),
                 None => {}
             }
         }
-        self.deadlines.retain(|_, d| !d.is_empty());
-        self.waiting.retain(|_, w| !w.is_empty());
     }
 
     /// Adds these gauges, read at time `now`, into `view`.
@@ -186,6 +184,15 @@ pub struct Current {
     pub sla: BTreeMap<SlaKey, SlaRow>,
     /// Milliseconds since the oldest unanswered customer message of an open ticket.
     pub oldest_unanswered: BTreeMap<DimKey, Millis>,
+}
+
+/// [`bump`] on the multiset of instants under `key`, dropping the multiset when it empties.
+fn bump_within<K: Ord + Copy>(map: &mut BTreeMap<K, BTreeMap<Millis, i64>>, key: K, at: Millis, delta: i64) {
+    let set = map.entry(key).or_default();
+    bump(set, at, delta);
+    if set.is_empty() {
+        map.remove(&key);
+    }
 }
 
 /// Adds `delta`, dropping entries that reach zero so their series disappear.
