@@ -43,7 +43,7 @@ pub struct Config {
     pub dimensions: DimensionsConfig,
     /// Input limits.
     pub events: EventsConfig,
-    /// Per-priority SLA targets (calendar time).
+    /// SLA policies, business-hours calendars and pause statuses.
     pub sla: SlaConfig,
     /// Abandoned-contact accounting.
     pub abandonment: AbandonmentConfig,

@@ -223,14 +223,6 @@ impl SlaPolicies {
         &self.policies[usize::from(policy)].name
     }
 
-    pub fn len(&self) -> usize {
-        self.policies.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.policies.is_empty()
-    }
-
     fn target(&self, policy: Option<PolicyId>, target: SlaTarget) -> Option<Millis> {
         policy.and_then(|p| self.policies[usize::from(p)].targets[target.index()])
     }
