@@ -143,7 +143,12 @@ impl SlaPolicies {
             if this.policies.iter().any(|q| q.name == p.name) {
                 return Err(bad(field("name"), format!("{:?} is used by an earlier policy", p.name)));
             }
-            let priority = match &p.priority {
+            // A condition is absent (matches anything) or a non-empty list.
+            let condition = |name: &str, values: &Option<Vec<String>>| match values {
+                Some(v) if v.is_empty() => Err(bad(field(name), "must not be empty (leave it out to match any)")),
+                _ => Ok(values.clone()),
+            };
+            let priority = match condition("priority", &p.priority)? {
                 None => None,
                 Some(values) => Some(
                     values
@@ -155,19 +160,12 @@ impl SlaPolicies {
                         .collect::<Result<Vec<_>, _>>()?,
                 ),
             };
-            let intern = |name: &str, values: &Option<Vec<String>>, table: &mut Vec<String>| -> Result<Option<Vec<u16>>, ConfigError> {
-                let Some(values) = values else { return Ok(None) };
-                if values.is_empty() {
-                    return Err(bad(field(name), "must not be empty (leave it out to match any)"));
-                }
-                Ok(Some(values.iter().map(|v| intern(table, v)).collect()))
+            let interned = |name: &str, values: &Option<Vec<String>>, table: &mut Vec<String>| -> Result<Option<Vec<u16>>, ConfigError> {
+                Ok(condition(name, values)?.map(|values| values.iter().map(|v| intern(table, v)).collect()))
             };
-            let channel = intern("channel", &p.channel, &mut this.channels)?;
-            let team = intern("team", &p.team, &mut this.teams)?;
-            let topic = intern("topic", &p.topic, &mut this.topics)?;
-            if priority.as_ref().is_some_and(Vec::is_empty) {
-                return Err(bad(field("priority"), "must not be empty (leave it out to match any)"));
-            }
+            let channel = interned("channel", &p.channel, &mut this.channels)?;
+            let team = interned("team", &p.team, &mut this.teams)?;
+            let topic = interned("topic", &p.topic, &mut this.topics)?;
             let mut targets = [None; 3];
             for (slot, (name, d)) in
                 targets.iter_mut().zip([("first_response", p.first_response), ("next_reply", p.next_reply), ("resolution", p.resolution)])
