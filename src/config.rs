@@ -47,6 +47,9 @@ pub struct Config {
     pub sla: SlaConfig,
     /// Abandoned-contact accounting.
     pub abandonment: AbandonmentConfig,
+    /// The rest of the KPI catalogue: surveys, real-time channels, backlog age, topics, cost
+    /// and sentiment (see `docs/metrics.md`).
+    pub kpis: KpisConfig,
     /// Per-ticket state retention and limits.
     pub tickets: TicketsConfig,
     /// State snapshots: crash recovery and partition handover.
@@ -67,6 +70,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             sla: SlaConfig::default(),
             abandonment: AbandonmentConfig::default(),
+            kpis: KpisConfig::default(),
             tickets: TicketsConfig::default(),
             snapshots: SnapshotsConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
@@ -370,11 +374,148 @@ pub struct AbandonmentConfig {
     /// of the abandonment ratio (the customer hung up before a fair chance to be answered).
     #[serde(with = "humantime_serde")]
     pub short_abandon_threshold: Duration,
+    /// Upper bounds of the wait-time buckets of `ticketpulse_abandoned_contacts_by_wait`
+    /// (creation to abandon), ascending; a last bucket takes every longer wait.
+    #[serde(deserialize_with = "durations")]
+    pub wait_buckets: Vec<Duration>,
 }
 
 impl Default for AbandonmentConfig {
     fn default() -> Self {
-        Self { short_abandon_threshold: Duration::from_secs(10) }
+        Self { short_abandon_threshold: Duration::from_secs(10), wait_buckets: [10, 30, 60, 120, 300].map(Duration::from_secs).to_vec() }
+    }
+}
+
+/// The KPI catalogue beyond volume, response, resolution, SLA and abandonment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpisConfig {
+    /// Survey scales (`survey_response` events). NPS is always 0–10.
+    pub surveys: SurveysConfig,
+    /// Real-time channels: service level and speed of answer.
+    pub realtime: RealtimeConfig,
+    /// Open tickets by age.
+    pub backlog: BacklogConfig,
+    /// Tickets created by topic, with bounded label values.
+    pub topics: TopicsConfig,
+    /// Cost per resolution and per contact; reported only when configured.
+    pub cost: CostConfig,
+    /// Customer sentiment carried by `message` events.
+    pub sentiment: SentimentConfig,
+}
+
+/// CSAT and CES scales.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SurveysConfig {
+    /// CSAT: default 1–5, "good" from 4.
+    pub csat: ScaleConfig,
+    /// CES: default 1–7, "easy" from 5.
+    pub ces: ScaleConfig,
+}
+
+impl Default for SurveysConfig {
+    fn default() -> Self {
+        Self { csat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 }, ces: ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 } }
+    }
+}
+
+/// A survey's score range. A score outside it is rejected as `out_of_range`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleConfig {
+    /// Lowest valid score.
+    pub min: f64,
+    /// Highest valid score.
+    pub max: f64,
+    /// Scores from this value up are good (CSAT) or easy (CES).
+    pub good_from: f64,
+}
+
+/// Real-time channels (chat, phone, ...), where a contact waits in a queue for an agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    /// Channels measured as real-time contacts; each needs a service-level threshold.
+    pub channels: Vec<String>,
+    /// Per channel: a contact answered (first public agent reply) within this time counts
+    /// toward the service level.
+    #[serde(deserialize_with = "duration_map")]
+    pub service_level_thresholds: BTreeMap<String, Duration>,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            channels: ["chat", "phone", "messaging"].map(String::from).to_vec(),
+            service_level_thresholds: [("chat", 20), ("phone", 30), ("messaging", 60)]
+                .map(|(c, s)| (c.to_string(), Duration::from_secs(s)))
+                .into(),
+        }
+    }
+}
+
+/// Open tickets by age.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BacklogConfig {
+    /// Upper bounds of the age buckets of `ticketpulse_backlog_tickets`, ascending; a last
+    /// bucket takes every older ticket.
+    #[serde(deserialize_with = "durations")]
+    pub age_buckets: Vec<Duration>,
+    /// Open tickets older than this are counted in `ticketpulse_stale_open_tickets`.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+}
+
+impl Default for BacklogConfig {
+    fn default() -> Self {
+        Self {
+            age_buckets: [3600, 4 * 3600, 24 * 3600, 72 * 3600].map(Duration::from_secs).to_vec(),
+            stale_after: Duration::from_secs(72 * 3600),
+        }
+    }
+}
+
+/// The `topic` label of `ticketpulse_tickets_created_by_topic`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    /// When not empty, exactly these topics are labels and every other topic is `other`.
+    pub allow: Vec<String>,
+    /// Without an allow-list: the `top` most frequent topics over the longest window are
+    /// labels and every other topic is `other`.
+    pub top: usize,
+    /// Distinct topics counted per window slice; later new topics in a full slice count as
+    /// `other`. Bounds memory under a flood of random topics.
+    pub max_tracked_per_slice: usize,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self { allow: Vec::new(), top: 20, max_tracked_per_slice: 200 }
+    }
+}
+
+/// Operating cost of the support organisation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostConfig {
+    /// Cost per hour, in any currency; unset (the default) reports no cost metrics.
+    pub per_hour: Option<f64>,
+}
+
+/// Customer sentiment (`message.sentiment`, −1..1, computed upstream).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SentimentConfig {
+    /// Messages with a sentiment below this are negative.
+    pub negative_below: f64,
+}
+
+impl Default for SentimentConfig {
+    fn default() -> Self {
+        Self { negative_below: -0.3 }
     }
 }
 
@@ -535,8 +676,67 @@ impl Config {
         if s.chunk_bytes < 1024 {
             return Err(bad("snapshots.chunk_bytes", "must be at least 1024"));
         }
+        check_buckets("abandonment.wait_buckets", &self.abandonment.wait_buckets)?;
+        self.validate_kpis()
+    }
+
+    fn validate_kpis(&self) -> Result<(), ConfigError> {
+        let k = &self.kpis;
+        for (name, scale) in [("csat", &k.surveys.csat), ("ces", &k.surveys.ces)] {
+            let ok = [scale.min, scale.max, scale.good_from].iter().all(|v| v.is_finite())
+                && scale.min < scale.max
+                && (scale.min..=scale.max).contains(&scale.good_from);
+            if !ok {
+                return Err(bad(format!("kpis.surveys.{name}"), "needs finite min < max and min <= good_from <= max"));
+            }
+        }
+        let r = &k.realtime;
+        check_values("kpis.realtime.channels", &r.channels, true)?;
+        for (i, channel) in r.channels.iter().enumerate() {
+            if !self.dimensions.channels.contains(channel) {
+                return Err(bad(format!("kpis.realtime.channels[{i}]"), format!("{channel:?} is not in dimensions.channels")));
+            }
+            match r.service_level_thresholds.get(channel) {
+                None => return Err(bad("kpis.realtime.service_level_thresholds", format!("has no threshold for {channel:?}"))),
+                Some(d) if d.is_zero() => return Err(bad(format!("kpis.realtime.service_level_thresholds.{channel}"), "must be positive")),
+                Some(_) => {}
+            }
+        }
+        if let Some(extra) = r.service_level_thresholds.keys().find(|c| !r.channels.contains(c)) {
+            return Err(bad(format!("kpis.realtime.service_level_thresholds.{extra}"), "is not in kpis.realtime.channels"));
+        }
+        check_buckets("kpis.backlog.age_buckets", &k.backlog.age_buckets)?;
+        if k.backlog.stale_after.is_zero() {
+            return Err(bad("kpis.backlog.stale_after", "must be positive"));
+        }
+        check_values("kpis.topics.allow", &k.topics.allow, false)?;
+        if k.topics.allow.is_empty() && k.topics.top == 0 {
+            return Err(bad("kpis.topics.top", "must be positive when kpis.topics.allow is empty"));
+        }
+        if k.topics.max_tracked_per_slice < k.topics.top {
+            return Err(bad("kpis.topics.max_tracked_per_slice", "must be at least kpis.topics.top"));
+        }
+        if k.cost.per_hour.is_some_and(|c| !c.is_finite() || c <= 0.0) {
+            return Err(bad("kpis.cost.per_hour", "must be a positive number"));
+        }
+        if !(-1.0..=1.0).contains(&k.sentiment.negative_below) {
+            return Err(bad("kpis.sentiment.negative_below", "must be between -1 and 1"));
+        }
         Ok(())
     }
+}
+
+/// Bucket bounds: 1 to 20 positive durations, strictly ascending.
+fn check_buckets(field: &str, bounds: &[Duration]) -> Result<(), ConfigError> {
+    if bounds.is_empty() || bounds.len() > 20 {
+        return Err(bad(field, "must list 1 to 20 durations"));
+    }
+    for (i, b) in bounds.iter().enumerate() {
+        if b.is_zero() || (i > 0 && *b <= bounds[i - 1]) {
+            return Err(bad(format!("{field}[{i}]"), "must be positive and greater than the bound before it"));
+        }
+    }
+    Ok(())
 }
 
 /// Label values we generate ourselves and so cannot be configured.
@@ -572,6 +772,14 @@ pub fn window_label(window: Duration) -> String {
 fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     let texts = Vec::<String>::deserialize(d)?;
     texts.iter().map(|t| humantime::parse_duration(t).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))).collect()
+}
+
+fn duration_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duration>, D::Error> {
+    let texts = BTreeMap::<String, String>::deserialize(d)?;
+    texts
+        .into_iter()
+        .map(|(k, t)| humantime::parse_duration(&t).map(|d| (k, d)).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}"))))
+        .collect()
 }
 
 /// Accepts both `"sasl.password" = "x"` and TOML dotted / environment-nested keys
@@ -623,6 +831,8 @@ mod tests {
         assert_eq!(shipped.kafka.topics, default.kafka.topics);
         assert_eq!(shipped.dimensions.channels, default.dimensions.channels);
         assert_eq!(format!("{:?}", shipped.sla), format!("{:?}", default.sla));
+        assert_eq!(format!("{:?}", shipped.abandonment), format!("{:?}", default.abandonment));
+        assert_eq!(format!("{:?}", shipped.kpis), format!("{:?}", default.kpis));
     }
 
     #[test]
@@ -640,6 +850,17 @@ mod tests {
             ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
             ("[[sla.policies]]\nname = \"x\"\nfirst_response = \"10ms\"\n", "sla.policies[0].first_response"),
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
+            ("[abandonment]\nwait_buckets = [\"30s\", \"10s\"]\n", "abandonment.wait_buckets[1]"),
+            ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat"),
+            ("[kpis.realtime]\nchannels = [\"chat\", \"fax\"]\n", "kpis.realtime.channels[1]"),
+            ("[kpis.realtime]\nchannels = [\"chat\", \"web\"]\n", "kpis.realtime.service_level_thresholds"),
+            (
+                "[kpis.realtime.service_level_thresholds]\nchat = \"20s\"\nphone = \"30s\"\nmessaging = \"1m\"\nweb = \"1m\"\n",
+                "kpis.realtime.service_level_thresholds.web",
+            ),
+            ("[kpis.topics]\ntop = 30\nmax_tracked_per_slice = 10\n", "kpis.topics.max_tracked_per_slice"),
+            ("[kpis.cost]\nper_hour = -5.0\n", "kpis.cost.per_hour"),
+            ("[kpis.sentiment]\nnegative_below = -2.0\n", "kpis.sentiment.negative_below"),
         ];
         for (toml, field) in cases {
             let err = load_str(toml).unwrap_err().to_string();

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
 use crate::internal_events::{EventResult, PartitionId, Telemetry};
-use crate::kpi::{KpiSlice, SlaSlice};
+use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice};
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
@@ -36,6 +36,15 @@ pub struct Rules {
     pub limits: ParseLimits,
     pub dedup_ids_per_ticket: usize,
     pub max_tickets: usize,
+    /// Topic labels: the allow-list (empty: top N), and distinct topics kept per slice.
+    pub topic_allow: Vec<String>,
+    pub topics_top: usize,
+    pub topics_per_slice: usize,
+    /// Operating cost per hour, for cost per resolution and per contact.
+    pub cost_per_hour: Option<f64>,
+    /// Upper bounds of the backlog age buckets, and the age from which a ticket is stale.
+    pub backlog_buckets: Vec<Millis>,
+    pub stale_after: Millis,
     /// What snapshots are checked against before use.
     pub shape: StateShape,
 }
@@ -44,19 +53,32 @@ impl Rules {
     pub fn new(config: &Config) -> Self {
         let ms = |d: std::time::Duration| d.as_millis() as Millis;
         let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
+        let catalog = Catalog::new(&config.dimensions);
+        let surveys = &config.kpis.surveys;
         Self {
             ticket: TicketRules {
-                catalog: Catalog::new(&config.dimensions),
+                kpi: KpiRules::new(config, &catalog),
+                catalog,
                 policies: SlaPolicies::new(&config.sla).expect("a validated configuration has valid SLA policies"),
-                short_abandon_ms: ms(config.abandonment.short_abandon_threshold),
             },
             windows: windows.clone(),
             allowed_lateness: ms(config.time.allowed_lateness),
             idle_timeout: ms(config.time.idle_timeout),
             retention: ms(config.tickets.retention),
-            limits: ParseLimits { max_message_bytes: config.events.max_message_bytes, max_future_skew: ms(config.time.max_future_skew) },
+            limits: ParseLimits {
+                max_message_bytes: config.events.max_message_bytes,
+                max_future_skew: ms(config.time.max_future_skew),
+                csat_range: (surveys.csat.min, surveys.csat.max),
+                ces_range: (surveys.ces.min, surveys.ces.max),
+            },
             dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
             max_tickets: config.tickets.max_per_partition,
+            topic_allow: config.kpis.topics.allow.clone(),
+            topics_top: config.kpis.topics.top,
+            topics_per_slice: config.kpis.topics.max_tracked_per_slice,
+            cost_per_hour: config.kpis.cost.per_hour,
+            backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
+            stale_after: ms(config.kpis.backlog.stale_after),
             shape: StateShape::new(config, windows),
         }
     }
@@ -94,6 +116,8 @@ pub struct Gauges {
     deadlines: BTreeMap<SlaKey, BTreeMap<Millis, i64>>,
     /// Oldest unanswered customer message of each open ticket.
     waiting: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
+    /// Creation time of each open ticket (backlog by age).
+    created: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
 }
 
 impl Gauges {
@@ -101,6 +125,7 @@ impl Gauges {
         let Some(share) = share else { return };
         let key = catalog.key(share.dims);
         bump(&mut self.open, (share.status, key), delta);
+        bump_within(&mut self.created, key, share.created_at, delta);
         if let Some(since) = share.waiting_since {
             bump_within(&mut self.waiting, key, since, delta);
         }
@@ -120,7 +145,8 @@ impl Gauges {
     }
 
     /// Adds these gauges, read at time `now`, into `view`.
-    fn read_into(&self, now: Millis, horizons: &[(String, Millis)], view: &mut Current) {
+    fn read_into(&self, now: Millis, rules: &Rules, view: &mut Current) {
+        let horizons = rules.ticket.policies.horizons();
         for (k, v) in &self.open {
             *view.open.entry(*k).or_default() += v;
         }
@@ -151,6 +177,14 @@ impl Gauges {
                 let due_in = next - now;
                 r.next_deadline = Some(r.next_deadline.map_or(due_in, |d| d.min(due_in)));
             }
+        }
+        for (k, created) in &self.created {
+            let ages = view.backlog.entry(*k).or_insert_with(|| vec![0; rules.backlog_buckets.len() + 1]);
+            for (at, n) in created {
+                let age = now - at;
+                ages[rules.backlog_buckets.iter().position(|b| age <= *b).unwrap_or(rules.backlog_buckets.len())] += n;
+            }
+            *view.stale.entry(*k).or_default() += created.range(..now - rules.stale_after).map(|(_, n)| n).sum::<i64>();
         }
         for (k, waiting) in &self.waiting {
             if let Some((oldest, _)) = waiting.first_key_value() {
@@ -184,6 +218,10 @@ pub struct Current {
     pub sla: BTreeMap<SlaKey, SlaRow>,
     /// Milliseconds since the oldest unanswered customer message of an open ticket.
     pub oldest_unanswered: BTreeMap<DimKey, Millis>,
+    /// Open tickets by age bucket ([`Rules::backlog_buckets`], then older).
+    pub backlog: BTreeMap<DimKey, Vec<i64>>,
+    /// Open tickets older than [`Rules::stale_after`].
+    pub stale: BTreeMap<DimKey, i64>,
 }
 
 /// [`bump`] on the multiset of instants under `key`, dropping the multiset when it empties.
@@ -218,6 +256,8 @@ pub struct PartitionState {
     timers: BTreeSet<(Millis, TimerKind, String)>,
     windows: Windows<DimKey, KpiSlice>,
     sla_windows: Windows<(DimKey, PolicyId), SlaSlice>,
+    /// Tickets created by topic (no dimensions: topics × dimensions would be too many series).
+    topic_windows: Windows<(), TopicSlice>,
     gauges: Gauges,
     stream_time: Option<Millis>,
     /// Wall-clock time of the last message, for idle advancement.
@@ -239,6 +279,7 @@ impl Partition {
         let state = PartitionState {
             windows: Windows::new(rules.windows.clone()),
             sla_windows: Windows::new(rules.windows.clone()),
+            topic_windows: Windows::new(rules.windows.clone()),
             tickets: HashMap::new(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -305,6 +346,7 @@ impl Partition {
         if let Some(now) = self.state.stream_time {
             self.state.windows.prune(now);
             self.state.sla_windows.prune(now);
+            self.state.topic_windows.prune(now);
         }
     }
 
@@ -342,6 +384,25 @@ impl Partition {
     fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
         let rules = Arc::clone(&self.rules);
         self.update_ticket(ticket_id, at, |ticket, effects| ticket.apply(body, at, &rules.ticket, effects));
+        if let EventBody::TicketCreated { topic, .. } = body {
+            if self.effects.samples.contains(&Sample::Created) {
+                self.record_topic(at, topic.as_deref());
+            }
+        }
+    }
+
+    /// Counts a creation under its topic label: `none` without a topic; with an allow-list,
+    /// the topic if listed and `other` if not; otherwise the topic itself (the top N are
+    /// picked at read time).
+    fn record_topic(&mut self, at: Millis, topic: Option<&str>) {
+        let label = match topic {
+            None => "none",
+            Some(t) if self.rules.topic_allow.is_empty() || self.rules.topic_allow.iter().any(|a| a == t) => t,
+            Some(_) => "other",
+        };
+        let now = self.state.stream_time.unwrap_or(at);
+        let cap = self.rules.topics_per_slice;
+        self.state.topic_windows.record(&(), at, now, |slice| slice.add(label, cap));
     }
 
     fn fire(&mut self, deadline: Millis, kind: TimerKind, ticket_id: &str) {
@@ -416,7 +477,8 @@ impl Partition {
         let (Some(stream_time), Some(now)) = (self.state.stream_time, self.current_time(wall)) else { return };
         self.state.windows.read_into(stream_time, &mut view.windows);
         self.state.sla_windows.read_into(stream_time, &mut view.sla_windows);
-        self.state.gauges.read_into(now, self.rules.ticket.policies.horizons(), &mut view.current);
+        self.state.topic_windows.read_into(stream_time, &mut view.topic_windows);
+        self.state.gauges.read_into(now, &self.rules, &mut view.current);
     }
 }
 
@@ -449,6 +511,7 @@ pub struct PartitionClock {
 pub struct View {
     pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
     pub sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), SlaSlice>,
+    pub topic_windows: BTreeMap<(usize, ()), TopicSlice>,
     pub current: Current,
     pub clocks: Vec<PartitionClock>,
 }

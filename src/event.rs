@@ -41,8 +41,8 @@ pub enum EventBody {
     },
     /// Routing fields changed; `None` means unchanged.
     TicketUpdated { priority: Option<Priority>, team: Option<String>, topic: Option<String>, channel: Option<String> },
-    /// A message was added to the conversation.
-    Message { author: Author, public: bool },
+    /// A message was added to the conversation. `sentiment` (−1..1) is computed upstream.
+    Message { author: Author, public: bool, sentiment: Option<f64> },
     /// The ticket moved to a new status.
     StatusChanged { status: Status },
     /// The customer left a real-time contact before any agent answered.
@@ -122,6 +122,8 @@ macro_rules! string_enum {
         pub enum $name { $($variant),+ }
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// How many values there are (sizes per-value arrays).
+            pub const COUNT: usize = $name::ALL.len();
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -174,6 +176,7 @@ string_enum!(
         BadValue = "bad_value",
         BadTimestamp = "bad_timestamp",
         FutureTimestamp = "future_timestamp",
+        OutOfRange = "out_of_range",
     }
 );
 
@@ -193,6 +196,23 @@ pub struct ParseLimits {
     pub max_message_bytes: usize,
     /// Reject events more than this far ahead of `now` (only when a `now` is given).
     pub max_future_skew: Millis,
+    /// Valid CSAT scores, inclusive.
+    pub csat_range: (f64, f64),
+    /// Valid CES scores, inclusive.
+    pub ces_range: (f64, f64),
+}
+
+/// Net Promoter Score surveys are always answered on 0–10.
+pub const NPS_RANGE: (f64, f64) = (0.0, 10.0);
+
+impl ParseLimits {
+    fn score_range(&self, survey: Survey) -> (f64, f64) {
+        match survey {
+            Survey::Csat => self.csat_range,
+            Survey::Ces => self.ces_range,
+            Survey::Nps => NPS_RANGE,
+        }
+    }
 }
 
 /// Every field any event type may carry; validated by hand for precise reasons.
@@ -224,6 +244,7 @@ struct RawEvent<'a> {
     survey: Option<Cow<'a, str>>,
     score: Option<f64>,
     seconds: Option<f64>,
+    sentiment: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -293,17 +314,21 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
             author: optional_enum(raw.author, "author", Author::parse, t)?
                 .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `author`"))?,
             public: raw.public.unwrap_or(true),
+            sentiment: match raw.sentiment {
+                None => None,
+                Some(v) => Some(in_range(Some(v), "sentiment", (-1.0, 1.0), t)?),
+            },
         },
         EventType::StatusChanged => EventBody::StatusChanged {
             status: optional_enum(raw.status, "status", Status::parse, t)?
                 .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `status`"))?,
         },
         EventType::ContactAbandoned => EventBody::ContactAbandoned,
-        EventType::SurveyResponse => EventBody::SurveyResponse {
-            survey: optional_enum(raw.survey, "survey", Survey::parse, t)?
-                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `survey`"))?,
-            score: finite(raw.score, "score", t)?,
-        },
+        EventType::SurveyResponse => {
+            let survey = optional_enum(raw.survey, "survey", Survey::parse, t)?
+                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `survey`"))?;
+            EventBody::SurveyResponse { survey, score: in_range(raw.score, "score", limits.score_range(survey), t)? }
+        }
         EventType::WorkLogged => {
             let seconds = finite(raw.seconds, "seconds", t)?;
             if seconds < 0.0 {
@@ -352,6 +377,14 @@ fn finite(value: Option<f64>, field: &str, t: Option<EventType>) -> Result<f64, 
     }
 }
 
+fn in_range(value: Option<f64>, field: &str, (min, max): (f64, f64), t: Option<EventType>) -> Result<f64, Invalid> {
+    let v = finite(value, field, t)?;
+    if !(min..=max).contains(&v) {
+        return Err(invalid(InvalidReason::OutOfRange, t, format!("`{field}` {v} is outside {min}..={max}")));
+    }
+    Ok(v)
+}
+
 fn parse_time(time: RawTime) -> Result<Millis, String> {
     let ms = match time {
         RawTime::EpochMillis(ms) => ms,
@@ -369,7 +402,8 @@ fn parse_time(time: RawTime) -> Result<Millis, String> {
 mod tests {
     use super::*;
 
-    const LIMITS: ParseLimits = ParseLimits { max_message_bytes: 512, max_future_skew: 300_000 };
+    const LIMITS: ParseLimits =
+        ParseLimits { max_message_bytes: 512, max_future_skew: 300_000, csat_range: (1.0, 5.0), ces_range: (1.0, 7.0) };
 
     fn ok(json: &str) -> Event {
         parse(json.as_bytes(), &LIMITS, None).expect("valid event")
@@ -401,7 +435,26 @@ mod tests {
     fn epoch_millis_and_message_defaults() {
         let e = ok(r#"{"event_id":"e2","ticket_id":"t1","type":"message","at":1700000000123,"author":"agent"}"#);
         assert_eq!(e.at, 1_700_000_000_123);
-        assert_eq!(e.body, EventBody::Message { author: Author::Agent, public: true });
+        assert_eq!(e.body, EventBody::Message { author: Author::Agent, public: true, sentiment: None });
+        let e = ok(r#"{"event_id":"e3","ticket_id":"t1","type":"message","at":1,"author":"customer","sentiment":-1}"#);
+        assert_eq!(e.body, EventBody::Message { author: Author::Customer, public: true, sentiment: Some(-1.0) });
+    }
+
+    #[test]
+    fn scores_and_sentiment_outside_their_scale_are_out_of_range() {
+        let survey = |kind: &str, score: &str| {
+            format!(r#"{{"event_id":"e","ticket_id":"t","type":"survey_response","at":1,"survey":"{kind}","score":{score}}}"#)
+        };
+        for (kind, score) in [("csat", "0"), ("csat", "5.5"), ("ces", "8"), ("nps", "-1"), ("nps", "11")] {
+            assert_eq!(reason(&survey(kind, score)), InvalidReason::OutOfRange, "{kind} {score}");
+        }
+        for (kind, score) in [("csat", "1"), ("csat", "5"), ("ces", "7"), ("nps", "0"), ("nps", "10")] {
+            assert_eq!(ok(&survey(kind, score)).body.event_type(), EventType::SurveyResponse, "{kind} {score}");
+        }
+        let err = parse(survey("csat", "6").as_bytes(), &LIMITS, None).unwrap_err();
+        assert_eq!(err.detail, "`score` 6 is outside 1..=5");
+        let sentiment = r#"{"event_id":"e","ticket_id":"t","type":"message","at":1,"author":"customer","sentiment":1.2}"#;
+        assert_eq!(reason(sentiment), InvalidReason::OutOfRange);
     }
 
     #[test]

@@ -18,10 +18,12 @@ use tokio::net::TcpListener;
 
 use crate::clock::WallClock;
 use crate::dimensions::DimKey;
+use crate::engine::Rules;
 use crate::engine::{Engine, PartitionClock, SlaRow, View};
 use crate::event::Millis;
+use crate::event::Survey;
 use crate::internal_events::Telemetry;
-use crate::kpi::{KpiSlice, SlaSlice};
+use crate::kpi::{bucket_labels, KpiSlice, SlaSlice, SurveyTally, TopicSlice};
 use crate::sla::{PolicyId, SlaTarget};
 use crate::window::Distribution;
 
@@ -54,11 +56,15 @@ impl Collector for KpiCollector {
         let names = Names {
             windows: rules.windows.iter().map(|w| w.label.clone()).collect(),
             horizons: rules.ticket.policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
+            wait_buckets: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets),
+            age_buckets: bucket_labels(&rules.backlog_buckets),
             dims: &|key| rules.ticket.catalog.labels(key),
             policy: &|id| rules.ticket.policies.name(id).to_string(),
         };
         let mut out = Families::default();
         render_kpis(&mut out, &view, &names);
+        render_topics(&mut out, &view, &names, rules);
+        render_cost(&mut out, &view, &names, rules);
         render_sla(&mut out, &view, &names);
         drop(engine);
         render_self(&mut out, &view, &self.telemetry);
@@ -86,6 +92,9 @@ type Labels = Vec<(&'static str, String)>;
 struct Names<'a> {
     windows: Vec<String>,
     horizons: Vec<String>,
+    /// `wait` label values of abandon wait buckets, and `age` values of backlog age buckets.
+    wait_buckets: Vec<String>,
+    age_buckets: Vec<String>,
     dims: &'a dyn Fn(DimKey) -> Labels,
     policy: &'a dyn Fn(PolicyId) -> String,
 }
@@ -262,6 +271,11 @@ fn render_kpis(out: &mut Families, view: &View, names: &Names<'_>) {
         |s| ratio(s.abandoned, s.created),
     );
 
+    render_resolution_quality(out, &rows);
+    render_contact_centre(out, &rows, names);
+    render_surveys(out, &rows);
+    render_workload(out, &rows);
+
     let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", MetricType::GAUGE);
     for ((status, key), n) in &view.current.open {
         push_gauge(mf, &with(&(names.dims)(*key), "status", status.as_str()), *n as f64);
@@ -273,6 +287,262 @@ fn render_kpis(out: &mut Families, view: &View, names: &Names<'_>) {
     );
     for (key, age) in &view.current.oldest_unanswered {
         push_gauge(mf, &(names.dims)(*key), seconds(*age));
+    }
+    let mf = out.family(
+        "ticketpulse_backlog_tickets",
+        "Open tickets by age since creation; bucket bounds from kpis.backlog.age_buckets (current).",
+        MetricType::GAUGE,
+    );
+    for (key, counts) in &view.current.backlog {
+        let labels = (names.dims)(*key);
+        for (age, n) in names.age_buckets.iter().zip(counts) {
+            push_gauge(mf, &with(&labels, "age", age), *n as f64);
+        }
+    }
+    let mf = out.family("ticketpulse_stale_open_tickets", "Open tickets older than kpis.backlog.stale_after (current).", MetricType::GAUGE);
+    for (key, n) in &view.current.stale {
+        push_gauge(mf, &(names.dims)(*key), *n as f64);
+    }
+}
+
+type Rows<'a> = [(Labels, &'a KpiSlice)];
+
+/// Solves, resolution and reopen ratios, first-contact resolution.
+fn render_resolution_quality(out: &mut Families, rows: &Rows<'_>) {
+    windowed(out, "ticketpulse_tickets_solved", "Every transition to solved or closed (again after a reopen), in the window.", rows, |s| {
+        Some(s.full_resolution.count() as f64)
+    });
+    windowed(
+        out,
+        "ticketpulse_resolution_ratio",
+        "Tickets solved for the first time divided by tickets created, in the window.",
+        rows,
+        |s| ratio(s.first_resolution.count(), s.created),
+    );
+    windowed(out, "ticketpulse_reopen_ratio", "Reopens divided by solves, in the window.", rows, |s| {
+        ratio(s.reopened, s.full_resolution.count())
+    });
+    let mf = out.family(
+        "ticketpulse_first_solved_tickets",
+        "First solves by the number of public agent replies before them (0, 1, 2+), in the window.",
+        MetricType::GAUGE,
+    );
+    for (labels, s) in rows {
+        if s.first_solves_by_replies.iter().sum::<u64>() > 0 {
+            for (replies, n) in ["0", "1", "2+"].iter().zip(s.first_solves_by_replies) {
+                push_gauge(mf, &with(labels, "agent_replies", replies), n as f64);
+            }
+        }
+    }
+    windowed(
+        out,
+        "ticketpulse_first_contact_resolution_ratio",
+        "First solves after exactly one public agent reply divided by first solves after at least one, in the window.",
+        rows,
+        |s| {
+            let [_, one, more] = s.first_solves_by_replies;
+            ratio(one, one + more)
+        },
+    );
+}
+
+/// Real-time channels: service level, speed of answer, abandons by wait.
+fn render_contact_centre(out: &mut Families, rows: &Rows<'_>, names: &Names<'_>) {
+    let realtime = |s: &KpiSlice| s.realtime_answered + s.realtime_abandoned > 0;
+    windowed(
+        out,
+        "ticketpulse_realtime_answered_contacts",
+        "Real-time contacts (kpis.realtime.channels) given a first public agent reply, in the window.",
+        rows,
+        |s| realtime(s).then_some(s.realtime_answered as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_realtime_answered_within_threshold_contacts",
+        "Real-time contacts answered within their channel's service-level threshold, in the window.",
+        rows,
+        |s| realtime(s).then_some(s.realtime_within as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_service_level_ratio",
+        "Real-time contacts answered within the threshold divided by answered plus abandoned (short abandons excluded), in the window.",
+        rows,
+        |s| ratio(s.realtime_within, s.realtime_answered + s.realtime_abandoned),
+    );
+    windowed(
+        out,
+        "ticketpulse_average_speed_of_answer_seconds",
+        "Total wait of answered real-time contacts divided by answered contacts, in the window.",
+        rows,
+        |s| (s.realtime_answered > 0).then(|| s.realtime_wait_sum / s.realtime_answered as f64),
+    );
+    let mf = out.family(
+        "ticketpulse_abandoned_contacts_by_wait",
+        "Abandoned contacts (short ones too) by wait from creation; bounds from abandonment.wait_buckets, in the window.",
+        MetricType::GAUGE,
+    );
+    for (labels, s) in rows {
+        if !s.abandoned_by_wait.is_empty() {
+            for (i, wait) in names.wait_buckets.iter().enumerate() {
+                push_gauge(mf, &with(labels, "wait", wait), s.abandoned_by_wait.get(i).copied().unwrap_or(0) as f64);
+            }
+        }
+    }
+}
+
+fn tally(s: &KpiSlice, survey: Survey) -> &SurveyTally {
+    &s.surveys[survey.index()]
+}
+
+/// CSAT, CES and NPS.
+fn render_surveys(out: &mut Families, rows: &Rows<'_>) {
+    let mf = out.family(
+        "ticketpulse_survey_responses",
+        "Survey responses by survey (csat, ces, nps) and rating class, at the response time, in the window.",
+        MetricType::GAUGE,
+    );
+    for (labels, s) in rows {
+        for survey in Survey::ALL {
+            let t = tally(s, *survey);
+            if t.responses > 0 {
+                let labels = with(labels, "survey", survey.as_str());
+                for (rating, n) in survey.ratings().iter().zip(t.ratings) {
+                    push_gauge(mf, &with(&labels, "rating", rating), n as f64);
+                }
+            }
+        }
+    }
+    let mf = out.family("ticketpulse_survey_score_mean", "Mean survey score by survey, in the window.", MetricType::GAUGE);
+    for (labels, s) in rows {
+        for survey in Survey::ALL {
+            let t = tally(s, *survey);
+            if t.responses > 0 {
+                push_gauge(mf, &with(labels, "survey", survey.as_str()), t.score_sum / t.responses as f64);
+            }
+        }
+    }
+    windowed(out, "ticketpulse_csat_ratio", "Good CSAT responses divided by CSAT responses, in the window.", rows, |s| {
+        let t = tally(s, Survey::Csat);
+        ratio(t.ratings[0], t.responses)
+    });
+    windowed(out, "ticketpulse_ces_easy_ratio", "Easy CES responses divided by CES responses, in the window.", rows, |s| {
+        let t = tally(s, Survey::Ces);
+        ratio(t.ratings[0], t.responses)
+    });
+    windowed(
+        out,
+        "ticketpulse_nps_score",
+        "Net Promoter Score: percent promoters (9-10) minus percent detractors (0-6), -100 to 100, in the window.",
+        rows,
+        |s| {
+            let t = tally(s, Survey::Nps);
+            (t.responses > 0).then(|| 100.0 * (t.ratings[0] as f64 - t.ratings[2] as f64) / t.responses as f64)
+        },
+    );
+}
+
+/// Handle time, messages in and out, customer sentiment.
+fn render_workload(out: &mut Families, rows: &Rows<'_>) {
+    windowed(out, "ticketpulse_logged_work_seconds", "Agent handling time logged by work_logged events, in the window.", rows, |s| {
+        Some(s.work_seconds)
+    });
+    windowed(out, "ticketpulse_average_handle_time_seconds", "Logged handling time divided by tickets solved, in the window.", rows, |s| {
+        (s.full_resolution.count() > 0).then(|| s.work_seconds / s.full_resolution.count() as f64)
+    });
+    let mf = out.family(
+        "ticketpulse_messages",
+        "Public messages by direction: inbound from customers, outbound from human agents, in the window.",
+        MetricType::GAUGE,
+    );
+    for (labels, s) in rows {
+        push_gauge(mf, &with(labels, "direction", "inbound"), s.messages_in as f64);
+        push_gauge(mf, &with(labels, "direction", "outbound"), s.messages_out as f64);
+    }
+    let scored = |s: &KpiSlice| s.sentiment_count > 0;
+    windowed(out, "ticketpulse_customer_sentiment_messages", "Customer messages carrying a sentiment score, in the window.", rows, |s| {
+        scored(s).then_some(s.sentiment_count as f64)
+    });
+    windowed(out, "ticketpulse_customer_sentiment_mean", "Mean sentiment (-1 to 1) of customer messages, in the window.", rows, |s| {
+        scored(s).then(|| s.sentiment_sum / s.sentiment_count as f64)
+    });
+    windowed(
+        out,
+        "ticketpulse_negative_sentiment_ratio",
+        "Customer messages with sentiment below kpis.sentiment.negative_below divided by scored ones, in the window.",
+        rows,
+        |s| ratio(s.sentiment_negative, s.sentiment_count),
+    );
+}
+
+/// Tickets created by topic. Without an allow-list the labels are the `top` topics by count
+/// over the longest window, across every partition of this process; the rest is `other`.
+fn render_topics(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rules) {
+    let empty = TopicSlice::default();
+    let longest = (0..rules.windows.len()).max_by_key(|w| rules.windows[*w].length()).unwrap_or(0);
+    let chosen: Vec<&str> = if rules.topic_allow.is_empty() {
+        let longest = view.topic_windows.get(&(longest, ())).unwrap_or(&empty);
+        let mut ranked: Vec<(&String, &u64)> = longest.counts.iter().filter(|(t, _)| *t != "none").collect();
+        ranked.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let mut top: Vec<&str> = ranked.into_iter().take(rules.topics_top).map(|(t, _)| t.as_str()).collect();
+        top.push("none");
+        top
+    } else {
+        rules.topic_allow.iter().map(String::as_str).chain(["none"]).collect()
+    };
+    let mf = out.family(
+        "ticketpulse_tickets_created_by_topic",
+        "Tickets created by topic (kpis.topics: an allow-list or the most frequent; the rest is other), in the window.",
+        MetricType::GAUGE,
+    );
+    for ((w, ()), slice) in &view.topic_windows {
+        let window = ("window", names.windows[*w].clone());
+        let mut other = slice.overflow;
+        for (topic, n) in &slice.counts {
+            if !chosen.contains(&topic.as_str()) {
+                other += n;
+            }
+        }
+        for topic in &chosen {
+            if let Some(n) = slice.counts.get(*topic) {
+                push_gauge(mf, &vec![window.clone(), ("topic", topic.to_string())], *n as f64);
+            }
+        }
+        if other > 0 {
+            push_gauge(mf, &vec![window, ("topic", "other".to_string())], other as f64);
+        }
+    }
+}
+
+/// Cost per resolution and per contact: the configured cost per hour over the window's
+/// length, divided by all solves or all tickets created in the window.
+fn render_cost(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rules) {
+    let Some(per_hour) = rules.cost_per_hour else { return };
+    let mut totals = vec![(0u64, 0u64); rules.windows.len()];
+    for ((w, _), s) in &view.windows {
+        totals[*w].0 += s.full_resolution.count();
+        totals[*w].1 += s.created;
+    }
+    let cost = |w: usize| per_hour * rules.windows[w].length() as f64 / 3_600_000.0;
+    let mf = out.family(
+        "ticketpulse_cost_per_resolution",
+        "kpis.cost.per_hour times the window length divided by tickets solved, in the window (configured currency).",
+        MetricType::GAUGE,
+    );
+    for (w, (solved, _)) in totals.iter().enumerate() {
+        if *solved > 0 {
+            push_gauge(mf, &vec![("window", names.windows[w].clone())], cost(w) / *solved as f64);
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_cost_per_contact",
+        "kpis.cost.per_hour times the window length divided by tickets created, in the window (configured currency).",
+        MetricType::GAUGE,
+    );
+    for (w, (_, created)) in totals.iter().enumerate() {
+        if *created > 0 {
+            push_gauge(mf, &vec![("window", names.windows[w].clone())], cost(w) / *created as f64);
+        }
     }
 }
 

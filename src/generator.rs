@@ -78,6 +78,14 @@ impl Generator {
         self.rng.random::<f64>() < p
     }
 
+    /// A customer's mood after waiting `waited` ms where `median` is usual: mostly mild, worse
+    /// the longer the wait, within −1..1, rounded to 2 decimals.
+    fn sentiment(&mut self, waited: Millis, median: f64) -> f64 {
+        let patience = (waited as f64 / median / 4.0).min(1.0);
+        let mood: f64 = self.rng.random_range(-0.6..0.8) - 0.6 * patience;
+        (mood.clamp(-1.0, 1.0) * 100.0).round() / 100.0
+    }
+
     /// Load follows the working day: ~3× more tickets at 14:00 UTC than at 02:00.
     fn arrival_gap(&mut self) -> Millis {
         let hour = (self.next_ticket_at as f64 / HOUR) % 24.0;
@@ -169,7 +177,8 @@ impl Generator {
         let exchanges = self.rng.random_range(0..=2);
         for _ in 0..exchanges {
             t += self.delay(if realtime { 40.0 * SECOND } else { 3.0 * HOUR }, 0.8);
-            emit(t, "message", json!({"author": "customer", "public": true}));
+            let sentiment = self.sentiment(t - t0, median);
+            emit(t, "message", json!({"author": "customer", "public": true, "sentiment": sentiment}));
             emit(t + 500, "status_changed", json!({"status": "open"}));
             t += self.delay(if realtime { 30.0 * SECOND } else { median }, 0.9);
             emit(t, "message", json!({"author": "agent", "public": true, "agent_id": agent(&mut self.rng)}));
@@ -183,6 +192,10 @@ impl Generator {
         if self.rng.random::<f64>() < 0.1 {
             let score = self.rng.random_range(0..=10);
             emit(t + self.delay(2.0 * HOUR, 1.0), "survey_response", json!({"survey": "nps", "score": score}));
+        }
+        if self.rng.random::<f64>() < 0.15 {
+            let score = [7, 6, 6, 5, 5, 4, 3, 2][self.rng.random_range(0..8)];
+            emit(t + self.delay(HOUR, 1.0), "survey_response", json!({"survey": "ces", "score": score}));
         }
         if self.rng.random::<f64>() < 0.07 {
             t += self.delay(6.0 * HOUR, 1.0);
@@ -270,7 +283,7 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
         assert_eq!(a[0].at, options.start);
-        let limits = crate::event::ParseLimits { max_message_bytes: 4096, max_future_skew: 0 };
+        let limits = crate::engine::Rules::new(&crate::config::Config::default()).limits;
         for g in &a {
             crate::event::parse(g.payload.as_bytes(), &limits, None).unwrap_or_else(|e| panic!("{}: {e:?}", g.payload));
         }

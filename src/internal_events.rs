@@ -47,7 +47,7 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 pub struct Telemetry {
     /// Indexed by (type index or 7 for unreadable, result).
     events: [[AtomicU64; 4]; 8],
-    invalid: [AtomicU64; 9],
+    invalid: [AtomicU64; InvalidReason::COUNT],
     dead_lettered: AtomicU64,
     dead_letter_failures: AtomicU64,
     /// Partitions assigned to this instance.

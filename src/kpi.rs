@@ -1,10 +1,97 @@
-//! The windowed KPIs: what a ticket reports ([`Sample`]) and how one window slice accumulates
-//! it ([`KpiSlice`]). `docs/metrics.md` is the user-facing description of the same.
+//! The windowed KPIs: what a ticket reports ([`Sample`]), how one window slice accumulates it
+//! ([`KpiSlice`], [`SlaSlice`], [`TopicSlice`]) and the configuration that classifies samples
+//! ([`KpiRules`]). `docs/metrics.md` is the user-facing description of the same.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{window_label, Config};
+use crate::dimensions::Catalog;
+use crate::event::{Millis, Survey};
 use crate::sla::{SlaOutcome, SlaSample};
 use crate::window::{Aggregate, Distribution};
+
+/// Configuration that turns raw facts into KPI classes, resolved once.
+#[derive(Debug, Clone)]
+pub struct KpiRules {
+    /// Abandons sooner than this after creation are short.
+    pub short_abandon_ms: Millis,
+    /// Upper bounds of the abandon wait buckets; one more bucket takes longer waits.
+    pub abandon_wait_buckets: Vec<Millis>,
+    /// Service-level threshold of each real-time channel, by channel id.
+    pub realtime: Vec<(u16, Millis)>,
+    pub csat_good_from: f64,
+    pub ces_easy_from: f64,
+    pub sentiment_negative_below: f64,
+}
+
+impl KpiRules {
+    pub fn new(config: &Config, catalog: &Catalog) -> Self {
+        let ms = |d: std::time::Duration| d.as_millis() as Millis;
+        let k = &config.kpis;
+        Self {
+            short_abandon_ms: ms(config.abandonment.short_abandon_threshold),
+            abandon_wait_buckets: config.abandonment.wait_buckets.iter().map(|d| ms(*d)).collect(),
+            realtime: k.realtime.channels.iter().map(|c| (catalog.channel(c), ms(k.realtime.service_level_thresholds[c]))).collect(),
+            csat_good_from: k.surveys.csat.good_from,
+            ces_easy_from: k.surveys.ces.good_from,
+            sentiment_negative_below: k.sentiment.negative_below,
+        }
+    }
+
+    /// The service-level threshold of a channel, `None` unless it is a real-time channel.
+    pub fn realtime_threshold(&self, channel: u16) -> Option<Millis> {
+        self.realtime.iter().find(|(c, _)| *c == channel).map(|(_, t)| *t)
+    }
+
+    /// The wait bucket of an abandon after `wait` ms.
+    pub fn wait_bucket(&self, wait: Millis) -> u8 {
+        self.abandon_wait_buckets.iter().position(|b| wait <= *b).unwrap_or(self.abandon_wait_buckets.len()) as u8
+    }
+
+    /// The rating class of a score, an index into [`Survey::ratings`].
+    pub fn rating(&self, survey: Survey, score: f64) -> u8 {
+        match survey {
+            Survey::Csat => u8::from(score < self.csat_good_from),
+            Survey::Ces => u8::from(score < self.ces_easy_from),
+            Survey::Nps if score >= 9.0 => 0,
+            Survey::Nps if score > 6.0 => 1,
+            Survey::Nps => 2,
+        }
+    }
+}
+
+impl Survey {
+    /// Rating classes, the `rating` label: good / bad (CSAT), easy / not easy (CES),
+    /// promoter / passive / detractor (NPS).
+    pub fn ratings(self) -> &'static [&'static str] {
+        match self {
+            Survey::Csat => &["good", "bad"],
+            Survey::Ces => &["easy", "not_easy"],
+            Survey::Nps => &["promoter", "passive", "detractor"],
+        }
+    }
+
+    /// Position in [`Survey::ALL`], the index of per-survey arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Label values of `count + 1` buckets bounded by `bounds` (ms): `0s-10s`, ..., `5m+`.
+pub fn bucket_labels(bounds: &[Millis]) -> Vec<String> {
+    let label = |ms: Millis| window_label(std::time::Duration::from_millis(ms as u64));
+    let mut lower = "0s".to_string();
+    let mut out = Vec::new();
+    for b in bounds {
+        let upper = label(*b);
+        out.push(format!("{lower}-{upper}"));
+        lower = upper;
+    }
+    out.push(format!("{lower}+"));
+    out
+}
 
 /// A KPI fact produced by a ticket, counted in the window slice of its time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,12 +104,35 @@ pub enum Sample {
     NextReply(f64),
     /// First `solved`, seconds after creation.
     FirstResolution(f64),
+    /// At the first `solved`: how many public agent replies the ticket had (one-touch = 1).
+    FirstSolveReplies(u32),
     /// Every `solved` (again after a reopen), seconds after creation.
     FullResolution(f64),
     /// `solved`/`closed` → an open status.
     Reopened,
-    /// Customer left before any public agent reply; `short` when sooner than the threshold.
-    Abandoned { short: bool },
+    /// Customer left before any public agent reply; `short` when sooner than the threshold;
+    /// the wait bucket when the creation is known; `realtime` on a real-time channel.
+    Abandoned { short: bool, wait_bucket: Option<u8>, realtime: bool },
+    /// First public agent reply on a real-time channel: the queue wait, and whether it was
+    /// within the channel's service-level threshold.
+    Answered { wait: f64, within: bool },
+    /// A survey answer with its rating class (see [`KpiRules::rating`]).
+    Survey { survey: Survey, score: f64, rating: u8 },
+    /// Agent handling time logged (`work_logged.seconds`).
+    WorkLogged(f64),
+    /// A public message by the customer (`inbound`) or a human agent.
+    Message { inbound: bool },
+    /// A customer message's upstream sentiment score.
+    Sentiment { score: f64, negative: bool },
+}
+
+/// Responses to one survey kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SurveyTally {
+    pub responses: u64,
+    pub score_sum: f64,
+    /// By rating class, per [`Survey::ratings`].
+    pub ratings: [u64; 3],
 }
 
 /// Everything one slice of one series knows.
@@ -32,10 +142,28 @@ pub struct KpiSlice {
     pub first_response: Distribution,
     pub next_reply: Distribution,
     pub first_resolution: Distribution,
+    /// First solves by public agent replies before them: 0, 1, 2 or more.
+    pub first_solves_by_replies: [u64; 3],
     pub full_resolution: Distribution,
     pub reopened: u64,
     pub abandoned: u64,
     pub short_abandoned: u64,
+    /// Every abandon (short ones too) by wait bucket; empty until the first.
+    pub abandoned_by_wait: Vec<u64>,
+    /// Real-time contacts answered, answered within the threshold, their total wait, and
+    /// abandoned (short abandons excluded).
+    pub realtime_answered: u64,
+    pub realtime_within: u64,
+    pub realtime_wait_sum: f64,
+    pub realtime_abandoned: u64,
+    /// Per [`Survey`] in declaration order.
+    pub surveys: [SurveyTally; 3],
+    pub work_seconds: f64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub sentiment_count: u64,
+    pub sentiment_sum: f64,
+    pub sentiment_negative: u64,
 }
 
 impl KpiSlice {
@@ -45,10 +173,43 @@ impl KpiSlice {
             Sample::FirstResponse(s) => self.first_response.add(s),
             Sample::NextReply(s) => self.next_reply.add(s),
             Sample::FirstResolution(s) => self.first_resolution.add(s),
+            Sample::FirstSolveReplies(n) => self.first_solves_by_replies[n.min(2) as usize] += 1,
             Sample::FullResolution(s) => self.full_resolution.add(s),
             Sample::Reopened => self.reopened += 1,
-            Sample::Abandoned { short: false } => self.abandoned += 1,
-            Sample::Abandoned { short: true } => self.short_abandoned += 1,
+            Sample::Abandoned { short, wait_bucket, realtime } => {
+                if short {
+                    self.short_abandoned += 1;
+                } else {
+                    self.abandoned += 1;
+                    self.realtime_abandoned += u64::from(realtime);
+                }
+                if let Some(b) = wait_bucket {
+                    let b = usize::from(b);
+                    if self.abandoned_by_wait.len() <= b {
+                        self.abandoned_by_wait.resize(b + 1, 0);
+                    }
+                    self.abandoned_by_wait[b] += 1;
+                }
+            }
+            Sample::Answered { wait, within } => {
+                self.realtime_answered += 1;
+                self.realtime_within += u64::from(within);
+                self.realtime_wait_sum += wait;
+            }
+            Sample::Survey { survey, score, rating } => {
+                let t = &mut self.surveys[survey.index()];
+                t.responses += 1;
+                t.score_sum += score;
+                t.ratings[usize::from(rating)] += 1;
+            }
+            Sample::WorkLogged(s) => self.work_seconds += s,
+            Sample::Message { inbound: true } => self.messages_in += 1,
+            Sample::Message { inbound: false } => self.messages_out += 1,
+            Sample::Sentiment { score, negative } => {
+                self.sentiment_count += 1;
+                self.sentiment_sum += score;
+                self.sentiment_negative += u64::from(negative);
+            }
         }
     }
 }
@@ -59,10 +220,66 @@ impl Aggregate for KpiSlice {
         self.first_response.merge(&o.first_response);
         self.next_reply.merge(&o.next_reply);
         self.first_resolution.merge(&o.first_resolution);
+        add_all(&mut self.first_solves_by_replies, &o.first_solves_by_replies);
         self.full_resolution.merge(&o.full_resolution);
         self.reopened += o.reopened;
         self.abandoned += o.abandoned;
         self.short_abandoned += o.short_abandoned;
+        if self.abandoned_by_wait.len() < o.abandoned_by_wait.len() {
+            self.abandoned_by_wait.resize(o.abandoned_by_wait.len(), 0);
+        }
+        add_all(&mut self.abandoned_by_wait, &o.abandoned_by_wait);
+        self.realtime_answered += o.realtime_answered;
+        self.realtime_within += o.realtime_within;
+        self.realtime_wait_sum += o.realtime_wait_sum;
+        self.realtime_abandoned += o.realtime_abandoned;
+        for (s, t) in self.surveys.iter_mut().zip(&o.surveys) {
+            s.responses += t.responses;
+            s.score_sum += t.score_sum;
+            add_all(&mut s.ratings, &t.ratings);
+        }
+        self.work_seconds += o.work_seconds;
+        self.messages_in += o.messages_in;
+        self.messages_out += o.messages_out;
+        self.sentiment_count += o.sentiment_count;
+        self.sentiment_sum += o.sentiment_sum;
+        self.sentiment_negative += o.sentiment_negative;
+    }
+}
+
+/// Adds `other` into the leading entries of `into`.
+fn add_all(into: &mut [u64], other: &[u64]) {
+    for (a, b) in into.iter_mut().zip(other) {
+        *a += b;
+    }
+}
+
+/// Tickets created by topic in one slice. At most `cap` distinct topics are kept per slice
+/// (later new ones count in `overflow`), so a flood of random topics cannot grow memory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TopicSlice {
+    pub counts: BTreeMap<String, u64>,
+    pub overflow: u64,
+}
+
+impl TopicSlice {
+    pub fn add(&mut self, topic: &str, cap: usize) {
+        if let Some(n) = self.counts.get_mut(topic) {
+            *n += 1;
+        } else if self.counts.len() < cap {
+            self.counts.insert(topic.to_string(), 1);
+        } else {
+            self.overflow += 1;
+        }
+    }
+}
+
+impl Aggregate for TopicSlice {
+    fn merge(&mut self, o: &Self) {
+        for (topic, n) in &o.counts {
+            *self.counts.entry(topic.clone()).or_default() += n;
+        }
+        self.overflow += o.overflow;
     }
 }
 
@@ -97,5 +314,64 @@ impl Aggregate for SlaSlice {
             self.breached[i] += o.breached[i];
             self.business_time[i].merge(&o.business_time[i]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> KpiRules {
+        let config = Config::default();
+        KpiRules::new(&config, &Catalog::new(&config.dimensions))
+    }
+
+    #[test]
+    fn bucket_bounds_are_inclusive_and_labelled_as_ranges() {
+        let r = rules();
+        // Default bounds 10s, 30s, 1m, 2m, 5m.
+        let buckets: Vec<u8> = [0, 10_000, 10_001, 30_000, 299_999, 300_000, 300_001].map(|ms| r.wait_bucket(ms)).to_vec();
+        assert_eq!(buckets, [0, 0, 1, 1, 4, 4, 5]);
+        assert_eq!(bucket_labels(&r.abandon_wait_buckets), ["0s-10s", "10s-30s", "30s-1m", "1m-2m", "2m-5m", "5m+"]);
+    }
+
+    #[test]
+    fn rating_classes_at_their_boundaries() {
+        let r = rules();
+        let ratings = |survey: Survey, scores: &[f64]| -> Vec<&str> {
+            scores.iter().map(|s| survey.ratings()[usize::from(r.rating(survey, *s))]).collect()
+        };
+        assert_eq!(ratings(Survey::Csat, &[1.0, 3.0, 3.5, 4.0, 5.0]), ["bad", "bad", "bad", "good", "good"]);
+        assert_eq!(ratings(Survey::Ces, &[4.0, 5.0, 7.0]), ["not_easy", "easy", "easy"]);
+        assert_eq!(
+            ratings(Survey::Nps, &[0.0, 6.0, 6.5, 7.0, 8.0, 9.0, 10.0]),
+            ["detractor", "detractor", "passive", "passive", "passive", "promoter", "promoter"]
+        );
+    }
+
+    #[test]
+    fn a_full_topic_slice_counts_new_topics_as_overflow() {
+        let mut slice = TopicSlice::default();
+        for topic in ["a", "b", "a", "c", "b", "d"] {
+            slice.add(topic, 2);
+        }
+        assert_eq!(slice.counts, BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 2)]));
+        assert_eq!(slice.overflow, 2);
+        let mut merged = TopicSlice::default();
+        merged.merge(&slice);
+        merged.merge(&slice);
+        assert_eq!((merged.counts["a"], merged.overflow), (4, 4));
+    }
+
+    #[test]
+    fn abandons_by_wait_merge_across_slices_of_different_lengths() {
+        let mut a = KpiSlice::default();
+        a.add(Sample::Abandoned { short: false, wait_bucket: Some(3), realtime: true });
+        let mut b = KpiSlice::default();
+        b.add(Sample::Abandoned { short: true, wait_bucket: Some(0), realtime: true });
+        b.merge(&a);
+        assert_eq!(b.abandoned_by_wait, [1, 0, 0, 1]);
+        // Short abandons stay out of the service-level denominator.
+        assert_eq!((b.abandoned, b.short_abandoned, b.realtime_abandoned), (1, 1, 1));
     }
 }

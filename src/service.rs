@@ -103,9 +103,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     running.shutdown().await
 }
 
+/// The demo's operating cost per hour when `kpis.cost.per_hour` is unset: 40 agents at 35.
+pub const DEMO_COST_PER_HOUR: f64 = 1400.0;
+
 /// The demo: a synthetic help desk feeds the engine in process. It first catches up on the
 /// simulated past (so every window has data at once), then continues in real time.
-pub async fn demo(config: Config, options: GeneratorOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // The demo shows every KPI, and cost per resolution needs an operating cost.
+    let cost = *config.kpis.cost.per_hour.get_or_insert(DEMO_COST_PER_HOUR);
+    tracing::info!(cost_per_hour = cost, "demo cost (kpis.cost.per_hour)");
     let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
     let listener =

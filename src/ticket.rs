@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dimensions::{Catalog, Dims};
 use crate::event::{Author, EventBody, Millis, Requester, Status};
-use crate::kpi::Sample;
+use crate::kpi::{KpiRules, Sample};
 use crate::sla::{MatchFields, PolicyId, SlaClock, SlaEffects, SlaPolicies, SlaTarget, TargetGauge};
 
 /// What the ticket rules need from configuration.
@@ -14,7 +14,7 @@ use crate::sla::{MatchFields, PolicyId, SlaClock, SlaEffects, SlaPolicies, SlaTa
 pub struct TicketRules {
     pub catalog: Catalog,
     pub policies: SlaPolicies,
-    pub short_abandon_ms: Millis,
+    pub kpi: KpiRules,
 }
 
 /// What applying an event or a timer produced.
@@ -59,6 +59,7 @@ pub struct Ticket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GaugeShare {
     pub status: Status,
+    pub created_at: Millis,
     pub dims: Dims,
     /// `None`: no policy matches the ticket.
     pub policy: Option<PolicyId>,
@@ -108,11 +109,18 @@ impl Ticket {
         let status = self.status.filter(|_| self.is_open())?;
         Some(GaugeShare {
             status,
+            created_at: self.created_at?,
             dims: self.dims,
             policy: self.sla.policy(),
             targets: self.sla.gauges(policies),
             waiting_since: self.waiting_since,
         })
+    }
+
+    /// Public agent replies so far; an agent-opened ticket's opening message is not one.
+    fn agent_replies(&self) -> u32 {
+        let opening = u32::from(self.requester == Requester::Agent && self.agent_public_messages > 0);
+        self.agent_public_messages - opening
     }
 
     fn paused(&self, policies: &SlaPolicies) -> bool {
@@ -156,14 +164,19 @@ impl Ticket {
                     self.sla.rematch(at, fields, policies, &mut out.sla);
                 }
             }
-            EventBody::Message { author: Author::Agent, public: true } => {
+            EventBody::Message { author: Author::Agent, public: true, .. } => {
                 self.agent_public_messages += 1;
+                out.samples.push(Sample::Message { inbound: false });
                 // An agent-opened ticket's opening message is not a response.
                 let opening = self.requester == Requester::Agent && self.agent_public_messages == 1;
                 match (self.created_at, self.first_response_at, opening) {
                     (Some(created_at), None, false) => {
                         self.first_response_at = Some(at);
                         out.samples.push(Sample::FirstResponse(seconds(at - created_at)));
+                        if let Some(threshold) = rules.kpi.realtime_threshold(self.dims.channel) {
+                            let wait = at - created_at;
+                            out.samples.push(Sample::Answered { wait: seconds(wait), within: wait <= threshold });
+                        }
                         self.sla.fulfil(SlaTarget::FirstResponse, at, policies, &mut out.sla);
                     }
                     (Some(_), Some(_), _) => {
@@ -176,8 +189,14 @@ impl Ticket {
                 }
                 self.waiting_since = None;
             }
-            EventBody::Message { author: Author::Customer, public: true } => {
-                if self.waiting_since.is_none() {
+            EventBody::Message { author: Author::Customer, public, sentiment } => {
+                if let Some(score) = *sentiment {
+                    out.samples.push(Sample::Sentiment { score, negative: score < rules.kpi.sentiment_negative_below });
+                }
+                if *public {
+                    out.samples.push(Sample::Message { inbound: true });
+                }
+                if *public && self.waiting_since.is_none() {
                     self.waiting_since = Some(at);
                     if self.first_response_at.is_some() && self.is_open() {
                         self.sla.awaiting_reply(at, self.paused(policies), policies, &mut out.sla);
@@ -189,12 +208,18 @@ impl Ticket {
             EventBody::ContactAbandoned => {
                 if !self.abandoned && self.agent_public_messages == 0 {
                     self.abandoned = true;
-                    let short = self.created_at.is_some_and(|c| at - c < rules.short_abandon_ms);
-                    out.samples.push(Sample::Abandoned { short });
+                    let wait = self.created_at.map(|c| at - c);
+                    out.samples.push(Sample::Abandoned {
+                        short: wait.is_some_and(|w| w < rules.kpi.short_abandon_ms),
+                        wait_bucket: wait.map(|w| rules.kpi.wait_bucket(w)),
+                        realtime: rules.kpi.realtime_threshold(self.dims.channel).is_some(),
+                    });
                 }
             }
-            // Recorded by the KPIs of the catalogue issue; accepted and deduplicated here.
-            EventBody::SurveyResponse { .. } | EventBody::WorkLogged { .. } => {}
+            EventBody::SurveyResponse { survey, score } => {
+                out.samples.push(Sample::Survey { survey: *survey, score: *score, rating: rules.kpi.rating(*survey, *score) })
+            }
+            EventBody::WorkLogged { seconds } => out.samples.push(Sample::WorkLogged(*seconds)),
         }
     }
 
@@ -211,6 +236,7 @@ impl Ticket {
                     if self.first_solved_at.is_none() {
                         self.first_solved_at = Some(at);
                         out.samples.push(Sample::FirstResolution(elapsed));
+                        out.samples.push(Sample::FirstSolveReplies(self.agent_replies()));
                     }
                     out.samples.push(Sample::FullResolution(elapsed));
                 }
@@ -246,11 +272,8 @@ mod tests {
 
     fn rules() -> TicketRules {
         let config = Config::default();
-        TicketRules {
-            catalog: Catalog::new(&DimensionsConfig::default()),
-            policies: SlaPolicies::new(&config.sla).unwrap(),
-            short_abandon_ms: 10_000,
-        }
+        let catalog = Catalog::new(&DimensionsConfig::default());
+        TicketRules { kpi: KpiRules::new(&config, &catalog), catalog, policies: SlaPolicies::new(&config.sla).unwrap() }
     }
 
     fn created(requester: Requester) -> EventBody {
@@ -258,17 +281,17 @@ mod tests {
     }
 
     fn msg(author: Author, public: bool) -> EventBody {
-        EventBody::Message { author, public }
+        EventBody::Message { author, public, sentiment: None }
     }
 
     fn status(status: Status) -> EventBody {
         EventBody::StatusChanged { status }
     }
 
-    /// Applies `(at_seconds, body)` in order and returns every sample.
+    /// Applies `(at_seconds, body)` in order and returns every sample but the message counts.
     fn run(events: &[(i64, EventBody)]) -> (Ticket, Vec<Sample>) {
         let (t, out) = run_effects(events);
-        (t, out.samples)
+        (t, out.samples.into_iter().filter(|s| !matches!(s, Sample::Message { .. })).collect())
     }
 
     fn run_effects(events: &[(i64, EventBody)]) -> (Ticket, Effects) {
@@ -296,8 +319,9 @@ mod tests {
             (90, msg(Author::Agent, true)),
             (100, msg(Author::Agent, true)),
         ]);
-        // The 100 s reply answers nothing new: no next-reply sample.
-        assert_eq!(samples, [Sample::Created, Sample::FirstResponse(90.0)]);
+        // The 100 s reply answers nothing new: no next-reply sample. Chat is a real-time
+        // channel with a 20 s service-level threshold: answered after 90 s, not within it.
+        assert_eq!(samples, [Sample::Created, Sample::FirstResponse(90.0), Sample::Answered { wait: 90.0, within: false }]);
         let (_, out) = run_effects(&[(0, created(Requester::Customer)), (90, msg(Author::Agent, true))]);
         // Urgent first-response target is 30 min: met at 90 s.
         assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 90.0)]);
@@ -314,7 +338,22 @@ mod tests {
             (400, msg(Author::Agent, true)),
             (500, msg(Author::Customer, true)),
         ]);
-        assert_eq!(out.samples, [Sample::Created, Sample::FirstResponse(60.0), Sample::NextReply(300.0)]);
+        let out_msg = Sample::Message { inbound: false };
+        let in_msg = Sample::Message { inbound: true };
+        assert_eq!(
+            out.samples,
+            [
+                Sample::Created,
+                out_msg,
+                Sample::FirstResponse(60.0),
+                Sample::Answered { wait: 60.0, within: false },
+                in_msg,
+                in_msg,
+                out_msg,
+                Sample::NextReply(300.0),
+                in_msg
+            ]
+        );
         // Urgent next reply: 1 h, met after 300 s.
         assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 60.0), met(SlaTarget::NextReply, 300.0)]);
         assert_eq!(t.waiting_since, Some(500_000));
@@ -340,6 +379,7 @@ mod tests {
             [
                 Sample::Created,
                 Sample::FirstResolution(100.0),
+                Sample::FirstSolveReplies(0),
                 Sample::FullResolution(100.0),
                 Sample::Reopened,
                 Sample::FullResolution(400.0),
@@ -351,15 +391,16 @@ mod tests {
     #[test]
     fn closed_without_solved_counts_as_solved() {
         let (_, samples) = run(&[(0, created(Requester::Customer)), (50, status(Status::Closed))]);
-        assert_eq!(samples[1..3], [Sample::FirstResolution(50.0), Sample::FullResolution(50.0)]);
+        assert_eq!(samples[1..4], [Sample::FirstResolution(50.0), Sample::FirstSolveReplies(0), Sample::FullResolution(50.0)]);
     }
 
     #[test]
     fn abandonment_short_long_and_after_reply() {
         let (_, short) = run(&[(0, created(Requester::Customer)), (9, EventBody::ContactAbandoned)]);
-        assert_eq!(short[1], Sample::Abandoned { short: true });
+        // Wait buckets 0s-10s, 10s-30s, ...: 9 s is bucket 0, 10 s too (bounds are inclusive).
+        assert_eq!(short[1], Sample::Abandoned { short: true, wait_bucket: Some(0), realtime: true });
         let (_, long) = run(&[(0, created(Requester::Customer)), (10, EventBody::ContactAbandoned), (20, EventBody::ContactAbandoned)]);
-        assert_eq!(long[1..], [Sample::Abandoned { short: false }]);
+        assert_eq!(long[1..], [Sample::Abandoned { short: false, wait_bucket: Some(0), realtime: true }]);
         let (_, answered) = run(&[(0, created(Requester::Customer)), (5, msg(Author::Agent, true)), (60, EventBody::ContactAbandoned)]);
         assert!(!answered.iter().any(|s| matches!(s, Sample::Abandoned { .. })));
     }
@@ -384,6 +425,54 @@ mod tests {
         assert_eq!(t.gauge_share(p).unwrap().targets[2], Some(TargetGauge::Running(28_900_000)));
         t.apply(&status(Status::Solved), 2_100_000, &rules, &mut out);
         assert_eq!(t.gauge_share(p), None);
+    }
+
+    #[test]
+    fn catalogue_samples_touches_surveys_work_and_sentiment() {
+        use crate::event::Survey;
+        let survey = |survey, score| EventBody::SurveyResponse { survey, score };
+        let customer = |sentiment| EventBody::Message { author: Author::Customer, public: true, sentiment: Some(sentiment) };
+        let (_, samples) = run(&[
+            (0, created(Requester::Agent)),
+            (1, msg(Author::Agent, true)), // the opening message: not a reply
+            (60, customer(-0.5)),
+            (70, EventBody::Message { author: Author::Customer, public: false, sentiment: Some(0.2) }),
+            (100, msg(Author::Agent, true)),
+            (110, EventBody::WorkLogged { seconds: 300.0 }),
+            (200, status(Status::Solved)),
+            (300, survey(Survey::Csat, 4.0)),
+            (301, survey(Survey::Csat, 3.0)),
+            (302, survey(Survey::Ces, 5.0)),
+            (303, survey(Survey::Nps, 9.0)),
+            (304, survey(Survey::Nps, 7.0)),
+            (305, survey(Survey::Nps, 6.0)),
+        ]);
+        assert_eq!(
+            samples,
+            [
+                Sample::Created,
+                // The -0.3 default threshold: -0.5 is negative, 0.2 is not; both count.
+                Sample::Sentiment { score: -0.5, negative: true },
+                Sample::Sentiment { score: 0.2, negative: false },
+                // Agent-opened: the 100 s message is the first response, 100 s after creation,
+                // and the ticket's only reply (one-touch).
+                Sample::FirstResponse(100.0),
+                Sample::Answered { wait: 100.0, within: false },
+                Sample::WorkLogged(300.0),
+                Sample::FirstResolution(200.0),
+                Sample::FirstSolveReplies(1),
+                Sample::FullResolution(200.0),
+                Sample::Survey { survey: Survey::Csat, score: 4.0, rating: 0 },
+                Sample::Survey { survey: Survey::Csat, score: 3.0, rating: 1 },
+                Sample::Survey { survey: Survey::Ces, score: 5.0, rating: 0 },
+                Sample::Survey { survey: Survey::Nps, score: 9.0, rating: 0 },
+                Sample::Survey { survey: Survey::Nps, score: 7.0, rating: 1 },
+                Sample::Survey { survey: Survey::Nps, score: 6.0, rating: 2 },
+            ]
+        );
+        // A chat answered at exactly its 20 s threshold is within it.
+        let (_, samples) = run(&[(0, created(Requester::Customer)), (20, msg(Author::Agent, true))]);
+        assert_eq!(samples[2], Sample::Answered { wait: 20.0, within: true });
     }
 
     #[test]

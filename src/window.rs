@@ -35,6 +35,11 @@ impl WindowSpec {
         Self { label: window_label(window), slice_ms: window.as_millis() as Millis / Millis::from(slices), slices: slices as usize }
     }
 
+    /// The window's length.
+    pub fn length(&self) -> Millis {
+        self.slice_ms * self.slices as Millis
+    }
+
     fn slice_of(&self, at: Millis) -> i64 {
         at.div_euclid(self.slice_ms)
     }

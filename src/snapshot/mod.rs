@@ -23,7 +23,7 @@ use crate::internal_events::PartitionId;
 use crate::window::WindowSpec;
 
 /// Bumped whenever the payload's shape changes; older snapshots are then refused by name.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -88,15 +88,17 @@ pub trait SnapshotStore: Send + Sync {
 pub struct StateShape {
     pub catalog: Catalog,
     pub windows: Vec<WindowSpec>,
-    /// A fingerprint of the `sla` section: tickets hold policy ids and deadlines computed
-    /// from it, so a snapshot taken under other policies or calendars is not reused (the
-    /// partition is rebuilt from its input instead, under the new policies).
+    /// A fingerprint of the `sla` section and of the KPI classes (abandon wait buckets,
+    /// `kpis`): tickets hold policy ids and deadlines, and window slices hold counts by class,
+    /// so a snapshot taken under other settings is not reused (the partition is rebuilt from
+    /// its input instead, under the new settings).
     pub sla: u64,
 }
 
 impl StateShape {
     pub fn new(config: &Config, windows: Vec<WindowSpec>) -> Self {
-        Self { catalog: Catalog::new(&config.dimensions), windows, sla: xxh3_64(format!("{:?}", config.sla).as_bytes()) }
+        let classes = format!("{:?}{:?}{:?}", config.sla, config.abandonment, config.kpis);
+        Self { catalog: Catalog::new(&config.dimensions), windows, sla: xxh3_64(classes.as_bytes()) }
     }
 }
 
