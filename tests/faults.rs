@@ -139,13 +139,16 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
     assert!(kpis(&expected).len() > 300);
 }
 
-/// The series that add up across instances (counts and sums; not quantiles, maxima or
-/// ratios), zeros dropped.
+/// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
+/// the NPS and costs per unit.
+const NOT_ADDITIVE: [&str; 7] = ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_"];
+
+/// The series that add up across instances (counts and sums), zeros dropped.
 fn additive(text: &str) -> BTreeMap<String, f64> {
     kpis(text)
         .into_iter()
         .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(k, _)| !k.contains("quantile=") && !k.contains("_max_seconds") && !k.contains("_ratio"))
+        .filter(|(k, _)| !NOT_ADDITIVE.iter().any(|marker| k.contains(marker)))
         .map(|(k, v)| (k.to_string(), v.parse::<f64>().unwrap()))
         .filter(|(_, v)| *v != 0.0)
         .collect()
