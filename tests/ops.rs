@@ -336,3 +336,144 @@ async fn a_missed_first_response_warns_then_pages_then_resolves_through_promethe
     notification(&inbox, "support-pager", "TicketpulseSlaBreached", "resolved", &labels, Duration::from_secs(60)).await;
     running.shutdown().await.unwrap();
 }
+
+/// Runs `ticketpulse check-config` on `toml` with `env` set.
+fn check_config(toml: &str, env: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ticketpulse.toml");
+    std::fs::write(&path, toml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ticketpulse")).arg("check-config").arg(&path).envs(env.iter().copied()).output().unwrap();
+    assert!(out.status.success(), "check-config with {env:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// No Docker engine runs here, so the compose file is checked for structure: the services of
+/// the stack, healthchecks, mounts that exist, addresses that match the shipped configs, and a
+/// ticketpulse environment its own check-config accepts.
+#[test]
+fn docker_compose_file_is_consistent() {
+    let compose = yaml(&deploy("docker-compose.yml"));
+    let services = compose["services"].as_mapping().unwrap();
+    let names: Vec<&str> = services.keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(names, ["kafka", "kafka-init", "ticketpulse", "generator", "prometheus", "alertmanager", "grafana"]);
+    let service = |name: &str| &compose["services"][name];
+    assert!(service("kafka")["image"].as_str().unwrap().starts_with("apache/kafka:"));
+    assert_eq!(service("kafka")["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller", "KRaft, one node");
+    for name in ["kafka", "ticketpulse", "prometheus", "alertmanager", "grafana"] {
+        assert!(service(name)["healthcheck"]["test"].is_sequence(), "{name} has no healthcheck");
+    }
+    for (name, spec) in services {
+        for (dependency, condition) in spec["depends_on"].as_mapping().into_iter().flatten() {
+            assert!(names.contains(&dependency.as_str().unwrap()), "{name:?} depends on unknown {dependency:?}");
+            let condition = condition["condition"].as_str().unwrap();
+            assert!(["service_healthy", "service_started", "service_completed_successfully"].contains(&condition));
+        }
+        for volume in spec["volumes"].as_sequence().into_iter().flatten() {
+            let host = volume.as_str().unwrap().split(':').next().unwrap();
+            assert!(deploy(host).exists(), "{name:?} mounts missing {host}");
+        }
+    }
+    // The generator writes where ticketpulse reads; the shipped configs point at these services.
+    let generate = service("generator")["command"].as_sequence().unwrap();
+    assert_eq!(generate[..5], ["generate", "--brokers", "kafka:9092", "--topic", "ticket-events"].map(Yaml::from));
+    let env: Vec<(&str, &str)> = service("ticketpulse")["environment"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap()))
+        .collect();
+    check_config(&std::fs::read_to_string(Path::new(ROOT).join("config/ticketpulse.toml")).unwrap(), &env);
+    let default = ticketpulse::config::Config::default();
+    assert_eq!(default.kafka.topics, ["ticket-events"]);
+    assert_eq!(service("ticketpulse")["ports"][0], format!("{0}:{0}", default.http.listen.port()).as_str());
+    let prom = yaml(&deploy("prometheus/prometheus.yml"));
+    assert_eq!(
+        prom["scrape_configs"][0]["static_configs"][0]["targets"][0],
+        format!("ticketpulse:{}", default.http.listen.port()).as_str()
+    );
+    assert_eq!(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0], "alertmanager:9093");
+    let datasource = yaml(&deploy("grafana/provisioning/datasources/prometheus.yml"));
+    assert_eq!(datasource["datasources"][0]["url"], "http://prometheus:9090");
+    assert_eq!(datasource["datasources"][0]["uid"], "prometheus");
+}
+
+/// The dashboard: a fixed uid, the templated variables, and a unit and a description on
+/// every panel, in the four rows.
+#[test]
+fn dashboard_has_uid_variables_units_and_descriptions() {
+    let dashboard: Json = serde_json::from_str(&std::fs::read_to_string(deploy("grafana/dashboards/ticketpulse.json")).unwrap()).unwrap();
+    assert_eq!(dashboard["uid"], "ticketpulse-overview");
+    let variables: Vec<&str> = dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(variables, ["datasource", "window", "channel", "priority", "team"]);
+    let panels = dashboard["panels"].as_array().unwrap();
+    let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
+    assert_eq!(rows, ["Overview", "SLA", "Quality", "Service"]);
+    for p in panels.iter().filter(|p| p["type"] != "row") {
+        let title = p["title"].as_str().unwrap();
+        assert!(p["description"].as_str().is_some_and(|d| d.len() > 20), "{title}: no description");
+        assert!(p["fieldConfig"]["defaults"]["unit"].is_string(), "{title}: no unit");
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{title}: datasource not templated");
+    }
+}
+
+/// Without helm on the build machines (Debian does not package it), the chart is checked for
+/// structure: each template, with its template actions blanked, is a Kubernetes object; every
+/// value it reads exists; the probes hit the health endpoints; the rule files are the shipped
+/// ones; and the default config passes check-config.
+#[test]
+fn helm_chart_is_structurally_valid() {
+    let chart = deploy("kubernetes/ticketpulse");
+    assert_eq!(yaml(&chart.join("Chart.yaml"))["apiVersion"], "v2");
+    let values = yaml(&chart.join("values.yaml"));
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(chart.join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".Values.") {
+            let reference: String = rest[i + 8..].chars().take_while(|c| c.is_alphanumeric() || *c == '.').collect();
+            let found = reference.split('.').try_fold(&values, |v, key| v.get(key));
+            assert!(found.is_some(), "{}: .Values.{reference} is not in values.yaml", path.display());
+            rest = &rest[i + 8..];
+        }
+        if path.extension().is_some_and(|e| e == "tpl") {
+            continue;
+        }
+        let blanked: String = text
+            .lines()
+            .filter(|l| !(l.trim_start().starts_with("{{") && l.trim_end().ends_with("}}")))
+            .map(|l| {
+                let mut out = String::new();
+                let mut s = l;
+                while let Some(start) = s.find("{{") {
+                    let end = s[start..].find("}}").map(|e| start + e + 2).unwrap_or(s.len());
+                    out.push_str(&s[..start]);
+                    out.push('x');
+                    s = &s[end..];
+                }
+                out + s + "\n"
+            })
+            .collect();
+        let object: Yaml = yaml_serde::from_str(&blanked).unwrap_or_else(|e| panic!("{}: {e}\n{blanked}", path.display()));
+        assert!(object["apiVersion"].is_string() && object["metadata"]["name"].is_string(), "{}", path.display());
+        let kind = object["kind"].as_str().unwrap().to_string();
+        if kind == "Deployment" {
+            let container = &object["spec"]["template"]["spec"]["containers"][0];
+            assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz/live");
+            assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/healthz/ready");
+            assert!(text.contains("secretKeyRef") && text.contains("TICKETPULSE_KAFKA__LIBRDKAFKA__SASL__PASSWORD"));
+            assert!(values["resources"]["requests"]["memory"].is_string());
+        }
+        kinds.push(kind);
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["ConfigMap", "Deployment", "PrometheusRule", "Secret", "Service", "ServiceMonitor"]);
+    for rules in ["ticketpulse-alerts.yml", "ticketpulse-recording.yml"] {
+        let shipped = std::fs::read_to_string(deploy("prometheus/rules").join(rules)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(chart.join("rules").join(rules)).unwrap(),
+            shipped,
+            "chart rules/{rules} differs from deploy/prometheus"
+        );
+    }
+    check_config(values["config"].as_str().unwrap(), &[]);
+}
