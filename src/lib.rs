@@ -12,7 +12,7 @@
 //! | [`sla`] | the SLA clock: ordered policies, first response / next reply / resolution clocks, pauses, met / breached |
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
 //! | [`clock`] | the live service's wall clock, read through tokio so tests can pause it |
-//! | [`kpi`] | the windowed KPI samples and the slice that accumulates them |
+//! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them |
 //! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
 //! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
