@@ -105,6 +105,9 @@ type PickDistribution = fn(&KpiSlice) -> &Distribution;
 /// Reads one count of a current SLA series.
 type SlaCount = fn(&SlaRow) -> i64;
 
+/// Reads the denominator of a cost from a window's (solved, created) totals.
+type PickTotal = fn(&(u64, u64)) -> u64;
+
 /// Reads one per-partition progress value.
 type ClockValue = fn(&PartitionClock) -> f64;
 
@@ -524,24 +527,24 @@ fn render_cost(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rules
         totals[*w].1 += s.created;
     }
     let cost = |w: usize| per_hour * rules.windows[w].length() as f64 / 3_600_000.0;
-    let mf = out.family(
-        "ticketpulse_cost_per_resolution",
-        "kpis.cost.per_hour times the window length divided by tickets solved, in the window (configured currency).",
-        MetricType::GAUGE,
-    );
-    for (w, (solved, _)) in totals.iter().enumerate() {
-        if *solved > 0 {
-            push_gauge(mf, &vec![("window", names.windows[w].clone())], cost(w) / *solved as f64);
-        }
-    }
-    let mf = out.family(
-        "ticketpulse_cost_per_contact",
-        "kpis.cost.per_hour times the window length divided by tickets created, in the window (configured currency).",
-        MetricType::GAUGE,
-    );
-    for (w, (_, created)) in totals.iter().enumerate() {
-        if *created > 0 {
-            push_gauge(mf, &vec![("window", names.windows[w].clone())], cost(w) / *created as f64);
+    let families: [(&str, &str, PickTotal); 2] = [
+        (
+            "ticketpulse_cost_per_resolution",
+            "kpis.cost.per_hour times the window length divided by tickets solved, in the window (configured currency).",
+            |(solved, _)| *solved,
+        ),
+        (
+            "ticketpulse_cost_per_contact",
+            "kpis.cost.per_hour times the window length divided by tickets created, in the window (configured currency).",
+            |(_, created)| *created,
+        ),
+    ];
+    for (name, help, denominator) in families {
+        let mf = out.family(name, help, MetricType::GAUGE);
+        for (w, total) in totals.iter().enumerate() {
+            if denominator(total) > 0 {
+                push_gauge(mf, &vec![("window", names.windows[w].clone())], cost(w) / denominator(total) as f64);
+            }
         }
     }
 }
