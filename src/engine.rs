@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
 use crate::internal_events::{EventResult, PartitionId, Telemetry};
-use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice};
+use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTHER_TOPIC};
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
@@ -396,9 +396,9 @@ impl Partition {
     /// picked at read time).
     fn record_topic(&mut self, at: Millis, topic: Option<&str>) {
         let label = match topic {
-            None => "none",
+            None => NO_TOPIC,
             Some(t) if self.rules.topic_allow.is_empty() || self.rules.topic_allow.iter().any(|a| a == t) => t,
-            Some(_) => "other",
+            Some(_) => OTHER_TOPIC,
         };
         let now = self.state.stream_time.unwrap_or(at);
         let cap = self.rules.topics_per_slice;

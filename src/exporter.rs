@@ -23,7 +23,7 @@ use crate::engine::{Engine, PartitionClock, SlaRow, View};
 use crate::event::Millis;
 use crate::event::Survey;
 use crate::internal_events::Telemetry;
-use crate::kpi::{bucket_labels, KpiSlice, SlaSlice, SurveyTally, TopicSlice};
+use crate::kpi::{bucket_labels, KpiSlice, SlaSlice, SurveyTally, TopicSlice, NO_TOPIC, OTHER_TOPIC};
 use crate::sla::{PolicyId, SlaTarget};
 use crate::window::Distribution;
 
@@ -485,13 +485,13 @@ fn render_topics(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rul
     let longest = (0..rules.windows.len()).max_by_key(|w| rules.windows[*w].length()).unwrap_or(0);
     let chosen: Vec<&str> = if rules.topic_allow.is_empty() {
         let longest = view.topic_windows.get(&(longest, ())).unwrap_or(&empty);
-        let mut ranked: Vec<(&String, &u64)> = longest.counts.iter().filter(|(t, _)| *t != "none").collect();
+        let mut ranked: Vec<(&String, &u64)> = longest.counts.iter().filter(|(t, _)| *t != NO_TOPIC).collect();
         ranked.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
         let mut top: Vec<&str> = ranked.into_iter().take(rules.topics_top).map(|(t, _)| t.as_str()).collect();
-        top.push("none");
+        top.push(NO_TOPIC);
         top
     } else {
-        rules.topic_allow.iter().map(String::as_str).chain(["none"]).collect()
+        rules.topic_allow.iter().map(String::as_str).chain([NO_TOPIC]).collect()
     };
     let mf = out.family(
         "ticketpulse_tickets_created_by_topic",
@@ -512,7 +512,7 @@ fn render_topics(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rul
             }
         }
         if other > 0 {
-            push_gauge(mf, &vec![window, ("topic", "other".to_string())], other as f64);
+            push_gauge(mf, &vec![window, ("topic", OTHER_TOPIC.to_string())], other as f64);
         }
     }
 }

@@ -254,6 +254,11 @@ fn add_all(into: &mut [u64], other: &[u64]) {
     }
 }
 
+/// The `topic` label of tickets without a topic.
+pub const NO_TOPIC: &str = "none";
+/// The `topic` label of every topic that is not a label of its own.
+pub const OTHER_TOPIC: &str = "other";
+
 /// Tickets created by topic in one slice. At most `cap` distinct topics are kept per slice
 /// (later new ones count in `overflow`), so a flood of random topics cannot grow memory.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -274,8 +274,7 @@ fn a_generated_day_shows_every_kpi_with_plausible_values() {
     let inbound = total("ticketpulse_messages", "direction=\"inbound\"");
     let outbound = total("ticketpulse_messages", "direction=\"outbound\"");
     assert!(inbound > 0.0 && outbound > inbound, "messages in {inbound} out {outbound}");
-    let negative = total("ticketpulse_customer_sentiment_messages", "") > 0.0;
-    assert!(negative, "sentiment is reported");
+    assert!(total("ticketpulse_customer_sentiment_messages", "") > 0.0, "sentiment is reported");
     // Every family of the catalogue has at least one series.
     for family in [
         "ticketpulse_resolution_ratio",

@@ -143,12 +143,16 @@ fn prometheus_config(target: SocketAddr, alertmanager: SocketAddr) -> String {
     yaml_serde::to_string(&prom).unwrap()
 }
 
+/// GETs a Prometheus HTTP API path: its status and JSON body.
+async fn prometheus_api(prometheus: SocketAddr, path: String) -> (u16, Json) {
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(prometheus, &path)).await.unwrap().unwrap();
+    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
+}
+
 /// Runs an instant query; the result vector.
 async fn query(prometheus: SocketAddr, promql: &str) -> Vec<Json> {
-    let path: &'static str = Box::leak(format!("/api/v1/query?query={}", urlencode(promql)).into_boxed_str());
-    let (status, body) = tokio::task::spawn_blocking(move || http_get(prometheus, path)).await.unwrap().unwrap();
-    assert_eq!(status, 200, "{promql}: {body}");
-    let v: Json = serde_json::from_str(&body).unwrap();
+    let (status, v) = prometheus_api(prometheus, format!("/api/v1/query?query={}", urlencode(promql))).await;
+    assert_eq!(status, 200, "{promql}: {v}");
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
@@ -220,9 +224,7 @@ async fn dashboard_queries_return_data(prometheus: SocketAddr) {
         for var in dashboard["templating"]["list"].as_array().unwrap().iter().filter(|v| v["type"] == "query") {
             let def = var["definition"].as_str().unwrap();
             let (metric, label) = def.strip_prefix("label_values(").unwrap().strip_suffix(')').unwrap().split_once(", ").unwrap();
-            let path: &'static str = Box::leak(format!("/api/v1/label/{label}/values?match[]={metric}").into_boxed_str());
-            let (_, body) = tokio::task::spawn_blocking(move || http_get(prometheus, path)).await.unwrap().unwrap();
-            let values: Json = serde_json::from_str(&body).unwrap();
+            let (_, values) = prometheus_api(prometheus, format!("/api/v1/label/{label}/values?match[]={metric}")).await;
             if values["data"].as_array().is_none_or(|v| v.is_empty()) {
                 empty.push(format!("variable {}: {def}", var["name"]));
             }
