@@ -23,9 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Consume events from Kafka and serve the KPIs on /metrics.
     Run {
-        /// Configuration file (TOML).
-        #[arg(long, short, default_value = "config/ticketpulse.toml")]
-        config: PathBuf,
+        /// Configuration file (TOML). Default: `config/ticketpulse.toml` when it exists, else
+        /// the built-in defaults; `TICKETPULSE_*` environment overrides apply either way.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Process a JSON Lines file (or `-` for stdin) and print the Prometheus exposition.
     Replay {
@@ -127,7 +128,7 @@ pub fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run { config } => {
-            let config = Config::load(Some(&config))?;
+            let config = Config::load(run_config_path(config).as_deref())?;
             block_on(crate::service::run(config, crate::service::shutdown_signal()))?
         }
         Command::Replay { config, end_time, as_live, input } => {
@@ -170,6 +171,23 @@ fn execute(command: Command) -> anyhow::Result<()> {
         }
     }
 }
+
+/// Where `run` reads its configuration: the file given, else the repository's default file
+/// when started from the repository, else none (defaults and environment overrides), which is
+/// how containers are usually configured.
+fn run_config_path(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG);
+        if default.exists() {
+            return Some(default);
+        }
+        tracing::info!("no --config given and {DEFAULT_CONFIG} not found here: running on the defaults and TICKETPULSE_* overrides");
+        None
+    })
+}
+
+/// The configuration file `run` reads when started from the repository without `--config`.
+const DEFAULT_CONFIG: &str = "config/ticketpulse.toml";
 
 /// Runs `future` on a fresh runtime. Blocking work still running afterwards (a Kafka client
 /// that cannot finish closing because the broker is gone) is abandoned after a second, so the

@@ -17,9 +17,10 @@ pub enum ConfigError {
     /// The file given with `--config` does not exist.
     #[error("config file {0} does not exist")]
     Missing(String),
-    /// The TOML or an environment override could not be read into the schema.
+    /// The TOML or an environment override could not be read into the schema; the message
+    /// names the field and where its value came from.
     #[error("{0}")]
-    Parse(#[from] Box<figment::Error>),
+    Parse(String),
     /// A value parsed but is not acceptable.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
@@ -87,6 +88,7 @@ pub struct KafkaConfig {
     /// Consumer group id; every instance of one deployment uses the same id.
     pub group_id: String,
     /// Topics carrying ticket events.
+    #[serde(deserialize_with = "list")]
     pub topics: Vec<String>,
     /// Topic receiving rejected messages with their reason and source offset in headers;
     /// an empty string disables the dead-letter path (rejections are still logged and counted).
@@ -202,10 +204,13 @@ pub enum Dimension {
 #[serde(deny_unknown_fields, default)]
 pub struct DimensionsConfig {
     /// Which of `channel`, `priority`, `team` label the KPI metrics.
+    #[serde(deserialize_with = "list")]
     pub labels: Vec<Dimension>,
     /// Known channels (lower case). Any other channel is reported as `other`.
+    #[serde(deserialize_with = "list")]
     pub channels: Vec<String>,
     /// Known teams. Any other team is reported as `other`, a ticket without one as `none`.
+    #[serde(deserialize_with = "list")]
     pub teams: Vec<String>,
 }
 
@@ -241,6 +246,7 @@ impl Default for EventsConfig {
 pub struct SlaConfig {
     /// While a ticket is in one of these statuses its next-reply and resolution clocks stop
     /// (first response never pauses).
+    #[serde(deserialize_with = "list")]
     pub pause_statuses: Vec<String>,
     /// Running targets due within each of these are reported as at risk (the `horizon` label
     /// of `ticketpulse_sla_at_risk_targets`).
@@ -437,6 +443,7 @@ pub struct ScaleConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RealtimeConfig {
     /// Channels measured as real-time contacts; each needs a service-level threshold.
+    #[serde(deserialize_with = "list")]
     pub channels: Vec<String>,
     /// Per channel: a contact answered (first public agent reply) within this time counts
     /// toward the service level.
@@ -482,6 +489,7 @@ impl Default for BacklogConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TopicsConfig {
     /// When not empty, exactly these topics are labels and every other topic is `other`.
+    #[serde(deserialize_with = "list")]
     pub allow: Vec<String>,
     /// Without an allow-list: the `top` most frequent topics over the longest window are
     /// labels and every other topic is `other`.
@@ -581,6 +589,10 @@ pub enum SnapshotStoreKind {
     None,
 }
 
+/// Environment overrides: `TICKETPULSE_<SECTION>__<FIELD>`.
+const ENV_PREFIX: &str = "TICKETPULSE_";
+const ENV_SPLIT: &str = "__";
+
 impl Config {
     /// Reads `path` (if given) then `TICKETPULSE_*` overrides, and validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -591,7 +603,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        let config: Config = figment.merge(Env::prefixed("TICKETPULSE_").split("__")).extract().map_err(Box::new)?;
+        let config: Config = figment.merge(Env::prefixed(ENV_PREFIX).split(ENV_SPLIT)).extract().map_err(describe)?;
         config.validate()?;
         Ok(config)
     }
@@ -769,8 +781,56 @@ pub fn window_label(window: Duration) -> String {
     }
 }
 
+/// One line per problem, each naming the field and where its value came from (a file or an
+/// environment variable), without figment's profile prefix.
+fn describe(error: figment::Error) -> ConfigError {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let field = e.path.join(".");
+            let origin = e.metadata.as_ref().map(|m| match &m.source {
+                Some(figment::Source::File(path)) => path.display().to_string(),
+                _ if m.name.contains("environment") => format!("{ENV_PREFIX}{}", e.path.join(ENV_SPLIT).to_ascii_uppercase()),
+                _ => m.name.to_string(),
+            });
+            let problem = match &e.kind {
+                figment::error::Kind::UnknownField(_, expected) => format!("unknown field; expected one of {}", expected.join(", ")),
+                kind => kind.to_string(),
+            };
+            match (field.is_empty(), origin) {
+                (true, Some(origin)) => format!("{origin}: {problem}"),
+                (true, None) => problem,
+                (false, Some(origin)) => format!("{field}: {problem} (from {origin})"),
+                (false, None) => format!("{field}: {problem}"),
+            }
+        })
+        .collect();
+    ConfigError::Parse(lines.join("\n"))
+}
+
+/// A list, given as a sequence or as one comma-separated string: environment overrides are
+/// easiest to write that way (`TICKETPULSE_TIME__WINDOWS=5m,1h`). An empty string is an empty
+/// list.
+fn list<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+    struct ListVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisitor<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list, or a comma-separated string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<T>, E> {
+            use serde::de::IntoDeserializer;
+            text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(|item| T::deserialize(item.into_deserializer())).collect()
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Vec<T>, A::Error> {
+            Vec::<T>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+    }
+    d.deserialize_any(ListVisitor(std::marker::PhantomData))
+}
+
 fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-    let texts = Vec::<String>::deserialize(d)?;
+    let texts: Vec<String> = list(d)?;
     texts.iter().map(|t| humantime::parse_duration(t).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))).collect()
 }
 
@@ -813,19 +873,31 @@ fn flatten_properties<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return its error type by value.
 mod tests {
     use super::*;
     use std::io::Write;
 
+    /// Loads `toml` in a jail: tests that set environment overrides run in one too, and the
+    /// jail's lock keeps them from leaking into this one.
     fn load_str(toml: &str) -> Result<Config, ConfigError> {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(toml.as_bytes()).unwrap();
-        Config::load(Some(f.path()))
+        load_jailed(f.path())
+    }
+
+    fn load_jailed(path: &Path) -> Result<Config, ConfigError> {
+        let mut result = None;
+        figment::Jail::expect_with(|_| {
+            result = Some(Config::load(Some(path)));
+            Ok(())
+        });
+        result.expect("the jail ran")
     }
 
     #[test]
     fn shipped_config_is_valid_and_matches_defaults() {
-        let shipped = Config::load(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ticketpulse.toml")))).unwrap();
+        let shipped = load_jailed(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ticketpulse.toml"))).unwrap();
         let default = Config::default();
         assert_eq!(shipped.time.windows, default.time.windows);
         assert_eq!(shipped.kafka.topics, default.kafka.topics);
@@ -877,6 +949,43 @@ mod tests {
                 .unwrap();
         let keys: Vec<_> = c.kafka.librdkafka.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(keys, ["fetch.wait.max.ms=50", "sasl.password=s3cret", "security.protocol=SASL_SSL"]);
+    }
+
+    #[test]
+    fn lists_from_the_environment_take_the_comma_form() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TICKETPULSE_TIME__WINDOWS", "5m, 1h");
+            jail.set_env("TICKETPULSE_KAFKA__TOPICS", "a,b");
+            jail.set_env("TICKETPULSE_DIMENSIONS__LABELS", "channel,team");
+            jail.set_env("TICKETPULSE_KPIS__TOPICS__ALLOW", "");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.time.windows, [Duration::from_secs(300), Duration::from_secs(3600)]);
+            assert_eq!(c.kafka.topics, ["a", "b"]);
+            assert_eq!(c.dimensions.labels, [Dimension::Channel, Dimension::Team]);
+            assert!(c.kpis.topics.allow.is_empty());
+            jail.set_env("TICKETPULSE_TIME__WINDOWS", r#"["5m","24h"]"#);
+            assert_eq!(Config::load(None).unwrap().time.windows, [Duration::from_secs(300), Duration::from_secs(86400)]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_parse_error_is_told_once_with_its_field_and_origin() {
+        let err = load_str("[kafka]\nbrokerz = \"x\"\n").unwrap_err().to_string();
+        let (message, origin) = err.split_once(" (from ").unwrap();
+        assert_eq!(
+            message,
+            "kafka.brokerz: unknown field; expected one of brokers, group_id, topics, dead_letter_topic, auto_offset_reset, librdkafka"
+        );
+        assert!(origin.starts_with(std::env::temp_dir().to_str().unwrap()) && origin.ends_with(')'), "{err}");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TICKETPULSE_TIME__ALLOWED_LATENESS", "soon");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.starts_with("time.allowed_lateness: "), "{err}");
+            assert!(err.ends_with("(from TICKETPULSE_TIME__ALLOWED_LATENESS)"), "{err}");
+            assert!(!err.contains("default."), "{err}");
+            Ok(())
+        });
     }
 
     #[test]
