@@ -2,7 +2,7 @@
 //! together, and stop cleanly on SIGTERM / SIGINT.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,7 +116,11 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
     let listener =
         TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
-    tracing::info!(http_addr = %listener.local_addr()?, "demo serving /metrics");
+    let mut url = listener.local_addr()?;
+    if url.ip().is_unspecified() {
+        url.set_ip(if url.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    println!("ticketpulse demo: http://{url}/metrics (endpoints at http://{url}/); Ctrl-C stops it");
     let partition = ("demo".to_string(), 0);
     telemetry.partitions_assigned(std::slice::from_ref(&partition));
     let (stop, stopped) = watch::channel(false);
