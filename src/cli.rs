@@ -1,6 +1,7 @@
 //! The command line: `run`, `replay`, `demo`, `generate`, `check-config`.
 
 use std::io::{BufReader, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,6 +51,10 @@ pub enum Command {
         /// Configuration file (TOML); defaults apply when omitted.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Listen address. The demo is a laptop tool, so loopback only by default; it takes
+        /// the place of `http.listen`, whose default (all interfaces) is for `run`.
+        #[arg(long, default_value = "127.0.0.1:9850")]
+        listen: SocketAddr,
         #[command(flatten)]
         generator: GeneratorArgs,
     },
@@ -143,8 +148,9 @@ fn execute(command: Command) -> anyhow::Result<()> {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(())
         }
-        Command::Demo { config, generator } => {
-            let config = Config::load(config.as_deref())?;
+        Command::Demo { config, listen, generator } => {
+            let mut config = Config::load(config.as_deref())?;
+            config.http.listen = listen;
             block_on(crate::service::demo(config, generator.options(), crate::service::shutdown_signal()))?
         }
         Command::Generate { out, brokers, topic, count, follow, generator } => {

@@ -138,17 +138,42 @@ impl OffsetReset {
 pub const MANAGED_LIBRDKAFKA_KEYS: [&str; 5] =
     ["bootstrap.servers", "group.id", "enable.auto.offset.store", "enable.auto.commit", "auto.offset.reset"];
 
-/// HTTP endpoint.
+/// HTTP endpoint and its limits (see `docs/operations.md`, "The HTTP port").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Listen address for `/metrics`, `/healthz/live` and `/healthz/ready`.
+    /// Listen address for `/metrics`, `/healthz/live` and `/healthz/ready` (`run`; `demo`
+    /// listens on its `--listen`). All interfaces by default, so Prometheus and the kubelet
+    /// reach it from outside the container.
     pub listen: SocketAddr,
+    /// A request's headers must arrive complete within this time from the connection's start
+    /// (or from the previous response on a kept-alive connection, which is closed once idle
+    /// this long).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A response must be produced and written out within this time from its request's
+    /// headers, or the connection is closed. At least your Prometheus `scrape_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Open connections at most. A newcomer beyond it closes the connection that has waited
+    /// longest on its client (for request headers first, then to read a response); when
+    /// every connection is being served it is refused.
+    pub max_connections: usize,
+    /// On shutdown, requests in flight get this long to finish; then their connections are
+    /// closed. Shorter than `shutdown_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([0, 0, 0, 0], 9850)) }
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9850)),
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            shutdown_grace: Duration::from_secs(5),
+        }
     }
 }
 
@@ -625,6 +650,19 @@ impl Config {
         }
         if let Some(key) = k.librdkafka.keys().find(|key| MANAGED_LIBRDKAFKA_KEYS.contains(&key.as_str())) {
             return Err(bad(format!("kafka.librdkafka.{key}"), "is set by ticketpulse itself; use the dedicated field"));
+        }
+
+        let h = &self.http;
+        for (field, value) in [("http.header_read_timeout", h.header_read_timeout), ("http.request_timeout", h.request_timeout)] {
+            if value < Duration::from_millis(100) {
+                return Err(bad(field, "must be at least 100ms"));
+            }
+        }
+        if h.max_connections == 0 {
+            return Err(bad("http.max_connections", "must be positive"));
+        }
+        if h.shutdown_grace >= self.shutdown_timeout {
+            return Err(bad("http.shutdown_grace", "must be shorter than shutdown_timeout"));
         }
 
         let t = &self.time;

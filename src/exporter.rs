@@ -1,14 +1,18 @@
 //! The Prometheus exporter: a custom [`Collector`] that renders every series from engine state
 //! at scrape time (the hot path never touches a registry, and series of keys that left every
-//! window disappear), and the HTTP server for `/metrics` and the health checks.
+//! window disappear), and the HTTP endpoints `/metrics` and the health checks (served by
+//! [`crate::http`]).
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use prometheus::core::{Collector, Desc};
@@ -17,6 +21,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
 use crate::clock::WallClock;
+use crate::config::HttpConfig;
 use crate::dimensions::DimKey;
 use crate::engine::Rules;
 use crate::engine::{Engine, PartitionClock, SlaRow, View};
@@ -730,6 +735,14 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
         );
         push_gauge(mf, &vec![], pause.as_secs_f64());
     }
+    let mf = out.family(
+        "ticketpulse_http_connections_dropped_total",
+        "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).",
+        MetricType::COUNTER,
+    );
+    for (reason, n) in telemetry.http_dropped_counts() {
+        push_counter(mf, &vec![("reason", reason.as_str().to_string())], n);
+    }
     let mf = out.family("ticketpulse_build_info", "Build information; always 1.", MetricType::GAUGE);
     push_gauge(mf, &vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
 }
@@ -737,28 +750,87 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 struct HttpState {
-    registry: Registry,
+    renders: Arc<Renders>,
     telemetry: Arc<Telemetry>,
 }
 
-/// Serves `/metrics`, `/healthz/live` and `/healthz/ready` until `shutdown` resolves.
+/// The endpoints, as `/` lists them.
+const INDEX: &str = "ticketpulse\n\
+/metrics        Prometheus metrics\n\
+/healthz/live   liveness: 200 while the process runs\n\
+/healthz/ready  readiness: 200 while a partition is assigned and a Kafka broker is reachable\n";
+
+/// Serves `/`, `/metrics`, `/healthz/live` and `/healthz/ready` with the limits of `config`
+/// until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     registry: Registry,
     telemetry: Arc<Telemetry>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+    config: HttpConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let app = Router::new()
+        .route("/", get(|| async { INDEX }))
         .route("/metrics", get(metrics))
         .route("/healthz/live", get(|| async { "ok\n" }))
         .route("/healthz/ready", get(ready))
-        .with_state(HttpState { registry, telemetry });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
+        .with_state(HttpState { renders: Arc::new(Renders::new(registry)), telemetry: Arc::clone(&telemetry) });
+    crate::http::serve(listener, app, &config, telemetry, shutdown).await
 }
 
-async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    let body = tokio::task::spawn_blocking(move || encode(&state.registry)).await.unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+/// A finished render: the exposition, or why it failed.
+type Rendered = Result<Bytes, Arc<str>>;
+
+/// Renders of `/metrics`, one at a time. A scrape is answered by a render that started after
+/// it arrived; every scrape that arrived during one render shares the next. So however many
+/// clients scrape, at most one render holds the engine lock and a few copies of the
+/// exposition exist, and a slow reader holds only its shared bytes, never engine state.
+struct Renders {
+    registry: Registry,
+    /// Renders started so far (each started while holding `latest`).
+    started: AtomicU64,
+    /// The newest render and its number; held for the whole of a render.
+    latest: Arc<tokio::sync::Mutex<(u64, Rendered)>>,
+}
+
+impl Renders {
+    fn new(registry: Registry) -> Self {
+        Self { registry, started: AtomicU64::new(0), latest: Arc::new(tokio::sync::Mutex::new((0, Ok(Bytes::new())))) }
+    }
+
+    async fn render(&self) -> Rendered {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut latest = Arc::clone(&self.latest).lock_owned().await;
+        if latest.0 > arrived {
+            return latest.1.clone();
+        }
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let registry = self.registry.clone();
+        // The lock goes with the render: a scrape abandoned meanwhile does not let another
+        // render start beside it.
+        let render = tokio::task::spawn_blocking(move || {
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| encode(&registry))).map(Bytes::from).map_err(|panic| {
+                let message: Arc<str> = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| Arc::from(*s))
+                    .or_else(|| panic.downcast_ref::<String>().map(|s| Arc::from(s.as_str())))
+                    .unwrap_or_else(|| Arc::from("a panic without a message"));
+                tracing::error!(panic = %message, "rendering /metrics panicked; scrapes waiting for this render get 500");
+                message
+            });
+            *latest = (number, rendered.clone());
+            rendered
+        });
+        render.await.unwrap_or_else(|e| Err(Arc::from(e.to_string())))
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    match state.renders.render().await {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering the metrics failed; the log says why\n").into_response(),
+    }
 }
 
 /// Ready while the consumer owns at least one partition and reaches a broker.

@@ -36,6 +36,36 @@ impl EventResult {
     }
 }
 
+/// Why the HTTP server closed a connection before a complete exchange: the `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpDrop {
+    /// At `http.max_connections` with no connection stalled on its client: the newcomer was closed.
+    Refused,
+    /// At `http.max_connections`: closed to admit a newcomer, having waited longest on its client.
+    Evicted,
+    /// Request headers not complete within `http.header_read_timeout`.
+    HeaderTimeout,
+    /// Response not written out within `http.request_timeout` of its request.
+    RequestTimeout,
+    /// Still open when `http.shutdown_grace` ran out.
+    Shutdown,
+}
+
+impl HttpDrop {
+    pub const ALL: [HttpDrop; 5] =
+        [HttpDrop::Refused, HttpDrop::Evicted, HttpDrop::HeaderTimeout, HttpDrop::RequestTimeout, HttpDrop::Shutdown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpDrop::Refused => "refused",
+            HttpDrop::Evicted => "evicted",
+            HttpDrop::HeaderTimeout => "header_timeout",
+            HttpDrop::RequestTimeout => "request_timeout",
+            HttpDrop::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// A Kafka partition (or `replay/0`).
 pub type PartitionId = (String, i32);
 
@@ -66,6 +96,8 @@ pub struct Telemetry {
     last_snapshot: Mutex<Option<(usize, Duration)>>,
     /// False while librdkafka reports every broker down.
     broker_down: AtomicBool,
+    /// HTTP connections closed before a complete exchange, by [`HttpDrop`].
+    http_dropped: [AtomicU64; HttpDrop::ALL.len()],
 }
 
 /// Snapshot counters for the exporter.
@@ -246,6 +278,26 @@ impl Telemetry {
 
     pub fn shed_count(&self) -> u64 {
         self.tickets_shed.load(Ordering::Relaxed)
+    }
+
+    /// The HTTP server closed a connection early: counted, and logged at most once every 10 s
+    /// whatever the reason (a flood is one line, not thousands).
+    pub fn http_connection_dropped(&self, reason: HttpDrop) {
+        self.http_dropped[reason as usize].fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = self.log_allowed("http_dropped") {
+            tracing::warn!(reason = reason.as_str(), suppressed_since_last = suppressed, "HTTP connection closed early");
+        }
+    }
+
+    /// The HTTP listener could not accept a connection (e.g. out of file descriptors).
+    pub fn http_accept_failed(&self, error: &std::io::Error) {
+        if let Some(suppressed) = self.log_allowed("http_accept") {
+            tracing::error!(%error, suppressed_since_last = suppressed, "HTTP listener cannot accept connections");
+        }
+    }
+
+    pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
+        HttpDrop::ALL.iter().zip(&self.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
     }
 
     pub fn snapshot_stats(&self) -> SnapshotStats {

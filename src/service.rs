@@ -2,7 +2,7 @@
 //! together, and stop cleanly on SIGTERM / SIGINT.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub struct Running {
     pub http_addr: SocketAddr,
     stop: watch::Sender<bool>,
     source: JoinHandle<()>,
-    http: JoinHandle<std::io::Result<()>>,
+    http: JoinHandle<()>,
     shutdown_timeout: Duration,
 }
 
@@ -42,7 +42,7 @@ impl Running {
         let _ = self.stop.send(true);
         let stopping = async {
             self.source.await.context("source task")?;
-            self.http.await.context("http task")?.context("http server")
+            self.http.await.context("http task")
         };
         match tokio::time::timeout(self.shutdown_timeout, stopping).await {
             Ok(result) => result?,
@@ -89,7 +89,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (stop, stopped) = watch::channel(false);
     let clock = WallClock::system();
     let registry = exporter::registry(engine, Arc::clone(&telemetry), Some(clock));
-    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped.clone())));
+    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, config.http.clone(), wait_for_stop(stopped.clone())));
     let source = tokio::spawn(source.run(stopped, clock, IDLE_CHECK, config.snapshots.interval));
     tracing::info!(%http_addr, "serving /metrics");
     Ok(Running { http_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
@@ -116,12 +116,16 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
     let listener =
         TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
-    tracing::info!(http_addr = %listener.local_addr()?, "demo serving /metrics");
+    let mut url = listener.local_addr()?;
+    if url.ip().is_unspecified() {
+        url.set_ip(if url.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    println!("ticketpulse demo: http://{url}/metrics (endpoints at http://{url}/); Ctrl-C stops it");
     let partition = ("demo".to_string(), 0);
     telemetry.partitions_assigned(std::slice::from_ref(&partition));
     let (stop, stopped) = watch::channel(false);
     let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), Some(WallClock::system()));
-    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, wait_for_stop(stopped)));
+    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, config.http.clone(), wait_for_stop(stopped)));
     let feed = async {
         for event in Generator::new(options) {
             let wait = event.at - now_millis();
@@ -138,7 +142,7 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
         _ = shutdown => {}
     }
     let _ = stop.send(true);
-    http.await??;
+    http.await?;
     Ok(())
 }
 
