@@ -70,7 +70,7 @@ impl Collector for KpiCollector {
         render_kpis(&mut out, &view, &names);
         render_topics(&mut out, &view, &names, rules);
         render_cost(&mut out, &view, &names, rules);
-        render_sla(&mut out, &view, &names);
+        render_sla(&mut out, &view, &names, rules);
         drop(engine);
         render_self(&mut out, &view, &self.telemetry);
         out.0
@@ -558,8 +558,19 @@ fn seconds(ms: Millis) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// SLA series: windowed outcomes per policy and target, and the current target gauges.
-fn render_sla(out: &mut Families, view: &View, names: &Names<'_>) {
+/// SLA series: the configured targets, windowed outcomes per policy and target, and the
+/// current target gauges.
+fn render_sla(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rules) {
+    // From configuration, so alerts can compare a KPI with its policy's target.
+    let mf = out.family(
+        "ticketpulse_sla_target_seconds",
+        "Configured SLA target of each policy, in the time of its calendar (business seconds unless 24x7).",
+        MetricType::GAUGE,
+    );
+    for (policy, target, ms) in rules.ticket.policies.targets() {
+        push_gauge(mf, &vec![("policy", policy.to_string()), ("target", target.as_str().to_string())], seconds(ms));
+    }
+
     let series = |key: DimKey, policy: PolicyId, target: SlaTarget| {
         let mut labels = (names.dims)(key);
         labels.push(("policy", (names.policy)(policy)));

@@ -37,7 +37,9 @@ pub struct Generated {
 const CHANNELS: [(&str, f64); 7] =
     [("email", 0.38), ("chat", 0.22), ("phone", 0.12), ("web", 0.12), ("messaging", 0.08), ("social", 0.05), ("api", 0.03)];
 const PRIORITIES: [(&str, f64); 4] = [("low", 0.2), ("normal", 0.55), ("high", 0.18), ("urgent", 0.07)];
-const TEAMS: [(&str, f64); 4] = [("support", 0.55), ("billing", 0.25), ("technical", 0.15), ("sales", 0.05)];
+/// The teams of config/examples/sla-business-hours.toml, so `demo --config` with it shows each
+/// of its policies: urgent VIP tickets, the EMEA and US offices' business hours, and the rest.
+const TEAMS: [(&str, f64); 3] = [("emea", 0.45), ("us", 0.4), ("vip", 0.15)];
 const TOPICS: [(&str, f64); 6] = [("login", 0.2), ("invoice", 0.2), ("refund", 0.15), ("bug", 0.2), ("shipping", 0.15), ("how_to", 0.1)];
 
 const SECOND: f64 = 1000.0;

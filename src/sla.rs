@@ -221,6 +221,12 @@ impl SlaPolicies {
         &self.policies[usize::from(policy)].name
     }
 
+    /// Every configured target, in configuration order: (policy name, target, length in the
+    /// policy calendar's time).
+    pub fn targets(&self) -> impl Iterator<Item = (&str, SlaTarget, Millis)> {
+        self.policies.iter().flat_map(|p| SlaTarget::ALL.into_iter().filter_map(move |t| Some((p.name.as_str(), t, p.targets[t.index()]?))))
+    }
+
     fn target(&self, policy: Option<PolicyId>, target: SlaTarget) -> Option<Millis> {
         policy.and_then(|p| self.policies[usize::from(p)].targets[target.index()])
     }

@@ -140,8 +140,9 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
 }
 
 /// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
-/// the NPS and costs per unit.
-const NOT_ADDITIVE: [&str; 7] = ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_"];
+/// the NPS, costs per unit, and the configured SLA targets (the same on every instance).
+const NOT_ADDITIVE: [&str; 8] =
+    ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_", "ticketpulse_sla_target_seconds"];
 
 /// The series that add up across instances (counts and sums), zeros dropped.
 fn additive(text: &str) -> BTreeMap<String, f64> {
