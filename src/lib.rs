@@ -17,6 +17,7 @@
 //! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
 //! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
+//! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets redacted |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
@@ -36,6 +37,7 @@ pub mod event;
 pub mod exporter;
 pub mod generator;
 pub mod internal_events;
+pub mod kafka;
 pub mod kpi;
 pub mod replay;
 pub mod service;

@@ -18,8 +18,9 @@ use crate::engine::Engine;
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
 use crate::internal_events::Telemetry;
+use crate::kafka::client_config;
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
-use crate::source::{client_config, now_millis, KafkaSource};
+use crate::source::{now_millis, KafkaSource};
 
 /// How often idle partitions are checked for wall-clock advancement (so a breach is counted
 /// at most this long after the idle timeout and lateness have passed).

@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
@@ -28,6 +28,7 @@ use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
 use crate::event::{Invalid, Millis};
 use crate::internal_events::{PartitionId, Telemetry};
+use crate::kafka::{client_config, ClientError, ClientLog};
 use crate::lock;
 
 /// Defaults ticketpulse applies unless `kafka.librdkafka` overrides them.
@@ -46,8 +47,8 @@ const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// librdkafka rejected the configuration or could not create a client.
-    #[error("could not create the Kafka {role}: {source}")]
-    Client { role: &'static str, source: KafkaError },
+    #[error(transparent)]
+    Client(#[from] ClientError),
     /// Subscribing to the input topics failed.
     #[error("could not subscribe to {topics:?}: {source}")]
     Subscribe { topics: Vec<String>, source: KafkaError },
@@ -55,6 +56,7 @@ pub enum SourceError {
 
 /// Keeps the engine, its snapshots and telemetry in step with the group's assignment.
 pub struct SourceContext {
+    log: ClientLog,
     engine: Arc<Mutex<Engine>>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
@@ -67,11 +69,15 @@ fn partition_ids(list: &TopicPartitionList) -> Vec<PartitionId> {
 }
 
 impl ClientContext for SourceContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
             self.telemetry.set_broker_reachable(false);
         }
-        tracing::warn!(%error, reason, "librdkafka");
+        self.log.error(error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -133,17 +139,6 @@ impl ConsumerContext for SourceContext {
     }
 }
 
-/// Settings every Kafka client of ticketpulse shares: the brokers and the passed-through
-/// `kafka.librdkafka` properties (security, SASL, ...).
-pub fn client_config(config: &KafkaConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.brokers);
-    for (key, value) in &config.librdkafka {
-        client.set(key, value);
-    }
-    client
-}
-
 /// Where a message came from, for log lines and dead-letter headers.
 struct Origin<'a> {
     topic: &'a str,
@@ -160,7 +155,7 @@ impl fmt::Display for Origin<'_> {
 /// The consumer group member.
 pub struct KafkaSource {
     consumer: StreamConsumer<SourceContext>,
-    dead_letter: Option<(FutureProducer, String)>,
+    dead_letter: Option<(FutureProducer<ClientLog>, String)>,
     engine: Arc<Mutex<Engine>>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
@@ -184,20 +179,20 @@ impl KafkaSource {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", config.auto_offset_reset.as_str());
         let context = SourceContext {
+            log: ClientLog::new(Arc::clone(&telemetry), &client, "consumer"),
             engine: Arc::clone(&engine),
             checkpoints: Arc::clone(&checkpoints),
             telemetry: Arc::clone(&telemetry),
             reset: config.auto_offset_reset,
         };
-        let consumer: StreamConsumer<SourceContext> =
-            client.create_with_context(context).map_err(|source| SourceError::Client { role: "consumer", source })?;
+        let consumer: StreamConsumer<SourceContext> = crate::kafka::create(&client, context, "consumer")?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|source| SourceError::Subscribe { topics: config.topics.clone(), source })?;
         let dead_letter = if config.dead_letter_topic.is_empty() {
             None
         } else {
-            let producer: FutureProducer =
-                producer_config.create().map_err(|source| SourceError::Client { role: "dead-letter producer", source })?;
+            let log = ClientLog::new(Arc::clone(&telemetry), &producer_config, "dead-letter producer");
+            let producer: FutureProducer<ClientLog> = crate::kafka::create(&producer_config, log, "dead-letter producer")?;
             Some((producer, config.dead_letter_topic.clone()))
         };
         tracing::info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "subscribed");
@@ -222,7 +217,7 @@ impl KafkaSource {
                 message = self.consumer.recv() => match message {
                     Ok(message) => self.process(&message, clock.now()).await,
                     Err(error) => {
-                        tracing::warn!(%error, "Kafka consumer error");
+                        self.telemetry.kafka_error("consumer", &error, "");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 },
