@@ -67,6 +67,8 @@ pub struct Telemetry {
     last_snapshot: Mutex<Option<(usize, Duration)>>,
     /// False while librdkafka reports every broker down.
     broker_down: AtomicBool,
+    /// True from a failed dead-letter write until the next successful one.
+    dead_letter_blocked: AtomicBool,
 }
 
 /// Snapshot counters for the exporter.
@@ -212,15 +214,35 @@ impl Telemetry {
         !self.broker_down.load(Ordering::Relaxed)
     }
 
-    /// A rejected message reached the dead-letter topic.
+    /// A rejected message reached the dead-letter topic: it is writable (again).
     pub fn dead_lettered(&self) {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        if self.dead_letter_blocked.swap(false, Ordering::Relaxed) {
+            tracing::info!("the dead-letter topic accepts rejected events again");
+        }
     }
 
-    /// A rejected message could not be written to the dead-letter topic.
-    pub fn dead_letter_failed(&self, topic: &str, error: &dyn std::fmt::Display) {
+    /// A rejected message could not be written to the dead-letter topic and was given up on:
+    /// counted, readiness fails until a write succeeds, and logged at most once every 10 s
+    /// with the message's origin so it can be found in the input.
+    pub fn dead_letter_failed(&self, topic: &str, origin: &dyn std::fmt::Display, reason: InvalidReason, error: &dyn std::fmt::Display) {
         self.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(topic, %error, "could not write a rejected event to the dead-letter topic");
+        self.dead_letter_blocked.store(true, Ordering::Relaxed);
+        if let Some(suppressed) = self.log_allowed("dead_letter_failed") {
+            tracing::error!(
+                topic,
+                %origin,
+                reason = reason.as_str(),
+                %error,
+                suppressed_since_last = suppressed,
+                "could not write a rejected event to the dead-letter topic; given up (find it in the input at its origin)"
+            );
+        }
+    }
+
+    /// Whether the newest dead-letter write failed; drives readiness.
+    pub fn dead_letter_blocked(&self) -> bool {
+        self.dead_letter_blocked.load(Ordering::Relaxed)
     }
 
     pub fn partitions_assigned(&self, partitions: &[PartitionId]) {
@@ -341,5 +363,22 @@ mod tests {
         let gate = lock(&t.log_gate);
         assert_eq!(gate.get("kafka AllBrokersDown").map(|(_, n)| *n), Some(299), "suppressed, counted for the next line");
         assert_eq!(gate.get("kafka SSL").map(|(_, n)| *n), Some(1));
+    }
+
+    #[test]
+    fn dead_letter_failures_block_readiness_until_a_write_succeeds() {
+        let t = Telemetry::default();
+        let lines = logged(|| {
+            for offset in 0..3 {
+                t.dead_letter_failed("dlq", &format!("events/0@{offset}"), InvalidReason::ALL[0], &"Message timed out");
+            }
+        });
+        assert_eq!(t.dead_letter_counts(), (0, 3));
+        assert!(t.dead_letter_blocked());
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains("origin=events/0@0") && lines[0].contains("Message timed out"), "{}", lines[0]);
+        t.dead_lettered();
+        assert_eq!(t.dead_letter_counts(), (1, 3));
+        assert!(!t.dead_letter_blocked());
     }
 }

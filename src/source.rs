@@ -6,6 +6,11 @@
 //! `auto_offset_reset` without one); on revoke its state is snapshotted before it is let go.
 //! Offsets are still stored after processing and committed, but only as progress reporting
 //! (lag tooling reads them); they are never read back.
+//!
+//! A rejected message's offset counts as consumed only once its dead-letter write succeeded
+//! or was given up on. While the dead-letter topic accepts writes each one is awaited, at most
+//! [`DEAD_LETTER_TIMEOUT`]; after a failure later writes are still made but not awaited, so an
+//! unwritable topic stalls no partition, until one succeeds again.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -18,7 +23,6 @@ use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
@@ -40,8 +44,14 @@ const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 3] = [
     ("queued.max.messages.kbytes", "16384"),
 ];
 
-/// How long to wait for the dead-letter topic to acknowledge a message.
-const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long librdkafka tries to write one message to the dead-letter topic before it gives
+/// up (`message.timeout.ms` of the dead-letter producer): the longest a partition waits for it.
+const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The dead-letter producer's queue bound, in KiB: rejections are few, and a topic that
+/// cannot be written must not pile rejected payloads up in memory (librdkafka's default is
+/// 1 GiB). A full queue fails the write at once.
+const DEAD_LETTER_QUEUE_KBYTES: &str = "16384";
 
 /// Errors starting the source.
 #[derive(Debug, thiserror::Error)]
@@ -168,7 +178,10 @@ impl KafkaSource {
         checkpoints: Arc<Checkpointer>,
         telemetry: Arc<Telemetry>,
     ) -> Result<Self, SourceError> {
-        let producer_config = client_config(config);
+        let mut producer_config = client_config(config);
+        producer_config
+            .set("message.timeout.ms", DEAD_LETTER_TIMEOUT.as_millis().to_string())
+            .set("queue.buffering.max.kbytes", DEAD_LETTER_QUEUE_KBYTES);
         let mut client = client_config(config);
         for (key, value) in DEFAULT_CONSUMER_PROPERTIES.into_iter().filter(|(key, _)| !config.librdkafka.contains_key(*key)) {
             client.set(key, value);
@@ -254,8 +267,9 @@ impl KafkaSource {
         };
         if let Err(invalid) = result {
             self.dead_letter(message, &origin, &invalid).await;
-            // Only now may a snapshot move past it: a crash before this re-reads it and
-            // dead-letters it again (the dead-letter path is at-least-once).
+            // Only now, with its dead-letter write done or given up on, may a snapshot move
+            // past it: a crash before this re-reads it and dead-letters it again (the
+            // dead-letter path is at-least-once while the topic is writable).
             lock(&self.engine).consumed(&partition, origin.offset);
         }
         if let Err(error) = self.consumer.store_offset_from_message(message) {
@@ -263,6 +277,8 @@ impl KafkaSource {
         }
     }
 
+    /// Writes a rejected message to the dead-letter topic; see the module docs for when it
+    /// is waited for.
     async fn dead_letter(&self, message: &BorrowedMessage<'_>, origin: &Origin<'_>, invalid: &Invalid) {
         let Some((producer, topic)) = &self.dead_letter else { return };
         let partition = origin.partition.to_string();
@@ -277,9 +293,24 @@ impl KafkaSource {
         if let Some(key) = message.key() {
             record = record.key(key);
         }
-        match producer.send(record, Timeout::After(DEAD_LETTER_TIMEOUT)).await {
-            Ok(_) => self.telemetry.dead_lettered(),
-            Err((error, _)) => self.telemetry.dead_letter_failed(topic, &error),
+        let delivery = match producer.send_result(record) {
+            Ok(delivery) => delivery,
+            Err((error, _)) => return self.telemetry.dead_letter_failed(topic, origin, invalid.reason, &error),
+        };
+        let (telemetry, topic, origin, reason) = (Arc::clone(&self.telemetry), topic.clone(), origin.to_string(), invalid.reason);
+        let outcome = async move {
+            match delivery.await {
+                Ok(Ok(_)) => telemetry.dead_lettered(),
+                Ok(Err((error, _))) => telemetry.dead_letter_failed(&topic, &origin, reason, &error),
+                Err(_) => telemetry.dead_letter_failed(&topic, &origin, reason, &"the producer closed before delivery"),
+            }
+        };
+        if self.telemetry.dead_letter_blocked() {
+            // The topic failed last time: write, but let consumption go on meanwhile; the
+            // outcome is still counted, and a success unblocks.
+            tokio::spawn(outcome);
+        } else {
+            outcome.await;
         }
     }
 }
