@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
 
@@ -180,6 +181,9 @@ impl ClientContext for ClientLog {
         self.telemetry.kafka_error(self.role, &error, &self.secrets.redact(reason));
     }
 }
+
+/// The snapshot reader is a consumer outside any group rebalance.
+impl ConsumerContext for ClientLog {}
 
 /// librdkafka's version and its `builtin.features`, as `--version` prints them.
 pub fn librdkafka_build() -> String {
