@@ -124,7 +124,7 @@ impl Checkpointer {
         };
         let found = stored.len();
         for candidate in stored {
-            match lock(&self.engine).restore(partition, &candidate.bytes, Some(now)) {
+            match candidate.bytes.and_then(|bytes| lock(&self.engine).restore(partition, &bytes, Some(now))) {
                 Ok(offset) => {
                     self.telemetry.snapshot_restored(partition, &candidate.name, offset);
                     lock(&self.queued).insert(partition.clone(), offset);

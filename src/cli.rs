@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::event::Millis;
@@ -113,9 +113,18 @@ fn parse_rfc3339(s: &str) -> Result<Millis, String> {
     s.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| format!("expected RFC 3339 with an offset: {e}"))
 }
 
+/// What `--version` prints after the name: this build and the librdkafka it links, whose
+/// `builtin.features` say which security protocols and SASL mechanisms work.
+pub fn long_version() -> String {
+    format!("{}\n{}", env!("CARGO_PKG_VERSION"), crate::kafka::librdkafka_build())
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Computed once per process; clap keeps a `&'static str`.
+    let version: &'static str = Box::leak(long_version().into_boxed_str());
+    let matches = Cli::command().long_version(version).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -165,9 +174,10 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::CheckConfig { config } => {
             let loaded = Config::load(Some(&config))?;
             println!(
-                "{}: ok ({} topic(s), windows {:?}, labels {:?}, SLA policies {:?}, calendars {:?})",
+                "{}: ok ({} topic(s), librdkafka properties {:?}, windows {:?}, labels {:?}, SLA policies {:?}, calendars {:?})",
                 config.display(),
                 loaded.kafka.topics.len(),
+                crate::kafka::shown_properties(&loaded.kafka.librdkafka),
                 loaded.time.windows.iter().map(|w| crate::config::window_label(*w)).collect::<Vec<_>>(),
                 loaded.dimensions.labels,
                 loaded.sla.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),

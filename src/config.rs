@@ -80,7 +80,7 @@ impl Default for Config {
 }
 
 /// Kafka consumer group settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Bootstrap servers, comma separated.
@@ -98,7 +98,8 @@ pub struct KafkaConfig {
     /// progress reporting only.)
     pub auto_offset_reset: OffsetReset,
     /// Extra librdkafka properties passed through verbatim (e.g. `security.protocol`,
-    /// `sasl.username`, `sasl.password`). Values are never logged.
+    /// `sasl.username`, `sasl.password`), checked by librdkafka at load. Values of properties
+    /// named like secrets (`password`, `secret`, `key`, `token`) are never shown.
     #[serde(deserialize_with = "flatten_properties")]
     pub librdkafka: BTreeMap<String, String>,
 }
@@ -113,6 +114,20 @@ impl Default for KafkaConfig {
             auto_offset_reset: OffsetReset::Earliest,
             librdkafka: BTreeMap::new(),
         }
+    }
+}
+
+/// Shows secret-named librdkafka properties as `[redacted]`.
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("topics", &self.topics)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("auto_offset_reset", &self.auto_offset_reset)
+            .field("librdkafka", &crate::kafka::shown_properties(&self.librdkafka))
+            .finish()
     }
 }
 
@@ -651,6 +666,7 @@ impl Config {
         if let Some(key) = k.librdkafka.keys().find(|key| MANAGED_LIBRDKAFKA_KEYS.contains(&key.as_str())) {
             return Err(bad(format!("kafka.librdkafka.{key}"), "is set by ticketpulse itself; use the dedicated field"));
         }
+        crate::kafka::validate(k)?;
 
         let h = &self.http;
         for (field, value) in [("http.header_read_timeout", h.header_read_timeout), ("http.request_timeout", h.request_timeout)] {

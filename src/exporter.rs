@@ -844,12 +844,15 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     }
 }
 
-/// Ready while the consumer owns at least one partition and reaches a broker.
+/// Ready while the consumer owns at least one partition, reaches a broker and can write the
+/// dead-letter topic.
 async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
     if !state.telemetry.broker_reachable() {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: no Kafka broker reachable\n")
     } else if state.telemetry.assigned_count() == 0 {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: no partition assigned\n")
+    } else if state.telemetry.dead_letter_blocked() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: the dead-letter topic cannot be written (rejected events are given up)\n")
     } else {
         (StatusCode::OK, "ready\n")
     }

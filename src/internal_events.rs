@@ -84,8 +84,9 @@ pub struct Telemetry {
     assigned: Mutex<BTreeSet<PartitionId>>,
     /// Consumer lag per partition from librdkafka statistics.
     lag: Mutex<BTreeMap<PartitionId, i64>>,
-    /// Last log time and suppressed count per kind of repeated log line.
-    log_gate: Mutex<BTreeMap<&'static str, (Option<Instant>, u64)>>,
+    /// Last log time and suppressed count per kind of repeated log line (a bounded set of
+    /// kinds: fixed names, and one per librdkafka error code).
+    log_gate: Mutex<BTreeMap<String, (Instant, u64)>>,
     /// Tickets dropped because a partition reached `tickets.max_per_partition`.
     tickets_shed: AtomicU64,
     snapshots_saved: AtomicU64,
@@ -98,6 +99,8 @@ pub struct Telemetry {
     broker_down: AtomicBool,
     /// HTTP connections closed before a complete exchange, by [`HttpDrop`].
     http_dropped: [AtomicU64; HttpDrop::ALL.len()],
+    /// True from a failed dead-letter write until the next successful one.
+    dead_letter_blocked: AtomicBool,
 }
 
 /// Snapshot counters for the exporter.
@@ -145,15 +148,39 @@ impl Telemetry {
     }
 
     /// `Some(lines suppressed since the last one)` when a line of this kind may be logged now.
-    fn log_allowed(&self, kind: &'static str) -> Option<u64> {
+    fn log_allowed(&self, kind: &str) -> Option<u64> {
+        self.log_allowed_at(kind, Instant::now())
+    }
+
+    fn log_allowed_at(&self, kind: &str, now: Instant) -> Option<u64> {
         let mut gate = lock(&self.log_gate);
-        let (last, suppressed) = gate.entry(kind).or_insert((None, 0));
-        if last.is_some_and(|t| t.elapsed() < LOG_INTERVAL) {
-            *suppressed += 1;
-            return None;
+        match gate.get_mut(kind) {
+            Some((last, suppressed)) if now.saturating_duration_since(*last) < LOG_INTERVAL => {
+                *suppressed += 1;
+                None
+            }
+            Some((last, suppressed)) => {
+                *last = now;
+                Some(std::mem::take(suppressed))
+            }
+            None => {
+                gate.insert(kind.to_string(), (now, 0));
+                Some(0)
+            }
         }
-        *last = Some(Instant::now());
-        Some(std::mem::take(suppressed))
+    }
+
+    /// An error a Kafka client reported (connection, authentication, TLS, consumption):
+    /// logged at most once per error code every 10 s, since librdkafka repeats them while the
+    /// condition lasts. `reason` must already be free of secrets.
+    pub fn kafka_error(&self, client: &str, error: &rdkafka::error::KafkaError, reason: &str) {
+        let kind = match error.rdkafka_error_code() {
+            Some(code) => format!("kafka {code:?}"),
+            None => "kafka other".to_string(),
+        };
+        if let Some(suppressed) = self.log_allowed(&kind) {
+            tracing::error!(client, %error, reason, suppressed_since_last = suppressed, "Kafka client error");
+        }
     }
 
     /// A partition at its ticket cap dropped its least recently active tickets.
@@ -219,15 +246,35 @@ impl Telemetry {
         !self.broker_down.load(Ordering::Relaxed)
     }
 
-    /// A rejected message reached the dead-letter topic.
+    /// A rejected message reached the dead-letter topic: it is writable (again).
     pub fn dead_lettered(&self) {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        if self.dead_letter_blocked.swap(false, Ordering::Relaxed) {
+            tracing::info!("the dead-letter topic accepts rejected events again");
+        }
     }
 
-    /// A rejected message could not be written to the dead-letter topic.
-    pub fn dead_letter_failed(&self, topic: &str, error: &dyn std::fmt::Display) {
+    /// A rejected message could not be written to the dead-letter topic and was given up on:
+    /// counted, readiness fails until a write succeeds, and logged at most once every 10 s
+    /// with the message's origin so it can be found in the input.
+    pub fn dead_letter_failed(&self, topic: &str, origin: &dyn std::fmt::Display, reason: InvalidReason, error: &dyn std::fmt::Display) {
         self.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(topic, %error, "could not write a rejected event to the dead-letter topic");
+        self.dead_letter_blocked.store(true, Ordering::Relaxed);
+        if let Some(suppressed) = self.log_allowed("dead_letter_failed") {
+            tracing::error!(
+                topic,
+                %origin,
+                reason = reason.as_str(),
+                %error,
+                suppressed_since_last = suppressed,
+                "could not write a rejected event to the dead-letter topic; given up (find it in the input at its origin)"
+            );
+        }
+    }
+
+    /// Whether the newest dead-letter write failed; drives readiness.
+    pub fn dead_letter_blocked(&self) -> bool {
+        self.dead_letter_blocked.load(Ordering::Relaxed)
     }
 
     pub fn partitions_assigned(&self, partitions: &[PartitionId]) {
@@ -307,5 +354,83 @@ impl Telemetry {
             failures: lock(&self.snapshot_failures).clone(),
             newest: *lock(&self.last_snapshot),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use std::sync::Arc;
+
+    /// The log lines `f` writes.
+    fn logged(f: impl FnOnce()) -> Vec<String> {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                lock(&self.0).extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).without_time().finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(lock(&buffer.0).clone()).unwrap();
+        text.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn the_gate_passes_one_line_per_kind_per_interval_and_counts_the_rest() {
+        let t = Telemetry::default();
+        let start = Instant::now();
+        let at = |s| start + Duration::from_secs(s);
+        let calls = [("a", 0), ("a", 3), ("b", 3), ("a", 9), ("a", 10), ("a", 12), ("b", 12), ("a", 25)];
+        let gated: Vec<Option<u64>> = calls.iter().map(|(kind, s)| t.log_allowed_at(kind, at(*s))).collect();
+        assert_eq!(gated, [Some(0), None, Some(0), None, Some(2), None, None, Some(1)]);
+    }
+
+    #[test]
+    fn a_broker_outage_logs_one_line_per_error_code() {
+        let t = Telemetry::default();
+        let lines = logged(|| {
+            // What one outage repeats many times a second: the error callback and the
+            // consumer's poll report the same code.
+            for _ in 0..100 {
+                t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+                t.kafka_error("consumer", &KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown), "");
+                t.kafka_error("dead-letter producer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+            }
+            t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
+            t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
+        });
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[0].contains("Kafka client error") && lines[0].contains("AllBrokersDown"), "{}", lines[0]);
+        assert!(lines[0].contains("reason=\"1/1 brokers are down\" suppressed_since_last=0"), "{}", lines[0]);
+        assert!(lines[1].contains("SSL") && lines[1].contains("certificate verify failed"), "{}", lines[1]);
+        let gate = lock(&t.log_gate);
+        assert_eq!(gate.get("kafka AllBrokersDown").map(|(_, n)| *n), Some(299), "suppressed, counted for the next line");
+        assert_eq!(gate.get("kafka SSL").map(|(_, n)| *n), Some(1));
+    }
+
+    #[test]
+    fn dead_letter_failures_block_readiness_until_a_write_succeeds() {
+        let t = Telemetry::default();
+        let lines = logged(|| {
+            for offset in 0..3 {
+                t.dead_letter_failed("dlq", &format!("events/0@{offset}"), InvalidReason::ALL[0], &"Message timed out");
+            }
+        });
+        assert_eq!(t.dead_letter_counts(), (0, 3));
+        assert!(t.dead_letter_blocked());
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains("origin=events/0@0") && lines[0].contains("Message timed out"), "{}", lines[0]);
+        t.dead_lettered();
+        assert_eq!(t.dead_letter_counts(), (1, 3));
+        assert!(!t.dead_letter_blocked());
     }
 }

@@ -18,6 +18,7 @@
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
 //! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
+//! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets redacted |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
@@ -38,6 +39,7 @@ pub mod exporter;
 pub mod generator;
 pub mod http;
 pub mod internal_events;
+pub mod kafka;
 pub mod kpi;
 pub mod replay;
 pub mod service;

@@ -18,8 +18,9 @@ use crate::engine::Engine;
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
 use crate::internal_events::Telemetry;
+use crate::kafka::client_config;
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
-use crate::source::{client_config, now_millis, KafkaSource};
+use crate::source::{now_millis, KafkaSource};
 
 /// How often idle partitions are checked for wall-clock advancement (so a breach is counted
 /// at most this long after the idle timeout and lateness have passed).
@@ -57,7 +58,7 @@ impl Running {
 }
 
 /// The configured snapshot store, opened (and for Kafka, checked to exist) before starting.
-async fn open_snapshot_store(config: &Config) -> anyhow::Result<Option<Arc<dyn SnapshotStore>>> {
+async fn open_snapshot_store(config: &Config, telemetry: &Arc<Telemetry>) -> anyhow::Result<Option<Arc<dyn SnapshotStore>>> {
     let s = config.snapshots.clone();
     let group = config.kafka.group_id.clone();
     Ok(match s.store {
@@ -67,8 +68,8 @@ async fn open_snapshot_store(config: &Config) -> anyhow::Result<Option<Arc<dyn S
         }
         SnapshotStoreKind::Local => Some(Arc::new(LocalDirStore::new(&s.dir, &group).context("snapshots.dir")?)),
         SnapshotStoreKind::Kafka => {
-            let client = client_config(&config.kafka);
-            let store = tokio::task::spawn_blocking(move || KafkaTopicStore::new(&client, &s.topic, &group, s.chunk_bytes))
+            let (client, telemetry) = (client_config(&config.kafka), Arc::clone(telemetry));
+            let store = tokio::task::spawn_blocking(move || KafkaTopicStore::new(&client, &s.topic, &group, s.chunk_bytes, telemetry))
                 .await?
                 .context("snapshots.topic")?;
             Some(Arc::new(store))
@@ -83,7 +84,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener =
         TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let store = open_snapshot_store(&config).await?;
+    let store = open_snapshot_store(&config, &telemetry).await?;
     let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
     let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry))?;
     let (stop, stopped) = watch::channel(false);

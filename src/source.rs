@@ -6,19 +6,23 @@
 //! `auto_offset_reset` without one); on revoke its state is snapshotted before it is let go.
 //! Offsets are still stored after processing and committed, but only as progress reporting
 //! (lag tooling reads them); they are never read back.
+//!
+//! A rejected message's offset counts as consumed only once its dead-letter write succeeded
+//! or was given up on. While the dead-letter topic accepts writes each one is awaited, at most
+//! [`DEAD_LETTER_TIMEOUT`]; after a failure later writes are still made but not awaited, so an
+//! unwritable topic stalls no partition, until one succeeds again.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
@@ -28,6 +32,7 @@ use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
 use crate::event::{Invalid, Millis};
 use crate::internal_events::{PartitionId, Telemetry};
+use crate::kafka::{client_config, ClientError, ClientLog};
 use crate::lock;
 
 /// Defaults ticketpulse applies unless `kafka.librdkafka` overrides them.
@@ -39,15 +44,21 @@ const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 3] = [
     ("queued.max.messages.kbytes", "16384"),
 ];
 
-/// How long to wait for the dead-letter topic to acknowledge a message.
-const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long librdkafka tries to write one message to the dead-letter topic before it gives
+/// up (`message.timeout.ms` of the dead-letter producer): the longest a partition waits for it.
+const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The dead-letter producer's queue bound, in KiB: rejections are few, and a topic that
+/// cannot be written must not pile rejected payloads up in memory (librdkafka's default is
+/// 1 GiB). A full queue fails the write at once.
+const DEAD_LETTER_QUEUE_KBYTES: &str = "16384";
 
 /// Errors starting the source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// librdkafka rejected the configuration or could not create a client.
-    #[error("could not create the Kafka {role}: {source}")]
-    Client { role: &'static str, source: KafkaError },
+    #[error(transparent)]
+    Client(#[from] ClientError),
     /// Subscribing to the input topics failed.
     #[error("could not subscribe to {topics:?}: {source}")]
     Subscribe { topics: Vec<String>, source: KafkaError },
@@ -55,6 +66,7 @@ pub enum SourceError {
 
 /// Keeps the engine, its snapshots and telemetry in step with the group's assignment.
 pub struct SourceContext {
+    log: ClientLog,
     engine: Arc<Mutex<Engine>>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
@@ -67,11 +79,15 @@ fn partition_ids(list: &TopicPartitionList) -> Vec<PartitionId> {
 }
 
 impl ClientContext for SourceContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
             self.telemetry.set_broker_reachable(false);
         }
-        tracing::warn!(%error, reason, "librdkafka");
+        self.log.error(error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -133,17 +149,6 @@ impl ConsumerContext for SourceContext {
     }
 }
 
-/// Settings every Kafka client of ticketpulse shares: the brokers and the passed-through
-/// `kafka.librdkafka` properties (security, SASL, ...).
-pub fn client_config(config: &KafkaConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.brokers);
-    for (key, value) in &config.librdkafka {
-        client.set(key, value);
-    }
-    client
-}
-
 /// Where a message came from, for log lines and dead-letter headers.
 struct Origin<'a> {
     topic: &'a str,
@@ -160,7 +165,7 @@ impl fmt::Display for Origin<'_> {
 /// The consumer group member.
 pub struct KafkaSource {
     consumer: StreamConsumer<SourceContext>,
-    dead_letter: Option<(FutureProducer, String)>,
+    dead_letter: Option<(FutureProducer<ClientLog>, String)>,
     engine: Arc<Mutex<Engine>>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
@@ -173,7 +178,10 @@ impl KafkaSource {
         checkpoints: Arc<Checkpointer>,
         telemetry: Arc<Telemetry>,
     ) -> Result<Self, SourceError> {
-        let producer_config = client_config(config);
+        let mut producer_config = client_config(config);
+        producer_config
+            .set("message.timeout.ms", DEAD_LETTER_TIMEOUT.as_millis().to_string())
+            .set("queue.buffering.max.kbytes", DEAD_LETTER_QUEUE_KBYTES);
         let mut client = client_config(config);
         for (key, value) in DEFAULT_CONSUMER_PROPERTIES.into_iter().filter(|(key, _)| !config.librdkafka.contains_key(*key)) {
             client.set(key, value);
@@ -184,20 +192,20 @@ impl KafkaSource {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", config.auto_offset_reset.as_str());
         let context = SourceContext {
+            log: ClientLog::new(Arc::clone(&telemetry), &client, "consumer"),
             engine: Arc::clone(&engine),
             checkpoints: Arc::clone(&checkpoints),
             telemetry: Arc::clone(&telemetry),
             reset: config.auto_offset_reset,
         };
-        let consumer: StreamConsumer<SourceContext> =
-            client.create_with_context(context).map_err(|source| SourceError::Client { role: "consumer", source })?;
+        let consumer: StreamConsumer<SourceContext> = crate::kafka::create(&client, context, "consumer")?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|source| SourceError::Subscribe { topics: config.topics.clone(), source })?;
         let dead_letter = if config.dead_letter_topic.is_empty() {
             None
         } else {
-            let producer: FutureProducer =
-                producer_config.create().map_err(|source| SourceError::Client { role: "dead-letter producer", source })?;
+            let log = ClientLog::new(Arc::clone(&telemetry), &producer_config, "dead-letter producer");
+            let producer: FutureProducer<ClientLog> = crate::kafka::create(&producer_config, log, "dead-letter producer")?;
             Some((producer, config.dead_letter_topic.clone()))
         };
         tracing::info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "subscribed");
@@ -222,7 +230,7 @@ impl KafkaSource {
                 message = self.consumer.recv() => match message {
                     Ok(message) => self.process(&message, clock.now()).await,
                     Err(error) => {
-                        tracing::warn!(%error, "Kafka consumer error");
+                        self.telemetry.kafka_error("consumer", &error, "");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 },
@@ -259,8 +267,9 @@ impl KafkaSource {
         };
         if let Err(invalid) = result {
             self.dead_letter(message, &origin, &invalid).await;
-            // Only now may a snapshot move past it: a crash before this re-reads it and
-            // dead-letters it again (the dead-letter path is at-least-once).
+            // Only now, with its dead-letter write done or given up on, may a snapshot move
+            // past it: a crash before this re-reads it and dead-letters it again (the
+            // dead-letter path is at-least-once while the topic is writable).
             lock(&self.engine).consumed(&partition, origin.offset);
         }
         if let Err(error) = self.consumer.store_offset_from_message(message) {
@@ -268,6 +277,8 @@ impl KafkaSource {
         }
     }
 
+    /// Writes a rejected message to the dead-letter topic; see the module docs for when it
+    /// is waited for.
     async fn dead_letter(&self, message: &BorrowedMessage<'_>, origin: &Origin<'_>, invalid: &Invalid) {
         let Some((producer, topic)) = &self.dead_letter else { return };
         let partition = origin.partition.to_string();
@@ -282,9 +293,24 @@ impl KafkaSource {
         if let Some(key) = message.key() {
             record = record.key(key);
         }
-        match producer.send(record, Timeout::After(DEAD_LETTER_TIMEOUT)).await {
-            Ok(_) => self.telemetry.dead_lettered(),
-            Err((error, _)) => self.telemetry.dead_letter_failed(topic, &error),
+        let delivery = match producer.send_result(record) {
+            Ok(delivery) => delivery,
+            Err((error, _)) => return self.telemetry.dead_letter_failed(topic, origin, invalid.reason, &error),
+        };
+        let (telemetry, topic, origin, reason) = (Arc::clone(&self.telemetry), topic.clone(), origin.to_string(), invalid.reason);
+        let outcome = async move {
+            match delivery.await {
+                Ok(Ok(_)) => telemetry.dead_lettered(),
+                Ok(Err((error, _))) => telemetry.dead_letter_failed(&topic, &origin, reason, &error),
+                Err(_) => telemetry.dead_letter_failed(&topic, &origin, reason, &"the producer closed before delivery"),
+            }
+        };
+        if self.telemetry.dead_letter_blocked() {
+            // The topic failed last time: write, but let consumption go on meanwhile; the
+            // outcome is still counted, and a success unblocks.
+            tokio::spawn(outcome);
+        } else {
+            outcome.await;
         }
     }
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{safe_name, SnapshotError, SnapshotStore, Stored};
+use super::{check_size, safe_name, SnapshotError, SnapshotStore, Stored};
 use crate::internal_events::PartitionId;
 
 /// How many snapshots per partition are kept (the newest and its fallback).
@@ -60,6 +60,7 @@ fn file_name(seq: u64) -> String {
 
 impl SnapshotStore for LocalDirStore {
     fn save(&self, partition: &PartitionId, bytes: &[u8]) -> Result<(), SnapshotError> {
+        check_size(bytes.len() as u64)?;
         let dir = self.partition_dir(partition);
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         let sequences = Self::sequences(&dir)?;
@@ -85,7 +86,11 @@ impl SnapshotStore for LocalDirStore {
         let mut stored = Vec::new();
         for seq in Self::sequences(&dir)?.into_iter().rev() {
             let path = dir.join(file_name(seq));
-            let bytes = fs::read(&path).map_err(io_error(&path))?;
+            let size = fs::metadata(&path).map_err(io_error(&path))?.len();
+            let bytes = match check_size(size) {
+                Ok(()) => Ok(fs::read(&path).map_err(io_error(&path))?),
+                Err(too_large) => Err(too_large),
+            };
             stored.push(Stored { name: path.display().to_string(), bytes });
         }
         Ok(stored)
@@ -95,6 +100,7 @@ impl SnapshotStore for LocalDirStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::MAX_SNAPSHOT_BYTES;
 
     #[test]
     fn keeps_the_newest_two_newest_first() {
@@ -105,10 +111,30 @@ mod tests {
         for n in 1..=3u8 {
             store.save(&p, &[n; 4]).unwrap();
         }
-        let loaded: Vec<Vec<u8>> = store.load(&p).unwrap().into_iter().map(|s| s.bytes).collect();
+        let loaded: Vec<Vec<u8>> = store.load(&p).unwrap().into_iter().map(|s| s.bytes.unwrap()).collect();
         assert_eq!(loaded, vec![vec![3; 4], vec![2; 4]]);
         let files = fs::read_dir(dir.path().join("group%2F1/events/0")).unwrap().count();
         assert_eq!(files, 2, "no temporary file or third snapshot is left behind");
         assert!(store.load(&("events".into(), 1)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_file_larger_than_the_limit_is_reported_and_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path(), "group").unwrap();
+        let p: PartitionId = ("events".into(), 0);
+        store.save(&p, b"older").unwrap();
+        // A sparse file: its length is what a corrupt or foreign file could claim.
+        let huge = fs::File::create(dir.path().join("group/events/0").join(file_name(2))).unwrap();
+        huge.set_len(MAX_SNAPSHOT_BYTES + 1).unwrap();
+        let loaded: Vec<Result<Vec<u8>, String>> =
+            store.load(&p).unwrap().into_iter().map(|s| s.bytes.map_err(|e| e.to_string())).collect();
+        assert_eq!(
+            loaded,
+            [
+                Err(format!("snapshot of {} bytes exceeds the limit of {MAX_SNAPSHOT_BYTES} bytes", MAX_SNAPSHOT_BYTES + 1)),
+                Ok(b"older".to_vec())
+            ]
+        );
     }
 }

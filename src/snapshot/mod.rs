@@ -27,6 +27,12 @@ pub const FORMAT_VERSION: u32 = 3;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
+/// The largest snapshot saved or loaded. Every size read back from a store (file length,
+/// chunk count, chunk index, bytes assembled) is checked against it before memory is
+/// allocated for it, so a corrupt one costs nothing. Far above real snapshots: 100,000
+/// tickets take about 11 MB, so the default cap of 2,000,000 tickets per partition about 220 MB.
+pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+
 /// Why a snapshot could not be saved or used.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -48,6 +54,9 @@ pub enum SnapshotError {
     /// Stored under the wrong key.
     #[error("snapshot belongs to partition {found:?}")]
     WrongPartition { found: PartitionId },
+    /// Larger than [`MAX_SNAPSHOT_BYTES`]: not written, or not read.
+    #[error("snapshot of {bytes} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { bytes: u64, limit: u64 },
 }
 
 impl SnapshotError {
@@ -60,16 +69,27 @@ impl SnapshotError {
             SnapshotError::Version { .. } => "version",
             SnapshotError::ConfigChanged { .. } => "config_changed",
             SnapshotError::WrongPartition { .. } => "wrong_partition",
+            SnapshotError::TooLarge { .. } => "too_large",
         }
     }
 }
 
+/// Refuses a snapshot size above [`MAX_SNAPSHOT_BYTES`].
+fn check_size(bytes: u64) -> Result<(), SnapshotError> {
+    if bytes > MAX_SNAPSHOT_BYTES {
+        return Err(SnapshotError::TooLarge { bytes, limit: MAX_SNAPSHOT_BYTES });
+    }
+    Ok(())
+}
+
 /// A snapshot as read back from a store.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Stored {
     /// Where it was found (file name or topic position), for log lines.
     pub name: String,
-    pub bytes: Vec<u8>,
+    /// Its bytes, or why what was found there cannot be a snapshot (too large, a corrupt
+    /// chunk): reported and skipped like any unusable snapshot.
+    pub bytes: Result<Vec<u8>, SnapshotError>,
 }
 
 /// Where snapshots live. Blocking: called from the snapshot writer thread and from the
@@ -78,7 +98,7 @@ pub trait SnapshotStore: Send + Sync {
     /// Durably saves `bytes` as the newest snapshot of `partition`.
     fn save(&self, partition: &PartitionId, bytes: &[u8]) -> Result<(), SnapshotError>;
     /// The stored snapshots of `partition`, newest first (at least the newest two, when
-    /// there are two).
+    /// there are two), with any unusable piece found on the way.
     fn load(&self, partition: &PartitionId) -> Result<Vec<Stored>, SnapshotError>;
 }
 
