@@ -18,6 +18,7 @@
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
 //! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
+//! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
@@ -45,6 +46,7 @@ pub mod sla;
 pub mod snapshot;
 pub mod source;
 pub mod ticket;
+pub mod tickets;
 pub mod window;
 
 /// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by
