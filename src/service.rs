@@ -25,12 +25,10 @@ use crate::source::{client_config, now_millis, KafkaSource};
 /// at most this long after the idle timeout and lateness have passed).
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 
-/// A started service: its HTTP addresses and how to stop it.
+/// A started service: its HTTP address and how to stop it.
 pub struct Running {
     /// Where `/metrics` and the health checks are served.
     pub http_addr: SocketAddr,
-    /// Where the tickets API and page are served when `ui.listen` gives them their own address.
-    pub ui_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     source: JoinHandle<()>,
     http: JoinHandle<()>,
@@ -128,7 +126,7 @@ pub fn spawn_http(
     tokio::spawn(async move {
         match own {
             Some((listener, api)) => {
-                let _ = tokio::join!(metrics, crate::tickets::serve(listener, api, http, telemetry, wait_for_stop(stopped)));
+                tokio::join!(metrics, crate::tickets::serve(listener, api, http, telemetry, wait_for_stop(stopped)));
             }
             None => metrics.await,
         }
@@ -152,7 +150,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if config.ui.enabled {
         tracing::info!(addr = %ui_addr.unwrap_or(http_addr), "serving /tickets and /api/v1/tickets");
     }
-    Ok(Running { http_addr, ui_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
+    Ok(Running { http_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
 }
 
 /// The service until `shutdown` resolves.
