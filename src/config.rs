@@ -55,6 +55,8 @@ pub struct Config {
     pub tickets: TicketsConfig,
     /// State snapshots: crash recovery and partition handover.
     pub snapshots: SnapshotsConfig,
+    /// The tickets API and page: which open tickets are behind the SLA gauges.
+    pub ui: UiConfig,
     /// On SIGTERM: stop fetching, finish in-flight events, snapshot, commit and exit within
     /// this time (exit status 1 if it runs out).
     #[serde(with = "humantime_serde")]
@@ -74,6 +76,7 @@ impl Default for Config {
             kpis: KpisConfig::default(),
             tickets: TicketsConfig::default(),
             snapshots: SnapshotsConfig::default(),
+            ui: UiConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
         }
     }
@@ -629,6 +632,33 @@ pub enum SnapshotStoreKind {
     None,
 }
 
+/// `GET /api/v1/tickets` and the `/tickets` page: the open tickets behind the SLA gauges
+/// (see `docs/operations.md`, "The tickets behind a number"). They list ticket ids, which are
+/// customer data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Serve the API and the page. `false`: both are 404 and `/` does not list them.
+    pub enabled: bool,
+    /// Links each ticket id on the page to the help desk: a URL with `{ticket_id}` where the
+    /// id goes (URL-encoded), e.g. `https://example.zendesk.com/agent/tickets/{ticket_id}`.
+    /// Unset (the default): ids are plain text.
+    pub ticket_url: Option<String>,
+    /// Serve the API and the page on this address instead of beside `/metrics` on
+    /// `http.listen`, so the network can admit people to ticket ids and Prometheus to
+    /// metrics separately. Unset (the default): on `http.listen`. The `[http]` limits apply.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { enabled: true, ticket_url: None, listen: None }
+    }
+}
+
+/// The placeholder of `ui.ticket_url`.
+pub const TICKET_ID_PLACEHOLDER: &str = "{ticket_id}";
+
 /// Environment overrides: `TICKETPULSE_<SECTION>__<FIELD>`.
 const ENV_PREFIX: &str = "TICKETPULSE_";
 const ENV_SPLIT: &str = "__";
@@ -743,6 +773,12 @@ impl Config {
             return Err(bad("snapshots.chunk_bytes", "must be at least 1024"));
         }
         check_buckets("abandonment.wait_buckets", &self.abandonment.wait_buckets)?;
+        if let Some(url) = &self.ui.ticket_url {
+            // Only web links: the page must never carry a `javascript:` or `data:` URL.
+            if !(url.starts_with("https://") || url.starts_with("http://")) || !url.contains(TICKET_ID_PLACEHOLDER) {
+                return Err(bad("ui.ticket_url", format!("must be an http:// or https:// URL containing {TICKET_ID_PLACEHOLDER}")));
+            }
+        }
         self.validate_kpis()
     }
 
@@ -959,6 +995,7 @@ mod tests {
         assert_eq!(format!("{:?}", shipped.sla), format!("{:?}", default.sla));
         assert_eq!(format!("{:?}", shipped.abandonment), format!("{:?}", default.abandonment));
         assert_eq!(format!("{:?}", shipped.kpis), format!("{:?}", default.kpis));
+        assert_eq!(format!("{:?}", shipped.ui), format!("{:?}", default.ui));
     }
 
     #[test]
@@ -987,6 +1024,8 @@ mod tests {
             ("[kpis.topics]\ntop = 30\nmax_tracked_per_slice = 10\n", "kpis.topics.max_tracked_per_slice"),
             ("[kpis.cost]\nper_hour = -5.0\n", "kpis.cost.per_hour"),
             ("[kpis.sentiment]\nnegative_below = -2.0\n", "kpis.sentiment.negative_below"),
+            ("[ui]\nticket_url = \"javascript:alert({ticket_id})\"\n", "ui.ticket_url"),
+            ("[ui]\nticket_url = \"https://desk.example.com/tickets/\"\n", "ui.ticket_url"),
         ];
         for (toml, field) in cases {
             let err = load_str(toml).unwrap_err().to_string();

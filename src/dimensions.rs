@@ -63,6 +63,22 @@ impl Catalog {
         })
     }
 
+    /// The dimensions that are labels, in the configured order.
+    pub fn label_dimensions(&self) -> &[Dimension] {
+        &self.labels
+    }
+
+    /// Every value the label of `dimension` can take: the configured ones, then the reserved.
+    pub fn values(&self, dimension: Dimension) -> Vec<String> {
+        let reserved: &[u16] = match dimension {
+            Dimension::Channel => &[OTHER, UNKNOWN],
+            Dimension::Priority => return Priority::ALL.iter().map(|p| p.as_str()).chain(["unknown"]).map(String::from).collect(),
+            Dimension::Team => &[OTHER, NONE, UNKNOWN],
+        };
+        let configured = if dimension == Dimension::Channel { &self.channels } else { &self.teams };
+        configured.iter().cloned().chain(reserved.iter().map(|id| name(configured, *id))).collect()
+    }
+
     /// The label pairs of a key, in the configured order.
     pub fn labels(&self, key: DimKey) -> Vec<(&'static str, String)> {
         let d = key.0;
@@ -108,6 +124,10 @@ mod tests {
         let none = Dims { channel: c.channel("chat"), priority: None, team: c.team(None) };
         assert_eq!(c.labels(c.key(none)), [("team", "none".to_string()), ("channel", "chat".to_string())]);
         assert_eq!(c.labels(c.key(c.unknown())), [("team", "unknown".to_string()), ("channel", "unknown".to_string())]);
+        assert_eq!(c.label_dimensions(), [Dimension::Team, Dimension::Channel]);
+        assert_eq!(c.values(Dimension::Channel), ["email", "chat", "other", "unknown"]);
+        assert_eq!(c.values(Dimension::Team), ["billing", "other", "none", "unknown"]);
+        assert_eq!(c.values(Dimension::Priority), ["low", "normal", "high", "urgent", "unknown"]);
         // Priority is not a label here, so tickets differing only in priority share a series.
         let low = Dims { priority: Some(Priority::Low), ..dims };
         assert_eq!(c.key(low), c.key(dims));

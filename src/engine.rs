@@ -480,6 +480,12 @@ impl Partition {
         self.state.topic_windows.read_into(stream_time, &mut view.topic_windows);
         self.state.gauges.read_into(now, &self.rules, &mut view.current);
     }
+
+    /// Every ticket the partition holds, open or not, by id (the tickets API reads their
+    /// gauge shares, the same the gauges are made of).
+    pub fn tickets(&self) -> impl Iterator<Item = (&str, &Ticket)> + '_ {
+        self.state.tickets.iter().map(|(id, ticket)| (id.as_str(), ticket))
+    }
 }
 
 /// The ticket, or a new stub with its eviction timer armed; allocates only for a new ticket.
@@ -646,5 +652,10 @@ impl Engine {
             }
         }
         view
+    }
+
+    /// The rules, to use after releasing the engine lock.
+    pub fn shared_rules(&self) -> Arc<Rules> {
+        Arc::clone(&self.rules)
     }
 }

@@ -1,7 +1,7 @@
 //! The Prometheus exporter: a custom [`Collector`] that renders every series from engine state
 //! at scrape time (the hot path never touches a registry, and series of keys that left every
-//! window disappear), and the HTTP endpoints `/metrics` and the health checks (served by
-//! [`crate::http`]).
+//! window disappear), and the HTTP endpoints `/metrics`, the health checks and, beside them
+//! unless they have their own address, those of [`crate::tickets`] (served by [`crate::http`]).
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
@@ -30,6 +30,7 @@ use crate::event::Survey;
 use crate::internal_events::Telemetry;
 use crate::kpi::{bucket_labels, KpiSlice, SlaSlice, SurveyTally, TopicSlice, NO_TOPIC, OTHER_TOPIC};
 use crate::sla::{PolicyId, SlaTarget};
+use crate::tickets::Api;
 use crate::window::Distribution;
 
 /// Quantiles reported for every duration distribution.
@@ -771,22 +772,30 @@ const INDEX: &str = "ticketpulse\n\
 /healthz/live   liveness: 200 while the process runs\n\
 /healthz/ready  readiness: 200 while a partition is assigned and a Kafka broker is reachable\n";
 
-/// Serves `/`, `/metrics`, `/healthz/live` and `/healthz/ready` with the limits of `config`
-/// until `shutdown` resolves.
+/// Serves `/`, `/metrics`, `/healthz/live`, `/healthz/ready` and, when given, the tickets API
+/// and page, with the limits of `config` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     registry: Registry,
     telemetry: Arc<Telemetry>,
     config: HttpConfig,
+    tickets: Option<Api>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let app = Router::new()
-        .route("/", get(|| async { INDEX }))
+    let index = match &tickets {
+        Some(_) => format!("{INDEX}{}", crate::tickets::INDEX),
+        None => INDEX.to_string(),
+    };
+    let mut app = Router::new()
+        .route("/", get(move || std::future::ready(index.clone())))
         .route("/metrics", get(metrics))
         .route("/healthz/live", get(|| async { "ok\n" }))
         .route("/healthz/ready", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
         .with_state(HttpState { renders: Arc::new(Renders::new(registry)), telemetry: Arc::clone(&telemetry) });
+    if let Some(api) = tickets {
+        app = app.merge(api.routes());
+    }
     crate::http::serve(listener, app, &config, telemetry, shutdown).await
 }
 

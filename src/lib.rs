@@ -19,6 +19,7 @@
 //! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
 //! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets redacted |
+//! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
@@ -47,6 +48,7 @@ pub mod sla;
 pub mod snapshot;
 pub mod source;
 pub mod ticket;
+pub mod tickets;
 pub mod window;
 
 /// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by

@@ -77,22 +77,80 @@ async fn open_snapshot_store(config: &Config, telemetry: &Arc<Telemetry>) -> any
     })
 }
 
-/// Starts the Kafka consumer and the HTTP endpoint (which may be bound to port 0).
+/// The HTTP listeners, bound before anything starts so that a bad address fails at once,
+/// naming its field.
+pub struct Listeners {
+    metrics: TcpListener,
+    /// `ui.listen`, when the tickets API and page have their own address and are enabled.
+    ui: Option<TcpListener>,
+}
+
+impl Listeners {
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let http = config.http.listen;
+        let metrics = TcpListener::bind(http).await.with_context(|| format!("http.listen: cannot bind {http}"))?;
+        let ui = match config.ui.listen.filter(|_| config.ui.enabled) {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("ui.listen: cannot bind {addr}"))?),
+            None => None,
+        };
+        Ok(Self { metrics, ui })
+    }
+
+    pub fn metrics_addr(&self) -> std::io::Result<SocketAddr> {
+        self.metrics.local_addr()
+    }
+
+    pub fn ui_addr(&self) -> std::io::Result<Option<SocketAddr>> {
+        self.ui.as_ref().map(TcpListener::local_addr).transpose()
+    }
+}
+
+/// Serves `/metrics` and the health checks, and the tickets API and page beside them, on
+/// their own listener or not at all as `[ui]` says, until `stopped` turns true.
+pub fn spawn_http(
+    listeners: Listeners,
+    config: &Config,
+    engine: Arc<Mutex<Engine>>,
+    telemetry: Arc<Telemetry>,
+    clock: Option<WallClock>,
+    stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), clock);
+    let api = config.ui.enabled.then(|| crate::tickets::Api::new(engine, clock, &config.ui));
+    let (beside, own) = match listeners.ui {
+        Some(listener) => (None, api.map(|api| (listener, api))),
+        None => (api, None),
+    };
+    let metrics =
+        exporter::serve(listeners.metrics, registry, Arc::clone(&telemetry), config.http.clone(), beside, wait_for_stop(stopped.clone()));
+    let http = config.http.clone();
+    tokio::spawn(async move {
+        match own {
+            Some((listener, api)) => {
+                tokio::join!(metrics, crate::tickets::serve(listener, api, http, telemetry, wait_for_stop(stopped)));
+            }
+            None => metrics.await,
+        }
+    })
+}
+
+/// Starts the Kafka consumer and the HTTP endpoints (which may be bound to port 0).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
-    let listener =
-        TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
-    let http_addr = listener.local_addr()?;
+    let listeners = Listeners::bind(&config).await?;
+    let (http_addr, ui_addr) = (listeners.metrics_addr()?, listeners.ui_addr()?);
     let store = open_snapshot_store(&config, &telemetry).await?;
     let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
     let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry))?;
     let (stop, stopped) = watch::channel(false);
     let clock = WallClock::system();
-    let registry = exporter::registry(engine, Arc::clone(&telemetry), Some(clock));
-    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, config.http.clone(), wait_for_stop(stopped.clone())));
+    let http = spawn_http(listeners, &config, engine, telemetry, Some(clock), stopped.clone());
     let source = tokio::spawn(source.run(stopped, clock, IDLE_CHECK, config.snapshots.interval));
     tracing::info!(%http_addr, "serving /metrics");
+    if config.ui.enabled {
+        tracing::info!(addr = %ui_addr.unwrap_or(http_addr), "serving /tickets and /api/v1/tickets");
+    }
     Ok(Running { http_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
 }
 
@@ -115,18 +173,16 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     tracing::info!(cost_per_hour = cost, "demo cost (kpis.cost.per_hour)");
     let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
-    let listener =
-        TcpListener::bind(config.http.listen).await.with_context(|| format!("http.listen: cannot bind {}", config.http.listen))?;
-    let mut url = listener.local_addr()?;
-    if url.ip().is_unspecified() {
-        url.set_ip(if url.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
-    }
+    let listeners = Listeners::bind(&config).await?;
+    let url = local(listeners.metrics_addr()?);
     println!("ticketpulse demo: http://{url}/metrics (endpoints at http://{url}/); Ctrl-C stops it");
+    if config.ui.enabled {
+        println!("breached tickets: http://{}/tickets?state=breached", local(listeners.ui_addr()?.unwrap_or(url)));
+    }
     let partition = ("demo".to_string(), 0);
     telemetry.partitions_assigned(std::slice::from_ref(&partition));
     let (stop, stopped) = watch::channel(false);
-    let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), Some(WallClock::system()));
-    let http = tokio::spawn(exporter::serve(listener, registry, telemetry, config.http.clone(), wait_for_stop(stopped)));
+    let http = spawn_http(listeners, &config, Arc::clone(&engine), telemetry, Some(WallClock::system()), stopped);
     let feed = async {
         for event in Generator::new(options) {
             let wait = event.at - now_millis();
@@ -145,6 +201,14 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     let _ = stop.send(true);
     http.await?;
     Ok(())
+}
+
+/// An address to open in a browser: loopback for "all interfaces".
+fn local(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    addr
 }
 
 async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {

@@ -227,6 +227,11 @@ impl SlaPolicies {
         self.policies.iter().flat_map(|p| SlaTarget::ALL.into_iter().filter_map(move |t| Some((p.name.as_str(), t, p.targets[t.index()]?))))
     }
 
+    /// The policies' names in configuration order: the position is the [`PolicyId`].
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.policies.iter().map(|p| p.name.as_str())
+    }
+
     fn target(&self, policy: Option<PolicyId>, target: SlaTarget) -> Option<Millis> {
         policy.and_then(|p| self.policies[usize::from(p)].targets[target.index()])
     }
@@ -276,7 +281,8 @@ pub struct TargetClock {
     run: Run,
     /// Business time counted before the current running segment.
     elapsed: Millis,
-    /// Armed while running with a target and not yet breached.
+    /// Armed while running with a target; once breached, the deadline that passed (kept so
+    /// the tickets API can say when, at no extra memory).
     deadline: Option<Millis>,
     /// This instance's deadline passed unfulfilled.
     breached: bool,
@@ -338,11 +344,15 @@ impl TargetClock {
         }
     }
 
-    /// Sets the deadline from the target; returns it when a timer is needed.
+    /// Sets the deadline from the target; returns it when a timer is needed. A breached
+    /// instance keeps the deadline it missed and needs no timer.
     fn arm(&mut self, target: Option<Millis>, calendar: &Calendar) -> Option<Millis> {
+        if self.breached {
+            return None;
+        }
         let before = self.deadline;
         self.deadline = match (self.run, target) {
-            (Run::Running { since }, Some(t)) if !self.breached => Some(calendar.add(since, (t - self.elapsed).max(0))),
+            (Run::Running { since }, Some(t)) => Some(calendar.add(since, (t - self.elapsed).max(0))),
             _ => None,
         };
         self.deadline.filter(|d| before != Some(*d))
@@ -374,6 +384,13 @@ impl SlaClock {
     /// The gauge view of each target (`None`: no target, or not running).
     pub fn gauges(&self, policies: &SlaPolicies) -> [Option<TargetGauge>; 3] {
         SlaTarget::ALL.map(|t| self.clocks[t.index()].gauge(policies.target(self.policy, t).is_some()))
+    }
+
+    /// The deadline of `target`'s current instance: the one running towards, or, once
+    /// breached, the one that passed. `None` while paused or stopped (and for a breach
+    /// restored from a snapshot written before breached deadlines were kept).
+    pub fn deadline(&self, target: SlaTarget) -> Option<Millis> {
+        self.clocks[target.index()].deadline
     }
 
     /// The ticket was created: match a policy and start first response and resolution.
@@ -470,7 +487,9 @@ impl SlaClock {
                 (Run::Running { .. }, true) => {
                     clock.settle(at, calendar);
                     clock.run = Run::Paused;
-                    clock.deadline = None;
+                    if !clock.breached {
+                        clock.deadline = None;
+                    }
                 }
                 (Run::Paused, false) => {
                     clock.run = Run::Running { since: at };
@@ -485,10 +504,9 @@ impl SlaClock {
     /// deadlines that moved or targets already decided, do nothing.
     pub fn on_deadline(&mut self, target: SlaTarget, deadline: Millis) -> Option<SlaSample> {
         let clock = &mut self.clocks[target.index()];
-        if clock.deadline != Some(deadline) || !matches!(clock.run, Run::Running { .. }) {
+        if clock.breached || clock.deadline != Some(deadline) || !matches!(clock.run, Run::Running { .. }) {
             return None;
         }
-        clock.deadline = None;
         clock.breached = true;
         Some(SlaSample { policy: self.policy?, target, outcome: Some(SlaOutcome::Breached), business_seconds: None })
     }
@@ -588,8 +606,18 @@ mod tests {
         assert_eq!(out.deadlines, [(SlaTarget::NextReply, 130 * M)]);
         assert_eq!(c.on_deadline(SlaTarget::NextReply, 130 * M), Some(sample(SlaTarget::NextReply, Some(SlaOutcome::Breached), None)));
         assert_eq!(c.gauges(&p)[1], Some(TargetGauge::Breached));
+        // The missed deadline is kept through a pause and its end, which re-arm resolution
+        // only (132 of 600 min ran; resumed at 134: due at 602); the timer does not count the
+        // breach twice.
+        out.clear();
+        c.pause(true, 132 * M, &p, &mut out);
+        c.pause(false, 134 * M, &p, &mut out);
+        assert_eq!(out.deadlines, [(SlaTarget::Resolution, 602 * M)]);
+        assert_eq!((c.gauges(&p)[1], c.deadline(SlaTarget::NextReply)), (Some(TargetGauge::Breached), Some(130 * M)));
+        assert_eq!(c.on_deadline(SlaTarget::NextReply, 130 * M), None);
         c.fulfil(SlaTarget::NextReply, 140 * M, &p, &mut out);
-        assert_eq!(out.samples, [sample(SlaTarget::NextReply, None, Some(40.0))]);
+        // 100 → 140 less the 2 min pause.
+        assert_eq!(out.samples, [sample(SlaTarget::NextReply, None, Some(38.0))]);
         assert_eq!(c.gauges(&p)[1], None);
     }
 

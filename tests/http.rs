@@ -61,7 +61,7 @@ async fn serve(http: HttpConfig, extra: Vec<Box<dyn Collector>>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(exporter::serve(listener, registry, Arc::clone(&telemetry), http, async {
+    let task = tokio::spawn(exporter::serve(listener, registry, Arc::clone(&telemetry), http, None, async {
         let _ = stopped.await;
     }));
     Server { addr, engine, telemetry, stop: Some(stop), task }
