@@ -440,9 +440,8 @@ async fn every_dashboard_query_returns_data_from_prometheus_scraping_the_demo() 
     let demo_addr = free_addr();
     let _demo = Process(
         Command::new(env!("CARGO_BIN_EXE_ticketpulse"))
-            .args(["demo", "--config"])
+            .args(["demo", "--listen", &demo_addr.to_string(), "--config"])
             .arg(Path::new(ROOT).join("config/examples/sla-business-hours.toml"))
-            .env("TICKETPULSE_HTTP__LISTEN", demo_addr.to_string())
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap(),
