@@ -447,6 +447,8 @@ pub struct KpisConfig {
     pub backlog: BacklogConfig,
     /// Tickets created by topic, with bounded label values.
     pub topics: TopicsConfig,
+    /// Per-agent KPIs with an `agent` label; off by default (agent ids are personal data).
+    pub agents: AgentsConfig,
     /// Cost per resolution and per contact; reported only when configured.
     pub cost: CostConfig,
     /// Customer sentiment carried by `message` events.
@@ -545,6 +547,30 @@ pub struct TopicsConfig {
 impl Default for TopicsConfig {
     fn default() -> Self {
         Self { allow: Vec::new(), top: 20, max_tracked_per_slice: 200 }
+    }
+}
+
+/// The `agent` label of the `ticketpulse_agent_*` families (`agent_id` of `message` and
+/// `work_logged` events). Agent ids are personal data, so this is off unless enabled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// Export the per-agent families at all.
+    pub enabled: bool,
+    /// When not empty, exactly these agents are labels and every other agent is `other`.
+    #[serde(deserialize_with = "list")]
+    pub allow: Vec<String>,
+    /// Without an allow-list: the `top` most active agents (public replies plus logged work
+    /// entries) over the longest window are labels and every other agent is `other`.
+    pub top: usize,
+    /// Distinct agents tracked per window slice; later new agents in a full slice count as
+    /// `other`. Bounds memory under a flood of random agent ids.
+    pub max_tracked_per_slice: usize,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self { enabled: false, allow: Vec::new(), top: 20, max_tracked_per_slice: 500 }
     }
 }
 
@@ -818,6 +844,13 @@ impl Config {
         if k.topics.max_tracked_per_slice < k.topics.top {
             return Err(bad("kpis.topics.max_tracked_per_slice", "must be at least kpis.topics.top"));
         }
+        check_values("kpis.agents.allow", &k.agents.allow, false)?;
+        if k.agents.allow.is_empty() && k.agents.top == 0 {
+            return Err(bad("kpis.agents.top", "must be positive when kpis.agents.allow is empty"));
+        }
+        if k.agents.max_tracked_per_slice < k.agents.top.max(k.agents.allow.len()) {
+            return Err(bad("kpis.agents.max_tracked_per_slice", "must be at least kpis.agents.top and the length of kpis.agents.allow"));
+        }
         if k.cost.per_hour.is_some_and(|c| !c.is_finite() || c <= 0.0) {
             return Err(bad("kpis.cost.per_hour", "must be a positive number"));
         }
@@ -1022,6 +1055,9 @@ mod tests {
                 "kpis.realtime.service_level_thresholds.web",
             ),
             ("[kpis.topics]\ntop = 30\nmax_tracked_per_slice = 10\n", "kpis.topics.max_tracked_per_slice"),
+            ("[kpis.agents]\ntop = 30\nmax_tracked_per_slice = 10\n", "kpis.agents.max_tracked_per_slice"),
+            ("[kpis.agents]\ntop = 0\n", "kpis.agents.top"),
+            ("[kpis.agents]\nallow = [\"a-1\", \"other\"]\n", "kpis.agents.allow[1]"),
             ("[kpis.cost]\nper_hour = -5.0\n", "kpis.cost.per_hour"),
             ("[kpis.sentiment]\nnegative_below = -2.0\n", "kpis.sentiment.negative_below"),
             ("[ui]\nticket_url = \"javascript:alert({ticket_id})\"\n", "ui.ticket_url"),

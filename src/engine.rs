@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::agent::{self, AgentRules, AgentSlice};
 use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
@@ -40,6 +41,8 @@ pub struct Rules {
     pub topic_allow: Vec<String>,
     pub topics_top: usize,
     pub topics_per_slice: usize,
+    /// Per-agent KPIs (`kpis.agents`).
+    pub agents: AgentRules,
     /// Operating cost per hour, for cost per resolution and per contact.
     pub cost_per_hour: Option<f64>,
     /// Upper bounds of the backlog age buckets, and the age from which a ticket is stale.
@@ -76,6 +79,7 @@ impl Rules {
             topic_allow: config.kpis.topics.allow.clone(),
             topics_top: config.kpis.topics.top,
             topics_per_slice: config.kpis.topics.max_tracked_per_slice,
+            agents: AgentRules::new(&config.kpis.agents),
             cost_per_hour: config.kpis.cost.per_hour,
             backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
             stale_after: ms(config.kpis.backlog.stale_after),
@@ -258,6 +262,8 @@ pub struct PartitionState {
     sla_windows: Windows<(DimKey, PolicyId), SlaSlice>,
     /// Tickets created by topic (no dimensions: topics × dimensions would be too many series).
     topic_windows: Windows<(), TopicSlice>,
+    /// Per-agent facts (no dimensions either), recorded only when `kpis.agents` is enabled.
+    agent_windows: Windows<(), AgentSlice>,
     gauges: Gauges,
     stream_time: Option<Millis>,
     /// Wall-clock time of the last message, for idle advancement.
@@ -280,6 +286,7 @@ impl Partition {
             windows: Windows::new(rules.windows.clone()),
             sla_windows: Windows::new(rules.windows.clone()),
             topic_windows: Windows::new(rules.windows.clone()),
+            agent_windows: Windows::new(rules.windows.clone()),
             tickets: HashMap::new(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -347,6 +354,7 @@ impl Partition {
             self.state.windows.prune(now);
             self.state.sla_windows.prune(now);
             self.state.topic_windows.prune(now);
+            self.state.agent_windows.prune(now);
         }
     }
 
@@ -389,6 +397,21 @@ impl Partition {
                 self.record_topic(at, topic.as_deref());
             }
         }
+        if self.rules.agents.enabled {
+            self.record_agents(ticket_id, at, body);
+        }
+    }
+
+    /// Credits agents with what the event just produced ([`agent::attribute`]), each under
+    /// its label ([`AgentRules::label`]).
+    fn record_agents(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
+        let last_agent = self.state.tickets.get(ticket_id).and_then(Ticket::last_agent);
+        let now = self.state.stream_time.unwrap_or(at);
+        let (rules, windows) = (&self.rules.agents, &mut self.state.agent_windows);
+        agent::attribute(body, &self.effects.samples, last_agent, |agent, sample| {
+            let label = rules.label(agent);
+            windows.record(&(), at, now, |slice| slice.add(label, rules.per_slice, sample));
+        });
     }
 
     /// Counts a creation under its topic label: `none` without a topic; with an allow-list,
@@ -478,6 +501,7 @@ impl Partition {
         self.state.windows.read_into(stream_time, &mut view.windows);
         self.state.sla_windows.read_into(stream_time, &mut view.sla_windows);
         self.state.topic_windows.read_into(stream_time, &mut view.topic_windows);
+        self.state.agent_windows.read_into(stream_time, &mut view.agent_windows);
         self.state.gauges.read_into(now, &self.rules, &mut view.current);
     }
 
@@ -518,6 +542,7 @@ pub struct View {
     pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
     pub sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), SlaSlice>,
     pub topic_windows: BTreeMap<(usize, ()), TopicSlice>,
+    pub agent_windows: BTreeMap<(usize, ()), AgentSlice>,
     pub current: Current,
     pub clocks: Vec<PartitionClock>,
 }

@@ -41,16 +41,17 @@ pub enum EventBody {
     },
     /// Routing fields changed; `None` means unchanged.
     TicketUpdated { priority: Option<Priority>, team: Option<String>, topic: Option<String>, channel: Option<String> },
-    /// A message was added to the conversation. `sentiment` (−1..1) is computed upstream.
-    Message { author: Author, public: bool, sentiment: Option<f64> },
+    /// A message was added to the conversation. `sentiment` (−1..1) is computed upstream;
+    /// `agent_id` names the human agent who wrote it, when the producer says.
+    Message { author: Author, public: bool, sentiment: Option<f64>, agent_id: Option<String> },
     /// The ticket moved to a new status.
     StatusChanged { status: Status },
     /// The customer left a real-time contact before any agent answered.
     ContactAbandoned,
     /// A satisfaction survey was answered.
     SurveyResponse { survey: Survey, score: f64 },
-    /// An agent logged handling time.
-    WorkLogged { seconds: f64 },
+    /// An agent (`agent_id`, when the producer says) logged handling time.
+    WorkLogged { seconds: f64, agent_id: Option<String> },
 }
 
 /// Event types, as written in the `type` field and used as the `type` metric label.
@@ -245,6 +246,8 @@ struct RawEvent<'a> {
     score: Option<f64>,
     seconds: Option<f64>,
     sentiment: Option<f64>,
+    #[serde(borrow)]
+    agent_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +321,7 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
                 None => None,
                 Some(v) => Some(in_range(Some(v), "sentiment", (-1.0, 1.0), t)?),
             },
+            agent_id: optional_id(raw.agent_id, "agent_id", t)?,
         },
         EventType::StatusChanged => EventBody::StatusChanged {
             status: optional_enum(raw.status, "status", Status::parse, t)?
@@ -334,7 +338,7 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
             if seconds < 0.0 {
                 return Err(invalid(InvalidReason::BadValue, t, "`seconds` is negative"));
             }
-            EventBody::WorkLogged { seconds }
+            EventBody::WorkLogged { seconds, agent_id: optional_id(raw.agent_id, "agent_id", t)? }
         }
     };
     Ok(Event { event_id, ticket_id, at, body })
@@ -358,6 +362,11 @@ fn required_id(value: Option<Cow<str>>, field: &str, t: Option<EventType>) -> Re
         }
         Some(v) => Ok(v.into_owned()),
     }
+}
+
+/// An optional id: absent is fine, present it is bounded like the required ones.
+fn optional_id(value: Option<Cow<str>>, field: &str, t: Option<EventType>) -> Result<Option<String>, Invalid> {
+    value.map(|v| required_id(Some(v), field, t)).transpose()
 }
 
 fn optional_enum<T>(
@@ -435,9 +444,9 @@ mod tests {
     fn epoch_millis_and_message_defaults() {
         let e = ok(r#"{"event_id":"e2","ticket_id":"t1","type":"message","at":1700000000123,"author":"agent"}"#);
         assert_eq!(e.at, 1_700_000_000_123);
-        assert_eq!(e.body, EventBody::Message { author: Author::Agent, public: true, sentiment: None });
+        assert_eq!(e.body, EventBody::Message { author: Author::Agent, public: true, sentiment: None, agent_id: None });
         let e = ok(r#"{"event_id":"e3","ticket_id":"t1","type":"message","at":1,"author":"customer","sentiment":-1}"#);
-        assert_eq!(e.body, EventBody::Message { author: Author::Customer, public: true, sentiment: Some(-1.0) });
+        assert_eq!(e.body, EventBody::Message { author: Author::Customer, public: true, sentiment: Some(-1.0), agent_id: None });
     }
 
     #[test]
@@ -493,6 +502,23 @@ mod tests {
         let err = parse(json.as_bytes(), &ParseLimits { max_message_bytes: 4096, ..LIMITS }, None).unwrap_err();
         assert_eq!(err.reason, InvalidReason::BadValue);
         assert_eq!(err.event_type, Some(EventType::ContactAbandoned));
+    }
+
+    #[test]
+    fn agent_ids_are_carried_and_bounded_like_other_ids() {
+        let e = ok(r#"{"event_id":"e","ticket_id":"t","type":"message","at":1,"author":"agent","agent_id":"a-7"}"#);
+        assert_eq!(e.body, EventBody::Message { author: Author::Agent, public: true, sentiment: None, agent_id: Some("a-7".into()) });
+        let e = ok(r#"{"event_id":"e","ticket_id":"t","type":"work_logged","at":1,"seconds":30,"agent_id":"a-7"}"#);
+        assert_eq!(e.body, EventBody::WorkLogged { seconds: 30.0, agent_id: Some("a-7".into()) });
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        for json in [
+            r#"{"event_id":"e","ticket_id":"t","type":"message","at":1,"author":"agent","agent_id":""}"#.to_string(),
+            format!(r#"{{"event_id":"e","ticket_id":"t","type":"work_logged","at":1,"seconds":1,"agent_id":"{long}"}}"#),
+        ] {
+            let err = parse(json.as_bytes(), &ParseLimits { max_message_bytes: 4096, ..LIMITS }, None).unwrap_err();
+            assert_eq!(err.reason, InvalidReason::BadValue, "{json}");
+            assert!(err.detail.starts_with("`agent_id` must be 1 to 128 bytes"), "{}", err.detail);
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
+use crate::agent::{AgentSlice, AgentTally};
 use crate::clock::WallClock;
 use crate::config::HttpConfig;
 use crate::dimensions::DimKey;
@@ -70,6 +71,7 @@ impl Collector for KpiCollector {
         let mut out = Families::default();
         render_kpis(&mut out, &view, &names);
         render_topics(&mut out, &view, &names, rules);
+        render_agents(&mut out, &view, &names, rules);
         render_cost(&mut out, &view, &names, rules);
         render_sla(&mut out, &view, &names, rules);
         drop(engine);
@@ -521,6 +523,73 @@ fn render_topics(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rul
             push_gauge(mf, &vec![window, ("topic", OTHER_TOPIC.to_string())], other as f64);
         }
     }
+}
+
+/// Per-agent KPIs, only when `kpis.agents` is enabled. Without an allow-list the labels are
+/// the `top` agents by activity over the longest window, across every partition of this
+/// process; the rest is `other`. Every row has every family, so a table joins them.
+fn render_agents(out: &mut Families, view: &View, names: &Names<'_>, rules: &Rules) {
+    if !rules.agents.enabled {
+        return;
+    }
+    let empty = AgentSlice::default();
+    let longest = (0..rules.windows.len()).max_by_key(|w| rules.windows[*w].length()).unwrap_or(0);
+    let chosen = rules.agents.chosen(view.agent_windows.get(&(longest, ())).unwrap_or(&empty));
+    let rows: Vec<(Labels, AgentTally)> = view
+        .agent_windows
+        .iter()
+        .flat_map(|((w, ()), slice)| {
+            let window = names.windows[*w].clone();
+            slice
+                .fold(&chosen)
+                .into_iter()
+                .map(move |(agent, tally)| (vec![("window", window.clone()), ("agent", agent.to_string())], tally))
+        })
+        .collect();
+    windowed(out, "ticketpulse_agent_replies", "Public messages by the agent (kpis.agents), in the window.", &rows, |t| {
+        Some(t.replies as f64)
+    });
+    let mf = out.family(
+        "ticketpulse_agent_first_response_time_seconds",
+        "First responses the agent gave (count) and their first response times (sum; mean = sum / count), in the window.",
+        MetricType::SUMMARY,
+    );
+    for (labels, t) in &rows {
+        let mut m = metric(labels);
+        let mut s = Summary::default();
+        s.set_sample_count(t.first_responses);
+        s.set_sample_sum(t.first_response_seconds);
+        m.set_summary(s);
+        mf.mut_metric().push(m);
+    }
+    windowed(
+        out,
+        "ticketpulse_agent_tickets_solved",
+        "Solves (every transition to solved or closed) credited to the agent of the ticket's last public reply, in the window.",
+        &rows,
+        |t| Some(t.solves as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_agent_logged_work_seconds",
+        "Handling time logged by work_logged events of the agent, in the window.",
+        &rows,
+        |t| Some(t.work_seconds),
+    );
+    windowed(
+        out,
+        "ticketpulse_agent_csat_responses",
+        "CSAT responses credited to the agent of the ticket's last public reply at response time, in the window.",
+        &rows,
+        |t| Some(t.csat_responses as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_agent_csat_good_responses",
+        "Good CSAT responses credited to the agent of the ticket's last public reply at response time, in the window.",
+        &rows,
+        |t| Some(t.csat_good as f64),
+    );
 }
 
 /// Cost per resolution and per contact: the configured cost per hour over the window's

@@ -13,6 +13,7 @@
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
 //! | [`clock`] | the live service's wall clock, read through tokio so tests can pause it |
 //! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them |
+//! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
 //! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
 //! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
@@ -28,6 +29,7 @@
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo` |
 //! | [`cli`] | the command line |
 
+pub mod agent;
 pub mod calendar;
 pub mod checkpoint;
 pub mod cli;

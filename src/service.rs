@@ -171,6 +171,8 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     // The demo shows every KPI, and cost per resolution needs an operating cost.
     let cost = *config.kpis.cost.per_hour.get_or_insert(DEMO_COST_PER_HOUR);
     tracing::info!(cost_per_hour = cost, "demo cost (kpis.cost.per_hour)");
+    // The generator's agent ids are synthetic (`agent-N`), so the demo shows the agent table.
+    config.kpis.agents.enabled = true;
     let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
     let listeners = Listeners::bind(&config).await?;

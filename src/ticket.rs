@@ -53,6 +53,8 @@ pub struct Ticket {
     pub last_event_at: Millis,
     /// Hashes of the event ids seen (dedup memory).
     seen: Vec<u64>,
+    /// `agent_id` of the last public agent message (`None` when it carried none).
+    last_agent: Option<Box<str>>,
 }
 
 /// The ticket's share of the current gauges: `None` unless it is open.
@@ -83,6 +85,7 @@ impl Ticket {
             sla: SlaClock::default(),
             last_event_at: at,
             seen: Vec::new(),
+            last_agent: None,
         }
     }
 
@@ -98,6 +101,11 @@ impl Ticket {
         }
         self.seen.push(event_hash);
         true
+    }
+
+    /// The agent of the last public agent message, when it named one.
+    pub fn last_agent(&self) -> Option<&str> {
+        self.last_agent.as_deref()
     }
 
     /// Created and not solved or closed.
@@ -164,8 +172,9 @@ impl Ticket {
                     self.sla.rematch(at, fields, policies, &mut out.sla);
                 }
             }
-            EventBody::Message { author: Author::Agent, public: true, .. } => {
+            EventBody::Message { author: Author::Agent, public: true, agent_id, .. } => {
                 self.agent_public_messages += 1;
+                self.last_agent = agent_id.as_deref().map(Box::from);
                 out.samples.push(Sample::Message { inbound: false });
                 // An agent-opened ticket's opening message is not a response.
                 let opening = self.requester == Requester::Agent && self.agent_public_messages == 1;
@@ -189,7 +198,7 @@ impl Ticket {
                 }
                 self.waiting_since = None;
             }
-            EventBody::Message { author: Author::Customer, public, sentiment } => {
+            EventBody::Message { author: Author::Customer, public, sentiment, .. } => {
                 if let Some(score) = *sentiment {
                     out.samples.push(Sample::Sentiment { score, negative: score < rules.kpi.sentiment_negative_below });
                 }
@@ -219,7 +228,7 @@ impl Ticket {
             EventBody::SurveyResponse { survey, score } => {
                 out.samples.push(Sample::Survey { survey: *survey, score: *score, rating: rules.kpi.rating(*survey, *score) })
             }
-            EventBody::WorkLogged { seconds } => out.samples.push(Sample::WorkLogged(*seconds)),
+            EventBody::WorkLogged { seconds, .. } => out.samples.push(Sample::WorkLogged(*seconds)),
         }
     }
 
@@ -281,7 +290,7 @@ mod tests {
     }
 
     fn msg(author: Author, public: bool) -> EventBody {
-        EventBody::Message { author, public, sentiment: None }
+        EventBody::Message { author, public, sentiment: None, agent_id: None }
     }
 
     fn status(status: Status) -> EventBody {
@@ -431,14 +440,15 @@ mod tests {
     fn catalogue_samples_touches_surveys_work_and_sentiment() {
         use crate::event::Survey;
         let survey = |survey, score| EventBody::SurveyResponse { survey, score };
-        let customer = |sentiment| EventBody::Message { author: Author::Customer, public: true, sentiment: Some(sentiment) };
+        let customer =
+            |sentiment| EventBody::Message { author: Author::Customer, public: true, sentiment: Some(sentiment), agent_id: None };
         let (_, samples) = run(&[
             (0, created(Requester::Agent)),
             (1, msg(Author::Agent, true)), // the opening message: not a reply
             (60, customer(-0.5)),
-            (70, EventBody::Message { author: Author::Customer, public: false, sentiment: Some(0.2) }),
+            (70, EventBody::Message { author: Author::Customer, public: false, sentiment: Some(0.2), agent_id: None }),
             (100, msg(Author::Agent, true)),
-            (110, EventBody::WorkLogged { seconds: 300.0 }),
+            (110, EventBody::WorkLogged { seconds: 300.0, agent_id: None }),
             (200, status(Status::Solved)),
             (300, survey(Survey::Csat, 4.0)),
             (301, survey(Survey::Csat, 3.0)),
@@ -473,6 +483,26 @@ mod tests {
         // A chat answered at exactly its 20 s threshold is within it.
         let (_, samples) = run(&[(0, created(Requester::Customer)), (20, msg(Author::Agent, true))]);
         assert_eq!(samples[2], Sample::Answered { wait: 20.0, within: true });
+    }
+
+    #[test]
+    fn last_agent_is_the_author_of_the_last_public_agent_message() {
+        let agent = |public: bool, id: Option<&str>| EventBody::Message {
+            author: Author::Agent,
+            public,
+            sentiment: None,
+            agent_id: id.map(String::from),
+        };
+        let bot = EventBody::Message { author: Author::Bot, public: true, sentiment: None, agent_id: Some("bot-1".into()) };
+        let (t, _) =
+            run(&[(0, created(Requester::Customer)), (10, agent(true, Some("a1"))), (20, agent(false, Some("a2"))), (30, bot.clone())]);
+        // Private notes and bots are not replies.
+        assert_eq!(t.last_agent(), Some("a1"));
+        let (t, _) = run(&[(0, created(Requester::Customer)), (10, agent(true, Some("a1"))), (20, agent(true, Some("a2")))]);
+        assert_eq!(t.last_agent(), Some("a2"));
+        // A reply that names no agent: the last reply's agent is not known.
+        let (t, _) = run(&[(0, created(Requester::Customer)), (10, agent(true, Some("a1"))), (20, agent(true, None))]);
+        assert_eq!(t.last_agent(), None);
     }
 
     #[test]

@@ -306,7 +306,7 @@ pub fn ticket_link(template: &str, ticket_id: &str) -> String {
 /// to the deadline); then the rest by creation, oldest first; ties by id, then target.
 type Order<'a> = (bool, Millis, &'a str, usize);
 
-/// A matching item while the engine is locked: the id is borrowed, the rest copied.
+/// A matching item while the engine is locked: the ids are borrowed, the rest copied.
 struct Hit<'a> {
     ticket_id: &'a str,
     share: GaugeShare,
@@ -315,6 +315,7 @@ struct Hit<'a> {
     at_risk: bool,
     deadline: Option<Millis>,
     to_deadline: Option<Millis>,
+    last_agent: Option<&'a str>,
 }
 
 impl Hit<'_> {
@@ -357,6 +358,7 @@ struct Row {
     at_risk: bool,
     deadline: Option<Millis>,
     to_deadline: Option<Millis>,
+    last_agent: Option<String>,
 }
 
 /// What a scan found: at most `limit` items, unsorted, with no names resolved.
@@ -408,7 +410,8 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
             }
             let mut keep = |target, state, at_risk, deadline: Option<Millis>| {
                 total += 1;
-                let hit = Hit { ticket_id, share, target, state, at_risk, deadline, to_deadline: deadline.map(|d| d - now) };
+                let to_deadline = deadline.map(|d| d - now);
+                let hit = Hit { ticket_id, share, target, state, at_risk, deadline, to_deadline, last_agent: ticket.last_agent() };
                 // Full, and this one would be dropped at once: skip the push.
                 if heap.len() >= query.limit && heap.peek().is_none_or(|last| hit >= *last) {
                     return;
@@ -452,6 +455,7 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
             at_risk: h.at_risk,
             deadline: h.deadline,
             to_deadline: h.to_deadline,
+            last_agent: h.last_agent.map(String::from),
         })
         .collect();
     Found { read_at: wall, partitions, total, rows }
@@ -484,6 +488,7 @@ impl Found {
                 status: row.share.status.as_str(),
                 created_at: rfc3339(row.share.created_at),
                 waiting_since: row.share.waiting_since.map(rfc3339),
+                last_agent: row.last_agent,
                 ticket_id: row.ticket_id,
             })
             .collect();
@@ -556,7 +561,9 @@ pub struct Item {
     pub created_at: String,
     /// The oldest customer message not yet answered by a public agent message.
     pub waiting_since: Option<String>,
-    // The last agent that replied belongs here once events carry `agent_id` (issue 13).
+    /// The `agent_id` of the last public agent message; `null` when it carried none (or
+    /// there was none).
+    pub last_agent: Option<String>,
 }
 
 /// Label pairs in the configured order, as a JSON object.

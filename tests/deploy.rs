@@ -207,7 +207,7 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
     assert_eq!(variables, ["datasource", "window", "channel", "priority", "team"]);
     let panels = dashboard["panels"].as_array().unwrap();
     let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
-    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Quality", "Teams", "Service"]);
+    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Quality", "Teams", "Agents", "Service"]);
     let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
     ids.dedup();
     assert_eq!(ids.len(), panels.len(), "panel ids are unique");
@@ -258,6 +258,21 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
         "ticketpulse_sla_target_seconds",
     ] {
         assert!(all.contains(family), "{family} is not on the dashboard");
+    }
+    // The agent table: every per-agent family, by agent over instances, means from sums.
+    let agents = exprs(panel("Agents"));
+    assert_eq!(agents.len(), 6);
+    assert!(agents.iter().all(|e| e.starts_with("sum by (agent) (ticketpulse_agent_")), "{agents:?}");
+    for family in [
+        "ticketpulse_agent_replies",
+        "ticketpulse_agent_first_response_time_seconds_sum",
+        "ticketpulse_agent_first_response_time_seconds_count",
+        "ticketpulse_agent_tickets_solved",
+        "ticketpulse_agent_logged_work_seconds",
+        "ticketpulse_agent_csat_good_responses",
+        "ticketpulse_agent_csat_responses",
+    ] {
+        assert!(agents.iter().any(|e| e.contains(&format!("{family}{{"))), "{family} is not in the agent table");
     }
     // The team row breaks down by team.
     assert_eq!(panels.iter().filter(|p| exprs(p).iter().all(|e| e.starts_with("sum by (team)"))).count(), 6);

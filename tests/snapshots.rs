@@ -41,7 +41,9 @@ fn exposition(engine: Engine, telemetry: Arc<Telemetry>) -> String {
 #[test]
 fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     let events = payloads(20_000);
-    let config = Config::default();
+    let mut config = Config::default();
+    // Per-agent windows and each ticket's last replying agent cross the snapshot too.
+    config.kpis.agents.enabled = true;
 
     let telemetry = Arc::new(Telemetry::default());
     let mut uninterrupted = Engine::new(&config, Arc::clone(&telemetry));
@@ -65,6 +67,7 @@ fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
 
     assert_eq!(kpis(&actual), kpis(&expected));
     assert!(kpis(&expected).len() > 300, "open tickets, timers and windows all cross the snapshot");
+    assert!(kpis(&expected).iter().any(|l| l.starts_with("ticketpulse_agent_tickets_solved{window=\"24h\",agent=\"agent-")));
 }
 
 #[test]

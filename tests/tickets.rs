@@ -51,8 +51,9 @@ fn created(id: &str, at: Millis, channel: &str, priority: &str) -> String {
         .to_string()
 }
 
-fn reply(id: &str, at: Millis) -> String {
-    json!({"event_id": format!("{id}/r"), "ticket_id": id, "type": "message", "at": at, "author": "agent", "public": true}).to_string()
+fn reply(id: &str, at: Millis, agent_id: &str) -> String {
+    json!({"event_id": format!("{id}/r"), "ticket_id": id, "type": "message", "at": at, "author": "agent", "public": true, "agent_id": agent_id})
+        .to_string()
 }
 
 fn status(id: &str, at: Millis, status: &str) -> String {
@@ -73,7 +74,7 @@ fn partition(n: i32) -> PartitionId {
 ///   as the gauge reads it, 5 s overdue;
 /// - B-2 urgent web at 12:00: due 08:42, in 415 s (at risk within 15m);
 /// - C-3 high email at 07:00 (−60 min): due 09:00, in 1495 s (at risk within 1h only);
-/// - D-4 normal email at 00:00, answered 05:00, pending at 06:00: resolution paused;
+/// - D-4 normal email at 00:00, answered 05:00 by agent-7, pending at 06:00: resolution paused;
 /// - E-5 low email at 10:00: no policy, unmatched;
 /// - G-7 normal email at 35:05: still in the reorder buffer (newer than the watermark), so
 ///   counted neither by the gauges nor here.
@@ -92,7 +93,7 @@ fn scenario() -> Engine {
         created("D-4", at(0, 0), "email", "normal"),
         created(SCRIPT_ID, at(1, 0), "chat", "urgent"),
         created("F-6", at(5, 0), "email", "urgent"),
-        reply("D-4", at(5, 0)),
+        reply("D-4", at(5, 0), "agent-7"),
         status("D-4", at(6, 0), "pending"),
         created("E-5", at(10, 0), "email", "low"),
         created("B-2", at(12, 0), "web", "urgent"),
@@ -178,7 +179,7 @@ async fn the_api_lists_exactly_the_tickets_behind_each_gauge_in_order() {
             "ticket_id": id, "policy": "urgent", "target": "first_response", "state": "breached", "at_risk": false,
             "deadline": deadline, "seconds_to_deadline": seconds,
             "dimensions": {"channel": channel, "priority": "urgent"},
-            "status": "new", "created_at": created, "waiting_since": created,
+            "status": "new", "created_at": created, "waiting_since": created, "last_agent": null,
         })
     };
     assert_eq!(
@@ -238,13 +239,23 @@ async fn the_api_lists_exactly_the_tickets_behind_each_gauge_in_order() {
         (&paused["items"][0]["deadline"], &paused["items"][0]["status"], &paused["items"][0]["waiting_since"]),
         (&Value::Null, &json!("pending"), &Value::Null)
     );
+    assert_eq!(paused["items"][0]["last_agent"], "agent-7");
+    let (status, page) = get(addr, "/tickets?state=paused").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<th>Waiting since</th><th>Last agent</th></tr>"), "{page}");
+    assert!(
+        page.contains(
+            "<td>pending</td><td><time datetime=\"2026-01-05T08:00:00Z\">01-05 08:00:00</time></td><td>—</td><td>agent-7</td></tr>"
+        ),
+        "{page}"
+    );
     let unmatched = api(addr, "state=unmatched").await;
     assert_eq!(
         unmatched["items"],
         json!([{
             "ticket_id": "E-5", "policy": null, "target": null, "state": "unmatched", "at_risk": false,
             "deadline": null, "seconds_to_deadline": null, "dimensions": {"channel": "email", "priority": "low"},
-            "status": "new", "created_at": "2026-01-05T08:10:00Z", "waiting_since": "2026-01-05T08:10:00Z",
+            "status": "new", "created_at": "2026-01-05T08:10:00Z", "waiting_since": "2026-01-05T08:10:00Z", "last_agent": null,
         }])
     );
 

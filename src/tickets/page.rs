@@ -120,7 +120,7 @@ fn table(out: &mut String, answer: &Answer, rules: &Rules, ticket_url: Option<&s
     for dimension in dimensions {
         let _ = write!(out, "<th>{}</th>", dimension_name(*dimension));
     }
-    out.push_str("<th>Status</th><th>Created</th><th>Waiting since</th></tr></thead>\n<tbody>\n");
+    out.push_str("<th>Status</th><th>Created</th><th>Waiting since</th><th>Last agent</th></tr></thead>\n<tbody>\n");
     for item in &answer.items {
         let class = if item.at_risk { "at-risk" } else { item.state };
         let id = esc(&item.ticket_id);
@@ -146,10 +146,11 @@ fn table(out: &mut String, answer: &Answer, rules: &Rules, ticket_url: Option<&s
         }
         let _ = writeln!(
             out,
-            "<td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             item.status,
             when(Some(&item.created_at)),
-            when(item.waiting_since.as_deref())
+            when(item.waiting_since.as_deref()),
+            esc(item.last_agent.as_deref().unwrap_or("—"))
         );
     }
     out.push_str("</tbody>\n</table>\n");

@@ -1,0 +1,255 @@
+//! Per-agent KPIs (`kpis.agents`, off by default): which agent each ticket fact is credited
+//! to ([`attribute`]), the label it is recorded under ([`AgentRules::label`]) and the window
+//! slice that accumulates them with a bounded number of agents ([`AgentSlice`]). Like topics:
+//! an allow-list, or the top N agents by activity over the longest window, the rest `other`.
+//! `docs/metrics.md` describes the families, their attribution and the privacy side.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::AgentsConfig;
+use crate::event::{EventBody, Survey};
+use crate::kpi::Sample;
+use crate::window::Aggregate;
+
+/// The `agent` label of facts whose agent is not known (the event carried no `agent_id`).
+pub const NO_AGENT: &str = "none";
+/// The `agent` label of every agent that is not a label of its own.
+pub const OTHER_AGENT: &str = "other";
+
+/// What one applied event credits an agent with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AgentSample {
+    /// A public message by the agent.
+    Reply,
+    /// The ticket's first response, given by the agent, seconds after creation.
+    FirstResponse(f64),
+    /// A solve (every transition to solved or closed), credited to the last replying agent.
+    Solve,
+    /// Handling time the agent logged, seconds.
+    Work(f64),
+    /// A CSAT response, credited to the last replying agent at the time of the response.
+    Csat { good: bool },
+}
+
+/// The facts one event credits agents with, read off the KPI `samples` the ticket produced
+/// applying it, so per-agent figures add up to the fleet-wide ones: replies, first responses
+/// and logged work go to the event's own `agent_id`; solves and CSAT responses to
+/// `last_agent`, the agent of the ticket's last public reply (after the event).
+pub fn attribute<'a>(
+    body: &'a EventBody,
+    samples: &[Sample],
+    last_agent: Option<&'a str>,
+    mut credit: impl FnMut(Option<&'a str>, AgentSample),
+) {
+    let author = match body {
+        EventBody::Message { agent_id, .. } | EventBody::WorkLogged { agent_id, .. } => agent_id.as_deref(),
+        _ => None,
+    };
+    for sample in samples {
+        match *sample {
+            Sample::Message { inbound: false } => credit(author, AgentSample::Reply),
+            Sample::FirstResponse(seconds) => credit(author, AgentSample::FirstResponse(seconds)),
+            Sample::WorkLogged(seconds) => credit(author, AgentSample::Work(seconds)),
+            Sample::FullResolution(_) => credit(last_agent, AgentSample::Solve),
+            // Rating class 0 of CSAT is `good` (see `Survey::ratings`).
+            Sample::Survey { survey: Survey::Csat, rating, .. } => credit(last_agent, AgentSample::Csat { good: rating == 0 }),
+            _ => {}
+        }
+    }
+}
+
+/// One agent's facts in one slice (or a window, merged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentTally {
+    pub replies: u64,
+    pub first_responses: u64,
+    pub first_response_seconds: f64,
+    pub solves: u64,
+    pub work_entries: u64,
+    pub work_seconds: f64,
+    pub csat_responses: u64,
+    pub csat_good: u64,
+}
+
+impl AgentTally {
+    pub fn add(&mut self, sample: AgentSample) {
+        match sample {
+            AgentSample::Reply => self.replies += 1,
+            AgentSample::FirstResponse(seconds) => {
+                self.first_responses += 1;
+                self.first_response_seconds += seconds;
+            }
+            AgentSample::Solve => self.solves += 1,
+            AgentSample::Work(seconds) => {
+                self.work_entries += 1;
+                self.work_seconds += seconds;
+            }
+            AgentSample::Csat { good } => {
+                self.csat_responses += 1;
+                self.csat_good += u64::from(good);
+            }
+        }
+    }
+
+    /// What ranks agents for the top N: what they did themselves (public replies and logged
+    /// work entries), not what is credited to them by inference (solves, CSAT).
+    pub fn activity(&self) -> u64 {
+        self.replies + self.work_entries
+    }
+
+    fn merge(&mut self, o: &Self) {
+        self.replies += o.replies;
+        self.first_responses += o.first_responses;
+        self.first_response_seconds += o.first_response_seconds;
+        self.solves += o.solves;
+        self.work_entries += o.work_entries;
+        self.work_seconds += o.work_seconds;
+        self.csat_responses += o.csat_responses;
+        self.csat_good += o.csat_good;
+    }
+}
+
+/// Agents' tallies in one slice. At most `cap` distinct agents are kept per slice (facts of
+/// later new ones go to `overflow`, reported as `other`), so random agent ids cannot grow memory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AgentSlice {
+    pub agents: BTreeMap<String, AgentTally>,
+    pub overflow: AgentTally,
+}
+
+impl AgentSlice {
+    pub fn add(&mut self, agent: &str, cap: usize, sample: AgentSample) {
+        if let Some(tally) = self.agents.get_mut(agent) {
+            tally.add(sample);
+        } else if self.agents.len() < cap {
+            self.agents.entry(agent.to_string()).or_default().add(sample);
+        } else {
+            self.overflow.add(sample);
+        }
+    }
+
+    /// The rows to report: each of the `chosen` agents present, then `other` (every agent not
+    /// chosen, and the overflow) unless it is empty.
+    pub fn fold<'a>(&'a self, chosen: &[&'a str]) -> Vec<(&'a str, AgentTally)> {
+        let mut rows: Vec<(&str, AgentTally)> = chosen.iter().filter_map(|a| self.agents.get(*a).map(|t| (*a, *t))).collect();
+        let mut other = self.overflow;
+        for (agent, tally) in &self.agents {
+            if !chosen.contains(&agent.as_str()) {
+                other.merge(tally);
+            }
+        }
+        if other != AgentTally::default() {
+            rows.push((OTHER_AGENT, other));
+        }
+        rows
+    }
+}
+
+impl Aggregate for AgentSlice {
+    fn merge(&mut self, o: &Self) {
+        for (agent, tally) in &o.agents {
+            self.agents.entry(agent.clone()).or_default().merge(tally);
+        }
+        self.overflow.merge(&o.overflow);
+    }
+}
+
+/// `kpis.agents`, resolved once.
+#[derive(Debug, Clone)]
+pub struct AgentRules {
+    pub enabled: bool,
+    /// The allow-list; empty: the top `top` by activity.
+    pub allow: Vec<String>,
+    pub top: usize,
+    /// Distinct agents kept per slice.
+    pub per_slice: usize,
+}
+
+impl AgentRules {
+    pub fn new(config: &AgentsConfig) -> Self {
+        Self { enabled: config.enabled, allow: config.allow.clone(), top: config.top, per_slice: config.max_tracked_per_slice }
+    }
+
+    /// The label a fact is recorded under: `none` without an agent; with an allow-list, the
+    /// agent if listed and `other` if not; otherwise the agent itself (the top N are picked
+    /// at read time, [`AgentRules::chosen`]).
+    pub fn label<'a>(&self, agent: Option<&'a str>) -> &'a str {
+        match agent {
+            None => NO_AGENT,
+            Some(a) if self.allow.is_empty() || self.allow.iter().any(|x| x == a) => a,
+            Some(_) => OTHER_AGENT,
+        }
+    }
+
+    /// The agents reported with a label of their own, given the longest window: the
+    /// allow-list, or the `top` most active (ties by id); and `none`.
+    pub fn chosen<'a>(&'a self, longest: &'a AgentSlice) -> Vec<&'a str> {
+        let mut chosen: Vec<&str> = if self.allow.is_empty() {
+            let mut ranked: Vec<(&String, u64)> =
+                longest.agents.iter().filter(|(a, _)| *a != NO_AGENT && *a != OTHER_AGENT).map(|(a, t)| (a, t.activity())).collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            ranked.into_iter().take(self.top).map(|(a, _)| a.as_str()).collect()
+        } else {
+            self.allow.iter().map(String::as_str).collect()
+        };
+        chosen.push(NO_AGENT);
+        chosen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Author;
+
+    fn credited(body: &EventBody, samples: &[Sample], last_agent: Option<&str>) -> Vec<(Option<String>, AgentSample)> {
+        let mut out = Vec::new();
+        attribute(body, samples, last_agent, |agent, sample| out.push((agent.map(String::from), sample)));
+        out
+    }
+
+    #[test]
+    fn replies_first_responses_and_work_go_to_the_author_solves_and_csat_to_the_last_replier() {
+        let reply = EventBody::Message { author: Author::Agent, public: true, sentiment: None, agent_id: Some("a1".into()) };
+        let samples = [Sample::Message { inbound: false }, Sample::FirstResponse(90.0), Sample::Answered { wait: 90.0, within: false }];
+        let a1 = Some("a1".to_string());
+        assert_eq!(
+            credited(&reply, &samples, Some("a1")),
+            [(a1.clone(), AgentSample::Reply), (a1.clone(), AgentSample::FirstResponse(90.0))]
+        );
+        let work = EventBody::WorkLogged { seconds: 300.0, agent_id: Some("a2".into()) };
+        // The seconds are the ticket's sample's, as the fleet-wide handle time counts them.
+        assert_eq!(credited(&work, &[Sample::WorkLogged(300.0)], Some("a1")), [(Some("a2".into()), AgentSample::Work(300.0))]);
+        let solved = EventBody::StatusChanged { status: crate::event::Status::Solved };
+        let samples = [Sample::FirstResolution(600.0), Sample::FirstSolveReplies(1), Sample::FullResolution(600.0)];
+        assert_eq!(credited(&solved, &samples, Some("a1")), [(a1.clone(), AgentSample::Solve)]);
+        let csat = EventBody::SurveyResponse { survey: Survey::Csat, score: 2.0 };
+        let samples = [Sample::Survey { survey: Survey::Csat, score: 2.0, rating: 1 }];
+        assert_eq!(credited(&csat, &samples, None), [(None, AgentSample::Csat { good: false })]);
+        let nps = EventBody::SurveyResponse { survey: Survey::Nps, score: 10.0 };
+        assert_eq!(credited(&nps, &[Sample::Survey { survey: Survey::Nps, score: 10.0, rating: 0 }], Some("a1")), []);
+    }
+
+    #[test]
+    fn a_full_slice_sends_new_agents_to_overflow_and_fold_reports_them_as_other() {
+        let mut slice = AgentSlice::default();
+        for agent in ["a", "b", "a", "c", "none"] {
+            slice.add(agent, 3, AgentSample::Reply);
+        }
+        slice.add("d", 3, AgentSample::Work(60.0));
+        assert_eq!(slice.agents.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!((slice.overflow.replies, slice.overflow.work_seconds), (1, 60.0));
+        let rules = AgentRules { enabled: true, allow: Vec::new(), top: 1, per_slice: 3 };
+        // a has 2 replies; b and c 1 each.
+        assert_eq!(rules.chosen(&slice), ["a", "none"]);
+        let rows = slice.fold(&rules.chosen(&slice));
+        let other = rows.iter().find(|(a, _)| *a == OTHER_AGENT).unwrap().1;
+        assert_eq!(rows.iter().map(|(a, _)| *a).collect::<Vec<_>>(), ["a", "other"]);
+        // b, c and the overflow (the `none` reply and d's work).
+        assert_eq!((other.replies, other.work_entries, other.work_seconds), (3, 1, 60.0));
+        let allow = AgentRules { allow: vec!["b".into()], ..rules };
+        assert_eq!((allow.label(Some("b")), allow.label(Some("a")), allow.label(None)), ("b", "other", "none"));
+    }
+}
