@@ -120,7 +120,7 @@ impl SlaPolicies {
             if h.as_millis() == 0 || h.as_millis() % 1000 != 0 || horizons.iter().any(|(l, _)| *l == label) {
                 return Err(bad(format!("sla.at_risk_horizons[{i}]"), "must be distinct whole seconds"));
             }
-            horizons.push((label, h.as_millis() as Millis));
+            horizons.push((label, crate::event::millis(*h)));
         }
 
         let mut calendar_names = vec![ALWAYS_OPEN.to_string()];
@@ -173,7 +173,7 @@ impl SlaPolicies {
                 if d.is_some_and(|d| d < std::time::Duration::from_secs(1)) {
                     return Err(bad(field(name), "must be at least 1s"));
                 }
-                *slot = d.map(|d| d.as_millis() as Millis);
+                *slot = d.map(crate::event::millis);
             }
             let calendar = calendar_names
                 .iter()
@@ -471,6 +471,21 @@ impl SlaClock {
                     out.deadlines.extend(clock.arm(policies.target(self.policy, target), calendar).map(|d| (target, d)));
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// The earliest armed deadline: when this ticket next needs its timer.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.clocks.iter().filter_map(|c| c.deadline).min()
+    }
+
+    /// The ticket's timer fired at `at` (the watermark passed it): every target due by then is
+    /// breached, in target order.
+    pub fn on_timer(&mut self, at: Millis, out: &mut SlaEffects) {
+        for target in SlaTarget::ALL {
+            if let Some(deadline) = self.clocks[target.index()].deadline.filter(|d| *d <= at) {
+                out.samples.extend(self.on_deadline(target, deadline));
             }
         }
     }

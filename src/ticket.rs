@@ -53,6 +53,11 @@ pub struct Ticket {
     pub last_event_at: Millis,
     /// Hashes of the event ids seen (dedup memory).
     seen: Vec<u64>,
+    /// When this ticket's one entry in the partition's timer queue is due; never later than
+    /// [`Ticket::next_due`], so it may fire early and find nothing to do.
+    pub timer: Option<Millis>,
+    /// Events of this ticket waiting in the partition's reorder buffer.
+    pub buffered: u32,
 }
 
 /// The ticket's share of the current gauges: `None` unless it is open.
@@ -83,6 +88,8 @@ impl Ticket {
             sla: SlaClock::default(),
             last_event_at: at,
             seen: Vec::new(),
+            timer: None,
+            buffered: 0,
         }
     }
 
@@ -103,6 +110,16 @@ impl Ticket {
     /// Created and not solved or closed.
     pub fn is_open(&self) -> bool {
         self.created_at.is_some() && !self.status.is_some_and(Status::is_resolved)
+    }
+
+    /// When the ticket next needs attention without an event: its earliest SLA deadline, or,
+    /// unless it is open, the end of its `retention` after its last event (eviction).
+    pub fn next_due(&self, retention: Millis) -> Option<Millis> {
+        let evict = (!self.is_open()).then(|| self.last_event_at + retention);
+        match (self.sla.next_deadline(), evict) {
+            (Some(deadline), Some(evict)) => Some(deadline.min(evict)),
+            (deadline, evict) => deadline.or(evict),
+        }
     }
 
     pub fn gauge_share(&self, policies: &SlaPolicies) -> Option<GaugeShare> {
@@ -172,16 +189,16 @@ impl Ticket {
                 match (self.created_at, self.first_response_at, opening) {
                     (Some(created_at), None, false) => {
                         self.first_response_at = Some(at);
-                        out.samples.push(Sample::FirstResponse(seconds(at - created_at)));
+                        let wait = elapsed(created_at, at);
+                        out.samples.push(Sample::FirstResponse(seconds(wait)));
                         if let Some(threshold) = rules.kpi.realtime_threshold(self.dims.channel) {
-                            let wait = at - created_at;
                             out.samples.push(Sample::Answered { wait: seconds(wait), within: wait <= threshold });
                         }
                         self.sla.fulfil(SlaTarget::FirstResponse, at, policies, &mut out.sla);
                     }
                     (Some(_), Some(_), _) => {
                         if let Some(since) = self.waiting_since {
-                            out.samples.push(Sample::NextReply(seconds(at - since)));
+                            out.samples.push(Sample::NextReply(seconds(elapsed(since, at))));
                         }
                         self.sla.fulfil(SlaTarget::NextReply, at, policies, &mut out.sla);
                     }
@@ -208,7 +225,7 @@ impl Ticket {
             EventBody::ContactAbandoned => {
                 if !self.abandoned && self.agent_public_messages == 0 {
                     self.abandoned = true;
-                    let wait = self.created_at.map(|c| at - c);
+                    let wait = self.created_at.map(|c| elapsed(c, at));
                     out.samples.push(Sample::Abandoned {
                         short: wait.is_some_and(|w| w < rules.kpi.short_abandon_ms),
                         wait_bucket: wait.map(|w| rules.kpi.wait_bucket(w)),
@@ -232,7 +249,7 @@ impl Ticket {
             // `closed` without a prior `solved` counts as solved at close time.
             (false, true) => {
                 if let Some(created_at) = self.created_at {
-                    let elapsed = seconds(at - created_at);
+                    let elapsed = seconds(elapsed(created_at, at));
                     if self.first_solved_at.is_none() {
                         self.first_solved_at = Some(at);
                         out.samples.push(Sample::FirstResolution(elapsed));
@@ -257,6 +274,12 @@ impl Ticket {
             _ => {}
         }
     }
+}
+
+/// Milliseconds from `start` to `end`, never negative: an event dated before the one it is
+/// measured from can only be applied after it when it arrived `late`, and then counts as 0.
+fn elapsed(start: Millis, end: Millis) -> Millis {
+    (end - start).max(0)
 }
 
 fn seconds(ms: Millis) -> f64 {
