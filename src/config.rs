@@ -178,7 +178,7 @@ pub struct TimeConfig {
     #[serde(with = "humantime_serde")]
     pub max_future_skew: Duration,
     /// Events a partition's reorder buffer holds at most. When it is full the watermark moves
-    /// just past the oldest buffered event, which is applied at once (counted in
+    /// up to the oldest buffered event, which is applied at once (counted in
     /// `ticketpulse_reorder_buffer_full_events_total`); events dated before that point then
     /// count as late. Bounds memory under a burst the allowed lateness cannot absorb.
     pub max_buffered_events: usize,
@@ -537,8 +537,9 @@ pub struct TicketsConfig {
     /// longest redelivery delay you expect.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
-    /// At most this many tickets are kept per partition; beyond it the least recently active
-    /// are shed (counted in `ticketpulse_tickets_shed_total`) so memory stays bounded.
+    /// At most this many tickets are kept per partition besides those with events in the
+    /// reorder buffer; beyond it the least recently active are shed with everything they hold
+    /// (counted in `ticketpulse_tickets_shed_total`) so memory stays bounded.
     pub max_per_partition: usize,
 }
 

@@ -10,7 +10,7 @@
 //! state and to whichever window slices still cover it.
 //!
 //! Memory is bounded per partition: at most `time.max_buffered_events` buffered events (a full
-//! buffer pushes the watermark just past its oldest event), one timer per ticket, and at most
+//! buffer moves the watermark up to its oldest event), one timer per ticket, and at most
 //! `tickets.max_per_partition` tickets besides those with buffered events (shedding the least
 //! recently active takes everything a ticket holds).
 
@@ -349,17 +349,22 @@ impl Partition {
     }
 
     /// Keeps the reorder buffer within `max_buffered`: while it holds more, the watermark moves
-    /// just past the oldest buffered event, which is applied (with every timer due before it).
-    /// Events dated at or before it arrive `late` from then on. Returns how many events were
-    /// applied ahead of the normal watermark.
+    /// up to the oldest buffered event (firing the timers due before it), and that event is
+    /// applied. Events dated before it arrive `late` from then on. The watermark never passes
+    /// stream time (in the live service, the wall clock), so no deadline fires early, even when
+    /// the oldest event is dated ahead. Returns how many events were applied early.
     pub fn bound_buffer(&mut self) -> usize {
-        let before = self.state.pending.len();
+        let mut early = 0;
         while self.state.pending.len() > self.rules.max_buffered {
-            let Some(((oldest, ..), _)) = self.state.pending.first_key_value() else { break };
-            self.state.watermark_floor = Some(oldest + 1);
+            let (Some(((oldest, ..), _)), Some(now)) = (self.state.pending.first_key_value(), self.state.stream_time) else { break };
+            let floor = (*oldest).min(now);
+            self.state.watermark_floor = Some(self.state.watermark_floor.map_or(floor, |f| f.max(floor)));
             self.release(false);
+            let ((at, _, ticket_id, _), body) = self.state.pending.pop_first().expect("over the bound, so not empty");
+            self.apply(&ticket_id, at, &body, true);
+            early += 1;
         }
-        before - self.state.pending.len()
+        early
     }
 
     /// Drops up to `count` of the least recently active tickets (open or not) to stay under

@@ -109,12 +109,13 @@ fn tickets_with_buffered_events_are_never_shed_so_their_dedup_memory_stays() {
 }
 
 #[test]
-fn a_full_reorder_buffer_pushes_the_watermark_just_past_its_oldest_event() {
+fn a_full_reorder_buffer_moves_the_watermark_up_to_its_oldest_event() {
     let mut config = Config::default();
     config.time.max_buffered_events = 5;
     let h = Harness::new(&config);
     // 8 tickets 1 s apart: all within the 10 s lateness. The 6th, 7th and 8th each find the
-    // buffer full, and the oldest buffered creation (T0, T0 + 1 s, T0 + 2 s) is applied.
+    // buffer full: the watermark moves to the oldest buffered creation (T0, T0 + 1 s,
+    // T0 + 2 s), which is applied.
     for i in 0..8 {
         assert_eq!(h.send(&created(i, T0 + i * 1000, "email")), EventResult::Ok);
     }
@@ -123,10 +124,11 @@ fn a_full_reorder_buffer_pushes_the_watermark_just_past_its_oldest_event() {
     let p = [("topic", "tickets"), ("partition", "0")];
     assert_eq!(value(&s, "ticketpulse_reorder_buffer_full_events_total", &[]), 3.0);
     assert_eq!(value(&s, "ticketpulse_buffered_events", &p), 5.0);
-    assert_eq!(value(&s, "ticketpulse_watermark_seconds", &p), (T0 + 2001) as f64 / 1000.0);
+    assert_eq!(value(&s, "ticketpulse_watermark_seconds", &p), (T0 + 2000) as f64 / 1000.0);
     let email = [("window", "5m"), ("channel", "email"), ("priority", "urgent")];
     assert_eq!(value(&s, "ticketpulse_tickets_created", &email), 3.0);
     // Behind the pushed watermark is late, even within the lateness of the newest event.
+    // (T0 + 2 s itself is not: it would wait in the buffer.)
     let reply = format!(r#"{{"event_id":"T1-2","ticket_id":"T1","type":"message","at":{},"author":"agent"}}"#, T0 + 1500);
     assert_eq!(h.send(&reply), EventResult::Late);
     h.engine.lock().unwrap().finish(None);
@@ -164,4 +166,36 @@ async fn the_live_service_sheds_exactly_as_replay_does() {
     );
     common::assert_same_kpis(&text, &expected);
     running.shutdown().await.unwrap();
+}
+
+#[test]
+fn a_full_buffer_of_events_dated_ahead_does_not_move_time_past_the_wall_clock() {
+    let mut config = Config::default();
+    config.time.max_buffered_events = 2;
+    let h = Harness::new(&config);
+    let w = T0 + 29 * M;
+    let send = |line: &str, now: i64| h.engine.lock().unwrap().handle(&partition(), line.as_bytes(), Some(now), &"test").unwrap();
+    // An urgent chat created at T0: first response due at T0 + 30 min = w + 1 min.
+    send(&created(0, T0, "chat"), T0);
+    // At wall time w, three events dated 10, 20 and 30 s ahead: the third overflows the buffer.
+    for i in 1..=3 {
+        assert_eq!(send(&created(i, w + i * 10_000, "web"), w), EventResult::Ok);
+    }
+    let s = h.scrape();
+    let p = [("topic", "tickets"), ("partition", "0")];
+    assert_eq!(value(&s, "ticketpulse_reorder_buffer_full_events_total", &[]), 1.0);
+    // The watermark moved only to the wall clock (not to the event 10 s ahead, which was
+    // applied all the same), and the deadline 1 min ahead has not fired. The creation counts
+    // in the windows whose newest slice reaches it: the 1h window's (w to w + 1 min), not the
+    // 5m window's (w to w + 5 s).
+    assert_eq!(value(&s, "ticketpulse_watermark_seconds", &p), (w / 1000) as f64);
+    let web = |window| common::key("ticketpulse_tickets_created", &[("window", window), ("channel", "web"), ("priority", "urgent")]);
+    assert_eq!((s.get(&web("1h")), s.get(&web("5m"))), (Some(&1.0), None));
+    let fr = [("window", "1h"), ("channel", "chat"), ("priority", "urgent"), ("policy", "urgent"), ("target", "first_response")];
+    assert!(!s.contains_key(&common::key("ticketpulse_sla_breached", &fr)));
+    // It fires at its true instant: once the wall clock is 10 s (the lateness) past it.
+    h.engine.lock().unwrap().advance_idle(w + M + 10_000);
+    assert!(!h.scrape().contains_key(&common::key("ticketpulse_sla_breached", &fr)));
+    h.engine.lock().unwrap().advance_idle(w + M + 10_001);
+    assert_eq!(value(&h.scrape(), "ticketpulse_sla_breached", &fr), 1.0);
 }
