@@ -192,7 +192,7 @@ impl Default for TimeConfig {
             allowed_lateness: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_future_skew: Duration::from_secs(300),
-            max_buffered_events: 1_000_000,
+            max_buffered_events: 100_000,
         }
     }
 }

@@ -632,10 +632,10 @@ impl Engine {
         let result = state.ingest(event, now);
         let early = state.bound_buffer();
         // The cap counts tickets besides those with buffered events (fewer than the buffered
-        // events). Shed 1% more at a time, so the scan for the oldest is amortised over many
-        // events.
+        // events). Shed 1% of the tickets more at a time, so the scan over them for the oldest
+        // is amortised over many events.
         let excess = state.ticket_count().checked_sub(max_tickets + state.buffered_count()).filter(|n| *n > 0);
-        let shed = excess.map(|n| state.shed(n + max_tickets / 100));
+        let shed = excess.map(|n| state.shed(n + state.ticket_count() / 100));
         if early > 0 {
             self.telemetry.reorder_buffer_full(partition, early, max_buffered);
         }

@@ -58,7 +58,7 @@ fn shedding_takes_the_tickets_timers_and_gauge_shares_with_it() {
     let h = Harness::new(&config);
     // 1000 urgent chats a minute apart, never answered: each waits in the reorder buffer until
     // the next arrives, so the cap is 100 tickets besides 1 buffered. At 102 it sheds the 2
-    // oldest (1 over, plus 1% of the cap): at tickets 102, 104, ..., 1000, 450 times.
+    // oldest (1 over, plus 1% of 102): at tickets 102, 104, ..., 1000, 450 times.
     for i in 0..1000 {
         h.send(&created(i, T0 + i * M, "chat"));
         let (tickets, timers, buffered) = h.held();
@@ -96,13 +96,13 @@ fn tickets_with_buffered_events_are_never_shed_so_their_dedup_memory_stays() {
     assert_eq!(h.held(), (100, 100, 100), "nothing shed: every ticket has a buffered event");
     assert_eq!(h.send(&created(0, T0, "email")), EventResult::Duplicate, "the redelivery is recognised");
     // An event 20 s later moves the watermark past all of them: applied, they may be shed.
-    // 101 tickets, 1 buffered: 90 over the cap (10 besides the buffered one), and 1% of 10 is 0.
+    // 101 tickets, 1 buffered: 90 over the cap (10 besides the buffered one), plus 1% of 101.
     h.send(&created(100, T0 + 20_000, "web"));
-    assert_eq!(h.held(), (11, 11, 1));
+    assert_eq!(h.held(), (10, 10, 1));
     let s = h.scrape();
-    assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 90.0);
-    // The 90 least recently active went, with their dedup memory: a redelivery of one of them
-    // counts again; one of the 10 kept is still recognised.
+    assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 91.0);
+    // The 91 least recently active (T0 to T90) went, with their dedup memory: a redelivery of
+    // one of them counts again; one of the 9 kept is still recognised.
     assert_eq!(h.send(&created(95, T0 + 950, "email")), EventResult::Duplicate);
     assert_eq!(h.send(&created(5, T0 + 50, "email")), EventResult::Late);
     assert_eq!(value(&h.scrape(), "ticketpulse_events_total", &[("type", "ticket_created"), ("result", "duplicate")]), 2.0);
