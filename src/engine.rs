@@ -353,7 +353,7 @@ impl Partition {
     /// applied. Events dated before it arrive `late` from then on. The watermark never passes
     /// stream time (in the live service, the wall clock), so no deadline fires early, even when
     /// the oldest event is dated ahead. Returns how many events were applied early.
-    pub fn bound_buffer(&mut self) -> usize {
+    fn bound_buffer(&mut self) -> usize {
         let mut early = 0;
         while self.state.pending.len() > self.rules.max_buffered {
             let (Some(((oldest, ..), _)), Some(now)) = (self.state.pending.first_key_value(), self.state.stream_time) else { break };

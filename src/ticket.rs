@@ -1,6 +1,6 @@
 //! The state of one ticket and how each event changes it. Pure logic: events come in
-//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s, SLA
-//! samples and SLA deadlines to arm come out.
+//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s and SLA
+//! samples come out; when the ticket next needs a timer is read from it ([`Ticket::next_due`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -163,7 +163,7 @@ impl Ticket {
                 out.samples.push(Sample::Created);
                 let fields =
                     MatchFields { priority: Some(*priority), channel: Some(channel), team: team.as_deref(), topic: topic.as_deref() };
-                self.sla.created(at, policies.key(fields), self.paused(policies), policies, &mut out.sla);
+                self.sla.created(at, policies.key(fields), self.paused(policies), policies);
             }
             EventBody::TicketUpdated { priority, team, topic, channel } => {
                 if let Some(channel) = channel {
@@ -178,7 +178,7 @@ impl Ticket {
                 if self.created_at.is_some() {
                     let fields =
                         MatchFields { priority: *priority, channel: channel.as_deref(), team: team.as_deref(), topic: topic.as_deref() };
-                    self.sla.rematch(at, fields, policies, &mut out.sla);
+                    self.sla.rematch(at, fields, policies);
                 }
             }
             EventBody::Message { author: Author::Agent, public: true, .. } => {
@@ -216,7 +216,7 @@ impl Ticket {
                 if *public && self.waiting_since.is_none() {
                     self.waiting_since = Some(at);
                     if self.first_response_at.is_some() && self.is_open() {
-                        self.sla.awaiting_reply(at, self.paused(policies), policies, &mut out.sla);
+                        self.sla.awaiting_reply(at, self.paused(policies), policies);
                     }
                 }
             }
@@ -264,13 +264,13 @@ impl Ticket {
             }
             (true, false) => {
                 out.samples.push(Sample::Reopened);
-                self.sla.reopened(at, paused, policies, &mut out.sla);
+                self.sla.reopened(at, paused, policies);
                 // A customer message that came while the ticket was resolved waits for a reply.
                 if let (Some(since), Some(_)) = (self.waiting_since, self.first_response_at) {
-                    self.sla.awaiting_reply(since, paused, policies, &mut out.sla);
+                    self.sla.awaiting_reply(since, paused, policies);
                 }
             }
-            (false, false) if was_paused != paused => self.sla.pause(paused, at, policies, &mut out.sla),
+            (false, false) if was_paused != paused => self.sla.pause(paused, at, policies),
             _ => {}
         }
     }
@@ -437,7 +437,10 @@ mod tests {
         let mut out = Effects::default();
         assert_eq!(t.gauge_share(p), None);
         t.apply(&created(Requester::Customer), 0, &rules, &mut out);
-        assert_eq!(out.sla.deadlines, [(SlaTarget::FirstResponse, 1_800_000), (SlaTarget::Resolution, 28_800_000)]);
+        let running =
+            |first_response, resolution| [Some(TargetGauge::Running(first_response)), None, Some(TargetGauge::Running(resolution))];
+        assert_eq!(t.gauge_share(p).unwrap().targets, running(1_800_000, 28_800_000));
+        assert_eq!(t.next_due(3_600_000), Some(1_800_000), "the first deadline; open tickets are not evicted");
         t.sla.on_deadline(SlaTarget::FirstResponse, 1_800_000);
         t.apply(&status(Status::OnHold), 1_900_000, &rules, &mut out);
         let share = t.gauge_share(p).unwrap();
