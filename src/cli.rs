@@ -109,8 +109,9 @@ impl GeneratorArgs {
     }
 }
 
+/// The same rules as an event's `at`: RFC 3339, from 1970 to 2100.
 fn parse_rfc3339(s: &str) -> Result<Millis, String> {
-    s.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| format!("expected RFC 3339 with an offset: {e}"))
+    crate::event::parse_time_text(s)
 }
 
 /// What `--version` prints after the name: this build and the librdkafka it links, whose

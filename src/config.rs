@@ -210,15 +210,23 @@ pub struct TimeConfig {
     /// (newest event time minus this) passes them.
     #[serde(with = "humantime_serde")]
     pub allowed_lateness: Duration,
-    /// In the live service, a partition that received nothing for this long advances its
-    /// stream time with the wall clock so breaches are still counted when traffic stops; and
-    /// between messages the current SLA gauges read stream time moved on with the wall clock.
-    /// `0s` disables both: time then comes from events only.
+    /// In the live service, a partition that received nothing for this long, or that was read
+    /// to its end (Kafka partition EOF), advances its stream time with the wall clock so
+    /// events are applied and breaches counted when traffic is quiet or stops; and between
+    /// messages the current SLA gauges read stream time moved on with the wall clock. `0s`
+    /// disables all of it: time then comes from events only.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
-    /// Events dated further than this ahead of the wall clock are rejected (`future_timestamp`).
+    /// Events dated further than this ahead of the wall clock (or of `replay --end-time`) are
+    /// rejected (`future_timestamp`). Events dated ahead by less are accepted, but stream time
+    /// never moves past the wall clock.
     #[serde(with = "humantime_serde")]
     pub max_future_skew: Duration,
+    /// Events a partition's reorder buffer holds at most. When it is full the watermark moves
+    /// up to the oldest buffered event, which is applied at once (counted in
+    /// `ticketpulse_reorder_buffer_full_events_total`); events dated before that point then
+    /// count as late. Bounds memory under a burst the allowed lateness cannot absorb.
+    pub max_buffered_events: usize,
 }
 
 impl Default for TimeConfig {
@@ -229,6 +237,7 @@ impl Default for TimeConfig {
             allowed_lateness: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_future_skew: Duration::from_secs(300),
+            max_buffered_events: 100_000,
         }
     }
 }
@@ -605,8 +614,9 @@ pub struct TicketsConfig {
     /// longest redelivery delay you expect.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
-    /// At most this many tickets are kept per partition; beyond it the least recently active
-    /// are shed (counted in `ticketpulse_tickets_shed_total`) so memory stays bounded.
+    /// At most this many tickets are kept per partition besides those with events in the
+    /// reorder buffer; beyond it the least recently active are shed with everything they hold
+    /// (counted in `ticketpulse_tickets_shed_total`) so memory stays bounded.
     pub max_per_partition: usize,
 }
 
@@ -743,6 +753,9 @@ impl Config {
         }
         if t.slices_per_window == 0 || t.slices_per_window > 10_000 {
             return Err(bad("time.slices_per_window", "must be between 1 and 10000"));
+        }
+        if t.max_buffered_events == 0 {
+            return Err(bad("time.max_buffered_events", "must be positive"));
         }
         for (i, w) in t.windows.iter().enumerate() {
             let ms = w.as_millis();
@@ -1023,6 +1036,7 @@ mod tests {
         let shipped = load_jailed(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ticketpulse.toml"))).unwrap();
         let default = Config::default();
         assert_eq!(shipped.time.windows, default.time.windows);
+        assert_eq!(shipped.time.max_buffered_events, default.time.max_buffered_events);
         assert_eq!(shipped.kafka.topics, default.kafka.topics);
         assert_eq!(shipped.dimensions.channels, default.dimensions.channels);
         assert_eq!(format!("{:?}", shipped.sla), format!("{:?}", default.sla));
@@ -1042,6 +1056,7 @@ mod tests {
         let cases = [
             ("[time]\nwindows = [\"7s\"]\n", "time.windows[0]"),
             ("[time]\nwindows = [\"5m\", \"5m\"]\n", "time.windows[1]"),
+            ("[time]\nmax_buffered_events = 0\n", "time.max_buffered_events"),
             ("[dimensions]\nchannels = [\"Email\"]\n", "dimensions.channels[0]"),
             ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
             ("[[sla.policies]]\nname = \"x\"\nfirst_response = \"10ms\"\n", "sla.policies[0].first_response"),

@@ -1,12 +1,18 @@
 //! The engine: per-partition state (tickets, reorder buffer, timers, windows, gauges) and the
 //! one path every input message takes, whether from Kafka, a replay file or the demo.
 //!
-//! Time, per partition: stream time T is the newest event time seen; the watermark is
-//! T − `allowed_lateness`. New events wait in a reorder buffer and are applied in event-time
-//! order once the watermark passes them, interleaved with SLA and eviction timers, which fire
-//! when the watermark passes their deadline. So any delivery order within the allowed lateness
-//! gives exactly the in-order result. An event older than the watermark is `late`: applied at
-//! once, to ticket state and to whichever window slices still cover it.
+//! Time, per partition: stream time T is the newest event time seen (in the live service,
+//! never beyond the wall clock); the watermark is T − `allowed_lateness`. New events wait in a
+//! reorder buffer and are applied in event-time order once the watermark passes them,
+//! interleaved with each ticket's timer (SLA deadlines, eviction), which fires when the
+//! watermark passes it. So any delivery order within the allowed lateness gives exactly the
+//! in-order result. An event older than the watermark is `late`: applied at once, to ticket
+//! state and to whichever window slices still cover it.
+//!
+//! Memory is bounded per partition: at most `time.max_buffered_events` buffered events (a full
+//! buffer moves the watermark up to its oldest event), one timer per ticket, and at most
+//! `tickets.max_per_partition` tickets besides those with buffered events (shedding the least
+//! recently active takes everything a ticket holds).
 
 use std::collections::btree_map::Entry as BEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,6 +43,8 @@ pub struct Rules {
     pub limits: ParseLimits,
     pub dedup_ids_per_ticket: usize,
     pub max_tickets: usize,
+    /// Events a partition's reorder buffer holds at most.
+    pub max_buffered: usize,
     /// Topic labels: the allow-list (empty: top N), and distinct topics kept per slice.
     pub topic_allow: Vec<String>,
     pub topics_top: usize,
@@ -54,7 +62,7 @@ pub struct Rules {
 
 impl Rules {
     pub fn new(config: &Config) -> Self {
-        let ms = |d: std::time::Duration| d.as_millis() as Millis;
+        let ms = event::millis;
         let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
         let catalog = Catalog::new(&config.dimensions);
         let surveys = &config.kpis.surveys;
@@ -76,6 +84,7 @@ impl Rules {
             },
             dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
             max_tickets: config.tickets.max_per_partition,
+            max_buffered: config.time.max_buffered_events,
             topic_allow: config.kpis.topics.allow.clone(),
             topics_top: config.kpis.topics.top,
             topics_per_slice: config.kpis.topics.max_tracked_per_slice,
@@ -86,14 +95,6 @@ impl Rules {
             shape: StateShape::new(config, windows),
         }
     }
-}
-
-/// A timer: what to do, and for which ticket, once the watermark passes its time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-enum TimerKind {
-    Deadline(SlaTarget),
-    /// Forget a resolved or never-created ticket if it stayed quiet for the retention.
-    Evict,
 }
 
 /// Buffered events sort by time, then by type (creation before reply before solve), then by
@@ -257,7 +258,9 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, delta: i64) {
 pub struct PartitionState {
     tickets: HashMap<String, Ticket>,
     pending: BTreeMap<PendingKey, EventBody>,
-    timers: BTreeSet<(Millis, TimerKind, String)>,
+    /// Each ticket's one timer, at its [`Ticket::timer`]: when the watermark passes it, the
+    /// ticket's due SLA deadlines fire and a quiet resolved ticket is evicted.
+    timers: BTreeSet<(Millis, String)>,
     windows: Windows<DimKey, KpiSlice>,
     sla_windows: Windows<(DimKey, PolicyId), SlaSlice>,
     /// Tickets created by topic (no dimensions: topics × dimensions would be too many series).
@@ -266,10 +269,16 @@ pub struct PartitionState {
     agent_windows: Windows<(), AgentSlice>,
     gauges: Gauges,
     stream_time: Option<Millis>,
+    /// Where a full reorder buffer pushed the watermark: it never goes back below this.
+    watermark_floor: Option<Millis>,
     /// Wall-clock time of the last message, for idle advancement.
     last_arrival: Option<Millis>,
     /// The next Kafka offset to read: the input position this state reflects.
     next_offset: Option<i64>,
+    /// Live: the partition was read to its end and no message came since, so its stream time
+    /// follows the wall clock (see [`Engine::caught_up`]).
+    #[serde(skip)]
+    following: bool,
 }
 
 /// One Kafka partition: the unit of state that is kept, read and snapshotted.
@@ -292,8 +301,10 @@ impl Partition {
             timers: BTreeSet::new(),
             gauges: Gauges::default(),
             stream_time: None,
+            watermark_floor: None,
             last_arrival: None,
             next_offset: None,
+            following: false,
         };
         Self { rules, state, effects: Effects::default() }
     }
@@ -302,46 +313,89 @@ impl Partition {
         self.state.stream_time
     }
 
+    /// Stream time minus the allowed lateness, or where a full reorder buffer pushed it.
     pub fn watermark(&self) -> Option<Millis> {
-        self.state.stream_time.map(|t| t - self.rules.allowed_lateness)
+        let floor = self.state.watermark_floor.unwrap_or(Millis::MIN);
+        self.state.stream_time.map(|t| (t - self.rules.allowed_lateness).max(floor))
     }
 
     pub fn ticket_count(&self) -> usize {
         self.state.tickets.len()
     }
 
-    /// Takes one valid event: dedup, then buffer (or apply at once when late).
-    pub fn ingest(&mut self, event: Event) -> EventResult {
+    /// Events waiting in the reorder buffer.
+    pub fn buffered_count(&self) -> usize {
+        self.state.pending.len()
+    }
+
+    /// Armed timers: at most one per ticket.
+    pub fn timer_count(&self) -> usize {
+        self.state.timers.len()
+    }
+
+    /// Takes one valid event: dedup, then buffer (or apply at once when late). `now` is the
+    /// wall clock in the live service: an event dated ahead of it waits in the buffer like any
+    /// other, but stream time does not move past `now`, so nothing fires before its time.
+    pub fn ingest(&mut self, event: Event, now: Option<Millis>) -> EventResult {
+        let late = self.watermark().is_some_and(|w| event.at < w);
         let ticket = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, &event.ticket_id, event.at);
         if !ticket.remember(xxh3_64(event.event_id.as_bytes()), self.rules.dedup_ids_per_ticket) {
             return EventResult::Duplicate;
         }
-        if self.watermark().is_some_and(|w| event.at < w) {
-            self.apply(&event.ticket_id, event.at, &event.body);
+        if late {
+            self.apply(&event.ticket_id, event.at, &event.body, false);
             return EventResult::Late;
         }
-        self.state.stream_time = Some(self.state.stream_time.map_or(event.at, |t| t.max(event.at)));
+        ticket.buffered += 1;
+        let time = now.map_or(event.at, |now| event.at.min(now));
+        self.state.stream_time = Some(self.state.stream_time.map_or(time, |t| t.max(time)));
         let rank = event.body.event_type().rank();
         self.state.pending.insert((event.at, rank, event.ticket_id, event.event_id), event.body);
         self.release(false);
         EventResult::Ok
     }
 
-    /// Drops the least recently active `count` tickets (open or not) to stay under the ticket
-    /// cap: their gauge shares go, their pending events would start them afresh.
-    fn shed(&mut self, count: usize) {
-        let mut by_age: Vec<(Millis, &String)> = self.state.tickets.iter().map(|(id, t)| (t.last_event_at, id)).collect();
+    /// Keeps the reorder buffer within `max_buffered`: while it holds more, the watermark moves
+    /// up to the oldest buffered event (firing the timers due before it), and that event is
+    /// applied. Events dated before it arrive `late` from then on. The watermark never passes
+    /// stream time (in the live service, the wall clock), so no deadline fires early, even when
+    /// the oldest event is dated ahead. Returns how many events were applied early.
+    fn bound_buffer(&mut self) -> usize {
+        let mut early = 0;
+        while self.state.pending.len() > self.rules.max_buffered {
+            let (Some(((oldest, ..), _)), Some(now)) = (self.state.pending.first_key_value(), self.state.stream_time) else { break };
+            let floor = (*oldest).min(now);
+            self.state.watermark_floor = Some(self.state.watermark_floor.map_or(floor, |f| f.max(floor)));
+            self.release(false);
+            let ((at, _, ticket_id, _), body) = self.state.pending.pop_first().expect("over the bound, so not empty");
+            self.apply(&ticket_id, at, &body, true);
+            early += 1;
+        }
+        early
+    }
+
+    /// Drops up to `count` of the least recently active tickets (open or not) to stay under
+    /// the ticket cap, with everything they hold: gauge shares, timer and dedup memory. Tickets
+    /// with buffered events are kept (their events would otherwise rebuild them without their
+    /// dedup memory). Returns how many were shed.
+    fn shed(&mut self, count: usize) -> usize {
+        let mut by_age: Vec<(Millis, &String)> =
+            self.state.tickets.iter().filter(|(_, t)| t.buffered == 0).map(|(id, t)| (t.last_event_at, id)).collect();
         let count = count.min(by_age.len());
         if count == 0 {
-            return;
+            return 0;
         }
         by_age.select_nth_unstable(count - 1);
         let victims: Vec<String> = by_age[..count].iter().map(|(_, id)| (*id).clone()).collect();
         for id in victims {
             if let Some(ticket) = self.state.tickets.remove(&id) {
                 self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(&self.rules.ticket.policies), -1);
+                if let Some(at) = ticket.timer {
+                    self.state.timers.remove(&(at, id));
+                }
             }
         }
+        count
     }
 
     /// Moves stream time forward without an event (idle partition, end of replay).
@@ -369,8 +423,8 @@ impl Partition {
 
     /// Applies buffered events and fires timers in time order up to the watermark.
     fn release(&mut self, finishing: bool) {
-        let Some(now) = self.state.stream_time else { return };
-        let watermark = if finishing { now } else { now - self.rules.allowed_lateness };
+        let (Some(now), Some(watermark)) = (self.state.stream_time, self.watermark()) else { return };
+        let watermark = if finishing { now } else { watermark };
         loop {
             let event_at = self.state.pending.first_key_value().map(|(k, _)| k.0).filter(|at| finishing || *at < watermark);
             let timer_at = self.state.timers.first().map(|t| t.0).filter(|d| *d < watermark);
@@ -378,20 +432,25 @@ impl Partition {
                 // An event at a deadline comes first: a reply exactly at the deadline meets it.
                 (Some(e), t) if t.is_none_or(|t| e <= t) => {
                     let ((at, _, ticket_id, _), body) = self.state.pending.pop_first().expect("peeked");
-                    self.apply(&ticket_id, at, &body);
+                    self.apply(&ticket_id, at, &body, true);
                 }
                 (_, Some(_)) => {
-                    let (deadline, kind, ticket_id) = self.state.timers.pop_first().expect("peeked");
-                    self.fire(deadline, kind, &ticket_id);
+                    let (at, ticket_id) = self.state.timers.pop_first().expect("peeked");
+                    self.fire(at, &ticket_id);
                 }
                 _ => break,
             }
         }
     }
 
-    fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
+    /// Applies an event, `buffered` when it comes out of the reorder buffer.
+    fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody, buffered: bool) {
         let rules = Arc::clone(&self.rules);
-        self.update_ticket(ticket_id, at, |ticket, effects| ticket.apply(body, at, &rules.ticket, effects));
+        self.update_ticket(ticket_id, at, |ticket, effects| {
+            // A ticket evicted while its event waited comes back as a stub counting none.
+            ticket.buffered = ticket.buffered.saturating_sub(u32::from(buffered));
+            ticket.apply(body, at, &rules.ticket, effects)
+        });
         if let EventBody::TicketCreated { topic, .. } = body {
             if self.effects.samples.contains(&Sample::Created) {
                 self.record_topic(at, topic.as_deref());
@@ -416,44 +475,36 @@ impl Partition {
 
     /// Counts a creation under its topic label: `none` without a topic; with an allow-list,
     /// the topic if listed and `other` if not; otherwise the topic itself (the top N are
-    /// picked at read time).
+    /// picked at read time). A topic literally named `none` or `other` counts as `other`, so
+    /// a reserved label value never stands for two things.
     fn record_topic(&mut self, at: Millis, topic: Option<&str>) {
         let label = match topic {
-            None => NO_TOPIC,
-            Some(t) if self.rules.topic_allow.is_empty() || self.rules.topic_allow.iter().any(|a| a == t) => t,
-            Some(_) => OTHER_TOPIC,
+            None => Some(NO_TOPIC),
+            Some(NO_TOPIC | OTHER_TOPIC) => None,
+            Some(t) if self.rules.topic_allow.is_empty() || self.rules.topic_allow.iter().any(|a| a == t) => Some(t),
+            Some(_) => None,
         };
         let now = self.state.stream_time.unwrap_or(at);
         let cap = self.rules.topics_per_slice;
         self.state.topic_windows.record(&(), at, now, |slice| slice.add(label, cap));
     }
 
-    fn fire(&mut self, deadline: Millis, kind: TimerKind, ticket_id: &str) {
-        match kind {
-            TimerKind::Deadline(target) => {
-                if self.state.tickets.contains_key(ticket_id) {
-                    self.update_ticket(ticket_id, deadline, |ticket, effects| {
-                        effects.sla.samples.extend(ticket.sla.on_deadline(target, deadline));
-                    });
-                }
-            }
-            TimerKind::Evict => {
-                let Some(ticket) = self.state.tickets.get(ticket_id) else { return };
-                let quiet_until = ticket.last_event_at + self.rules.retention;
-                if ticket.is_open() {
-                    // Open tickets stay; resolving one arms a new eviction timer.
-                } else if quiet_until > deadline {
-                    self.state.timers.insert((quiet_until, TimerKind::Evict, ticket_id.to_string()));
-                } else {
-                    self.state.tickets.remove(ticket_id);
-                }
-            }
+    /// A ticket's timer fired at `at`: a resolved (or never created) ticket quiet for the
+    /// retention is forgotten; otherwise its due deadlines are breached and the timer re-armed.
+    fn fire(&mut self, at: Millis, ticket_id: &str) {
+        let Some(ticket) = self.state.tickets.get_mut(ticket_id) else { return };
+        ticket.timer = None;
+        if !ticket.is_open() && ticket.last_event_at + self.rules.retention <= at {
+            self.state.tickets.remove(ticket_id);
+        } else if ticket.sla.next_deadline().is_some_and(|d| d <= at) {
+            self.update_ticket(ticket_id, at, |ticket, effects| ticket.sla.on_timer(at, &mut effects.sla));
+        } else {
+            arm(&mut self.state.timers, ticket, ticket_id, self.rules.retention);
         }
     }
 
     /// Runs `change` on a ticket and books its consequences: gauge shares before and after,
-    /// samples into the window slices of time `at`, timers for new deadlines, and the eviction
-    /// timer of a ticket that was just resolved.
+    /// samples into the window slices of time `at`, and the ticket's timer.
     fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
         let catalog = &self.rules.ticket.catalog;
         let policies = &self.rules.ticket.policies;
@@ -466,10 +517,7 @@ impl Partition {
             self.state.gauges.apply(catalog, before, -1);
             self.state.gauges.apply(catalog, after, 1);
         }
-        // A gauge share exists exactly while the ticket is open: losing it means resolved now.
-        if before.is_some() && after.is_none() {
-            self.state.timers.insert((at + self.rules.retention, TimerKind::Evict, ticket_id.to_string()));
-        }
+        arm(&mut self.state.timers, ticket, ticket_id, self.rules.retention);
         let key = catalog.key(ticket.dims);
         let now = self.state.stream_time.unwrap_or(at);
         for sample in &self.effects.samples {
@@ -477,9 +525,6 @@ impl Partition {
         }
         for sample in &self.effects.sla.samples {
             self.state.sla_windows.record(&(key, sample.policy), at, now, |slice| slice.add(sample));
-        }
-        for (target, deadline) in &self.effects.sla.deadlines {
-            self.state.timers.insert((*deadline, TimerKind::Deadline(*target), ticket_id.to_string()));
         }
     }
 
@@ -515,16 +560,31 @@ impl Partition {
 /// The ticket, or a new stub with its eviction timer armed; allocates only for a new ticket.
 fn ticket_or_stub<'a>(
     tickets: &'a mut HashMap<String, Ticket>,
-    timers: &mut BTreeSet<(Millis, TimerKind, String)>,
+    timers: &mut BTreeSet<(Millis, String)>,
     rules: &Rules,
     ticket_id: &str,
     at: Millis,
 ) -> &'a mut Ticket {
     if !tickets.contains_key(ticket_id) {
-        timers.insert((at + rules.retention, TimerKind::Evict, ticket_id.to_string()));
-        tickets.insert(ticket_id.to_string(), Ticket::new(rules.ticket.catalog.unknown(), at));
+        let mut ticket = Ticket::new(rules.ticket.catalog.unknown(), at);
+        arm(timers, &mut ticket, ticket_id, rules.retention);
+        tickets.insert(ticket_id.to_string(), ticket);
     }
     tickets.get_mut(ticket_id).expect("present or just inserted")
+}
+
+/// Moves the ticket's timer earlier when it became due sooner. A timer that is now early is
+/// left alone: it fires, finds nothing due and is armed again, which costs less than moving
+/// it on every event.
+fn arm(timers: &mut BTreeSet<(Millis, String)>, ticket: &mut Ticket, ticket_id: &str, retention: Millis) {
+    let Some(due) = ticket.next_due(retention) else { return };
+    if ticket.timer.is_some_and(|t| t <= due) {
+        return;
+    }
+    if let Some(old) = ticket.timer.replace(due) {
+        timers.remove(&(old, ticket_id.to_string()));
+    }
+    timers.insert((due, ticket_id.to_string()));
 }
 
 /// Per-partition progress, for the self-metrics.
@@ -534,6 +594,8 @@ pub struct PartitionClock {
     pub stream_time: Millis,
     pub watermark: Millis,
     pub tickets: usize,
+    /// Events waiting in the reorder buffer.
+    pub buffered: usize,
 }
 
 /// Everything the exporter renders, read under one lock.
@@ -553,11 +615,21 @@ pub struct Engine {
     rules: Arc<Rules>,
     partitions: BTreeMap<PartitionId, Partition>,
     telemetry: Arc<Telemetry>,
+    /// Replay with `--end-time`: events are checked against it as the live service checks
+    /// them against the wall clock (`future_timestamp`).
+    end_time: Option<Millis>,
 }
 
 impl Engine {
     pub fn new(config: &Config, telemetry: Arc<Telemetry>) -> Self {
-        Self { rules: Arc::new(Rules::new(config)), partitions: BTreeMap::new(), telemetry }
+        Self { rules: Arc::new(Rules::new(config)), partitions: BTreeMap::new(), telemetry, end_time: None }
+    }
+
+    /// Replay up to `end_time`: an event dated more than `time.max_future_skew` after it is
+    /// rejected as `future_timestamp`.
+    pub fn with_end_time(mut self, end_time: Option<Millis>) -> Self {
+        self.end_time = end_time;
+        self
     }
 
     pub fn rules(&self) -> &Rules {
@@ -565,7 +637,8 @@ impl Engine {
     }
 
     /// Parses, validates and ingests one message, counting its result. `now` (wall clock) is
-    /// given in live mode: it enables the future-skew check and idle tracking.
+    /// given in live mode: it enables the future-skew check, caps stream time and tracks
+    /// idleness.
     pub fn handle(
         &mut self,
         partition: &PartitionId,
@@ -573,7 +646,7 @@ impl Engine {
         now: Option<Millis>,
         source: &dyn std::fmt::Display,
     ) -> Result<EventResult, Invalid> {
-        let event = match event::parse(payload, &self.rules.limits, now) {
+        let event = match event::parse(payload, &self.rules.limits, now.or(self.end_time)) {
             Ok(event) => event,
             Err(invalid) => {
                 self.telemetry.invalid_event(&invalid, source);
@@ -581,17 +654,24 @@ impl Engine {
             }
         };
         let event_type = event.body.event_type();
-        let max_tickets = self.rules.max_tickets;
+        let (max_tickets, max_buffered) = (self.rules.max_tickets, self.rules.max_buffered);
         let state = self.partition_mut(partition);
         if now.is_some() {
             state.state.last_arrival = now;
+            state.state.following = false;
         }
-        let result = state.ingest(event);
-        if state.ticket_count() > max_tickets {
-            // Shed 1% at a time, so the scan for the oldest is amortised over many events.
-            let count = state.ticket_count() - max_tickets + max_tickets / 100;
-            state.shed(count);
-            self.telemetry.tickets_shed(partition, count, max_tickets);
+        let result = state.ingest(event, now);
+        let early = state.bound_buffer();
+        // The cap counts tickets besides those with buffered events (fewer than the buffered
+        // events). Shed 1% of the tickets more at a time, so the scan over them for the oldest
+        // is amortised over many events.
+        let excess = state.ticket_count().checked_sub(max_tickets + state.buffered_count()).filter(|n| *n > 0);
+        let shed = excess.map(|n| state.shed(n + state.ticket_count() / 100));
+        if early > 0 {
+            self.telemetry.reorder_buffer_full(partition, early, max_buffered);
+        }
+        if let Some(shed) = shed {
+            self.telemetry.tickets_shed(partition, shed, max_tickets);
         }
         self.telemetry.event(Some(event_type), result);
         Ok(result)
@@ -630,16 +710,32 @@ impl Engine {
         Ok(offset)
     }
 
-    /// Live mode: partitions that received nothing for `idle_timeout` move to wall-clock time.
+    /// Live mode: partitions that received nothing for `idle_timeout`, or were read to their
+    /// end since their last message, move to wall-clock time.
     pub fn advance_idle(&mut self, now: Millis) {
         let idle = self.rules.idle_timeout;
         if idle == 0 {
             return;
         }
         for p in self.partitions.values_mut() {
-            if p.state.last_arrival.is_some_and(|last| now - last >= idle) {
+            if p.state.following || p.state.last_arrival.is_some_and(|last| now - last >= idle) {
                 p.advance_to(now);
             }
+        }
+    }
+
+    /// Live mode: the consumer read `partition` to its end (librdkafka's partition EOF). Until
+    /// its next message, its stream time follows the wall clock at once rather than after
+    /// `idle_timeout`, so a quiet partition's events are applied `allowed_lateness` after their
+    /// time. A backlog being read never reaches its end, so there event time rules and nothing
+    /// fires early. `idle_timeout = 0s` turns this off with the rest of wall-clock following.
+    pub fn caught_up(&mut self, partition: &PartitionId, now: Millis) {
+        if self.rules.idle_timeout == 0 {
+            return;
+        }
+        if let Some(p) = self.partitions.get_mut(partition) {
+            p.state.following = true;
+            p.advance_to(now);
         }
     }
 
@@ -673,7 +769,8 @@ impl Engine {
         for (id, p) in &self.partitions {
             p.read_into(wall, &mut view);
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
-                view.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets: p.ticket_count() });
+                let (tickets, buffered) = (p.ticket_count(), p.buffered_count());
+                view.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets, buffered });
             }
         }
         view

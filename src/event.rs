@@ -14,6 +14,23 @@ pub type Millis = i64;
 /// Longest accepted `event_id` / `ticket_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
+/// Event times are accepted from the Unix epoch up to, not including, this instant:
+/// 2100-01-01T00:00:00Z. It is far beyond any real ticket's time, yet rejects the usual
+/// producer mistakes (epoch microseconds or nanoseconds sent as milliseconds, `9999-12-31`
+/// placeholders) before they can push stream time decades ahead. It also keeps every sum of
+/// an event time and a configured duration ([`millis`]) far from overflowing.
+pub const MAX_TIME: Millis = 4_102_444_800_000;
+
+/// Largest accepted `work_logged.seconds`: 365 days.
+pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
+
+/// A configured duration in milliseconds, saturating at [`MAX_TIME`]: a duration longer than
+/// the whole range of event times acts exactly like "never", and no time plus duration can
+/// overflow.
+pub fn millis(duration: std::time::Duration) -> Millis {
+    duration.as_millis().min(MAX_TIME as u128) as Millis
+}
+
 /// One validated ticket lifecycle event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -90,8 +107,9 @@ impl EventType {
         }
     }
 
+    /// Case-insensitive, like every enumerated value of the contract.
     fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+        Self::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
     }
 
     /// Order of events that share a timestamp: a ticket is created before it is replied to,
@@ -225,7 +243,8 @@ struct RawEvent<'a> {
     ticket_id: Option<Cow<'a, str>>,
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
-    at: Option<RawTime>,
+    #[serde(borrow)]
+    at: Option<RawTime<'a>>,
     #[serde(borrow)]
     channel: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -252,9 +271,12 @@ struct RawEvent<'a> {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum RawTime {
+enum RawTime<'a> {
     EpochMillis(i64),
-    Text(String),
+    /// Any other number (fractional, or beyond i64): not a time.
+    Number(f64),
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
 }
 
 fn invalid(reason: InvalidReason, event_type: Option<EventType>, detail: impl Into<String>) -> Invalid {
@@ -288,10 +310,10 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
     let ticket_id = required_id(raw.ticket_id, "ticket_id", t)?;
     let at = match raw.at {
         None => return Err(invalid(InvalidReason::MissingField, t, "missing field `at`")),
-        Some(time) => parse_time(time).map_err(|d| invalid(InvalidReason::BadTimestamp, t, d))?,
+        Some(time) => parse_time(time).map_err(|d| invalid(InvalidReason::BadTimestamp, t, format!("`at` {d}")))?,
     };
     if let Some(now) = now {
-        if at > now + limits.max_future_skew {
+        if at > now.saturating_add(limits.max_future_skew) {
             let detail = format!("`at` is {} ms ahead of the clock", at - now);
             return Err(invalid(InvalidReason::FutureTimestamp, t, detail));
         }
@@ -338,7 +360,10 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
             if seconds < 0.0 {
                 return Err(invalid(InvalidReason::BadValue, t, "`seconds` is negative"));
             }
-            EventBody::WorkLogged { seconds, agent_id: optional_id(raw.agent_id, "agent_id", t)? }
+            EventBody::WorkLogged {
+                seconds: in_range(Some(seconds), "seconds", (0.0, MAX_WORK_SECONDS), t)?,
+                agent_id: optional_id(raw.agent_id, "agent_id", t)?,
+            }
         }
     };
     Ok(Event { event_id, ticket_id, at, body })
@@ -395,16 +420,89 @@ fn in_range(value: Option<f64>, field: &str, (min, max): (f64, f64), t: Option<E
 }
 
 fn parse_time(time: RawTime) -> Result<Millis, String> {
-    let ms = match time {
-        RawTime::EpochMillis(ms) => ms,
-        RawTime::Text(text) => {
-            text.parse::<jiff::Timestamp>().map_err(|e| format!("`at` is not RFC 3339 with an offset: {e}"))?.as_millisecond()
-        }
-    };
-    if ms < 0 {
-        return Err(format!("`at` is before 1970: {ms}"));
+    match time {
+        RawTime::EpochMillis(ms) => in_range_of_times(ms),
+        RawTime::Number(n) => Err(format!("{n} is not a whole number of epoch milliseconds")),
+        RawTime::Text(text) => parse_time_text(&text),
+    }
+}
+
+/// An RFC 3339 instant within the accepted range of event times (also used for the command
+/// line's times).
+pub fn parse_time_text(text: &str) -> Result<Millis, String> {
+    in_range_of_times(parse_rfc3339(text)?)
+}
+
+fn in_range_of_times(ms: Millis) -> Result<Millis, String> {
+    if !(0..MAX_TIME).contains(&ms) {
+        return Err(format!("{ms} ms is outside 1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z"));
     }
     Ok(ms)
+}
+
+/// An RFC 3339 `date-time` (section 5.6) exactly, in milliseconds since the epoch:
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` with `T`/`t` and `Z`/`z`, any number of
+/// fraction digits (truncated to the millisecond), offset hours 00–23 and minutes 00–59, no
+/// seconds in the offset. A leap second (`:60`) counts as `:59`, as jiff reads it. jiff's own
+/// parser is more lenient (offsets up to ±25:59:59, no seconds, a space separator) and stops
+/// at nine fraction digits, so the grammar is checked here and jiff only does the calendar.
+fn parse_rfc3339(text: &str) -> Result<Millis, String> {
+    let expected = || format!("{:?} is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.fraction] then Z or ±HH:MM)", Truncated(text));
+    let b = text.as_bytes();
+    let number = |from: usize, len: usize| -> Option<i16> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0i16, |n, d| d.is_ascii_digit().then(|| n * 10 + i16::from(d - b'0')))
+    };
+    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if b.len() < 20 || !matches!(b[10], b'T' | b't') || separators.iter().any(|&(i, c)| b[i] != c) {
+        return Err(expected());
+    }
+    let fields = (number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2), number(17, 2));
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = fields else { return Err(expected()) };
+    let mut rest = &b[19..];
+    let mut fraction_ms = 0;
+    if let [b'.', digits @ ..] = rest {
+        let count = digits.iter().take_while(|d| d.is_ascii_digit()).count();
+        if count == 0 {
+            return Err(expected());
+        }
+        fraction_ms = (0..3).fold(0, |ms, i| ms * 10 + digits.get(i).filter(|_| i < count).map_or(0, |d| Millis::from(d - b'0')));
+        rest = &digits[count..];
+    }
+    let offset_minutes = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |a: u8, b: u8| (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i32::from(a - b'0') * 10 + i32::from(b - b'0'));
+            let (Some(h), Some(m)) = (two(*h1, *h2), two(*m1, *m2)) else { return Err(expected()) };
+            if h > 23 || m > 59 {
+                return Err(format!("{:?} has an offset beyond ±23:59", Truncated(text)));
+            }
+            if *sign == b'-' {
+                -(h * 60 + m)
+            } else {
+                h * 60 + m
+            }
+        }
+        _ => return Err(expected()),
+    };
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(format!("{:?} has no such time of day", Truncated(text)));
+    }
+    let date = jiff::civil::Date::new(year, month as i8, day as i8).map_err(|_| format!("{:?} has no such date", Truncated(text)))?;
+    let time = jiff::civil::Time::new(hour as i8, minute as i8, second.min(59) as i8, 0).map_err(|e| e.to_string())?;
+    let offset = jiff::tz::Offset::from_seconds(offset_minutes * 60).map_err(|e| e.to_string())?;
+    let instant = offset.to_timestamp(date.to_datetime(time)).map_err(|e| e.to_string())?;
+    Ok(instant.as_millisecond() + fraction_ms)
+}
+
+/// A value for a log line, cut to its first 64 characters.
+struct Truncated<'a>(&'a str);
+
+impl std::fmt::Debug for Truncated<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cut = self.0.char_indices().nth(64).map_or(self.0, |(i, _)| &self.0[..i]);
+        write!(f, "{cut:?}{}", if cut.len() < self.0.len() { "…" } else { "" })
+    }
 }
 
 #[cfg(test)]
@@ -493,6 +591,106 @@ mod tests {
             InvalidReason::FutureTimestamp
         );
         assert_eq!(reason(r#"{"event_id":"e","ticket_id":"t","type":"ticket_created","at":1}"#), InvalidReason::MissingField);
+    }
+
+    /// The `at` of a `contact_abandoned` event written as `at` (JSON).
+    fn at(at: &str) -> Result<Millis, InvalidReason> {
+        let json = format!(r#"{{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":{at}}}"#);
+        parse(json.as_bytes(), &LIMITS, None).map(|e| e.at).map_err(|e| e.reason)
+    }
+
+    #[test]
+    fn rfc3339_exactly_as_section_5_6_writes_it() {
+        const TEN: Millis = 1_767_607_200_000; // 2026-01-05T10:00:00Z
+        let accepted = [
+            ("2026-01-05T10:00:00Z", TEN),
+            ("2026-01-05t10:00:00z", TEN),
+            ("2026-01-05T12:00:00+02:00", TEN),
+            ("2026-01-05T10:00:00-00:00", TEN),
+            // Any number of fraction digits, truncated to the millisecond.
+            ("2026-01-05T10:00:00.1Z", TEN + 100),
+            ("2026-01-05T10:00:00.123456789012Z", TEN + 123),
+            // The widest offsets: 10:00 at +23:59 is 2026-01-04T10:01Z, at -23:59 2026-01-06T09:59Z.
+            ("2026-01-05T10:00:00+23:59", 1_767_520_860_000),
+            ("2026-01-05T10:00:00-23:59", TEN + 86_340_000),
+            ("2024-02-29T00:00:00Z", 1_709_164_800_000),
+            // A leap second counts as :59.
+            ("2016-12-31T23:59:60.5Z", 1_483_228_799_500),
+        ];
+        for (text, ms) in accepted {
+            assert_eq!(at(&format!("{text:?}")), Ok(ms), "{text}");
+        }
+        let rejected = [
+            "2026-01-05T10:00:00+25:00",
+            "2026-01-05T10:00:00+24:00",
+            "2026-01-05T10:00:00+05:60",
+            "2026-01-05T10:00:00+05:30:17",
+            "2026-01-05T10:00:00+0530",
+            "2026-01-05T10:00:00+05",
+            "2026-01-05T10:00:00",
+            "2026-01-05 10:00:00Z",
+            "2026-01-05T10:00Z",
+            "2026-01-05T10:00:00.Z",
+            "2026-01-05T10:00:00,5Z",
+            "2026-01-05T24:00:00Z",
+            "2026-01-05T10:60:00Z",
+            "2026-01-05T10:00:61Z",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-1-05T10:00:00Z",
+            "+2026-01-05T10:00:00Z",
+            "2026-01-05T10:00:00Z ",
+            "2026-01-05T10:00:00+02:00[Europe/Bucharest]",
+        ];
+        for text in rejected {
+            assert_eq!(at(&format!("{text:?}")), Err(InvalidReason::BadTimestamp), "{text}");
+        }
+        let err = parse(br#"{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":"2026-01-05T10:00:00+25:00"}"#, &LIMITS, None);
+        assert_eq!(err.unwrap_err().detail, r#"`at` "2026-01-05T10:00:00+25:00" has an offset beyond ±23:59"#);
+    }
+
+    #[test]
+    fn times_outside_1970_to_2100_and_non_integer_millis_are_bad_timestamps() {
+        assert_eq!(at("0"), Ok(0));
+        assert_eq!(at("4102444799999"), Ok(MAX_TIME - 1));
+        assert_eq!(at(r#""2099-12-31T23:59:59.999Z""#), Ok(MAX_TIME - 1));
+        for value in ["-1", "4102444800000", "9223372036854775807", "18446744073709551615", "1.7e12", "1767607200000.5"] {
+            assert_eq!(at(value), Err(InvalidReason::BadTimestamp), "{value}");
+        }
+        for text in [r#""2100-01-01T00:00:00Z""#, r#""9999-12-31T23:59:59Z""#, r#""1969-12-31T23:59:59.999Z""#] {
+            assert_eq!(at(text), Err(InvalidReason::BadTimestamp), "{text}");
+        }
+        let err = parse(br#"{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":9223372036854775807}"#, &LIMITS, None);
+        assert_eq!(err.unwrap_err().detail, "`at` 9223372036854775807 ms is outside 1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z");
+        // The future-skew check cannot overflow either.
+        let json = br#"{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":1}"#;
+        assert!(parse(json, &LIMITS, Some(Millis::MAX)).is_ok());
+    }
+
+    #[test]
+    fn configured_durations_saturate_at_the_range_of_event_times() {
+        assert_eq!(millis(std::time::Duration::from_secs(7 * 86_400)), 604_800_000);
+        assert_eq!(millis(std::time::Duration::MAX), MAX_TIME);
+    }
+
+    #[test]
+    fn types_and_enumerated_values_are_case_insensitive() {
+        let e = ok(r#"{"event_id":"e","ticket_id":"t","type":"TICKET_CREATED","at":1,"channel":"Chat","priority":"URGENT"}"#);
+        assert_eq!(e.body.event_type(), EventType::TicketCreated);
+        let e = ok(r#"{"event_id":"e","ticket_id":"t","type":"Status_Changed","at":1,"status":"On_Hold"}"#);
+        assert_eq!(e.body, EventBody::StatusChanged { status: Status::OnHold });
+    }
+
+    #[test]
+    fn logged_work_is_bounded_to_a_year() {
+        let work = |seconds: &str| {
+            let json = format!(r#"{{"event_id":"e","ticket_id":"t","type":"work_logged","at":1,"seconds":{seconds}}}"#);
+            parse(json.as_bytes(), &LIMITS, None).map(|e| e.body).map_err(|e| e.reason)
+        };
+        assert_eq!(work("31536000"), Ok(EventBody::WorkLogged { seconds: 31_536_000.0, agent_id: None }));
+        assert_eq!(work("31536000.001"), Err(InvalidReason::OutOfRange));
+        assert_eq!(work("1.7e308"), Err(InvalidReason::OutOfRange));
+        assert_eq!(work("-0.5"), Err(InvalidReason::BadValue));
     }
 
     #[test]

@@ -769,7 +769,7 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
     for (p, lag) in telemetry.lags() {
         push_gauge(mf, &partition_labels(&p), lag as f64);
     }
-    let clock_families: [(&str, &str, ClockValue); 3] = [
+    let clock_families: [(&str, &str, ClockValue); 4] = [
         ("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", |c| seconds(c.stream_time)),
         (
             "ticketpulse_watermark_seconds",
@@ -778,6 +778,9 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
         ),
         ("ticketpulse_tracked_tickets", "Tickets whose state the partition holds (open, recently resolved, or awaiting creation).", |c| {
             c.tickets as f64
+        }),
+        ("ticketpulse_buffered_events", "Events waiting in the partition's reorder buffer for the watermark to pass them.", |c| {
+            c.buffered as f64
         }),
     ];
     for (name, help, value) in clock_families {
@@ -792,6 +795,12 @@ fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
         MetricType::COUNTER,
     );
     push_counter(mf, &vec![], telemetry.shed_count());
+    let mf = out.family(
+        "ticketpulse_reorder_buffer_full_events_total",
+        "Events applied before the watermark passed them because a reorder buffer held time.max_buffered_events.",
+        MetricType::COUNTER,
+    );
+    push_counter(mf, &vec![], telemetry.reorder_buffer_full_count());
     let stats = telemetry.snapshot_stats();
     let mf = out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", MetricType::COUNTER);
     push_counter(mf, &vec![], stats.saved);

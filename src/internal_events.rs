@@ -89,6 +89,8 @@ pub struct Telemetry {
     log_gate: Mutex<BTreeMap<String, (Instant, u64)>>,
     /// Tickets dropped because a partition reached `tickets.max_per_partition`.
     tickets_shed: AtomicU64,
+    /// Events applied ahead of the watermark because a reorder buffer was full.
+    reorder_buffer_full: AtomicU64,
     snapshots_saved: AtomicU64,
     snapshots_restored: AtomicU64,
     /// By (operation, reason).
@@ -193,6 +195,21 @@ impl Telemetry {
                 cap,
                 suppressed_since_last = suppressed,
                 "ticket cap reached: shed the least recently active tickets (raise tickets.max_per_partition or lower tickets.retention)"
+            );
+        }
+    }
+
+    /// A partition's reorder buffer was full: its oldest events were applied ahead of the
+    /// watermark.
+    pub fn reorder_buffer_full(&self, partition: &PartitionId, count: usize, cap: usize) {
+        self.reorder_buffer_full.fetch_add(count as u64, Ordering::Relaxed);
+        if let Some(suppressed) = self.log_allowed("reorder_buffer_full") {
+            tracing::warn!(
+                ?partition,
+                count,
+                cap,
+                suppressed_since_last = suppressed,
+                "reorder buffer full: applied the oldest buffered events early; older events now count as late (raise time.max_buffered_events or lower time.allowed_lateness)"
             );
         }
     }
@@ -345,6 +362,10 @@ impl Telemetry {
 
     pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
         HttpDrop::ALL.iter().zip(&self.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
+    }
+
+    pub fn reorder_buffer_full_count(&self) -> u64 {
+        self.reorder_buffer_full.load(Ordering::Relaxed)
     }
 
     pub fn snapshot_stats(&self) -> SnapshotStats {

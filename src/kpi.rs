@@ -28,7 +28,7 @@ pub struct KpiRules {
 
 impl KpiRules {
     pub fn new(config: &Config, catalog: &Catalog) -> Self {
-        let ms = |d: std::time::Duration| d.as_millis() as Millis;
+        let ms = crate::event::millis;
         let k = &config.kpis;
         Self {
             short_abandon_ms: ms(config.abandonment.short_abandon_threshold),
@@ -268,11 +268,17 @@ pub struct TopicSlice {
 }
 
 impl TopicSlice {
-    pub fn add(&mut self, topic: &str, cap: usize) {
-        if let Some(n) = self.counts.get_mut(topic) {
+    /// Counts one creation under `label`; `None` counts as `other`, and so does a new label
+    /// once the slice holds `cap` of them.
+    pub fn add(&mut self, label: Option<&str>, cap: usize) {
+        let Some(label) = label else {
+            self.overflow += 1;
+            return;
+        };
+        if let Some(n) = self.counts.get_mut(label) {
             *n += 1;
         } else if self.counts.len() < cap {
-            self.counts.insert(topic.to_string(), 1);
+            self.counts.insert(label.to_string(), 1);
         } else {
             self.overflow += 1;
         }
@@ -358,14 +364,15 @@ mod tests {
     fn a_full_topic_slice_counts_new_topics_as_overflow() {
         let mut slice = TopicSlice::default();
         for topic in ["a", "b", "a", "c", "b", "d"] {
-            slice.add(topic, 2);
+            slice.add(Some(topic), 2);
         }
+        slice.add(None, 2);
         assert_eq!(slice.counts, BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 2)]));
-        assert_eq!(slice.overflow, 2);
+        assert_eq!(slice.overflow, 3, "c and d, and the unlabelled one");
         let mut merged = TopicSlice::default();
         merged.merge(&slice);
         merged.merge(&slice);
-        assert_eq!((merged.counts["a"], merged.overflow), (4, 4));
+        assert_eq!((merged.counts["a"], merged.overflow), (4, 6));
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl SlaPolicies {
             if h.as_millis() == 0 || h.as_millis() % 1000 != 0 || horizons.iter().any(|(l, _)| *l == label) {
                 return Err(bad(format!("sla.at_risk_horizons[{i}]"), "must be distinct whole seconds"));
             }
-            horizons.push((label, h.as_millis() as Millis));
+            horizons.push((label, crate::event::millis(*h)));
         }
 
         let mut calendar_names = vec![ALWAYS_OPEN.to_string()];
@@ -173,7 +173,7 @@ impl SlaPolicies {
                 if d.is_some_and(|d| d < std::time::Duration::from_secs(1)) {
                     return Err(bad(field(name), "must be at least 1s"));
                 }
-                *slot = d.map(|d| d.as_millis() as Millis);
+                *slot = d.map(crate::event::millis);
             }
             let calendar = calendar_names
                 .iter()
@@ -316,18 +316,16 @@ pub struct SlaSample {
     pub business_seconds: Option<f64>,
 }
 
-/// What SLA processing produced.
+/// What SLA processing produced. (Deadlines are state: the engine reads the next one with
+/// [`SlaClock::next_deadline`].)
 #[derive(Debug, Default)]
 pub struct SlaEffects {
     pub samples: Vec<SlaSample>,
-    /// Deadlines that need a timer.
-    pub deadlines: Vec<(SlaTarget, Millis)>,
 }
 
 impl SlaEffects {
     pub fn clear(&mut self) {
         self.samples.clear();
-        self.deadlines.clear();
     }
 }
 
@@ -344,18 +342,16 @@ impl TargetClock {
         }
     }
 
-    /// Sets the deadline from the target; returns it when a timer is needed. A breached
-    /// instance keeps the deadline it missed and needs no timer.
-    fn arm(&mut self, target: Option<Millis>, calendar: &Calendar) -> Option<Millis> {
+    /// Sets the deadline from the target: armed while running towards one. A breached
+    /// instance keeps the deadline it missed (for the tickets API) and is not armed again.
+    fn arm(&mut self, target: Option<Millis>, calendar: &Calendar) {
         if self.breached {
-            return None;
+            return;
         }
-        let before = self.deadline;
         self.deadline = match (self.run, target) {
             (Run::Running { since }, Some(t)) => Some(calendar.add(since, (t - self.elapsed).max(0))),
             _ => None,
         };
-        self.deadline.filter(|d| before != Some(*d))
     }
 
     fn gauge(&self, has_target: bool) -> Option<TargetGauge> {
@@ -394,16 +390,16 @@ impl SlaClock {
     }
 
     /// The ticket was created: match a policy and start first response and resolution.
-    pub fn created(&mut self, at: Millis, key: MatchKey, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+    pub fn created(&mut self, at: Millis, key: MatchKey, paused: bool, policies: &SlaPolicies) {
         self.key = key;
         self.policy = policies.find(&key);
-        self.start(SlaTarget::FirstResponse, at, false, policies, out);
-        self.start(SlaTarget::Resolution, at, paused, policies, out);
+        self.start(SlaTarget::FirstResponse, at, false, policies);
+        self.start(SlaTarget::Resolution, at, paused, policies);
     }
 
     /// Routing fields changed: match again; each clock keeps its start and elapsed time and
     /// takes the new policy's target and calendar from `at` on.
-    pub fn rematch(&mut self, at: Millis, fields: MatchFields<'_>, policies: &SlaPolicies, out: &mut SlaEffects) {
+    pub fn rematch(&mut self, at: Millis, fields: MatchFields<'_>, policies: &SlaPolicies) {
         policies.update_key(&mut self.key, fields);
         let policy = policies.find(&self.key);
         if policy == self.policy {
@@ -414,22 +410,22 @@ impl SlaClock {
         for target in SlaTarget::ALL {
             let clock = &mut self.clocks[target.index()];
             clock.settle(at, old);
-            out.deadlines.extend(clock.arm(policies.target(policy, target), new).map(|d| (target, d)));
+            clock.arm(policies.target(policy, target), new);
         }
     }
 
     /// Starts a new instance of `target`'s clock at `at` (elapsed from zero).
-    fn start(&mut self, target: SlaTarget, at: Millis, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+    fn start(&mut self, target: SlaTarget, at: Millis, paused: bool, policies: &SlaPolicies) {
         let clock = &mut self.clocks[target.index()];
         *clock = TargetClock { run: if paused { Run::Paused } else { Run::Running { since: at } }, ..TargetClock::default() };
-        out.deadlines.extend(clock.arm(policies.target(self.policy, target), policies.calendar(self.policy)).map(|d| (target, d)));
+        clock.arm(policies.target(self.policy, target), policies.calendar(self.policy));
     }
 
     /// A customer message is waiting for an answer since `since`: opens a next-reply cycle
     /// unless one is open.
-    pub fn awaiting_reply(&mut self, since: Millis, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+    pub fn awaiting_reply(&mut self, since: Millis, paused: bool, policies: &SlaPolicies) {
         if !self.clocks[SlaTarget::NextReply.index()].is_active() {
-            self.start(SlaTarget::NextReply, since, paused, policies, out);
+            self.start(SlaTarget::NextReply, since, paused, policies);
         }
     }
 
@@ -464,7 +460,7 @@ impl SlaClock {
 
     /// Reopened: resolution runs again from where it stood, as a new instance to be met or
     /// breached on its own.
-    pub fn reopened(&mut self, at: Millis, paused: bool, policies: &SlaPolicies, out: &mut SlaEffects) {
+    pub fn reopened(&mut self, at: Millis, paused: bool, policies: &SlaPolicies) {
         let clock = &mut self.clocks[SlaTarget::Resolution.index()];
         if clock.run != Run::Stopped {
             return;
@@ -474,12 +470,11 @@ impl SlaClock {
             elapsed: clock.elapsed,
             ..TargetClock::default()
         };
-        let deadline = clock.arm(policies.target(self.policy, SlaTarget::Resolution), policies.calendar(self.policy));
-        out.deadlines.extend(deadline.map(|d| (SlaTarget::Resolution, d)));
+        clock.arm(policies.target(self.policy, SlaTarget::Resolution), policies.calendar(self.policy));
     }
 
     /// Entered (`true`) or left (`false`) a pause status.
-    pub fn pause(&mut self, paused: bool, at: Millis, policies: &SlaPolicies, out: &mut SlaEffects) {
+    pub fn pause(&mut self, paused: bool, at: Millis, policies: &SlaPolicies) {
         let calendar = policies.calendar(self.policy);
         for target in [SlaTarget::NextReply, SlaTarget::Resolution] {
             let clock = &mut self.clocks[target.index()];
@@ -493,9 +488,25 @@ impl SlaClock {
                 }
                 (Run::Paused, false) => {
                     clock.run = Run::Running { since: at };
-                    out.deadlines.extend(clock.arm(policies.target(self.policy, target), calendar).map(|d| (target, d)));
+                    clock.arm(policies.target(self.policy, target), calendar);
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// The earliest armed deadline: when this ticket next needs its timer. A breached
+    /// instance's kept deadline needs none.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.clocks.iter().filter(|c| !c.breached).filter_map(|c| c.deadline).min()
+    }
+
+    /// The ticket's timer fired at `at` (the watermark passed it): every target due by then is
+    /// breached, in target order.
+    pub fn on_timer(&mut self, at: Millis, out: &mut SlaEffects) {
+        for target in SlaTarget::ALL {
+            if let Some(deadline) = self.clocks[target.index()].deadline.filter(|d| *d <= at) {
+                out.samples.extend(self.on_deadline(target, deadline));
             }
         }
     }
@@ -585,6 +596,12 @@ mod tests {
         }])
     }
 
+    /// The armed deadlines, by target.
+    fn armed(c: &SlaClock) -> Vec<(SlaTarget, Millis)> {
+        let clocks = SlaTarget::ALL.into_iter().filter(|t| !c.clocks[t.index()].breached);
+        clocks.filter_map(|t| c.clocks[t.index()].deadline.map(|d| (t, d))).collect()
+    }
+
     fn sample(target: SlaTarget, outcome: Option<SlaOutcome>, minutes: Option<f64>) -> SlaSample {
         SlaSample { policy: 0, target, outcome, business_seconds: minutes.map(|m| m * 60.0) }
     }
@@ -594,25 +611,27 @@ mod tests {
         let p = one(60, 30, 600);
         let mut c = SlaClock::default();
         let mut out = SlaEffects::default();
-        c.created(0, MatchKey::default(), false, &p, &mut out);
-        assert_eq!(out.deadlines, [(SlaTarget::FirstResponse, 60 * M), (SlaTarget::Resolution, 600 * M)]);
+        c.created(0, MatchKey::default(), false, &p);
+        assert_eq!(armed(&c), [(SlaTarget::FirstResponse, 60 * M), (SlaTarget::Resolution, 600 * M)]);
+        assert_eq!(c.next_deadline(), Some(60 * M));
         c.fulfil(SlaTarget::FirstResponse, 60 * M, &p, &mut out);
         assert_eq!(out.samples, [sample(SlaTarget::FirstResponse, Some(SlaOutcome::Met), Some(60.0))]);
         assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 60 * M), None, "decided targets ignore their timer");
 
         // Next reply: breached by its timer, then the late reply records only its duration.
         out.clear();
-        c.awaiting_reply(100 * M, false, &p, &mut out);
-        assert_eq!(out.deadlines, [(SlaTarget::NextReply, 130 * M)]);
+        c.awaiting_reply(100 * M, false, &p);
+        assert_eq!(armed(&c), [(SlaTarget::NextReply, 130 * M), (SlaTarget::Resolution, 600 * M)]);
         assert_eq!(c.on_deadline(SlaTarget::NextReply, 130 * M), Some(sample(SlaTarget::NextReply, Some(SlaOutcome::Breached), None)));
         assert_eq!(c.gauges(&p)[1], Some(TargetGauge::Breached));
         // The missed deadline is kept through a pause and its end, which re-arm resolution
         // only (132 of 600 min ran; resumed at 134: due at 602); the timer does not count the
         // breach twice.
         out.clear();
-        c.pause(true, 132 * M, &p, &mut out);
-        c.pause(false, 134 * M, &p, &mut out);
-        assert_eq!(out.deadlines, [(SlaTarget::Resolution, 602 * M)]);
+        c.pause(true, 132 * M, &p);
+        c.pause(false, 134 * M, &p);
+        assert_eq!(armed(&c), [(SlaTarget::Resolution, 602 * M)]);
+        assert_eq!(c.next_deadline(), Some(602 * M));
         assert_eq!((c.gauges(&p)[1], c.deadline(SlaTarget::NextReply)), (Some(TargetGauge::Breached), Some(130 * M)));
         assert_eq!(c.on_deadline(SlaTarget::NextReply, 130 * M), None);
         c.fulfil(SlaTarget::NextReply, 140 * M, &p, &mut out);
@@ -626,13 +645,13 @@ mod tests {
         let p = one(60, 30, 100);
         let mut c = SlaClock::default();
         let mut out = SlaEffects::default();
-        c.created(0, MatchKey::default(), false, &p, &mut out);
-        c.pause(true, 20 * M, &p, &mut out);
+        c.created(0, MatchKey::default(), false, &p);
+        c.pause(true, 20 * M, &p);
         assert_eq!(c.gauges(&p), [Some(TargetGauge::Running(60 * M)), None, Some(TargetGauge::Paused)]);
-        out.clear();
-        c.pause(false, 50 * M, &p, &mut out);
+        assert_eq!(armed(&c), [(SlaTarget::FirstResponse, 60 * M)]);
+        c.pause(false, 50 * M, &p);
         // 20 min ran before the pause: 80 min left from 50 → due at 130.
-        assert_eq!(out.deadlines, [(SlaTarget::Resolution, 130 * M)]);
+        assert_eq!(armed(&c), [(SlaTarget::FirstResponse, 60 * M), (SlaTarget::Resolution, 130 * M)]);
         c.fulfil(SlaTarget::Resolution, 125 * M, &p, &mut out);
         assert_eq!(out.samples, [sample(SlaTarget::Resolution, Some(SlaOutcome::Met), Some(95.0))]);
     }
@@ -642,11 +661,12 @@ mod tests {
         let p = one(60, 30, 100);
         let mut c = SlaClock::default();
         let mut out = SlaEffects::default();
-        c.created(0, MatchKey::default(), false, &p, &mut out);
+        c.created(0, MatchKey::default(), false, &p);
         c.fulfil(SlaTarget::Resolution, 70 * M, &p, &mut out);
+        assert_eq!(armed(&c), [(SlaTarget::FirstResponse, 60 * M)]);
         out.clear();
-        c.reopened(200 * M, false, &p, &mut out);
-        assert_eq!(out.deadlines, [(SlaTarget::Resolution, 230 * M)], "30 of 100 minutes left");
+        c.reopened(200 * M, false, &p);
+        assert_eq!(armed(&c), [(SlaTarget::FirstResponse, 60 * M), (SlaTarget::Resolution, 230 * M)], "30 of 100 minutes left");
         assert_eq!(c.on_deadline(SlaTarget::Resolution, 230 * M).unwrap().outcome, Some(SlaOutcome::Breached));
         c.fulfil(SlaTarget::Resolution, 240 * M, &p, &mut out);
         assert_eq!(out.samples, [sample(SlaTarget::Resolution, None, Some(110.0))]);
@@ -659,18 +679,15 @@ mod tests {
             PolicyConfig { first_response: Some(Duration::from_secs(3600)), ..policy("normal") },
         ]);
         let mut c = SlaClock::default();
-        let mut out = SlaEffects::default();
-        c.created(0, p.key(MatchFields { priority: Some(Priority::Normal), ..MatchFields::default() }), false, &p, &mut out);
-        assert_eq!((c.policy(), &out.deadlines[..]), (Some(1), &[(SlaTarget::FirstResponse, 60 * M)][..]));
-        out.clear();
-        c.rematch(5 * M, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() }, &p, &mut out);
-        assert_eq!((c.policy(), &out.deadlines[..]), (Some(0), &[(SlaTarget::FirstResponse, 10 * M)][..]));
+        c.created(0, p.key(MatchFields { priority: Some(Priority::Normal), ..MatchFields::default() }), false, &p);
+        assert_eq!((c.policy(), armed(&c)), (Some(1), vec![(SlaTarget::FirstResponse, 60 * M)]));
+        c.rematch(5 * M, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() }, &p);
+        assert_eq!((c.policy(), armed(&c)), (Some(0), vec![(SlaTarget::FirstResponse, 10 * M)]));
         assert_eq!(c.on_deadline(SlaTarget::FirstResponse, 60 * M), None, "the old timer is stale");
         // Raised after the new target already passed: due at once.
         let mut late = SlaClock::default();
-        late.created(0, p.key(MatchFields { priority: Some(Priority::Normal), ..MatchFields::default() }), false, &p, &mut out);
-        out.clear();
-        late.rematch(20 * M, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() }, &p, &mut out);
-        assert_eq!(out.deadlines, [(SlaTarget::FirstResponse, 20 * M)]);
+        late.created(0, p.key(MatchFields { priority: Some(Priority::Normal), ..MatchFields::default() }), false, &p);
+        late.rematch(20 * M, MatchFields { priority: Some(Priority::Urgent), ..MatchFields::default() }, &p);
+        assert_eq!(armed(&late), [(SlaTarget::FirstResponse, 20 * M)]);
     }
 }

@@ -36,12 +36,14 @@ use crate::kafka::{client_config, ClientError, ClientLog};
 use crate::lock;
 
 /// Defaults ticketpulse applies unless `kafka.librdkafka` overrides them.
-const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 3] = [
+const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 4] = [
     ("partition.assignment.strategy", "cooperative-sticky"),
     // Consumer lag per partition comes from librdkafka's statistics.
     ("statistics.interval.ms", "5000"),
     // Bounds the prefetch queue, the usual source of "memory leaks" with librdkafka.
     ("queued.max.messages.kbytes", "16384"),
+    // A partition read to its end lets its stream time follow the wall clock at once.
+    ("enable.partition.eof", "true"),
 ];
 
 /// How long librdkafka tries to write one message to the dead-letter topic before it gives
@@ -229,6 +231,14 @@ impl KafkaSource {
                 _ = idle_tick.tick() => lock(&self.engine).advance_idle(clock.now()),
                 message = self.consumer.recv() => match message {
                     Ok(message) => self.process(&message, clock.now()).await,
+                    // librdkafka names only the partition number; with several input topics it
+                    // is ambiguous, and those partitions follow the clock after idle_timeout.
+                    Err(KafkaError::PartitionEOF(number)) => {
+                        let assigned = self.consumer.assignment().map(|list| partition_ids(&list)).unwrap_or_default();
+                        if let [partition] = &assigned.into_iter().filter(|(_, p)| *p == number).collect::<Vec<_>>()[..] {
+                            lock(&self.engine).caught_up(partition, clock.now());
+                        }
+                    }
                     Err(error) => {
                         self.telemetry.kafka_error("consumer", &error, "");
                         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -1,6 +1,6 @@
 //! The state of one ticket and how each event changes it. Pure logic: events come in
-//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s, SLA
-//! samples and SLA deadlines to arm come out.
+//! event-time order (the partition's reorder buffer sees to that) and KPI [`Sample`]s and SLA
+//! samples come out; when the ticket next needs a timer is read from it ([`Ticket::next_due`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +55,11 @@ pub struct Ticket {
     seen: Vec<u64>,
     /// `agent_id` of the last public agent message (`None` when it carried none).
     last_agent: Option<Box<str>>,
+    /// When this ticket's one entry in the partition's timer queue is due; never later than
+    /// [`Ticket::next_due`], so it may fire early and find nothing to do.
+    pub timer: Option<Millis>,
+    /// Events of this ticket waiting in the partition's reorder buffer.
+    pub buffered: u32,
 }
 
 /// The ticket's share of the current gauges: `None` unless it is open.
@@ -86,6 +91,8 @@ impl Ticket {
             last_event_at: at,
             seen: Vec::new(),
             last_agent: None,
+            timer: None,
+            buffered: 0,
         }
     }
 
@@ -111,6 +118,16 @@ impl Ticket {
     /// Created and not solved or closed.
     pub fn is_open(&self) -> bool {
         self.created_at.is_some() && !self.status.is_some_and(Status::is_resolved)
+    }
+
+    /// When the ticket next needs attention without an event: its earliest SLA deadline, or,
+    /// unless it is open, the end of its `retention` after its last event (eviction).
+    pub fn next_due(&self, retention: Millis) -> Option<Millis> {
+        let evict = (!self.is_open()).then(|| self.last_event_at + retention);
+        match (self.sla.next_deadline(), evict) {
+            (Some(deadline), Some(evict)) => Some(deadline.min(evict)),
+            (deadline, evict) => deadline.or(evict),
+        }
     }
 
     pub fn gauge_share(&self, policies: &SlaPolicies) -> Option<GaugeShare> {
@@ -154,7 +171,7 @@ impl Ticket {
                 out.samples.push(Sample::Created);
                 let fields =
                     MatchFields { priority: Some(*priority), channel: Some(channel), team: team.as_deref(), topic: topic.as_deref() };
-                self.sla.created(at, policies.key(fields), self.paused(policies), policies, &mut out.sla);
+                self.sla.created(at, policies.key(fields), self.paused(policies), policies);
             }
             EventBody::TicketUpdated { priority, team, topic, channel } => {
                 if let Some(channel) = channel {
@@ -169,7 +186,7 @@ impl Ticket {
                 if self.created_at.is_some() {
                     let fields =
                         MatchFields { priority: *priority, channel: channel.as_deref(), team: team.as_deref(), topic: topic.as_deref() };
-                    self.sla.rematch(at, fields, policies, &mut out.sla);
+                    self.sla.rematch(at, fields, policies);
                 }
             }
             EventBody::Message { author: Author::Agent, public: true, agent_id, .. } => {
@@ -181,16 +198,16 @@ impl Ticket {
                 match (self.created_at, self.first_response_at, opening) {
                     (Some(created_at), None, false) => {
                         self.first_response_at = Some(at);
-                        out.samples.push(Sample::FirstResponse(seconds(at - created_at)));
+                        let wait = elapsed(created_at, at);
+                        out.samples.push(Sample::FirstResponse(seconds(wait)));
                         if let Some(threshold) = rules.kpi.realtime_threshold(self.dims.channel) {
-                            let wait = at - created_at;
                             out.samples.push(Sample::Answered { wait: seconds(wait), within: wait <= threshold });
                         }
                         self.sla.fulfil(SlaTarget::FirstResponse, at, policies, &mut out.sla);
                     }
                     (Some(_), Some(_), _) => {
                         if let Some(since) = self.waiting_since {
-                            out.samples.push(Sample::NextReply(seconds(at - since)));
+                            out.samples.push(Sample::NextReply(seconds(elapsed(since, at))));
                         }
                         self.sla.fulfil(SlaTarget::NextReply, at, policies, &mut out.sla);
                     }
@@ -208,7 +225,7 @@ impl Ticket {
                 if *public && self.waiting_since.is_none() {
                     self.waiting_since = Some(at);
                     if self.first_response_at.is_some() && self.is_open() {
-                        self.sla.awaiting_reply(at, self.paused(policies), policies, &mut out.sla);
+                        self.sla.awaiting_reply(at, self.paused(policies), policies);
                     }
                 }
             }
@@ -217,7 +234,7 @@ impl Ticket {
             EventBody::ContactAbandoned => {
                 if !self.abandoned && self.agent_public_messages == 0 {
                     self.abandoned = true;
-                    let wait = self.created_at.map(|c| at - c);
+                    let wait = self.created_at.map(|c| elapsed(c, at));
                     out.samples.push(Sample::Abandoned {
                         short: wait.is_some_and(|w| w < rules.kpi.short_abandon_ms),
                         wait_bucket: wait.map(|w| rules.kpi.wait_bucket(w)),
@@ -241,7 +258,7 @@ impl Ticket {
             // `closed` without a prior `solved` counts as solved at close time.
             (false, true) => {
                 if let Some(created_at) = self.created_at {
-                    let elapsed = seconds(at - created_at);
+                    let elapsed = seconds(elapsed(created_at, at));
                     if self.first_solved_at.is_none() {
                         self.first_solved_at = Some(at);
                         out.samples.push(Sample::FirstResolution(elapsed));
@@ -256,16 +273,22 @@ impl Ticket {
             }
             (true, false) => {
                 out.samples.push(Sample::Reopened);
-                self.sla.reopened(at, paused, policies, &mut out.sla);
+                self.sla.reopened(at, paused, policies);
                 // A customer message that came while the ticket was resolved waits for a reply.
                 if let (Some(since), Some(_)) = (self.waiting_since, self.first_response_at) {
-                    self.sla.awaiting_reply(since, paused, policies, &mut out.sla);
+                    self.sla.awaiting_reply(since, paused, policies);
                 }
             }
-            (false, false) if was_paused != paused => self.sla.pause(paused, at, policies, &mut out.sla),
+            (false, false) if was_paused != paused => self.sla.pause(paused, at, policies),
             _ => {}
         }
     }
+}
+
+/// Milliseconds from `start` to `end`, never negative: an event dated before the one it is
+/// measured from can only be applied after it when it arrived `late`, and then counts as 0.
+fn elapsed(start: Millis, end: Millis) -> Millis {
+    (end - start).max(0)
 }
 
 fn seconds(ms: Millis) -> f64 {
@@ -423,7 +446,10 @@ mod tests {
         let mut out = Effects::default();
         assert_eq!(t.gauge_share(p), None);
         t.apply(&created(Requester::Customer), 0, &rules, &mut out);
-        assert_eq!(out.sla.deadlines, [(SlaTarget::FirstResponse, 1_800_000), (SlaTarget::Resolution, 28_800_000)]);
+        let running =
+            |first_response, resolution| [Some(TargetGauge::Running(first_response)), None, Some(TargetGauge::Running(resolution))];
+        assert_eq!(t.gauge_share(p).unwrap().targets, running(1_800_000, 28_800_000));
+        assert_eq!(t.next_due(3_600_000), Some(1_800_000), "the first deadline; open tickets are not evicted");
         t.sla.on_deadline(SlaTarget::FirstResponse, 1_800_000);
         t.apply(&status(Status::OnHold), 1_900_000, &rules, &mut out);
         let share = t.gauge_share(p).unwrap();

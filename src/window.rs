@@ -32,7 +32,7 @@ pub struct WindowSpec {
 
 impl WindowSpec {
     pub fn new(window: Duration, slices: u32) -> Self {
-        Self { label: window_label(window), slice_ms: window.as_millis() as Millis / Millis::from(slices), slices: slices as usize }
+        Self { label: window_label(window), slice_ms: crate::event::millis(window) / Millis::from(slices), slices: slices as usize }
     }
 
     /// The window's length.

@@ -163,3 +163,43 @@ fn replay_reads_stdin_and_uses_the_newest_event_time_by_default() {
     // Newest event time is H's reply at 13:58:05.
     assert_eq!(value(&s, "ticketpulse_stream_time_seconds", &[("topic", "replay"), ("partition", "0")]), 1_767_621_485.0);
 }
+
+fn replay_lines(config: &ticketpulse::config::Config, input: &str) -> String {
+    ticketpulse::replay::replay(config, std::io::Cursor::new(input), ticketpulse::replay::End::Flush(None)).unwrap()
+}
+
+fn created_with_topic(n: usize, topic: Option<&str>) -> String {
+    let topic = topic.map(|t| format!(r#","topic":"{t}""#)).unwrap_or_default();
+    format!(r#"{{"event_id":"c{n}","ticket_id":"T{n}","type":"ticket_created","at":"2026-01-05T09:00:{n:02}Z","channel":"email"{topic}}}"#)
+}
+
+#[test]
+fn topics_named_like_a_reserved_label_count_as_other_and_never_collide() {
+    let mut config = ticketpulse::config::Config::default();
+    config.kpis.topics.top = 2;
+    // billing ×3, a real topic "other" ×2, refund ×1, a real topic "none" ×1, no topic ×1.
+    let topics = [Some("billing"), Some("other"), Some("billing"), Some("refund"), Some("other"), Some("none"), None, Some("billing")];
+    let lines: Vec<String> = topics.iter().enumerate().map(|(n, t)| created_with_topic(n, *t)).collect();
+    let text = replay_lines(&config, &lines.join("\n"));
+    let s = parse_exposition(&text);
+    // The top 2 real topics are billing and refund; "other" is the two real "other"s and the
+    // real "none"; "none" is only the ticket without a topic.
+    let topic = |t| value(&s, "ticketpulse_tickets_created_by_topic", &[("window", "24h"), ("topic", t)]);
+    assert_eq!((topic("billing"), topic("refund"), topic("other"), topic("none")), (3.0, 1.0, 3.0, 1.0));
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("ticketpulse_tickets_created_by_topic{window=\"24h\"")).collect();
+    assert_eq!(series.len(), 4, "one series per label: {series:?}");
+    assert_eq!(common::promtool_check_metrics(&text), "");
+}
+
+#[test]
+fn an_oversized_line_is_rejected_and_skipped_to_the_next_newline() {
+    let mut config = ticketpulse::config::Config::default();
+    config.events.max_message_bytes = 1024;
+    let big = "x".repeat(200_000);
+    // A valid line, a 200 kB line, a valid line, then 200 kB without a final newline.
+    let input = format!("{}\n{big}\n{}\n{{\"pad\":\"{big}", created_with_topic(1, None), created_with_topic(2, None));
+    let s = parse_exposition(&replay_lines(&config, &input));
+    assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "oversized")]), 2.0);
+    assert_eq!(value(&s, "ticketpulse_events_total", &[("type", "ticket_created"), ("result", "ok")]), 2.0);
+    assert_eq!(value(&s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")]), 2.0);
+}

@@ -112,7 +112,7 @@ impl Drop for Broker {
 
 /// Self-metric families: they describe this process (message counts, positions, snapshots),
 /// not the help desk, and legitimately differ between runs over the same input.
-pub const SELF_METRICS: [&str; 14] = [
+pub const SELF_METRICS: [&str; 16] = [
     "ticketpulse_events_total",
     "ticketpulse_invalid_events_total",
     "ticketpulse_dead_letter_",
@@ -120,7 +120,9 @@ pub const SELF_METRICS: [&str; 14] = [
     "ticketpulse_stream_time_seconds",
     "ticketpulse_watermark_seconds",
     "ticketpulse_tracked_tickets",
+    "ticketpulse_buffered_events",
     "ticketpulse_tickets_shed_total",
+    "ticketpulse_reorder_buffer_full_events_total",
     "ticketpulse_snapshots_saved_total",
     "ticketpulse_snapshots_restored_total",
     "ticketpulse_snapshot_failures_total",
