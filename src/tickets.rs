@@ -590,6 +590,22 @@ pub struct Api {
     ticket_url: Option<Arc<str>>,
     /// One read at a time: a crowd of readers queues here, not on the engine lock.
     turn: Arc<tokio::sync::Semaphore>,
+    /// Places in that queue. A waiting request holds a connection the server cannot evict,
+    /// so beyond these readers are told to come back (503) rather than left to fill the
+    /// connection table and lock out liveness probes and scrapes.
+    places: Arc<tokio::sync::Semaphore>,
+}
+
+/// Readers that may wait for their turn at once (the one reading included).
+const MAX_QUEUED_READS: usize = 8;
+
+/// Why a read gave no answer.
+#[derive(Debug)]
+enum ReadError {
+    /// Too many readers already waiting: come back in a second.
+    Busy,
+    /// The read panicked (logged).
+    Failed,
 }
 
 impl Api {
@@ -601,6 +617,7 @@ impl Api {
             clock,
             ticket_url: config.ticket_url.as_deref().map(Arc::from),
             turn: Arc::new(tokio::sync::Semaphore::new(1)),
+            places: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED_READS)),
         }
     }
 
@@ -620,12 +637,15 @@ impl Api {
         found.answer(&self.rules, query)
     }
 
-    /// Waits its turn, then reads on a blocking thread; `Err` if the read panicked (logged).
-    async fn read(&self, query: Query) -> Result<(Answer, Query), ()> {
+    /// Takes a place in the queue (or says `Busy`), waits its turn, then reads on a blocking
+    /// thread.
+    async fn read(&self, query: Query) -> Result<(Answer, Query), ReadError> {
+        let Ok(_place) = self.places.try_acquire() else { return Err(ReadError::Busy) };
         let _turn = self.turn.acquire().await.expect("the semaphore is never closed");
         let api = self.clone();
         tokio::task::spawn_blocking(move || (api.read_now(&query), query)).await.map_err(|error| {
             tracing::error!(%error, "reading the tickets failed");
+            ReadError::Failed
         })
     }
 }
@@ -638,7 +658,10 @@ async fn api_handler(State(api): State<Api>, RawQuery(raw): RawQuery) -> Respons
     };
     match api.read(query).await {
         Ok((answer, _)) => json(StatusCode::OK, serde_json::to_vec(&answer).expect("an answer serializes")),
-        Err(()) => json(StatusCode::INTERNAL_SERVER_ERROR, br#"{"error":"reading the tickets failed; the log says why"}"#.to_vec()),
+        Err(ReadError::Busy) => busy(),
+        Err(ReadError::Failed) => {
+            json(StatusCode::INTERNAL_SERVER_ERROR, br#"{"error":"reading the tickets failed; the log says why"}"#.to_vec())
+        }
     }
 }
 
@@ -650,11 +673,18 @@ async fn page_handler(State(api): State<Api>, RawQuery(raw): RawQuery) -> Respon
     };
     match api.read(query).await {
         Ok((answer, query)) => html(StatusCode::OK, page::render(&answer, &query, &api.rules, api.ticket_url.as_deref())),
-        Err(()) => html(
+        Err(ReadError::Busy) => busy(),
+        Err(ReadError::Failed) => html(
             StatusCode::INTERNAL_SERVER_ERROR,
             "<!DOCTYPE html><title>ticketpulse</title><p>Reading the tickets failed; the log says why.</p>\n".into(),
         ),
     }
+}
+
+/// 503 for a reader that found the queue full.
+fn busy() -> Response {
+    let headers = [(header::RETRY_AFTER, "1"), (header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    (StatusCode::SERVICE_UNAVAILABLE, headers, "busy: too many ticket reads waiting; retry in a second\n").into_response()
 }
 
 /// Serves the API and page alone on `listener` (`ui.listen`), with the limits of `config`,
@@ -725,6 +755,22 @@ mod tests {
             Query::parse(Some("state=at_risk"), &none).unwrap_err().to_string(),
             "state: at_risk needs sla.at_risk_horizons, and none are configured"
         );
+    }
+
+    #[tokio::test]
+    async fn readers_beyond_the_queue_are_told_to_come_back_and_the_next_one_is_served() {
+        let config = Config::default();
+        let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::default())));
+        let api = Api::new(engine, None, &config.ui);
+        let get = |api: Api| api_handler(State(api), RawQuery(None));
+        // Eight readers waiting: the ninth gets 503 with Retry-After, not a place in the queue.
+        let waiting = api.places.try_acquire_many(MAX_QUEUED_READS as u32).unwrap();
+        let busy = get(api.clone()).await;
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        drop(waiting);
+        let served = get(api).await;
+        assert_eq!(served.status(), StatusCode::OK);
     }
 
     #[test]
