@@ -698,6 +698,8 @@ pub const TICKET_ID_PLACEHOLDER: &str = "{ticket_id}";
 /// Environment overrides: `TICKETPULSE_<SECTION>__<FIELD>`.
 const ENV_PREFIX: &str = "TICKETPULSE_";
 const ENV_SPLIT: &str = "__";
+/// The environment overrides of `[kafka.librdkafka]` (after the prefix, lower case), taken verbatim.
+const RAW_ENV: &str = "kafka__librdkafka__";
 
 impl Config {
     /// Reads `path` (if given) then `TICKETPULSE_*` overrides, and validates.
@@ -709,7 +711,18 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        let config: Config = figment.merge(Env::prefixed(ENV_PREFIX).split(ENV_SPLIT)).extract().map_err(describe)?;
+        let typed = Env::prefixed(ENV_PREFIX).split(ENV_SPLIT).filter(|key| !key.as_str().to_ascii_lowercase().starts_with(RAW_ENV));
+        figment = figment.merge(typed);
+        // librdkafka properties are strings to librdkafka: read them as written, so a password
+        // `007123` is not turned into the number 7123 (nor `{x=1}` into a table).
+        for (name, value) in std::env::vars() {
+            let lower = name.to_ascii_lowercase();
+            if let Some(property) = lower.strip_prefix(ENV_PREFIX.to_ascii_lowercase().as_str()).and_then(|k| k.strip_prefix(RAW_ENV)) {
+                let key = format!("kafka.librdkafka.{}", property.replace(ENV_SPLIT, "."));
+                figment = figment.merge(figment::providers::Serialized::default(&key, value));
+            }
+        }
+        let config: Config = figment.extract().map_err(describe)?;
         config.validate()?;
         Ok(config)
     }
@@ -931,7 +944,7 @@ fn describe(error: figment::Error) -> ConfigError {
             });
             let problem = match &e.kind {
                 figment::error::Kind::UnknownField(_, expected) => format!("unknown field; expected one of {}", expected.join(", ")),
-                kind => kind.to_string(),
+                kind => without_source_lines(&kind.to_string()),
             };
             match (field.is_empty(), origin) {
                 (true, Some(origin)) => format!("{origin}: {problem}"),
@@ -942,6 +955,13 @@ fn describe(error: figment::Error) -> ConfigError {
         })
         .collect();
     ConfigError::Parse(lines.join("\n"))
+}
+
+/// A TOML syntax error without the lines of the file it quotes (`2 | "sasl.password" = ...`):
+/// the line may hold a secret, and the line and column already say where to look.
+fn without_source_lines(message: &str) -> String {
+    let quoted = |line: &str| line.trim_start().trim_start_matches(|c: char| c.is_ascii_digit()).trim_start().starts_with('|');
+    message.lines().filter(|line| !quoted(line)).collect::<Vec<_>>().join("; ")
 }
 
 /// A list, given as a sequence or as one comma-separated string: environment overrides are
@@ -1114,6 +1134,19 @@ mod tests {
     }
 
     #[test]
+    fn librdkafka_overrides_from_the_environment_are_taken_verbatim() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TICKETPULSE_KAFKA__LIBRDKAFKA__SASL__PASSWORD", "007123");
+            jail.set_env("TICKETPULSE_KAFKA__LIBRDKAFKA__CLIENT__ID", " {x=1} ");
+            jail.set_env("TICKETPULSE_KAFKA__LIBRDKAFKA__FETCH__WAIT__MAX__MS", "50");
+            let c = Config::load(None).unwrap();
+            let props: Vec<_> = c.kafka.librdkafka.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            assert_eq!(props, ["client.id= {x=1} ", "fetch.wait.max.ms=50", "sasl.password=007123"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_parse_error_is_told_once_with_its_field_and_origin() {
         let err = load_str("[kafka]\nbrokerz = \"x\"\n").unwrap_err().to_string();
         let (message, origin) = err.split_once(" (from ").unwrap();
@@ -1130,6 +1163,18 @@ mod tests {
             assert!(!err.contains("default."), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_toml_syntax_error_does_not_quote_the_line_it_is_on() {
+        let err = load_str("[kafka.librdkafka]\n\"sasl.password\" = \"Hunter2Secret\n").unwrap_err().to_string();
+        assert!(err.ends_with(": TOML parse error at line 2, column 33; invalid basic string"), "{err}");
+        let err =
+            load_str("[kafka.librdkafka]\n\"sasl.password\" = \"a\"\n\"sasl.password\" = \"Hunter2Secret\"\n").unwrap_err().to_string();
+        assert!(
+            err.ends_with(": TOML parse error at line 3, column 1; duplicate key `sasl.password` in table `kafka.librdkafka`"),
+            "{err}"
+        );
     }
 
     #[test]
