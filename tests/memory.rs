@@ -4,51 +4,22 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use common::{parse_exposition, value, Broker};
+use common::{harness_partition as partition, parse_exposition, value, Broker, Harness};
 use ticketpulse::config::Config;
-use ticketpulse::engine::Engine;
-use ticketpulse::exporter;
-use ticketpulse::internal_events::{EventResult, PartitionId, Telemetry};
+use ticketpulse::internal_events::EventResult;
 
 const T0: i64 = 1_767_600_000_000; // 2026-01-05T08:00:00Z
 const M: i64 = 60_000;
-
-fn partition() -> PartitionId {
-    ("tickets".to_string(), 0)
-}
 
 fn created(i: i64, at: i64, channel: &str) -> String {
     format!(r#"{{"event_id":"T{i}-1","ticket_id":"T{i}","type":"ticket_created","at":{at},"channel":"{channel}","priority":"urgent"}}"#)
 }
 
-struct Harness {
-    engine: Arc<Mutex<Engine>>,
-    telemetry: Arc<Telemetry>,
-}
-
-impl Harness {
-    fn new(config: &Config) -> Self {
-        let telemetry = Arc::new(Telemetry::default());
-        Self { engine: Arc::new(Mutex::new(Engine::new(config, Arc::clone(&telemetry)))), telemetry }
-    }
-
-    fn send(&self, line: &str) -> EventResult {
-        self.engine.lock().unwrap().handle(&partition(), line.as_bytes(), None, &"test").expect("a valid event")
-    }
-
-    /// (tickets, timers, buffered events) of the partition.
-    fn held(&self) -> (usize, usize, usize) {
-        let engine = self.engine.lock().unwrap();
-        let p = engine.partition(&partition()).unwrap();
-        (p.ticket_count(), p.timer_count(), p.buffered_count())
-    }
-
-    fn scrape(&self) -> BTreeMap<String, f64> {
-        parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&self.engine), Arc::clone(&self.telemetry), None)))
-    }
+/// (tickets, timers, buffered events) of the partition.
+fn held(h: &Harness) -> (usize, usize, usize) {
+    let engine = h.engine.lock().unwrap();
+    let p = engine.partition(&partition()).unwrap();
+    (p.ticket_count(), p.timer_count(), p.buffered_count())
 }
 
 #[test]
@@ -60,13 +31,13 @@ fn shedding_takes_the_tickets_timers_and_gauge_shares_with_it() {
     // the next arrives, so the cap is 100 tickets besides 1 buffered. At 102 it sheds the 2
     // oldest (1 over, plus 1% of 102): at tickets 102, 104, ..., 1000, 450 times.
     for i in 0..1000 {
-        h.send(&created(i, T0 + i * M, "chat"));
-        let (tickets, timers, buffered) = h.held();
+        h.send(&created(i, T0 + i * M, "chat"), None);
+        let (tickets, timers, buffered) = held(&h);
         assert!(tickets <= 101 + buffered && timers <= tickets, "{i}: {tickets} tickets, {timers} timers");
     }
     h.engine.lock().unwrap().finish(None);
     // Tickets 900 to 999 are left, each with one timer (its next SLA deadline).
-    assert_eq!(h.held(), (100, 100, 0));
+    assert_eq!(held(&h), (100, 100, 0));
     let s = h.scrape();
     assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 900.0);
     assert_eq!(value(&s, "ticketpulse_tracked_tickets", &[("topic", "tickets"), ("partition", "0")]), 100.0);
@@ -91,20 +62,20 @@ fn tickets_with_buffered_events_are_never_shed_so_their_dedup_memory_stays() {
     let h = Harness::new(&config);
     // 100 tickets 10 ms apart: all within the 10 s lateness, so all wait in the buffer.
     for i in 0..100 {
-        h.send(&created(i, T0 + i * 10, "email"));
+        h.send(&created(i, T0 + i * 10, "email"), None);
     }
-    assert_eq!(h.held(), (100, 100, 100), "nothing shed: every ticket has a buffered event");
-    assert_eq!(h.send(&created(0, T0, "email")), EventResult::Duplicate, "the redelivery is recognised");
+    assert_eq!(held(&h), (100, 100, 100), "nothing shed: every ticket has a buffered event");
+    assert_eq!(h.send(&created(0, T0, "email"), None), EventResult::Duplicate, "the redelivery is recognised");
     // An event 20 s later moves the watermark past all of them: applied, they may be shed.
     // 101 tickets, 1 buffered: 90 over the cap (10 besides the buffered one), plus 1% of 101.
-    h.send(&created(100, T0 + 20_000, "web"));
-    assert_eq!(h.held(), (10, 10, 1));
+    h.send(&created(100, T0 + 20_000, "web"), None);
+    assert_eq!(held(&h), (10, 10, 1));
     let s = h.scrape();
     assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 91.0);
     // The 91 least recently active (T0 to T90) went, with their dedup memory: a redelivery of
     // one of them counts again; one of the 9 kept is still recognised.
-    assert_eq!(h.send(&created(95, T0 + 950, "email")), EventResult::Duplicate);
-    assert_eq!(h.send(&created(5, T0 + 50, "email")), EventResult::Late);
+    assert_eq!(h.send(&created(95, T0 + 950, "email"), None), EventResult::Duplicate);
+    assert_eq!(h.send(&created(5, T0 + 50, "email"), None), EventResult::Late);
     assert_eq!(value(&h.scrape(), "ticketpulse_events_total", &[("type", "ticket_created"), ("result", "duplicate")]), 2.0);
 }
 
@@ -117,9 +88,9 @@ fn a_full_reorder_buffer_moves_the_watermark_up_to_its_oldest_event() {
     // buffer full: the watermark moves to the oldest buffered creation (T0, T0 + 1 s,
     // T0 + 2 s), which is applied.
     for i in 0..8 {
-        assert_eq!(h.send(&created(i, T0 + i * 1000, "email")), EventResult::Ok);
+        assert_eq!(h.send(&created(i, T0 + i * 1000, "email"), None), EventResult::Ok);
     }
-    assert_eq!(h.held(), (8, 8, 5));
+    assert_eq!(held(&h), (8, 8, 5));
     let s = h.scrape();
     let p = [("topic", "tickets"), ("partition", "0")];
     assert_eq!(value(&s, "ticketpulse_reorder_buffer_full_events_total", &[]), 3.0);
@@ -130,7 +101,7 @@ fn a_full_reorder_buffer_moves_the_watermark_up_to_its_oldest_event() {
     // Behind the pushed watermark is late, even within the lateness of the newest event.
     // (T0 + 2 s itself is not: it would wait in the buffer.)
     let reply = format!(r#"{{"event_id":"T1-2","ticket_id":"T1","type":"message","at":{},"author":"agent"}}"#, T0 + 1500);
-    assert_eq!(h.send(&reply), EventResult::Late);
+    assert_eq!(h.send(&reply, None), EventResult::Late);
     h.engine.lock().unwrap().finish(None);
     assert_eq!(value(&h.scrape(), "ticketpulse_tickets_created", &email), 8.0);
 }

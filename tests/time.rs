@@ -8,23 +8,16 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{parse_exposition, value, Broker};
+use common::{harness_partition as partition, parse_exposition, value, Broker, Harness};
 use ticketpulse::config::Config;
-use ticketpulse::engine::Engine;
-use ticketpulse::exporter;
-use ticketpulse::internal_events::{EventResult, PartitionId, Telemetry};
+use ticketpulse::internal_events::EventResult;
 use ticketpulse::replay::{replay, End};
 
 const T0: i64 = 1_767_600_000_000; // 2026-01-05T08:00:00Z
 const S: i64 = 1_000;
 const M: i64 = 60_000;
-
-fn partition() -> PartitionId {
-    ("tickets".to_string(), 0)
-}
 
 /// An event line: `rest` holds the type-specific fields, starting with a comma.
 fn ev(event_id: &str, ticket_id: &str, kind: &str, at: i64, rest: &str) -> String {
@@ -34,29 +27,8 @@ fn ev(event_id: &str, ticket_id: &str, kind: &str, at: i64, rest: &str) -> Strin
 const URGENT_CHAT: &str = r#","channel":"chat","priority":"urgent""#;
 const AGENT_REPLY: &str = r#","author":"agent""#;
 
-/// An engine fed by hand, as the live service feeds it (`now` = wall clock) or as replay does.
-struct Harness {
-    engine: Arc<Mutex<Engine>>,
-    telemetry: Arc<Telemetry>,
-}
-
-impl Harness {
-    fn new(config: &Config) -> Self {
-        let telemetry = Arc::new(Telemetry::default());
-        Self { engine: Arc::new(Mutex::new(Engine::new(config, Arc::clone(&telemetry)))), telemetry }
-    }
-
-    fn send(&self, line: &str, now: Option<i64>) -> EventResult {
-        self.engine.lock().unwrap().handle(&partition(), line.as_bytes(), now, &"test").expect("a valid event")
-    }
-
-    fn stream_time(&self) -> Option<i64> {
-        self.engine.lock().unwrap().partition(&partition()).and_then(|p| p.stream_time())
-    }
-
-    fn scrape(&self) -> BTreeMap<String, f64> {
-        parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&self.engine), Arc::clone(&self.telemetry), None)))
-    }
+fn stream_time(h: &Harness) -> Option<i64> {
+    h.engine.lock().unwrap().partition(&partition()).and_then(|p| p.stream_time())
 }
 
 fn fr(window: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -79,12 +51,12 @@ fn an_event_dated_ahead_of_the_wall_clock_does_not_move_time_past_it() {
     let ahead = ev("Z-1", "Z", "ticket_created", wall + 299 * S, r#","channel":"web","priority":"low""#);
     assert_eq!(live.send(&ahead, Some(wall)), EventResult::Ok, "accepted: within max_future_skew");
     // Stream time stops at the wall clock (it would be wall + 299 s, past the 30 min deadline).
-    assert_eq!(live.stream_time(), Some(wall));
+    assert_eq!(stream_time(&live), Some(wall));
     assert_eq!(outcomes(&live.scrape()), (0.0, 0.0), "nothing fired early");
     assert_eq!(live.send(&ev("A-2", "A", "message", T0 + 29 * M, AGENT_REPLY), Some(T0 + 29 * M)), EventResult::Ok, "not late");
     // 30 s without messages: the partition follows the wall clock and the reply is applied.
     live.engine.lock().unwrap().advance_idle(T0 + 29 * M + 30 * S);
-    assert_eq!(live.stream_time(), Some(T0 + 29 * M + 30 * S));
+    assert_eq!(stream_time(&live), Some(T0 + 29 * M + 30 * S));
     assert_eq!(outcomes(&live.scrape()), (1.0, 0.0));
     // Past the deadline and past the early event's own time: no breach, and the early event
     // is applied in its turn (two tickets created).
@@ -189,7 +161,7 @@ fn a_partition_read_to_its_end_follows_the_wall_clock_until_its_next_message() {
     let w = T0;
     live.send(&ev("c1", "C", "ticket_created", w - S, r#","channel":"email""#), Some(w));
     live.engine.lock().unwrap().caught_up(&partition(), w + 100);
-    assert_eq!(live.stream_time(), Some(w + 100), "at once, not after the 30 s idle timeout");
+    assert_eq!(stream_time(&live), Some(w + 100), "at once, not after the 30 s idle timeout");
     let created = |live: &Harness| {
         live.scrape()
             .get(&common::key("ticketpulse_tickets_created", &[("window", "5m"), ("channel", "email"), ("priority", "normal")]))
@@ -198,16 +170,16 @@ fn a_partition_read_to_its_end_follows_the_wall_clock_until_its_next_message() {
     // The idle tick keeps it following; the creation (at w − 1 s) is applied once the
     // watermark (wall clock − 10 s) is past it.
     live.engine.lock().unwrap().advance_idle(w + 9 * S);
-    assert_eq!((live.stream_time(), created(&live)), (Some(w + 9 * S), None));
+    assert_eq!((stream_time(&live), created(&live)), (Some(w + 9 * S), None));
     live.engine.lock().unwrap().advance_idle(w + 9 * S + 1);
     assert_eq!(created(&live), Some(1.0));
     // A message means the partition may be behind again: event time rules until the next
     // end of partition (or the idle timeout).
     live.send(&ev("c2", "D", "ticket_created", w + 9 * S + 500, r#","channel":"email""#), Some(w + 10 * S));
     live.engine.lock().unwrap().advance_idle(w + 20 * S);
-    assert_eq!(live.stream_time(), Some(w + 9 * S + 500));
+    assert_eq!(stream_time(&live), Some(w + 9 * S + 500));
     live.engine.lock().unwrap().caught_up(&partition(), w + 21 * S);
-    assert_eq!(live.stream_time(), Some(w + 21 * S));
+    assert_eq!(stream_time(&live), Some(w + 21 * S));
 
     // idle_timeout = 0s: time from events only, end of partition or not.
     let mut config = Config::default();
@@ -216,7 +188,7 @@ fn a_partition_read_to_its_end_follows_the_wall_clock_until_its_next_message() {
     events_only.send(&ev("c1", "C", "ticket_created", w - S, r#","channel":"email""#), Some(w));
     events_only.engine.lock().unwrap().caught_up(&partition(), w + 100);
     events_only.engine.lock().unwrap().advance_idle(w + 60 * S);
-    assert_eq!(events_only.stream_time(), Some(w - S));
+    assert_eq!(stream_time(&events_only), Some(w - S));
 }
 
 fn now_ms() -> i64 {

@@ -563,3 +563,32 @@ impl Drop for Service {
         let _ = self.child.wait();
     }
 }
+
+/// The partition a [`Harness`] feeds.
+pub fn harness_partition() -> ticketpulse::internal_events::PartitionId {
+    ("tickets".to_string(), 0)
+}
+
+/// An engine fed by hand on one partition, as the live service feeds it (`now` = the wall
+/// clock) or as replay does (`None`), and read as `/metrics` reads it.
+pub struct Harness {
+    pub engine: std::sync::Arc<std::sync::Mutex<ticketpulse::engine::Engine>>,
+    pub telemetry: std::sync::Arc<ticketpulse::internal_events::Telemetry>,
+}
+
+impl Harness {
+    pub fn new(config: &Config) -> Self {
+        let telemetry = std::sync::Arc::new(ticketpulse::internal_events::Telemetry::default());
+        let engine = ticketpulse::engine::Engine::new(config, std::sync::Arc::clone(&telemetry));
+        Self { engine: std::sync::Arc::new(std::sync::Mutex::new(engine)), telemetry }
+    }
+
+    pub fn send(&self, line: &str, now: Option<i64>) -> ticketpulse::internal_events::EventResult {
+        self.engine.lock().unwrap().handle(&harness_partition(), line.as_bytes(), now, &"test").expect("a valid event")
+    }
+
+    pub fn scrape(&self) -> BTreeMap<String, f64> {
+        let registry = ticketpulse::exporter::registry(std::sync::Arc::clone(&self.engine), std::sync::Arc::clone(&self.telemetry), None);
+        parse_exposition(&ticketpulse::exporter::encode(&registry))
+    }
+}
