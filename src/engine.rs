@@ -412,8 +412,8 @@ impl Partition {
         }
     }
 
-    /// The input is complete: apply everything buffered and fire every timer the stream time
-    /// has passed (the watermark catches up with stream time).
+    /// The input is complete: apply everything buffered up to stream time and fire every timer
+    /// it has passed (the watermark catches up with stream time).
     pub fn finish(&mut self, end_time: Option<Millis>) {
         if let (Some(t), Some(end)) = (self.state.stream_time.as_mut(), end_time) {
             *t = (*t).max(end);
@@ -426,7 +426,10 @@ impl Partition {
         let (Some(now), Some(watermark)) = (self.state.stream_time, self.watermark()) else { return };
         let watermark = if finishing { now } else { watermark };
         loop {
-            let event_at = self.state.pending.first_key_value().map(|(k, _)| k.0).filter(|at| finishing || *at < watermark);
+            // Finishing applies what stream time has reached; events dated after a replay's end
+            // time stay buffered.
+            let event_at =
+                self.state.pending.first_key_value().map(|(k, _)| k.0).filter(|at| if finishing { *at <= now } else { *at < watermark });
             let timer_at = self.state.timers.first().map(|t| t.0).filter(|d| *d < watermark);
             match (event_at, timer_at) {
                 // An event at a deadline comes first: a reply exactly at the deadline meets it.
@@ -646,7 +649,10 @@ impl Engine {
         now: Option<Millis>,
         source: &dyn std::fmt::Display,
     ) -> Result<EventResult, Invalid> {
-        let event = match event::parse(payload, &self.rules.limits, now.or(self.end_time)) {
+        // Replay's end time stands in for the wall clock: the same skew check, and stream time
+        // never passes it, so nothing after it shows.
+        let clock = now.or(self.end_time);
+        let event = match event::parse(payload, &self.rules.limits, clock) {
             Ok(event) => event,
             Err(invalid) => {
                 self.telemetry.invalid_event(&invalid, source);
@@ -660,7 +666,7 @@ impl Engine {
             state.state.last_arrival = now;
             state.state.following = false;
         }
-        let result = state.ingest(event, now);
+        let result = state.ingest(event, clock);
         let early = state.bound_buffer();
         // The cap counts tickets besides those with buffered events (fewer than the buffered
         // events). Shed 1% of the tickets more at a time, so the scan over them for the oldest

@@ -121,13 +121,34 @@ fn with_an_end_time_replay_rejects_events_too_far_past_it() {
     lines.push(ev("g", "G", "ticket_created", end + 5 * M, r#","channel":"email""#));
     let s = replay_lines(&lines, End::Flush(Some(end)));
     assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "future_timestamp")]), 1.0);
-    assert_eq!(value(&s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")]), 201.0);
+    // G is accepted but dated after the end: it stays buffered, and time stops at the end.
+    assert_eq!(value(&s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")]), 200.0);
+    assert_eq!(value(&s, "ticketpulse_buffered_events", &[("topic", "replay"), ("partition", "0")]), 1.0);
+    assert_eq!(value(&s, "ticketpulse_stream_time_seconds", &[("topic", "replay"), ("partition", "0")]), (end / 1000) as f64);
     assert_eq!(value(&s, "ticketpulse_events_total", &[("type", "ticket_created"), ("result", "late")]), 0.0);
     // Without an end time there is nothing to compare with: F is accepted, and the 150
     // creations after it (T0 + 50 min to T0 + 199 min) are late.
     let s = replay_lines(&lines, End::Flush(None));
     assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "future_timestamp")]), 0.0);
     assert_eq!(value(&s, "ticketpulse_events_total", &[("type", "ticket_created"), ("result", "late")]), 150.0);
+}
+
+#[test]
+fn an_event_after_the_end_time_does_not_move_time_past_it() {
+    // An urgent chat at 09:36 (first response due 10:06) and an email at 10:09, replayed to
+    // 10:05: time stops at 10:05, so the chat is not breached yet and the email not shown.
+    let chat = ev("a", "A", "ticket_created", T0 + 96 * M, URGENT_CHAT);
+    let email = ev("b", "B", "ticket_created", T0 + 129 * M, r#","channel":"email""#);
+    let s = replay_lines(&[chat, email], End::Flush(Some(T0 + 125 * M)));
+    let partition = [("topic", "replay"), ("partition", "0")];
+    assert_eq!(value(&s, "ticketpulse_stream_time_seconds", &partition), ((T0 + 125 * M) / 1000) as f64);
+    assert_eq!(value(&s, "ticketpulse_buffered_events", &partition), 1.0);
+    assert_eq!(outcomes(&s), (0.0, 0.0));
+    let current = [("channel", "chat"), ("priority", "urgent"), ("policy", "urgent"), ("target", "first_response")];
+    assert_eq!(value(&s, "ticketpulse_sla_running_targets", &current), 1.0);
+    assert!(
+        !s.contains_key(&common::key("ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")]))
+    );
 }
 
 #[test]
