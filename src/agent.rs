@@ -174,10 +174,12 @@ impl AgentRules {
 
     /// The label a fact is recorded under: `none` without an agent; with an allow-list, the
     /// agent if listed and `other` if not; otherwise the agent itself (the top N are picked
-    /// at read time, [`AgentRules::chosen`]).
+    /// at read time, [`AgentRules::chosen`]). An agent literally named `none` or `other`
+    /// counts as `other`, so a reserved label value never stands for two things.
     pub fn label<'a>(&self, agent: Option<&'a str>) -> &'a str {
         match agent {
             None => NO_AGENT,
+            Some(NO_AGENT | OTHER_AGENT) => OTHER_AGENT,
             Some(a) if self.allow.is_empty() || self.allow.iter().any(|x| x == a) => a,
             Some(_) => OTHER_AGENT,
         }
@@ -251,5 +253,8 @@ mod tests {
         assert_eq!((other.replies, other.work_entries, other.work_seconds), (3, 1, 60.0));
         let allow = AgentRules { allow: vec!["b".into()], ..rules };
         assert_eq!((allow.label(Some("b")), allow.label(Some("a")), allow.label(None)), ("b", "other", "none"));
+        // Real agents named like the reserved values never share their meaning.
+        assert_eq!((allow.label(Some("none")), allow.label(Some("other"))), ("other", "other"));
+        assert_eq!((rules.label(Some("none")), rules.label(Some("other"))), ("other", "other"));
     }
 }
