@@ -11,6 +11,10 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer};
 
+use crate::base::{shown_properties, RESERVED_LABEL_VALUES};
+// Moved to the foundation; the users outside this module follow in the import commit.
+pub use crate::base::window_label;
+
 /// A configuration problem, always naming the field.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -129,7 +133,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("topics", &self.topics)
             .field("dead_letter_topic", &self.dead_letter_topic)
             .field("auto_offset_reset", &self.auto_offset_reset)
-            .field("librdkafka", &crate::kafka::shown_properties(&self.librdkafka))
+            .field("librdkafka", &shown_properties(&self.librdkafka))
             .finish()
     }
 }
@@ -900,9 +904,6 @@ fn check_buckets(field: &str, bounds: &[Duration]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Label values we generate ourselves and so cannot be configured.
-pub const RESERVED_LABEL_VALUES: [&str; 3] = ["other", "none", "unknown"];
-
 fn check_values(field: &str, values: &[String], lowercase: bool) -> Result<(), ConfigError> {
     for (i, v) in values.iter().enumerate() {
         if v.is_empty() || RESERVED_LABEL_VALUES.contains(&v.as_str()) {
@@ -916,18 +917,6 @@ fn check_values(field: &str, values: &[String], lowercase: bool) -> Result<(), C
         }
     }
     Ok(())
-}
-
-/// The `window` label value: the largest whole unit, e.g. `5m`, `1h`, `24h`, `90s`.
-pub fn window_label(window: Duration) -> String {
-    let s = window.as_secs();
-    if s > 0 && s % 3600 == 0 {
-        format!("{}h", s / 3600)
-    } else if s > 0 && s % 60 == 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// One line per problem, each naming the field and where its value came from (a file or an
@@ -1175,11 +1164,5 @@ mod tests {
             err.ends_with(": TOML parse error at line 3, column 1; duplicate key `sasl.password` in table `kafka.librdkafka`"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn window_labels() {
-        let labels: Vec<_> = [300, 3600, 86400, 90].map(|s| window_label(Duration::from_secs(s))).to_vec();
-        assert_eq!(labels, ["5m", "1h", "24h", "90s"]);
     }
 }

@@ -30,6 +30,7 @@
 //! | [`cli`] | the command line |
 
 pub mod agent;
+pub mod base;
 pub mod calendar;
 pub mod checkpoint;
 pub mod cli;

@@ -116,7 +116,7 @@ impl SlaPolicies {
         }
         let mut horizons = Vec::new();
         for (i, h) in config.at_risk_horizons.iter().enumerate() {
-            let label = crate::config::window_label(*h);
+            let label = crate::base::window_label(*h);
             if h.as_millis() == 0 || h.as_millis() % 1000 != 0 || horizons.iter().any(|(l, _)| *l == label) {
                 return Err(bad(format!("sla.at_risk_horizons[{i}]"), "must be distinct whole seconds"));
             }
@@ -137,7 +137,7 @@ impl SlaPolicies {
             Self { policies: Vec::new(), calendars, pause, horizons, channels: Vec::new(), teams: Vec::new(), topics: Vec::new() };
         for (i, p) in config.policies.iter().enumerate() {
             let field = |name: &str| format!("sla.policies[{i}].{name}");
-            if p.name.trim().is_empty() || crate::config::RESERVED_LABEL_VALUES.contains(&p.name.as_str()) {
+            if p.name.trim().is_empty() || crate::base::RESERVED_LABEL_VALUES.contains(&p.name.as_str()) {
                 return Err(bad(field("name"), format!("{:?} is empty or reserved", p.name)));
             }
             if this.policies.iter().any(|q| q.name == p.name) {
