@@ -1,6 +1,11 @@
 //! Configuration: TOML (`config/ticketpulse.toml` documents every field), overridden by
 //! `TICKETPULSE_<SECTION>__<FIELD>` environment variables. Unknown keys are errors, and
 //! [`Config::validate`] names the offending field before anything starts.
+//!
+//! This module is the schema and its field checks only; it imports no domain module. What
+//! needs the domain to be checked (SLA policies and calendars compiled, the Kafka properties
+//! as librdkafka reads them) is checked where it is used, by `engine::Rules::new` and
+//! `kafka::validate`: `service::compile` runs both, for `check-config` and start-up alike.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -374,8 +379,11 @@ pub struct PolicyConfig {
     pub calendar: String,
 }
 
+/// The name of the built-in always-open calendar, every policy's default.
+pub const ALWAYS_OPEN: &str = "24x7";
+
 fn always_open() -> String {
-    crate::calendar::ALWAYS_OPEN.into()
+    ALWAYS_OPEN.into()
 }
 
 impl Default for PolicyConfig {
@@ -749,7 +757,6 @@ impl Config {
         if let Some(key) = k.librdkafka.keys().find(|key| MANAGED_LIBRDKAFKA_KEYS.contains(&key.as_str())) {
             return Err(bad(format!("kafka.librdkafka.{key}"), "is set by ticketpulse itself; use the dedicated field"));
         }
-        crate::kafka::validate(k)?;
 
         let h = &self.http;
         for (field, value) in [("http.header_read_timeout", h.header_read_timeout), ("http.request_timeout", h.request_timeout)] {
@@ -803,7 +810,6 @@ impl Config {
         if self.events.max_message_bytes == 0 {
             return Err(bad("events.max_message_bytes", "must be positive"));
         }
-        crate::sla::SlaPolicies::new(&self.sla)?;
         if self.tickets.retention < Duration::from_secs(1) {
             return Err(bad("tickets.retention", "must be at least 1s"));
         }
@@ -1068,7 +1074,6 @@ mod tests {
             ("[time]\nmax_buffered_events = 0\n", "time.max_buffered_events"),
             ("[dimensions]\nchannels = [\"Email\"]\n", "dimensions.channels[0]"),
             ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
-            ("[[sla.policies]]\nname = \"x\"\nfirst_response = \"10ms\"\n", "sla.policies[0].first_response"),
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
             ("[abandonment]\nwait_buckets = [\"30s\", \"10s\"]\n", "abandonment.wait_buckets[1]"),
             ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat"),

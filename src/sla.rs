@@ -16,8 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, ALWAYS_OPEN};
-use crate::config::{bad, ConfigError, SlaConfig};
+use crate::calendar::Calendar;
+use crate::config::{bad, ConfigError, SlaConfig, ALWAYS_OPEN};
 use crate::event::{Millis, Priority, Status};
 
 /// A kind of SLA target; the `target` metric label.
