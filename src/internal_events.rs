@@ -238,14 +238,21 @@ impl Telemetry {
         tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
     }
 
-    /// A snapshot could not be saved, or a stored one could not be used.
-    pub fn snapshot_failed(&self, operation: SnapshotOperation, partition: &PartitionId, error: &crate::snapshot::SnapshotError) {
+    /// A snapshot could not be saved, or a stored one could not be used: `reason` is the
+    /// error's bounded label (`SnapshotError::reason`; the snapshot module sits above this one).
+    pub fn snapshot_failed(
+        &self,
+        operation: SnapshotOperation,
+        partition: &PartitionId,
+        reason: &'static str,
+        error: &dyn std::fmt::Display,
+    ) {
         let op = match operation {
             SnapshotOperation::Save => "save",
             SnapshotOperation::Load => "load",
         };
-        *lock(&self.snapshot_failures).entry((op, error.reason())).or_default() += 1;
-        tracing::error!(?partition, operation = op, reason = error.reason(), %error, "snapshot {op} failed");
+        *lock(&self.snapshot_failures).entry((op, reason)).or_default() += 1;
+        tracing::error!(?partition, operation = op, reason, %error, "snapshot {op} failed");
     }
 
     /// Broker reachability as librdkafka reports it; drives readiness.
