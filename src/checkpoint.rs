@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
+use crate::base::{Millis, PartitionId};
 use crate::engine::Engine;
-use crate::event::Millis;
-use crate::internal_events::{PartitionId, SnapshotOperation, Telemetry};
+use crate::internal_events::{SnapshotOperation, Telemetry};
 use crate::lock;
 use crate::snapshot::SnapshotStore;
 

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::base::Millis;
 use crate::clock::WallClock;
 use crate::config::Config;
-use crate::event::Millis;
 use crate::generator::{self, GeneratorOptions};
 use crate::replay::End;
 

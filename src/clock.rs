@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use crate::event::Millis;
+use crate::base::Millis;
 
 /// Wall-clock time in milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy)]

@@ -16,9 +16,7 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer};
 
-use crate::base::{shown_properties, RESERVED_LABEL_VALUES};
-// Moved to the foundation; the users outside this module follow in the import commit.
-pub use crate::base::window_label;
+use crate::base::{shown_properties, window_label, RESERVED_LABEL_VALUES};
 
 /// A configuration problem, always naming the field.
 #[derive(Debug, thiserror::Error)]

@@ -22,10 +22,11 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::agent::{self, AgentRules, AgentSlice};
+use crate::base::{Millis, PartitionId};
 use crate::config::{Config, ConfigError};
 use crate::dimensions::{Catalog, DimKey};
-use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
-use crate::internal_events::{EventResult, PartitionId, Telemetry};
+use crate::event::{self, Event, EventBody, Invalid, ParseLimits, Status};
+use crate::internal_events::{EventResult, Telemetry};
 use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTHER_TOPIC};
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
@@ -64,7 +65,7 @@ impl Rules {
     /// Compiles a configuration that passed [`Config::validate`]: the one place SLA policies
     /// and calendars are built, naming the field of the first problem.
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
-        let ms = event::millis;
+        let ms = crate::base::millis;
         let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
         let catalog = Catalog::new(&config.dimensions);
         let surveys = &config.kpis.surveys;

@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Exp, LogNormal};
 use serde_json::{json, Value};
 
+use crate::base::Millis;
 use crate::clock::WallClock;
-use crate::event::Millis;
 
 /// Shape of the simulated help desk.
 #[derive(Debug, Clone, Copy)]

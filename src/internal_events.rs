@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::base::PartitionId;
 use crate::event::{EventType, Invalid, InvalidReason};
 use crate::lock;
 
@@ -65,9 +66,6 @@ impl HttpDrop {
         }
     }
 }
-
-/// A Kafka partition (or `replay/0`).
-pub type PartitionId = (String, i32);
 
 /// Minimum gap between two log lines of the same kind; the rest are counted and summarised.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);

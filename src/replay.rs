@@ -6,11 +6,11 @@
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 
+use crate::base::{Millis, PartitionId};
 use crate::config::Config;
 use crate::engine::{Engine, Rules};
-use crate::event::Millis;
 use crate::exporter;
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::internal_events::Telemetry;
 
 /// Replay runs all input as one partition.
 pub fn replay_partition() -> PartitionId {

@@ -12,13 +12,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::base::PartitionId;
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
 use crate::config::{Config, ConfigError, SnapshotStoreKind};
 use crate::engine::{Engine, Rules};
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::internal_events::Telemetry;
 use crate::kafka::client_config;
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
 use crate::source::KafkaSource;

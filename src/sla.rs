@@ -16,9 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::Millis;
 use crate::calendar::Calendar;
 use crate::config::{bad, ConfigError, SlaConfig, ALWAYS_OPEN};
-use crate::event::{Millis, Priority, Status};
+use crate::event::{Priority, Status};
 
 /// A kind of SLA target; the `target` metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -120,7 +121,7 @@ impl SlaPolicies {
             if h.as_millis() == 0 || h.as_millis() % 1000 != 0 || horizons.iter().any(|(l, _)| *l == label) {
                 return Err(bad(format!("sla.at_risk_horizons[{i}]"), "must be distinct whole seconds"));
             }
-            horizons.push((label, crate::event::millis(*h)));
+            horizons.push((label, crate::base::millis(*h)));
         }
 
         let mut calendar_names = vec![ALWAYS_OPEN.to_string()];
@@ -173,7 +174,7 @@ impl SlaPolicies {
                 if d.is_some_and(|d| d < std::time::Duration::from_secs(1)) {
                     return Err(bad(field(name), "must be at least 1s"));
                 }
-                *slot = d.map(crate::event::millis);
+                *slot = d.map(crate::base::millis);
             }
             let calendar = calendar_names
                 .iter()

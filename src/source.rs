@@ -26,12 +26,13 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use crate::base::{Millis, PartitionId};
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
 use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
-use crate::event::{Invalid, Millis};
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::event::Invalid;
+use crate::internal_events::Telemetry;
 use crate::kafka::{client_config, ClientError, ClientLog};
 use crate::lock;
 

@@ -26,12 +26,12 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use tokio::net::TcpListener;
 
+use crate::base::{Millis, PartitionId};
 use crate::clock::WallClock;
 use crate::config::{Dimension, HttpConfig, UiConfig, TICKET_ID_PLACEHOLDER};
 use crate::dimensions::DimKey;
 use crate::engine::{Engine, Rules};
-use crate::event::Millis;
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::internal_events::Telemetry;
 use crate::sla::{PolicyId, SlaTarget, TargetGauge};
 use crate::ticket::GaugeShare;
 

@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{parse_exposition, value};
+use ticketpulse::base::Millis;
 use ticketpulse::clock::WallClock;
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules};
-use ticketpulse::event::Millis;
 use ticketpulse::exporter;
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::replay::{replay, End};

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{kpis, parse_exposition, value};
+use ticketpulse::base::PartitionId;
 use ticketpulse::checkpoint::Checkpointer;
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::exporter;
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{PartitionId, Telemetry};
+use ticketpulse::internal_events::Telemetry;
 use ticketpulse::snapshot::{LocalDirStore, SnapshotError, SnapshotStore};
 
 const START: i64 = 1_767_600_000_000; // 2026-01-05T08:00:00Z

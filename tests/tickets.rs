@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use common::{http_get, key, parse_exposition};
 use serde_json::{json, Value};
+use ticketpulse::base::{Millis, PartitionId};
 use ticketpulse::clock::WallClock;
 use ticketpulse::config::{Config, Dimension};
 use ticketpulse::engine::{Engine, Rules};
-use ticketpulse::event::Millis;
 use ticketpulse::exporter;
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{PartitionId, Telemetry};
+use ticketpulse::internal_events::Telemetry;
 use ticketpulse::service::{spawn_http, Listeners};
 use ticketpulse::tickets::{Api, Query};
 use tokio::sync::watch;

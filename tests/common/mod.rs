@@ -565,7 +565,7 @@ impl Drop for Service {
 }
 
 /// The partition a [`Harness`] feeds.
-pub fn harness_partition() -> ticketpulse::internal_events::PartitionId {
+pub fn harness_partition() -> ticketpulse::base::PartitionId {
     ("tickets".to_string(), 0)
 }
 
