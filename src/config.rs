@@ -737,7 +737,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks everything serde cannot: ranges, duplicates, reserved values.
+    /// Checks what serde cannot, field by field: ranges, duplicates, reserved values. SLA
+    /// policies and the librdkafka properties are checked when compiled (`service::compile`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {

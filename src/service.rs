@@ -148,7 +148,7 @@ pub fn compile(config: &Config) -> Result<Rules, ConfigError> {
 }
 
 /// Where events come from.
-pub enum Input {
+enum Input {
     /// The Kafka consumer group (`run`).
     Kafka,
     /// The synthetic help desk in process, in real time once it has caught up (`demo`).
