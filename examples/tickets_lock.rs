@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ticketpulse::config::Config;
-use ticketpulse::engine::Engine;
+use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::tickets::{scan, Query};
 
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(100_000, |a| a.parse().expect("N must be a number"));
     let config = Config::default();
-    let mut engine = Engine::new(&config, Arc::new(Telemetry::default()));
+    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     let partition = ("tickets".to_string(), 0);
     let start = 1_767_600_000_000i64;
     let channels = ["email", "chat", "phone", "web"];

@@ -10,11 +10,8 @@ use std::collections::BTreeSet;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 
+use crate::base::Millis;
 use crate::config::CalendarConfig;
-use crate::event::Millis;
-
-/// The name of the built-in always-open calendar.
-pub const ALWAYS_OPEN: &str = "24x7";
 
 /// A calendar nobody could ever be inside of (every day a holiday) would make a deadline walk
 /// forever; after this many days without reaching it the deadline is "never".

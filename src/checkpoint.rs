@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
+use crate::base::{Millis, PartitionId};
 use crate::engine::Engine;
-use crate::event::Millis;
-use crate::internal_events::{PartitionId, SnapshotOperation, Telemetry};
+use crate::internal_events::{SnapshotOperation, Telemetry};
 use crate::lock;
 use crate::snapshot::SnapshotStore;
 
@@ -50,7 +50,7 @@ impl Checkpointer {
                         match store.save(&job.partition, &job.bytes) {
                             Ok(()) => telemetry.snapshot_saved(&job.partition, job.bytes.len(), job.pause),
                             Err(error) => {
-                                telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, &error);
+                                telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, error.reason(), &error);
                                 // Forget it was queued, so the next round tries again.
                                 let mut queued = lock(&queued);
                                 if queued.get(&job.partition) == Some(&job.offset) {
@@ -112,7 +112,7 @@ impl Checkpointer {
             match store.load(partition) {
                 Ok(stored) => break stored,
                 Err(error) => {
-                    self.telemetry.snapshot_failed(SnapshotOperation::Load, partition, &error);
+                    self.telemetry.snapshot_failed(SnapshotOperation::Load, partition, error.reason(), &error);
                     if attempt == LOAD_ATTEMPTS {
                         tracing::error!(?partition, "snapshot store unreadable; starting from kafka.auto_offset_reset");
                         return None;
@@ -132,7 +132,7 @@ impl Checkpointer {
                 }
                 Err(error) => {
                     tracing::error!(?partition, snapshot = %candidate.name, "skipping an unusable snapshot");
-                    self.telemetry.snapshot_failed(SnapshotOperation::Load, partition, &error);
+                    self.telemetry.snapshot_failed(SnapshotOperation::Load, partition, error.reason(), &error);
                 }
             }
         }

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::base::Millis;
+use crate::clock::WallClock;
 use crate::config::Config;
-use crate::event::Millis;
 use crate::generator::{self, GeneratorOptions};
 use crate::replay::End;
 
@@ -100,12 +101,8 @@ pub struct GeneratorArgs {
 }
 
 impl GeneratorArgs {
-    fn options(&self) -> GeneratorOptions {
-        GeneratorOptions {
-            seed: self.seed,
-            tickets_per_hour: self.rate,
-            start: self.start.unwrap_or_else(|| crate::source::now_millis() - 86_400_000),
-        }
+    fn options(&self, clock: &WallClock) -> GeneratorOptions {
+        GeneratorOptions { seed: self.seed, tickets_per_hour: self.rate, start: self.start.unwrap_or_else(|| clock.now() - 86_400_000) }
     }
 }
 
@@ -161,11 +158,14 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Demo { config, listen, generator } => {
             let mut config = Config::load(config.as_deref())?;
             config.http.listen = listen;
-            block_on(crate::service::demo(config, generator.options(), crate::service::shutdown_signal()))?
+            let options = generator.options(&WallClock::system());
+            block_on(crate::service::demo(config, options, crate::service::shutdown_signal()))?
         }
         Command::Generate { out, brokers, topic, count, follow, generator } => {
-            let options = generator.options();
+            let clock = WallClock::system();
+            let options = generator.options(&clock);
             let count = count.or((!follow).then_some(100_000));
+            let follow = follow.then_some(clock);
             match (out, brokers, topic) {
                 (Some(out), _, _) => generator::write_file(&out, options, count, follow),
                 (None, Some(brokers), Some(topic)) => block_on(generator::produce(&brokers, &topic, options, count, follow))?,
@@ -174,12 +174,13 @@ fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::CheckConfig { config } => {
             let loaded = Config::load(Some(&config))?;
+            crate::service::compile(&loaded)?;
             println!(
                 "{}: ok ({} topic(s), librdkafka properties {:?}, windows {:?}, labels {:?}, SLA policies {:?}, calendars {:?})",
                 config.display(),
                 loaded.kafka.topics.len(),
-                crate::kafka::shown_properties(&loaded.kafka.librdkafka),
-                loaded.time.windows.iter().map(|w| crate::config::window_label(*w)).collect::<Vec<_>>(),
+                crate::base::shown_properties(&loaded.kafka.librdkafka),
+                loaded.time.windows.iter().map(|w| crate::base::window_label(*w)).collect::<Vec<_>>(),
                 loaded.dimensions.labels,
                 loaded.sla.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
                 loaded.sla.calendars.keys().collect::<Vec<_>>(),

@@ -1,12 +1,13 @@
 //! The live service's wall clock. It is read through tokio's clock, so a test that pauses
 //! time (`#[tokio::test(start_paused = true)]`) controls exactly what "now" is for idle
-//! advancement and for the current SLA gauges.
+//! advancement and for the current SLA gauges. It is the only wall clock: the rebalance
+//! restore, the demo and `generate --follow` read it too.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use crate::event::Millis;
+use crate::base::Millis;
 
 /// Wall-clock time in milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy)]
@@ -30,5 +31,11 @@ impl WallClock {
 
     pub fn now(&self) -> Millis {
         self.origin_ms + self.origin.elapsed().as_millis() as Millis
+    }
+
+    /// How long from now until `at`; zero once it has come. What following the clock in real
+    /// time (the demo's feed, `generate --follow`) waits for.
+    pub fn until(&self, at: Millis) -> Duration {
+        Duration::from_millis(at.saturating_sub(self.now()).max(0) as u64)
     }
 }

@@ -1,6 +1,11 @@
 //! Configuration: TOML (`config/ticketpulse.toml` documents every field), overridden by
 //! `TICKETPULSE_<SECTION>__<FIELD>` environment variables. Unknown keys are errors, and
 //! [`Config::validate`] names the offending field before anything starts.
+//!
+//! This module is the schema and its field checks only; it imports no domain module. What
+//! needs the domain to be checked (SLA policies and calendars compiled, the Kafka properties
+//! as librdkafka reads them) is checked where it is used, by `engine::Rules::new` and
+//! `kafka::validate`: `service::compile` runs both, for `check-config` and start-up alike.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,6 +15,8 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer};
+
+use crate::base::{shown_properties, window_label, RESERVED_LABEL_VALUES};
 
 /// A configuration problem, always naming the field.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +136,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("topics", &self.topics)
             .field("dead_letter_topic", &self.dead_letter_topic)
             .field("auto_offset_reset", &self.auto_offset_reset)
-            .field("librdkafka", &crate::kafka::shown_properties(&self.librdkafka))
+            .field("librdkafka", &shown_properties(&self.librdkafka))
             .finish()
     }
 }
@@ -370,8 +377,11 @@ pub struct PolicyConfig {
     pub calendar: String,
 }
 
+/// The name of the built-in always-open calendar, every policy's default.
+pub const ALWAYS_OPEN: &str = "24x7";
+
 fn always_open() -> String {
-    crate::calendar::ALWAYS_OPEN.into()
+    ALWAYS_OPEN.into()
 }
 
 impl Default for PolicyConfig {
@@ -727,7 +737,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks everything serde cannot: ranges, duplicates, reserved values.
+    /// Checks what serde cannot, field by field: ranges, duplicates, reserved values. SLA
+    /// policies and the librdkafka properties are checked when compiled (`service::compile`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
@@ -745,7 +756,6 @@ impl Config {
         if let Some(key) = k.librdkafka.keys().find(|key| MANAGED_LIBRDKAFKA_KEYS.contains(&key.as_str())) {
             return Err(bad(format!("kafka.librdkafka.{key}"), "is set by ticketpulse itself; use the dedicated field"));
         }
-        crate::kafka::validate(k)?;
 
         let h = &self.http;
         for (field, value) in [("http.header_read_timeout", h.header_read_timeout), ("http.request_timeout", h.request_timeout)] {
@@ -799,7 +809,6 @@ impl Config {
         if self.events.max_message_bytes == 0 {
             return Err(bad("events.max_message_bytes", "must be positive"));
         }
-        crate::sla::SlaPolicies::new(&self.sla)?;
         if self.tickets.retention < Duration::from_secs(1) {
             return Err(bad("tickets.retention", "must be at least 1s"));
         }
@@ -900,9 +909,6 @@ fn check_buckets(field: &str, bounds: &[Duration]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Label values we generate ourselves and so cannot be configured.
-pub const RESERVED_LABEL_VALUES: [&str; 3] = ["other", "none", "unknown"];
-
 fn check_values(field: &str, values: &[String], lowercase: bool) -> Result<(), ConfigError> {
     for (i, v) in values.iter().enumerate() {
         if v.is_empty() || RESERVED_LABEL_VALUES.contains(&v.as_str()) {
@@ -916,18 +922,6 @@ fn check_values(field: &str, values: &[String], lowercase: bool) -> Result<(), C
         }
     }
     Ok(())
-}
-
-/// The `window` label value: the largest whole unit, e.g. `5m`, `1h`, `24h`, `90s`.
-pub fn window_label(window: Duration) -> String {
-    let s = window.as_secs();
-    if s > 0 && s % 3600 == 0 {
-        format!("{}h", s / 3600)
-    } else if s > 0 && s % 60 == 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// One line per problem, each naming the field and where its value came from (a file or an
@@ -1079,7 +1073,6 @@ mod tests {
             ("[time]\nmax_buffered_events = 0\n", "time.max_buffered_events"),
             ("[dimensions]\nchannels = [\"Email\"]\n", "dimensions.channels[0]"),
             ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
-            ("[[sla.policies]]\nname = \"x\"\nfirst_response = \"10ms\"\n", "sla.policies[0].first_response"),
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
             ("[abandonment]\nwait_buckets = [\"30s\", \"10s\"]\n", "abandonment.wait_buckets[1]"),
             ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat"),
@@ -1175,11 +1168,5 @@ mod tests {
             err.ends_with(": TOML parse error at line 3, column 1; duplicate key `sasl.password` in table `kafka.librdkafka`"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn window_labels() {
-        let labels: Vec<_> = [300, 3600, 86400, 90].map(|s| window_label(Duration::from_secs(s))).to_vec();
-        assert_eq!(labels, ["5m", "1h", "24h", "90s"]);
     }
 }

@@ -22,10 +22,11 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::agent::{self, AgentRules, AgentSlice};
-use crate::config::Config;
+use crate::base::{Millis, PartitionId};
+use crate::config::{Config, ConfigError};
 use crate::dimensions::{Catalog, DimKey};
-use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
-use crate::internal_events::{EventResult, PartitionId, Telemetry};
+use crate::event::{self, Event, EventBody, Invalid, ParseLimits, Status};
+use crate::internal_events::{EventResult, Telemetry};
 use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTHER_TOPIC};
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
@@ -61,17 +62,15 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub fn new(config: &Config) -> Self {
-        let ms = event::millis;
+    /// Compiles a configuration that passed [`Config::validate`]: the one place SLA policies
+    /// and calendars are built, naming the field of the first problem.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let ms = crate::base::millis;
         let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
         let catalog = Catalog::new(&config.dimensions);
         let surveys = &config.kpis.surveys;
-        Self {
-            ticket: TicketRules {
-                kpi: KpiRules::new(config, &catalog),
-                catalog,
-                policies: SlaPolicies::new(&config.sla).expect("a validated configuration has valid SLA policies"),
-            },
+        Ok(Self {
+            ticket: TicketRules { kpi: KpiRules::new(config, &catalog), catalog, policies: SlaPolicies::new(&config.sla)? },
             windows: windows.clone(),
             allowed_lateness: ms(config.time.allowed_lateness),
             idle_timeout: ms(config.time.idle_timeout),
@@ -93,7 +92,7 @@ impl Rules {
             backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
             stale_after: ms(config.kpis.backlog.stale_after),
             shape: StateShape::new(config, windows),
-        }
+        })
     }
 }
 
@@ -624,8 +623,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: &Config, telemetry: Arc<Telemetry>) -> Self {
-        Self { rules: Arc::new(Rules::new(config)), partitions: BTreeMap::new(), telemetry, end_time: None }
+    pub fn new(rules: Rules, telemetry: Arc<Telemetry>) -> Self {
+        Self { rules: Arc::new(rules), partitions: BTreeMap::new(), telemetry, end_time: None }
     }
 
     /// Replay up to `end_time`: an event dated more than `time.max_future_skew` after it is

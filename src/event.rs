@@ -8,28 +8,13 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds since the Unix epoch: the engine's only notion of time.
-pub type Millis = i64;
+use crate::base::{Millis, MAX_TIME};
 
 /// Longest accepted `event_id` / `ticket_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
-/// Event times are accepted from the Unix epoch up to, not including, this instant:
-/// 2100-01-01T00:00:00Z. It is far beyond any real ticket's time, yet rejects the usual
-/// producer mistakes (epoch microseconds or nanoseconds sent as milliseconds, `9999-12-31`
-/// placeholders) before they can push stream time decades ahead. It also keeps every sum of
-/// an event time and a configured duration ([`millis`]) far from overflowing.
-pub const MAX_TIME: Millis = 4_102_444_800_000;
-
 /// Largest accepted `work_logged.seconds`: 365 days.
 pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
-
-/// A configured duration in milliseconds, saturating at [`MAX_TIME`]: a duration longer than
-/// the whole range of event times acts exactly like "never", and no time plus duration can
-/// overflow.
-pub fn millis(duration: std::time::Duration) -> Millis {
-    duration.as_millis().min(MAX_TIME as u128) as Millis
-}
 
 /// One validated ticket lifecycle event.
 #[derive(Debug, Clone, PartialEq)]
@@ -508,6 +493,7 @@ impl std::fmt::Debug for Truncated<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::millis;
 
     const LIMITS: ParseLimits =
         ParseLimits { max_message_bytes: 512, max_future_skew: 300_000, csat_range: (1.0, 5.0), ces_range: (1.0, 7.0) };

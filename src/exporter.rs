@@ -21,12 +21,12 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
 use crate::agent::{AgentSlice, AgentTally};
+use crate::base::Millis;
 use crate::clock::WallClock;
 use crate::config::HttpConfig;
 use crate::dimensions::DimKey;
 use crate::engine::Rules;
 use crate::engine::{Engine, PartitionClock, SlaRow, View};
-use crate::event::Millis;
 use crate::event::Survey;
 use crate::internal_events::Telemetry;
 use crate::kpi::{bucket_labels, KpiSlice, SlaSlice, SurveyTally, TopicSlice, NO_TOPIC, OTHER_TOPIC};

@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Exp, LogNormal};
 use serde_json::{json, Value};
 
-use crate::event::Millis;
-use crate::source::now_millis;
+use crate::base::Millis;
+use crate::clock::WallClock;
 
 /// Shape of the simulated help desk.
 #[derive(Debug, Clone, Copy)]
@@ -224,17 +224,16 @@ impl Iterator for Generator {
     }
 }
 
-/// `generate --out`: JSON Lines to a file or stdout.
-pub fn write_file(path: &str, options: GeneratorOptions, count: Option<u64>, follow: bool) -> anyhow::Result<()> {
+/// `generate --out`: JSON Lines to a file or stdout. With `follow` (`--follow`), each event
+/// is written when its time comes on that clock.
+pub fn write_file(path: &str, options: GeneratorOptions, count: Option<u64>, follow: Option<WallClock>) -> anyhow::Result<()> {
     let sink: Box<dyn Write> = if path == "-" { Box::new(std::io::stdout().lock()) } else { Box::new(std::fs::File::create(path)?) };
     let mut out = std::io::BufWriter::new(sink);
     for event in Generator::new(options).take(count.unwrap_or(u64::MAX) as usize) {
-        if follow {
-            let wait = event.at - now_millis();
-            if wait > 0 {
-                out.flush()?;
-                std::thread::sleep(Duration::from_millis(wait as u64));
-            }
+        let wait = follow.map_or(Duration::ZERO, |clock| clock.until(event.at));
+        if !wait.is_zero() {
+            out.flush()?;
+            std::thread::sleep(wait);
         }
         out.write_all(event.payload.as_bytes())?;
         out.write_all(b"\n")?;
@@ -243,18 +242,25 @@ pub fn write_file(path: &str, options: GeneratorOptions, count: Option<u64>, fol
     Ok(())
 }
 
-/// `generate --brokers --topic`: produce to Kafka, keyed by ticket id.
-pub async fn produce(brokers: &str, topic: &str, options: GeneratorOptions, count: Option<u64>, follow: bool) -> anyhow::Result<()> {
+/// `generate --brokers --topic`: produce to Kafka, keyed by ticket id. With `follow`
+/// (`--follow`), each event is produced when its time comes on that clock.
+pub async fn produce(
+    brokers: &str,
+    topic: &str,
+    options: GeneratorOptions,
+    count: Option<u64>,
+    follow: Option<WallClock>,
+) -> anyhow::Result<()> {
     use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
     let producer: FutureProducer = rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).set("linger.ms", "20").create()?;
     let mut events = Generator::new(options).take(count.unwrap_or(u64::MAX) as usize);
     let mut sent = 0u64;
     loop {
         // Real time: one event when its time comes; otherwise batches of 1000 in flight.
-        let batch: Vec<Generated> = events.by_ref().take(if follow { 1 } else { 1000 }).collect();
+        let batch: Vec<Generated> = events.by_ref().take(if follow.is_some() { 1 } else { 1000 }).collect();
         let Some(first) = batch.first() else { break };
-        if follow && first.at > now_millis() {
-            tokio::time::sleep(Duration::from_millis((first.at - now_millis()) as u64)).await;
+        if let Some(clock) = follow {
+            tokio::time::sleep(clock.until(first.at)).await;
         }
         // `send_result` enqueues at once (an unpolled `send` future would not), so the whole
         // batch is in flight together.
@@ -285,7 +291,7 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
         assert_eq!(a[0].at, options.start);
-        let limits = crate::engine::Rules::new(&crate::config::Config::default()).limits;
+        let limits = crate::engine::Rules::new(&crate::config::Config::default()).unwrap().limits;
         for g in &a {
             crate::event::parse(g.payload.as_bytes(), &limits, None).unwrap_or_else(|e| panic!("{}: {e:?}", g.payload));
         }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::base::PartitionId;
 use crate::event::{EventType, Invalid, InvalidReason};
 use crate::lock;
 
@@ -65,9 +66,6 @@ impl HttpDrop {
         }
     }
 }
-
-/// A Kafka partition (or `replay/0`).
-pub type PartitionId = (String, i32);
 
 /// Minimum gap between two log lines of the same kind; the rest are counted and summarised.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -238,14 +236,21 @@ impl Telemetry {
         tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
     }
 
-    /// A snapshot could not be saved, or a stored one could not be used.
-    pub fn snapshot_failed(&self, operation: SnapshotOperation, partition: &PartitionId, error: &crate::snapshot::SnapshotError) {
+    /// A snapshot could not be saved, or a stored one could not be used: `reason` is the
+    /// error's bounded label (`SnapshotError::reason`; the snapshot module sits above this one).
+    pub fn snapshot_failed(
+        &self,
+        operation: SnapshotOperation,
+        partition: &PartitionId,
+        reason: &'static str,
+        error: &dyn std::fmt::Display,
+    ) {
         let op = match operation {
             SnapshotOperation::Save => "save",
             SnapshotOperation::Load => "load",
         };
-        *lock(&self.snapshot_failures).entry((op, error.reason())).or_default() += 1;
-        tracing::error!(?partition, operation = op, reason = error.reason(), %error, "snapshot {op} failed");
+        *lock(&self.snapshot_failures).entry((op, reason)).or_default() += 1;
+        tracing::error!(?partition, operation = op, reason, %error, "snapshot {op} failed");
     }
 
     /// Broker reachability as librdkafka reports it; drives readiness.

@@ -7,7 +7,6 @@
 //! hands back (errors, log lines) is scrubbed of those values before it is shown, since
 //! librdkafka's own messages may echo them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
@@ -15,29 +14,9 @@ use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
 
+use crate::base::{is_secret, REDACTED};
 use crate::config::{bad, ConfigError, KafkaConfig};
 use crate::internal_events::Telemetry;
-
-/// A property whose name holds one of these (case-insensitive) has a secret value.
-const SECRET_WORDS: [&str; 4] = ["password", "secret", "key", "token"];
-
-/// Secret too, though named otherwise: librdkafka marks it sensitive, and its
-/// `principal=... extension_...=...` value can carry credentials.
-const SECRET_PROPERTIES: [&str; 1] = ["sasl.oauthbearer.config"];
-
-/// Shown instead of a secret value.
-pub const REDACTED: &str = "[redacted]";
-
-/// Whether the value of librdkafka property `name` is a secret.
-pub fn is_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|word| name.contains(word)) || SECRET_PROPERTIES.contains(&name.as_str())
-}
-
-/// The `kafka.librdkafka` properties as they may be shown: secret values replaced.
-pub fn shown_properties(properties: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
-    properties.iter().map(|(k, v)| (k.as_str(), if is_secret(k) { REDACTED } else { v.as_str() })).collect()
-}
 
 /// Settings every Kafka client of ticketpulse shares: the brokers and the passed-through
 /// `kafka.librdkafka` properties (security, SASL, ...).
@@ -202,22 +181,6 @@ mod tests {
     }
 
     #[test]
-    fn secret_names() {
-        let secret = [
-            "sasl.password",
-            "ssl.key.password",
-            "ssl.key.pem",
-            "SASL.OAUTHBEARER.CLIENT.SECRET",
-            "ssl_key",
-            "x.Token.y",
-            "sasl.oauthbearer.config",
-        ];
-        assert!(secret.iter().all(|k| is_secret(k)), "{secret:?}");
-        let plain = ["sasl.username", "security.protocol", "ssl.ca.location", "sasl.pasword", "sasl.mechanisms"];
-        assert!(plain.iter().all(|k| !is_secret(k)), "{plain:?}");
-    }
-
-    #[test]
     fn librdkafka_refuses_unknown_names_and_bad_values_naming_the_field() {
         let err = validate(&kafka(&[("sasl.pasword", "hunter2")])).unwrap_err().to_string();
         assert_eq!(err, "kafka.librdkafka.sasl.pasword: No such configuration property: \"sasl.pasword\"");
@@ -261,7 +224,10 @@ mod tests {
         assert_eq!(secrets.redact("hunte;xyzzy;abc;ab"), "hunte;xyzzy;[redacted];ab");
         assert_eq!(Secrets::default().redact("hunter2"), "hunter2");
         let config = kafka(&[("sasl.password", "hunter2"), ("sasl.username", "bob")]);
-        assert_eq!(format!("{:?}", shown_properties(&config.librdkafka)), r#"{"sasl.password": "[redacted]", "sasl.username": "bob"}"#);
+        assert_eq!(
+            format!("{:?}", crate::base::shown_properties(&config.librdkafka)),
+            r#"{"sasl.password": "[redacted]", "sasl.username": "bob"}"#
+        );
         let debug = format!("{config:?}");
         assert!(debug.contains(r#"librdkafka: {"sasl.password": "[redacted]", "sasl.username": "bob"}"#), "{debug}");
     }

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{window_label, Config};
+use crate::base::{window_label, Millis};
+use crate::config::Config;
 use crate::dimensions::Catalog;
-use crate::event::{Millis, Survey};
+use crate::event::Survey;
 use crate::sla::{SlaOutcome, SlaSample};
 use crate::window::{Aggregate, Distribution};
 
@@ -28,7 +29,7 @@ pub struct KpiRules {
 
 impl KpiRules {
     pub fn new(config: &Config, catalog: &Catalog) -> Self {
-        let ms = crate::event::millis;
+        let ms = crate::base::millis;
         let k = &config.kpis;
         Self {
             short_abandon_ms: ms(config.abandonment.short_abandon_threshold),

@@ -1,35 +1,41 @@
 //! ticketpulse turns a help desk's ticket lifecycle events (JSON on Kafka) into live support
 //! KPIs served as Prometheus metrics.
 //!
-//! Data flows one way: **source → engine → exporter**.
+//! Data flows one way: **source → engine → exporter**. A feeder (the Kafka [`source`], the
+//! demo's [`generator`] wired by [`service`], or [`replay`]) pushes every message into
+//! `Engine::handle`; the [`exporter`] and [`tickets`] read what the engine holds. The map
+//! below is also the layering: a module uses only modules listed below it (`tests/layers.rs`
+//! checks it), so there are no import cycles, and the foundation, [`base`], imports nothing.
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons |
-//! | [`config`] | the TOML configuration, env overrides, validation naming the field |
-//! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
-//! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
-//! | [`sla`] | the SLA clock: ordered policies, first response / next reply / resolution clocks, pauses, met / breached |
-//! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
-//! | [`clock`] | the live service's wall clock, read through tokio so tests can pause it |
-//! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them |
-//! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
-//! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
-//! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
-//! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
-//! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
-//! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
-//! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets redacted |
-//! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
-//! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
-//! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
-//! | [`source`] | the Kafka consumer group and the dead-letter producer |
-//! | [`service`] | `run`: wires source, engine and exporter, handles signals |
-//! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
-//! | [`generator`] | the synthetic help desk behind `generate` and `demo` |
 //! | [`cli`] | the command line |
+//! | [`service`] | `run` and `demo`: `compile` (librdkafka check + `Rules::new`), one wiring of a source, the engine and the exporter on the wall clock, signals |
+//! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
+//! | [`generator`] | the synthetic help desk behind `generate` and `demo`, following a given clock in real time |
+//! | [`source`] | the Kafka consumer group and the dead-letter producer |
+//! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
+//! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
+//! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
+//! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
+//! | [`clock`] | the one wall clock (live service, rebalance restore, demo, `generate --follow`), read through tokio so tests can pause it |
+//! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path |
+//! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
+//! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets scrubbed from what it says |
+//! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
+//! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
+//! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
+//! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them |
+//! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
+//! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
+//! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |
+//! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
+//! | [`config`] | the TOML configuration schema, env overrides, field checks naming the field; imports no domain module |
+//! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons |
+//! | [`base`] | the foundation, importing nothing of the project: `Millis`, `PartitionId`, `window` labels, reserved label values, secret redaction |
 
 pub mod agent;
+pub mod base;
 pub mod calendar;
 pub mod checkpoint;
 pub mod cli;

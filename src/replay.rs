@@ -6,11 +6,11 @@
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 
+use crate::base::{Millis, PartitionId};
 use crate::config::Config;
-use crate::engine::Engine;
-use crate::event::Millis;
+use crate::engine::{Engine, Rules};
 use crate::exporter;
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::internal_events::Telemetry;
 
 /// Replay runs all input as one partition.
 pub fn replay_partition() -> PartitionId {
@@ -37,7 +37,8 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
         End::Flush(end_time) => end_time,
         End::AsLive => None,
     };
-    let mut engine = Engine::new(config, Arc::clone(&telemetry)).with_end_time(end_time);
+    let rules = Rules::new(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut engine = Engine::new(rules, Arc::clone(&telemetry)).with_end_time(end_time);
     let partition = replay_partition();
     // One byte more than the limit is enough to know a line is oversized.
     let keep = config.events.max_message_bytes.saturating_add(1);

@@ -1,5 +1,6 @@
-//! `ticketpulse run` and `ticketpulse demo`: wire a source, the engine and the exporter
-//! together, and stop cleanly on SIGTERM / SIGINT.
+//! `ticketpulse run` and `ticketpulse demo`: compile the configuration, wire a source (Kafka
+//! or the synthetic help desk), the engine and the exporter together on the wall clock, and
+//! stop cleanly on SIGTERM / SIGINT.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,16 +12,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::base::PartitionId;
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
-use crate::config::{Config, SnapshotStoreKind};
-use crate::engine::Engine;
+use crate::config::{Config, ConfigError, SnapshotStoreKind};
+use crate::engine::{Engine, Rules};
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
 use crate::internal_events::Telemetry;
 use crate::kafka::client_config;
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
-use crate::source::{now_millis, KafkaSource};
+use crate::source::KafkaSource;
 
 /// How often idle partitions are checked for wall-clock advancement (so a breach is counted
 /// at most this long after the idle timeout and lateness have passed).
@@ -30,6 +32,8 @@ const IDLE_CHECK: Duration = Duration::from_millis(250);
 pub struct Running {
     /// Where `/metrics` and the health checks are served.
     pub http_addr: SocketAddr,
+    /// Where the tickets API and page are served when `ui.listen` gives them their own address.
+    pub ui_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     source: JoinHandle<()>,
     http: JoinHandle<()>,
@@ -134,24 +138,67 @@ pub fn spawn_http(
     })
 }
 
+/// The one compile step after [`Config::load`], for `check-config` and start-up alike:
+/// the Kafka properties as librdkafka reads them, then the engine's rules (SLA policies and
+/// calendars), each error naming its field. librdkafka's check is here, not in
+/// [`Rules::new`], because the engine (and `replay`) never talk to Kafka.
+pub fn compile(config: &Config) -> Result<Rules, ConfigError> {
+    crate::kafka::validate(&config.kafka)?;
+    Rules::new(config)
+}
+
+/// Where events come from.
+enum Input {
+    /// The Kafka consumer group (`run`).
+    Kafka,
+    /// The synthetic help desk in process, in real time once it has caught up (`demo`).
+    Demo(GeneratorOptions),
+}
+
+/// Wires `input`, the engine and the HTTP endpoints (which may be bound to port 0) together
+/// on the wall clock: the one wiring of `run` and `demo`. Nothing starts unless the
+/// configuration compiles, the ports bind and the source can be created.
+async fn start_with(config: &Config, input: Input) -> anyhow::Result<Running> {
+    let rules = compile(config)?;
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Arc::new(Mutex::new(Engine::new(rules, Arc::clone(&telemetry))));
+    let listeners = Listeners::bind(config).await?;
+    let (http_addr, ui_addr) = (listeners.metrics_addr()?, listeners.ui_addr()?);
+    let clock = WallClock::system();
+    let (stop, stopped) = watch::channel(false);
+    let source = match input {
+        Input::Kafka => {
+            let store = open_snapshot_store(config, &telemetry).await?;
+            let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
+            let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry), clock)?;
+            tokio::spawn(source.run(stopped.clone(), IDLE_CHECK, config.snapshots.interval))
+        }
+        Input::Demo(options) => {
+            let partition = ("demo".to_string(), 0);
+            telemetry.partitions_assigned(std::slice::from_ref(&partition));
+            let feed = feed_demo(Generator::new(options), partition, Arc::clone(&engine), clock);
+            let stopped = stopped.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = feed => {}
+                    _ = wait_for_stop(stopped) => {}
+                }
+            })
+        }
+    };
+    let http = spawn_http(listeners, config, engine, telemetry, Some(clock), stopped);
+    Ok(Running { http_addr, ui_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
+}
+
 /// Starts the Kafka consumer and the HTTP endpoints (which may be bound to port 0).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
-    let listeners = Listeners::bind(&config).await?;
-    let (http_addr, ui_addr) = (listeners.metrics_addr()?, listeners.ui_addr()?);
-    let store = open_snapshot_store(&config, &telemetry).await?;
-    let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
-    let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry))?;
-    let (stop, stopped) = watch::channel(false);
-    let clock = WallClock::system();
-    let http = spawn_http(listeners, &config, engine, telemetry, Some(clock), stopped.clone());
-    let source = tokio::spawn(source.run(stopped, clock, IDLE_CHECK, config.snapshots.interval));
+    let running = start_with(&config, Input::Kafka).await?;
+    let http_addr = running.http_addr;
     tracing::info!(%http_addr, "serving /metrics");
     if config.ui.enabled {
-        tracing::info!(addr = %ui_addr.unwrap_or(http_addr), "serving /tickets and /api/v1/tickets");
+        tracing::info!(addr = %running.ui_addr.unwrap_or(http_addr), "serving /tickets and /api/v1/tickets");
     }
-    Ok(Running { http_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
+    Ok(running)
 }
 
 /// The service until `shutdown` resolves.
@@ -173,36 +220,28 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     tracing::info!(cost_per_hour = cost, "demo cost (kpis.cost.per_hour)");
     // The generator's agent ids are synthetic (`agent-N`), so the demo shows the agent table.
     config.kpis.agents.enabled = true;
-    let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
-    let listeners = Listeners::bind(&config).await?;
-    let url = local(listeners.metrics_addr()?);
+    let running = start_with(&config, Input::Demo(options)).await?;
+    let url = local(running.http_addr);
     println!("ticketpulse demo: http://{url}/metrics (endpoints at http://{url}/); Ctrl-C stops it");
     if config.ui.enabled {
-        println!("breached tickets: http://{}/tickets?state=breached", local(listeners.ui_addr()?.unwrap_or(url)));
+        println!("breached tickets: http://{}/tickets?state=breached", local(running.ui_addr.unwrap_or(url)));
     }
-    let partition = ("demo".to_string(), 0);
-    telemetry.partitions_assigned(std::slice::from_ref(&partition));
-    let (stop, stopped) = watch::channel(false);
-    let http = spawn_http(listeners, &config, Arc::clone(&engine), telemetry, Some(WallClock::system()), stopped);
-    let feed = async {
-        for event in Generator::new(options) {
-            let wait = event.at - now_millis();
-            if wait > 0 {
-                tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            }
-            let mut engine = crate::lock(&engine);
-            let _ = engine.handle(&partition, event.payload.as_bytes(), Some(now_millis()), &"demo");
-            engine.advance_idle(now_millis());
+    shutdown.await;
+    running.shutdown().await
+}
+
+/// Feeds generated events to the engine as their time comes on `clock`: at once while they
+/// are in the past, then in real time.
+async fn feed_demo(events: Generator, partition: PartitionId, engine: Arc<Mutex<Engine>>, clock: WallClock) {
+    for event in events {
+        let wait = clock.until(event.at);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
-    };
-    tokio::select! {
-        _ = feed => {}
-        _ = shutdown => {}
+        let mut engine = crate::lock(&engine);
+        let _ = engine.handle(&partition, event.payload.as_bytes(), Some(clock.now()), &"demo");
+        engine.advance_idle(clock.now());
     }
-    let _ = stop.send(true);
-    http.await?;
-    Ok(())
 }
 
 /// An address to open in a browser: loopback for "all interfaces".
@@ -230,4 +269,38 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return its error type by value.
+mod tests {
+    use super::*;
+
+    /// `toml` loaded (schema and field checks) in a jail, so no test's environment overrides
+    /// leak in, then compiled.
+    fn compiled(toml: &str) -> Result<Rules, String> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("t.toml", toml)?;
+            let config = Config::load(Some(std::path::Path::new("t.toml"))).expect("the schema and field checks pass");
+            result = Some(compile(&config).map_err(|e| e.to_string()));
+            Ok(())
+        });
+        result.expect("the jail ran")
+    }
+
+    #[test]
+    fn compile_names_the_field_config_checks_cannot() {
+        let err = compiled("[[sla.policies]]\nname = \"x\"\nfirst_response = \"10ms\"\n").err().unwrap();
+        assert!(err.starts_with("sla.policies[0].first_response"), "{err}");
+        assert_eq!(err, "sla.policies[0].first_response: must be at least 1s");
+        let err = compiled("[kafka.librdkafka]\n\"sasl.pasword\" = \"hunter2\"\n").err().unwrap();
+        assert_eq!(err, "kafka.librdkafka.sasl.pasword: No such configuration property: \"sasl.pasword\"");
+    }
+
+    #[test]
+    fn the_defaults_compile_to_the_four_priority_policies() {
+        let rules = compiled("").unwrap();
+        assert_eq!(rules.ticket.policies.names().collect::<Vec<_>>(), ["urgent", "high", "normal", "low"]);
+    }
 }

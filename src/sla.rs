@@ -16,9 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, ALWAYS_OPEN};
-use crate::config::{bad, ConfigError, SlaConfig};
-use crate::event::{Millis, Priority, Status};
+use crate::base::Millis;
+use crate::calendar::Calendar;
+use crate::config::{bad, ConfigError, SlaConfig, ALWAYS_OPEN};
+use crate::event::{Priority, Status};
 
 /// A kind of SLA target; the `target` metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -116,11 +117,11 @@ impl SlaPolicies {
         }
         let mut horizons = Vec::new();
         for (i, h) in config.at_risk_horizons.iter().enumerate() {
-            let label = crate::config::window_label(*h);
+            let label = crate::base::window_label(*h);
             if h.as_millis() == 0 || h.as_millis() % 1000 != 0 || horizons.iter().any(|(l, _)| *l == label) {
                 return Err(bad(format!("sla.at_risk_horizons[{i}]"), "must be distinct whole seconds"));
             }
-            horizons.push((label, crate::event::millis(*h)));
+            horizons.push((label, crate::base::millis(*h)));
         }
 
         let mut calendar_names = vec![ALWAYS_OPEN.to_string()];
@@ -137,7 +138,7 @@ impl SlaPolicies {
             Self { policies: Vec::new(), calendars, pause, horizons, channels: Vec::new(), teams: Vec::new(), topics: Vec::new() };
         for (i, p) in config.policies.iter().enumerate() {
             let field = |name: &str| format!("sla.policies[{i}].{name}");
-            if p.name.trim().is_empty() || crate::config::RESERVED_LABEL_VALUES.contains(&p.name.as_str()) {
+            if p.name.trim().is_empty() || crate::base::RESERVED_LABEL_VALUES.contains(&p.name.as_str()) {
                 return Err(bad(field("name"), format!("{:?} is empty or reserved", p.name)));
             }
             if this.policies.iter().any(|q| q.name == p.name) {
@@ -173,7 +174,7 @@ impl SlaPolicies {
                 if d.is_some_and(|d| d < std::time::Duration::from_secs(1)) {
                     return Err(bad(field(name), "must be at least 1s"));
                 }
-                *slot = d.map(crate::event::millis);
+                *slot = d.map(crate::base::millis);
             }
             let calendar = calendar_names
                 .iter()

@@ -26,12 +26,13 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use crate::base::{Millis, PartitionId};
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
 use crate::config::{KafkaConfig, OffsetReset};
 use crate::engine::Engine;
-use crate::event::{Invalid, Millis};
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::event::Invalid;
+use crate::internal_events::Telemetry;
 use crate::kafka::{client_config, ClientError, ClientLog};
 use crate::lock;
 
@@ -74,6 +75,8 @@ pub struct SourceContext {
     telemetry: Arc<Telemetry>,
     /// Where a partition without a snapshot starts.
     reset: OffsetReset,
+    /// A restored partition's idle time counts from its restore on this clock.
+    clock: WallClock,
 }
 
 fn partition_ids(list: &TopicPartitionList) -> Vec<PartitionId> {
@@ -114,7 +117,7 @@ impl ConsumerContext for SourceContext {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 for (topic, partition) in &partitions {
-                    let offset = match self.checkpoints.restore(&(topic.clone(), *partition), now_millis()) {
+                    let offset = match self.checkpoints.restore(&(topic.clone(), *partition), self.clock.now()) {
                         Some(offset) => Offset::Offset(offset),
                         None => match self.reset {
                             OffsetReset::Earliest => Offset::Beginning,
@@ -171,6 +174,8 @@ pub struct KafkaSource {
     engine: Arc<Mutex<Engine>>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
+    /// Messages are handled at this clock's time; idle partitions follow it.
+    clock: WallClock,
 }
 
 impl KafkaSource {
@@ -179,6 +184,7 @@ impl KafkaSource {
         engine: Arc<Mutex<Engine>>,
         checkpoints: Arc<Checkpointer>,
         telemetry: Arc<Telemetry>,
+        clock: WallClock,
     ) -> Result<Self, SourceError> {
         let mut producer_config = client_config(config);
         producer_config
@@ -199,6 +205,7 @@ impl KafkaSource {
             checkpoints: Arc::clone(&checkpoints),
             telemetry: Arc::clone(&telemetry),
             reset: config.auto_offset_reset,
+            clock,
         };
         let consumer: StreamConsumer<SourceContext> = crate::kafka::create(&client, context, "consumer")?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
@@ -211,12 +218,13 @@ impl KafkaSource {
             Some((producer, config.dead_letter_topic.clone()))
         };
         tracing::info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "subscribed");
-        Ok(Self { consumer, dead_letter, engine, checkpoints, telemetry })
+        Ok(Self { consumer, dead_letter, engine, checkpoints, telemetry, clock })
     }
 
     /// Consumes until `stop` turns true; then finishes the message in hand, snapshots every
     /// partition, commits and leaves the group.
-    pub async fn run(self, mut stop: watch::Receiver<bool>, clock: WallClock, idle_check: Duration, snapshot_interval: Duration) {
+    pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration, snapshot_interval: Duration) {
+        let clock = self.clock;
         let mut idle_tick = tokio::time::interval(idle_check);
         idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut snapshot_tick = tokio::time::interval(snapshot_interval);
@@ -323,9 +331,4 @@ impl KafkaSource {
             outcome.await;
         }
     }
-}
-
-/// Wall-clock time in milliseconds since the Unix epoch.
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }

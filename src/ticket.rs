@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::Millis;
 use crate::dimensions::{Catalog, Dims};
-use crate::event::{Author, EventBody, Millis, Requester, Status};
+use crate::event::{Author, EventBody, Requester, Status};
 use crate::kpi::{KpiRules, Sample};
 use crate::sla::{MatchFields, PolicyId, SlaClock, SlaEffects, SlaPolicies, SlaTarget, TargetGauge};
 

@@ -26,12 +26,12 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use tokio::net::TcpListener;
 
+use crate::base::{Millis, PartitionId};
 use crate::clock::WallClock;
 use crate::config::{Dimension, HttpConfig, UiConfig, TICKET_ID_PLACEHOLDER};
 use crate::dimensions::DimKey;
 use crate::engine::{Engine, Rules};
-use crate::event::Millis;
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::internal_events::Telemetry;
 use crate::sla::{PolicyId, SlaTarget, TargetGauge};
 use crate::ticket::GaugeShare;
 
@@ -710,7 +710,7 @@ mod tests {
     use crate::config::Config;
 
     fn rules() -> Rules {
-        Rules::new(&Config::default())
+        Rules::new(&Config::default()).unwrap()
     }
 
     #[test]
@@ -749,7 +749,7 @@ mod tests {
         assert_eq!(err("policy=%FF"), "policy: is not valid UTF-8 once decoded");
         let mut config = Config::default();
         config.sla.at_risk_horizons.clear();
-        let none = Rules::new(&config);
+        let none = Rules::new(&config).unwrap();
         assert_eq!(Query::new(&none).horizon, None);
         assert_eq!(
             Query::parse(Some("state=at_risk"), &none).unwrap_err().to_string(),
@@ -760,7 +760,7 @@ mod tests {
     #[tokio::test]
     async fn readers_beyond_the_queue_are_told_to_come_back_and_the_next_one_is_served() {
         let config = Config::default();
-        let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::default())));
+        let engine = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::default())));
         let api = Api::new(engine, None, &config.ui);
         let get = |api: Api| api_handler(State(api), RawQuery(None));
         // Eight readers waiting: the ninth gets 503 with Retry-After, not a place in the queue.
@@ -777,7 +777,7 @@ mod tests {
     fn the_default_horizon_is_the_smallest_not_the_first() {
         let mut config = Config::default();
         config.sla.at_risk_horizons = vec![std::time::Duration::from_secs(3600), std::time::Duration::from_secs(300)];
-        let r = Rules::new(&config);
+        let r = Rules::new(&config).unwrap();
         assert_eq!(Query::new(&r).horizon, Some(1));
         assert_eq!(r.ticket.policies.horizons()[1].0, "5m");
     }

@@ -13,8 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
-use crate::config::window_label;
-use crate::event::Millis;
+use crate::base::{window_label, Millis};
 
 /// An aggregate that can be combined with another of its kind.
 pub trait Aggregate: Default {
@@ -32,7 +31,7 @@ pub struct WindowSpec {
 
 impl WindowSpec {
     pub fn new(window: Duration, slices: u32) -> Self {
-        Self { label: window_label(window), slice_ms: crate::event::millis(window) / Millis::from(slices), slices: slices as usize }
+        Self { label: window_label(window), slice_ms: crate::base::millis(window) / Millis::from(slices), slices: slices as usize }
     }
 
     /// The window's length.

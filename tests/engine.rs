@@ -10,7 +10,7 @@ use common::kpis;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ticketpulse::config::Config;
-use ticketpulse::engine::Engine;
+use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::generator::{Generated, Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 
@@ -59,7 +59,7 @@ fn bounded_disorder_and_redeliveries_give_the_in_order_result() {
 #[test]
 fn breach_fires_from_idle_wall_clock_advancement_alone() {
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(&Config::default(), Arc::clone(&telemetry));
+    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
     let p = ("tickets".to_string(), 0);
     let created =
         format!(r#"{{"event_id":"1","ticket_id":"T","type":"ticket_created","at":{START},"channel":"chat","priority":"urgent"}}"#);
@@ -83,7 +83,7 @@ fn breach_fires_from_idle_wall_clock_advancement_alone() {
 
 #[test]
 fn idle_advancement_waits_for_idle_timeout() {
-    let mut engine = Engine::new(&Config::default(), Arc::new(Telemetry::default()));
+    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
     let p = ("tickets".to_string(), 0);
     let created = format!(r#"{{"event_id":"1","ticket_id":"T","type":"ticket_created","at":{START},"channel":"chat"}}"#);
     // The event arrives at wall time START + 1 h (a backlog being consumed).
@@ -99,7 +99,7 @@ fn idle_advancement_waits_for_idle_timeout() {
 fn resolved_and_orphan_tickets_are_evicted_after_retention() {
     let mut config = Config::default();
     config.tickets.retention = std::time::Duration::from_secs(3600);
-    let mut engine = Engine::new(&config, Arc::new(Telemetry::default()));
+    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     let p = ("tickets".to_string(), 0);
     let send = |engine: &mut Engine, id: &str, ticket: &str, at: i64, rest: &str| {
         let json = format!(r#"{{"event_id":"{id}","ticket_id":"{ticket}","at":{at},{rest}}}"#);

@@ -16,7 +16,7 @@ use common::{parse_exposition, value};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Gauge, Metric, MetricFamily, MetricType};
 use ticketpulse::config::{Config, HttpConfig};
-use ticketpulse::engine::Engine;
+use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::exporter;
 use ticketpulse::internal_events::{HttpDrop, Telemetry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,7 +45,7 @@ struct Server {
 
 async fn serve(http: HttpConfig, extra: Vec<Box<dyn Collector>>) -> Server {
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(&Config::default(), Arc::clone(&telemetry));
+    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
     let partition = ("tickets".to_string(), 0);
     for i in 0..3 {
         let at = START + i * 1000;

@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{parse_exposition, value};
+use ticketpulse::base::Millis;
 use ticketpulse::clock::WallClock;
 use ticketpulse::config::Config;
-use ticketpulse::engine::Engine;
-use ticketpulse::event::Millis;
+use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::exporter;
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::replay::{replay, End};
@@ -276,7 +276,7 @@ struct Live {
 impl Live {
     fn new(config: &Config, clock: Option<WallClock>) -> Self {
         let telemetry = Arc::new(Telemetry::default());
-        let engine = Arc::new(Mutex::new(Engine::new(config, Arc::clone(&telemetry))));
+        let engine = Arc::new(Mutex::new(Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry))));
         let registry = exporter::registry(Arc::clone(&engine), telemetry, clock);
         Self { engine, registry }
     }

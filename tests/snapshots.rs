@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{kpis, parse_exposition, value};
+use ticketpulse::base::PartitionId;
 use ticketpulse::checkpoint::Checkpointer;
 use ticketpulse::config::Config;
-use ticketpulse::engine::Engine;
+use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::exporter;
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{PartitionId, Telemetry};
+use ticketpulse::internal_events::Telemetry;
 use ticketpulse::snapshot::{LocalDirStore, SnapshotError, SnapshotStore};
 
 const START: i64 = 1_767_600_000_000; // 2026-01-05T08:00:00Z
@@ -46,20 +47,20 @@ fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     config.kpis.agents.enabled = true;
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut uninterrupted = Engine::new(&config, Arc::clone(&telemetry));
+    let mut uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     feed(&mut uninterrupted, &events, 0);
     uninterrupted.finish(None);
     let expected = exposition(uninterrupted, telemetry);
 
     // Crash after 12 345 messages: only the snapshot survives.
-    let mut before = Engine::new(&config, Arc::new(Telemetry::default()));
+    let mut before = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     feed(&mut before, &events[..12_345], 0);
     let (offset, bytes) = before.snapshot(&partition()).expect("a partition with input has a snapshot");
     assert_eq!(offset, 12_345);
     drop(before);
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut after = Engine::new(&config, Arc::clone(&telemetry));
+    let mut after = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     assert_eq!(after.restore(&partition(), &bytes, None).unwrap(), 12_345);
     feed(&mut after, &events[12_345..], 12_345);
     after.finish(None);
@@ -78,7 +79,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     let config = Config::default();
 
     let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
+    let engine = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry))));
     let checkpoints = Checkpointer::new(Some(Arc::clone(&store)), Arc::clone(&engine), Arc::clone(&telemetry));
     feed(&mut engine.lock().unwrap(), &events[..400], 0);
     checkpoints.checkpoint(None, true);
@@ -96,7 +97,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     std::fs::write(&newest, bytes).unwrap();
 
     let telemetry = Arc::new(Telemetry::default());
-    let fresh = Arc::new(Mutex::new(Engine::new(&config, Arc::clone(&telemetry))));
+    let fresh = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry))));
     let checkpoints = Checkpointer::new(Some(store), Arc::clone(&fresh), Arc::clone(&telemetry));
     assert_eq!(checkpoints.restore(&partition(), 0), Some(400), "the previous snapshot's offset");
     let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, Arc::clone(&telemetry), None)));
@@ -106,12 +107,12 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
 
 #[test]
 fn a_snapshot_taken_under_other_windows_is_refused_by_name() {
-    let mut engine = Engine::new(&Config::default(), Arc::new(Telemetry::default()));
+    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
     feed(&mut engine, &payloads(10), 0);
     let (_, bytes) = engine.snapshot(&partition()).unwrap();
     let mut changed = Config::default();
     changed.time.windows = vec![Duration::from_secs(3600)];
-    let mut other = Engine::new(&changed, Arc::new(Telemetry::default()));
+    let mut other = Engine::new(Rules::new(&changed).unwrap(), Arc::new(Telemetry::default()));
     let error = other.restore(&partition(), &bytes, None).unwrap_err();
     assert!(matches!(error, SnapshotError::ConfigChanged { field: "time.windows" }), "{error}");
 }
@@ -121,7 +122,7 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     let mut config = Config::default();
     config.tickets.max_per_partition = 100;
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(&config, Arc::clone(&telemetry));
+    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     // 150 tickets created one minute apart; none is solved.
     for i in 0..150 {
         let at = START + i * 60_000;

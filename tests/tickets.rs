@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use common::{http_get, key, parse_exposition};
 use serde_json::{json, Value};
+use ticketpulse::base::{Millis, PartitionId};
 use ticketpulse::clock::WallClock;
 use ticketpulse::config::{Config, Dimension};
-use ticketpulse::engine::Engine;
-use ticketpulse::event::Millis;
+use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::exporter;
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{PartitionId, Telemetry};
+use ticketpulse::internal_events::Telemetry;
 use ticketpulse::service::{spawn_http, Listeners};
 use ticketpulse::tickets::{Api, Query};
 use tokio::sync::watch;
@@ -86,7 +86,7 @@ fn partition(n: i32) -> PartitionId {
 ///
 /// Every ticket with a first-response target running or breached has its resolution running.
 fn scenario() -> Engine {
-    let mut engine = Engine::new(&config(), Arc::new(Telemetry::default()));
+    let mut engine = Engine::new(Rules::new(&config()).unwrap(), Arc::new(Telemetry::default()));
     let p0 = [
         created("C-3", at(-60, 0), "email", "high"),
         created("A-1", at(0, 0), "email", "urgent"),
@@ -347,7 +347,7 @@ async fn on_a_generated_help_desk_the_api_counts_equal_the_gauges_for_every_key(
     config.dimensions.labels.push(Dimension::Team);
     config.dimensions.teams = ["support", "billing", "technical"].map(String::from).to_vec();
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(&config, Arc::clone(&telemetry));
+    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     let lags = [0, 2 * MINUTE, 9 * MINUTE];
     let mut last = 0;
     for event in Generator::new(GeneratorOptions { seed: 13, tickets_per_hour: 240.0, start: START }).take(4000) {

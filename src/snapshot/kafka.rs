@@ -23,7 +23,8 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::{check_size, safe_name, SnapshotError, SnapshotStore, Stored, MAX_SNAPSHOT_BYTES};
-use crate::internal_events::{PartitionId, Telemetry};
+use crate::base::PartitionId;
+use crate::internal_events::Telemetry;
 use crate::kafka::{ClientLog, Secrets};
 use crate::lock;
 

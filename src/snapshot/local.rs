@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{check_size, safe_name, SnapshotError, SnapshotStore, Stored};
-use crate::internal_events::PartitionId;
+use crate::base::PartitionId;
 
 /// How many snapshots per partition are kept (the newest and its fallback).
 const KEEP: usize = 2;

@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::base::PartitionId;
 use crate::config::Config;
 use crate::dimensions::Catalog;
-use crate::internal_events::PartitionId;
 use crate::window::WindowSpec;
 
 /// Bumped whenever the payload's shape changes; older snapshots are then refused by name.

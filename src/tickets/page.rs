@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::{dimension_name, state_names, ticket_link, Answer, BadParameter, Query, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::base::Millis;
 use crate::engine::Rules;
-use crate::event::Millis;
 use crate::sla::SlaTarget;
 
 /// The page reloads itself this often (a meta refresh: no JavaScript).

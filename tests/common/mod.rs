@@ -565,7 +565,7 @@ impl Drop for Service {
 }
 
 /// The partition a [`Harness`] feeds.
-pub fn harness_partition() -> ticketpulse::internal_events::PartitionId {
+pub fn harness_partition() -> ticketpulse::base::PartitionId {
     ("tickets".to_string(), 0)
 }
 
@@ -579,7 +579,7 @@ pub struct Harness {
 impl Harness {
     pub fn new(config: &Config) -> Self {
         let telemetry = std::sync::Arc::new(ticketpulse::internal_events::Telemetry::default());
-        let engine = ticketpulse::engine::Engine::new(config, std::sync::Arc::clone(&telemetry));
+        let engine = ticketpulse::engine::Engine::new(ticketpulse::engine::Rules::new(config).unwrap(), std::sync::Arc::clone(&telemetry));
         Self { engine: std::sync::Arc::new(std::sync::Mutex::new(engine)), telemetry }
     }
 

@@ -1,0 +1,88 @@
+//! The foundation: the types and formatting every layer shares. It imports nothing of the
+//! project, so any module may use it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Milliseconds since the Unix epoch: the engine's only notion of time.
+pub type Millis = i64;
+
+/// Event times are accepted from the Unix epoch up to, not including, this instant:
+/// 2100-01-01T00:00:00Z. It is far beyond any real ticket's time, yet rejects the usual
+/// producer mistakes (epoch microseconds or nanoseconds sent as milliseconds, `9999-12-31`
+/// placeholders) before they can push stream time decades ahead. It also keeps every sum of
+/// an event time and a configured duration ([`millis`]) far from overflowing.
+pub const MAX_TIME: Millis = 4_102_444_800_000;
+
+/// A configured duration in milliseconds, saturating at [`MAX_TIME`]: a duration longer than
+/// the whole range of event times acts exactly like "never", and no time plus duration can
+/// overflow.
+pub fn millis(duration: Duration) -> Millis {
+    duration.as_millis().min(MAX_TIME as u128) as Millis
+}
+
+/// A Kafka partition (or `replay/0`).
+pub type PartitionId = (String, i32);
+
+/// Label values we generate ourselves and so cannot be configured.
+pub const RESERVED_LABEL_VALUES: [&str; 3] = ["other", "none", "unknown"];
+
+/// The `window` label value: the largest whole unit, e.g. `5m`, `1h`, `24h`, `90s`.
+pub fn window_label(window: Duration) -> String {
+    let s = window.as_secs();
+    if s > 0 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s > 0 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A property whose name holds one of these (case-insensitive) has a secret value.
+const SECRET_WORDS: [&str; 4] = ["password", "secret", "key", "token"];
+
+/// Secret too, though named otherwise: librdkafka marks it sensitive, and its
+/// `principal=... extension_...=...` value can carry credentials.
+const SECRET_PROPERTIES: [&str; 1] = ["sasl.oauthbearer.config"];
+
+/// Shown instead of a secret value.
+pub const REDACTED: &str = "[redacted]";
+
+/// Whether the value of property `name` is a secret.
+pub fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|word| name.contains(word)) || SECRET_PROPERTIES.contains(&name.as_str())
+}
+
+/// Properties as they may be shown: secret values replaced.
+pub fn shown_properties(properties: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    properties.iter().map(|(k, v)| (k.as_str(), if is_secret(k) { REDACTED } else { v.as_str() })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_labels() {
+        let labels: Vec<_> = [300, 3600, 86400, 90].map(|s| window_label(Duration::from_secs(s))).to_vec();
+        assert_eq!(labels, ["5m", "1h", "24h", "90s"]);
+    }
+
+    #[test]
+    fn secret_names() {
+        let secret = [
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.key.pem",
+            "SASL.OAUTHBEARER.CLIENT.SECRET",
+            "ssl_key",
+            "x.Token.y",
+            "sasl.oauthbearer.config",
+        ];
+        assert!(secret.iter().all(|k| is_secret(k)), "{secret:?}");
+        let plain = ["sasl.username", "security.protocol", "ssl.ca.location", "sasl.pasword", "sasl.mechanisms"];
+        assert!(plain.iter().all(|k| !is_secret(k)), "{plain:?}");
+    }
+}
