@@ -17,7 +17,7 @@
 //! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
 //! | [`engine`] | per-partition state, reorder buffer, watermark and timers; the single input path |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
-//! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
+//! | [`exporter`] | the families rendered from the engine's [`engine::View`] after its lock is released, and the HTTP endpoints (`exporter/`: server, labels, kpi, sla, self_metrics, encoding) |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
 //! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets redacted |
 //! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
