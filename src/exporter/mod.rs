@@ -32,7 +32,6 @@ use crate::clock::WallClock;
 use crate::engine::{Engine, View};
 use crate::internal_events::Telemetry;
 
-pub use encoding::QUANTILES;
 pub use labels::ExportRules;
 pub use server::serve;
 
