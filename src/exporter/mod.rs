@@ -120,6 +120,23 @@ mod tests {
     }
 
     #[test]
+    fn a_view_renders_exactly_what_a_scrape_of_the_registry_gives() {
+        let mut config = Config::default();
+        config.kpis.agents.enabled = true;
+        let telemetry = Arc::new(Telemetry::default());
+        let mut engine = Engine::new(&config, Arc::clone(&telemetry));
+        let partition = ("events".to_string(), 0);
+        let options = GeneratorOptions { seed: 3, tickets_per_hour: 60.0, start: 1_767_571_200_000 };
+        for g in Generator::new(options).take(2_000) {
+            engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
+        }
+        let text = exposition(&engine.view(None), &ExportRules::new(engine.rules()), &telemetry);
+        let scraped = encode(&registry(Arc::new(Mutex::new(engine)), telemetry, None));
+        assert_eq!(text, scraped);
+        assert!(text.contains("# TYPE ticketpulse_agent_replies gauge"), "the optional families are in both");
+    }
+
+    #[test]
     fn docs_metrics_md_lists_exactly_the_families_emitted() {
         // Every optional KPI on.
         let mut config = Config::default();
