@@ -600,7 +600,9 @@ pub struct PartitionClock {
     pub buffered: usize,
 }
 
-/// Everything the exporter renders, read under one lock.
+/// Everything the exporter renders, read under one lock: owned data (windows merged, current
+/// gauges read at each partition's time, per-partition clocks), so the families are rendered
+/// after the lock is released.
 #[derive(Debug, Default)]
 pub struct View {
     pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
@@ -767,8 +769,9 @@ impl Engine {
         self.partitions.get(id)
     }
 
-    /// Reads every partition; `wall` is the wall clock in the live service (see
-    /// [`Partition::current_time`]), `None` in replay.
+    /// Reads every partition into a [`View`], the only work a scrape does under the engine
+    /// lock; `wall` is the wall clock in the live service (see [`Partition::current_time`]),
+    /// `None` in replay.
     pub fn view(&self, wall: Option<Millis>) -> View {
         let mut view = View::default();
         for (id, p) in &self.partitions {

@@ -27,6 +27,11 @@ pub enum EventResult {
 impl EventResult {
     pub const ALL: [EventResult; 4] = [EventResult::Ok, EventResult::Duplicate, EventResult::Invalid, EventResult::Late];
 
+    /// Position in [`EventResult::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventResult::Ok => "ok",
@@ -56,6 +61,11 @@ impl HttpDrop {
     pub const ALL: [HttpDrop; 5] =
         [HttpDrop::Refused, HttpDrop::Evicted, HttpDrop::HeaderTimeout, HttpDrop::RequestTimeout, HttpDrop::Shutdown];
 
+    /// Position in [`HttpDrop::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             HttpDrop::Refused => "refused",
@@ -70,21 +80,30 @@ impl HttpDrop {
 /// Minimum gap between two log lines of the same kind; the rest are counted and summarised.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Process-wide self-metrics.
+/// Process-wide self-metrics and the consumer's health: counters apart from state.
 #[derive(Debug, Default)]
 pub struct Telemetry {
-    /// Indexed by (type index or 7 for unreadable, result).
-    events: [[AtomicU64; 4]; 8],
-    invalid: [AtomicU64; InvalidReason::COUNT],
-    dead_lettered: AtomicU64,
-    dead_letter_failures: AtomicU64,
-    /// Partitions assigned to this instance.
-    assigned: Mutex<BTreeSet<PartitionId>>,
-    /// Consumer lag per partition from librdkafka statistics.
-    lag: Mutex<BTreeMap<PartitionId, i64>>,
+    counters: Counters,
+    consumer: ConsumerState,
     /// Last log time and suppressed count per kind of repeated log line (a bounded set of
     /// kinds: fixed names, and one per librdkafka error code).
     log_gate: Mutex<BTreeMap<String, (Instant, u64)>>,
+}
+
+/// Rows of [`Counters::events`]: one per [`EventType`] (by position in [`EventType::ALL`]),
+/// then the `unknown` type of an unreadable message.
+const TYPE_ROWS: usize = EventType::ALL.len() + 1;
+const UNKNOWN_TYPE_ROW: usize = EventType::ALL.len();
+
+/// What only ever goes up (and the newest snapshot's figures): read by the exporter.
+#[derive(Debug, Default)]
+struct Counters {
+    /// By type row ([`type_row`]) and [`EventResult::index`].
+    events: [[AtomicU64; EventResult::ALL.len()]; TYPE_ROWS],
+    /// By position in [`InvalidReason::ALL`].
+    invalid: [AtomicU64; InvalidReason::COUNT],
+    dead_lettered: AtomicU64,
+    dead_letter_failures: AtomicU64,
     /// Tickets dropped because a partition reached `tickets.max_per_partition`.
     tickets_shed: AtomicU64,
     /// Events applied ahead of the watermark because a reorder buffer was full.
@@ -95,10 +114,19 @@ pub struct Telemetry {
     snapshot_failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Size and encoding pause of the newest snapshot.
     last_snapshot: Mutex<Option<(usize, Duration)>>,
-    /// False while librdkafka reports every broker down.
-    broker_down: AtomicBool,
-    /// HTTP connections closed before a complete exchange, by [`HttpDrop`].
+    /// HTTP connections closed before a complete exchange, by [`HttpDrop::index`].
     http_dropped: [AtomicU64; HttpDrop::ALL.len()],
+}
+
+/// What the consumer reports about its partitions and brokers: readiness and lag.
+#[derive(Debug, Default)]
+struct ConsumerState {
+    /// Partitions assigned to this instance.
+    assigned: Mutex<BTreeSet<PartitionId>>,
+    /// Consumer lag per partition from librdkafka statistics.
+    lag: Mutex<BTreeMap<PartitionId, i64>>,
+    /// True while librdkafka reports every broker down.
+    broker_down: AtomicBool,
     /// True from a failed dead-letter write until the next successful one.
     dead_letter_blocked: AtomicBool,
 }
@@ -121,21 +149,22 @@ pub enum SnapshotOperation {
     Load,
 }
 
-fn type_index(t: Option<EventType>) -> usize {
-    t.map_or(7, |t| EventType::ALL.iter().position(|x| *x == t).unwrap_or(7))
+/// The row of [`Counters::events`] of a message of type `t` (`None`: unreadable).
+fn type_row(t: Option<EventType>) -> usize {
+    t.map_or(UNKNOWN_TYPE_ROW, |t| EventType::ALL.iter().position(|x| *x == t).expect("every type is in ALL"))
 }
 
 impl Telemetry {
     /// One message's fate.
     pub fn event(&self, event_type: Option<EventType>, result: EventResult) {
-        self.events[type_index(event_type)][result as usize].fetch_add(1, Ordering::Relaxed);
+        self.counters.events[type_row(event_type)][result.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A rejected message: counted, and logged at most once per reason every 10 s.
     pub fn invalid_event(&self, invalid: &Invalid, source: &dyn std::fmt::Display) {
         self.event(invalid.event_type, EventResult::Invalid);
-        let reason_index = InvalidReason::ALL.iter().position(|r| *r == invalid.reason).unwrap_or(0);
-        self.invalid[reason_index].fetch_add(1, Ordering::Relaxed);
+        let reason = InvalidReason::ALL.iter().position(|r| *r == invalid.reason).expect("every reason is in ALL");
+        self.counters.invalid[reason].fetch_add(1, Ordering::Relaxed);
         if let Some(suppressed) = self.log_allowed(invalid.reason.as_str()) {
             tracing::warn!(
                 reason = invalid.reason.as_str(),
@@ -185,7 +214,7 @@ impl Telemetry {
 
     /// A partition at its ticket cap dropped its least recently active tickets.
     pub fn tickets_shed(&self, partition: &PartitionId, count: usize, cap: usize) {
-        self.tickets_shed.fetch_add(count as u64, Ordering::Relaxed);
+        self.counters.tickets_shed.fetch_add(count as u64, Ordering::Relaxed);
         if let Some(suppressed) = self.log_allowed("tickets_shed") {
             tracing::warn!(
                 ?partition,
@@ -200,7 +229,7 @@ impl Telemetry {
     /// A partition's reorder buffer was full: its oldest events were applied ahead of the
     /// watermark.
     pub fn reorder_buffer_full(&self, partition: &PartitionId, count: usize, cap: usize) {
-        self.reorder_buffer_full.fetch_add(count as u64, Ordering::Relaxed);
+        self.counters.reorder_buffer_full.fetch_add(count as u64, Ordering::Relaxed);
         if let Some(suppressed) = self.log_allowed("reorder_buffer_full") {
             tracing::warn!(
                 ?partition,
@@ -226,13 +255,13 @@ impl Telemetry {
     }
 
     pub fn snapshot_saved(&self, partition: &PartitionId, bytes: usize, pause: Duration) {
-        self.snapshots_saved.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.last_snapshot) = Some((bytes, pause));
+        self.counters.snapshots_saved.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.counters.last_snapshot) = Some((bytes, pause));
         tracing::debug!(?partition, bytes, pause_ms = pause.as_millis() as u64, "snapshot saved");
     }
 
     pub fn snapshot_restored(&self, partition: &PartitionId, name: &str, offset: i64) {
-        self.snapshots_restored.fetch_add(1, Ordering::Relaxed);
+        self.counters.snapshots_restored.fetch_add(1, Ordering::Relaxed);
         tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
     }
 
@@ -249,13 +278,13 @@ impl Telemetry {
             SnapshotOperation::Save => "save",
             SnapshotOperation::Load => "load",
         };
-        *lock(&self.snapshot_failures).entry((op, reason)).or_default() += 1;
+        *lock(&self.counters.snapshot_failures).entry((op, reason)).or_default() += 1;
         tracing::error!(?partition, operation = op, reason, %error, "snapshot {op} failed");
     }
 
     /// Broker reachability as librdkafka reports it; drives readiness.
     pub fn set_broker_reachable(&self, reachable: bool) {
-        if self.broker_down.swap(!reachable, Ordering::Relaxed) == reachable {
+        if self.consumer.broker_down.swap(!reachable, Ordering::Relaxed) == reachable {
             if reachable {
                 tracing::info!("Kafka broker reachable again");
             } else {
@@ -265,13 +294,13 @@ impl Telemetry {
     }
 
     pub fn broker_reachable(&self) -> bool {
-        !self.broker_down.load(Ordering::Relaxed)
+        !self.consumer.broker_down.load(Ordering::Relaxed)
     }
 
     /// A rejected message reached the dead-letter topic: it is writable (again).
     pub fn dead_lettered(&self) {
-        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        if self.dead_letter_blocked.swap(false, Ordering::Relaxed) {
+        self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        if self.consumer.dead_letter_blocked.swap(false, Ordering::Relaxed) {
             tracing::info!("the dead-letter topic accepts rejected events again");
         }
     }
@@ -280,8 +309,8 @@ impl Telemetry {
     /// counted, readiness fails until a write succeeds, and logged at most once every 10 s
     /// with the message's origin so it can be found in the input.
     pub fn dead_letter_failed(&self, topic: &str, origin: &dyn std::fmt::Display, reason: InvalidReason, error: &dyn std::fmt::Display) {
-        self.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
-        self.dead_letter_blocked.store(true, Ordering::Relaxed);
+        self.counters.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
+        self.consumer.dead_letter_blocked.store(true, Ordering::Relaxed);
         if let Some(suppressed) = self.log_allowed("dead_letter_failed") {
             tracing::error!(
                 topic,
@@ -296,18 +325,18 @@ impl Telemetry {
 
     /// Whether the newest dead-letter write failed; drives readiness.
     pub fn dead_letter_blocked(&self) -> bool {
-        self.dead_letter_blocked.load(Ordering::Relaxed)
+        self.consumer.dead_letter_blocked.load(Ordering::Relaxed)
     }
 
     pub fn partitions_assigned(&self, partitions: &[PartitionId]) {
         tracing::info!(?partitions, "partitions assigned");
-        lock(&self.assigned).extend(partitions.iter().cloned());
+        lock(&self.consumer.assigned).extend(partitions.iter().cloned());
     }
 
     pub fn partitions_revoked(&self, partitions: &[PartitionId]) {
         tracing::info!(?partitions, "partitions revoked");
-        let mut assigned = lock(&self.assigned);
-        let mut lag = lock(&self.lag);
+        let mut assigned = lock(&self.consumer.assigned);
+        let mut lag = lock(&self.consumer.lag);
         for p in partitions {
             assigned.remove(p);
             lag.remove(p);
@@ -315,12 +344,12 @@ impl Telemetry {
     }
 
     pub fn assigned_count(&self) -> usize {
-        lock(&self.assigned).len()
+        lock(&self.consumer.assigned).len()
     }
 
     pub fn set_lag(&self, partition: PartitionId, lag: i64) {
-        if lock(&self.assigned).contains(&partition) {
-            lock(&self.lag).insert(partition, lag);
+        if lock(&self.consumer.assigned).contains(&partition) {
+            lock(&self.consumer.lag).insert(partition, lag);
         }
     }
 
@@ -328,31 +357,31 @@ impl Telemetry {
     pub fn event_counts(&self) -> Vec<(&'static str, EventResult, u64)> {
         let types = EventType::ALL.iter().map(|t| t.as_str()).chain(["unknown"]);
         types
-            .zip(&self.events)
+            .zip(&self.counters.events)
             .flat_map(|(name, row)| EventResult::ALL.iter().zip(row).map(move |(r, c)| (name, *r, c.load(Ordering::Relaxed))))
             .collect()
     }
 
     pub fn invalid_counts(&self) -> Vec<(InvalidReason, u64)> {
-        InvalidReason::ALL.iter().zip(&self.invalid).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
+        InvalidReason::ALL.iter().zip(&self.counters.invalid).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
     }
 
     pub fn dead_letter_counts(&self) -> (u64, u64) {
-        (self.dead_lettered.load(Ordering::Relaxed), self.dead_letter_failures.load(Ordering::Relaxed))
+        (self.counters.dead_lettered.load(Ordering::Relaxed), self.counters.dead_letter_failures.load(Ordering::Relaxed))
     }
 
     pub fn lags(&self) -> BTreeMap<PartitionId, i64> {
-        lock(&self.lag).clone()
+        lock(&self.consumer.lag).clone()
     }
 
     pub fn shed_count(&self) -> u64 {
-        self.tickets_shed.load(Ordering::Relaxed)
+        self.counters.tickets_shed.load(Ordering::Relaxed)
     }
 
     /// The HTTP server closed a connection early: counted, and logged at most once every 10 s
     /// whatever the reason (a flood is one line, not thousands).
     pub fn http_connection_dropped(&self, reason: HttpDrop) {
-        self.http_dropped[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.counters.http_dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
         if let Some(suppressed) = self.log_allowed("http_dropped") {
             tracing::warn!(reason = reason.as_str(), suppressed_since_last = suppressed, "HTTP connection closed early");
         }
@@ -366,19 +395,19 @@ impl Telemetry {
     }
 
     pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
-        HttpDrop::ALL.iter().zip(&self.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
+        HttpDrop::ALL.iter().zip(&self.counters.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
     }
 
     pub fn reorder_buffer_full_count(&self) -> u64 {
-        self.reorder_buffer_full.load(Ordering::Relaxed)
+        self.counters.reorder_buffer_full.load(Ordering::Relaxed)
     }
 
     pub fn snapshot_stats(&self) -> SnapshotStats {
         SnapshotStats {
-            saved: self.snapshots_saved.load(Ordering::Relaxed),
-            restored: self.snapshots_restored.load(Ordering::Relaxed),
-            failures: lock(&self.snapshot_failures).clone(),
-            newest: *lock(&self.last_snapshot),
+            saved: self.counters.snapshots_saved.load(Ordering::Relaxed),
+            restored: self.counters.snapshots_restored.load(Ordering::Relaxed),
+            failures: lock(&self.counters.snapshot_failures).clone(),
+            newest: *lock(&self.counters.last_snapshot),
         }
     }
 }
@@ -418,6 +447,26 @@ mod tests {
         let calls = [("a", 0), ("a", 3), ("b", 3), ("a", 9), ("a", 10), ("a", 12), ("b", 12), ("a", 25)];
         let gated: Vec<Option<u64>> = calls.iter().map(|(kind, s)| t.log_allowed_at(kind, at(*s))).collect();
         assert_eq!(gated, [Some(0), None, Some(0), None, Some(2), None, None, Some(1)]);
+    }
+
+    #[test]
+    fn events_count_under_their_type_and_result_and_unreadable_ones_as_unknown() {
+        let t = Telemetry::default();
+        t.event(Some(EventType::SurveyResponse), EventResult::Late);
+        t.event(Some(EventType::SurveyResponse), EventResult::Late);
+        t.event(Some(EventType::TicketCreated), EventResult::Duplicate);
+        t.event(None, EventResult::Invalid);
+        let counts = t.event_counts();
+        assert_eq!(counts.len(), 8 * 4, "7 types and unknown, by 4 results, zeros included");
+        let nonzero: Vec<_> = counts.into_iter().filter(|(_, _, n)| *n > 0).collect();
+        assert_eq!(
+            nonzero,
+            [
+                ("ticket_created", EventResult::Duplicate, 1),
+                ("survey_response", EventResult::Late, 2),
+                ("unknown", EventResult::Invalid, 1)
+            ]
+        );
     }
 
     #[test]

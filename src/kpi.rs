@@ -286,6 +286,30 @@ impl TopicSlice {
     }
 }
 
+/// The topics reported with a label of their own, given the longest window: the allow-list,
+/// or the `top` most frequent (ties by name); and `none`.
+pub fn chosen_topics<'a>(longest: &'a TopicSlice, allow: &'a [String], top: usize) -> Vec<&'a str> {
+    if !allow.is_empty() {
+        return allow.iter().map(String::as_str).chain([NO_TOPIC]).collect();
+    }
+    let mut ranked: Vec<(&String, &u64)> = longest.counts.iter().filter(|(t, _)| *t != NO_TOPIC).collect();
+    ranked.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    ranked.into_iter().take(top).map(|(t, _)| t.as_str()).chain([NO_TOPIC]).collect()
+}
+
+impl TopicSlice {
+    /// The rows to report: each of the `chosen` topics present, then `other` (every topic not
+    /// chosen, and the overflow) unless it is 0.
+    pub fn fold<'a>(&'a self, chosen: &[&'a str]) -> Vec<(&'a str, u64)> {
+        let other = self.overflow + self.counts.iter().filter(|(t, _)| !chosen.contains(&t.as_str())).map(|(_, n)| n).sum::<u64>();
+        let mut rows: Vec<(&str, u64)> = chosen.iter().filter_map(|t| self.counts.get(*t).map(|n| (*t, *n))).collect();
+        if other > 0 {
+            rows.push((OTHER_TOPIC, other));
+        }
+        rows
+    }
+}
+
 impl Aggregate for TopicSlice {
     fn merge(&mut self, o: &Self) {
         for (topic, n) in &o.counts {
@@ -374,6 +398,26 @@ mod tests {
         merged.merge(&slice);
         merged.merge(&slice);
         assert_eq!((merged.counts["a"], merged.overflow), (4, 6));
+    }
+
+    #[test]
+    fn topics_are_the_top_n_by_count_or_the_allow_list_and_the_rest_is_other() {
+        let mut longest = TopicSlice::default();
+        for topic in ["billing", "login", "billing", "refund", "login", "billing", "api"] {
+            longest.add(Some(topic), 10);
+        }
+        longest.add(Some(NO_TOPIC), 10);
+        longest.overflow = 2;
+        // billing 3, login 2; refund and api tie at 1 and go by name.
+        let top = chosen_topics(&longest, &[], 3);
+        assert_eq!(top, ["billing", "login", "api", NO_TOPIC]);
+        assert_eq!(longest.fold(&top), [("billing", 3), ("login", 2), ("api", 1), (NO_TOPIC, 1), (OTHER_TOPIC, 3)]);
+        let allow = ["refund".to_string(), "shipping".to_string()];
+        let listed = chosen_topics(&longest, &allow, 3);
+        assert_eq!(listed, ["refund", "shipping", NO_TOPIC]);
+        // billing 3 + login 2 + api 1 + the overflow 2 are other; shipping has no series.
+        assert_eq!(longest.fold(&listed), [("refund", 1), (NO_TOPIC, 1), (OTHER_TOPIC, 8)]);
+        assert_eq!(TopicSlice::default().fold(&listed), []);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo`, following a given clock in real time |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
-//! | [`exporter`] | scrape-time Prometheus collector and the HTTP endpoints |
+//! | [`exporter`] | the families rendered from the engine's [`engine::View`] after its lock is released, and the HTTP endpoints (`exporter/`: server, labels, kpi, sla, self_metrics, encoding) |
 //! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
 //! | [`clock`] | the one wall clock (live service, rebalance restore, demo, `generate --follow`), read through tokio so tests can pause it |

@@ -4,7 +4,7 @@
 //! been" tool.
 
 use std::io::BufRead;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::base::{Millis, PartitionId};
 use crate::config::Config;
@@ -56,8 +56,8 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
     if let End::Flush(end_time) = end {
         engine.finish(end_time);
     }
-    let registry = exporter::registry(Arc::new(Mutex::new(engine)), telemetry, None);
-    Ok(exporter::encode(&registry))
+    let rules = exporter::ExportRules::new(engine.rules());
+    Ok(exporter::exposition(&engine.view(None), &rules, &telemetry))
 }
 
 /// Reads the next line into `buf` without its newline, keeping at most `keep` bytes and

@@ -1,0 +1,79 @@
+//! What the exporter renders with besides a [`crate::engine::View`]: label values by id and
+//! the read-time settings, resolved from the rules once at start, so a scrape neither holds
+//! the engine lock for names nor rebuilds them.
+
+use crate::agent::AgentRules;
+use crate::base::Millis;
+use crate::dimensions::{Catalog, DimKey};
+use crate::engine::Rules;
+use crate::kpi::bucket_labels;
+use crate::sla::{PolicyId, SlaTarget};
+
+use super::encoding::Labels;
+
+/// The exporter's share of the configuration.
+#[derive(Debug, Clone)]
+pub struct ExportRules {
+    /// `window` label values, by window index, and each window's length.
+    pub windows: Vec<String>,
+    pub window_ms: Vec<Millis>,
+    /// The index of the longest window, over which topics and agents are ranked.
+    pub longest: usize,
+    catalog: Catalog,
+    /// `policy` label values, by [`PolicyId`].
+    pub policies: Vec<String>,
+    /// Every configured SLA target: (policy, target, length in the policy calendar's time).
+    pub targets: Vec<(String, SlaTarget, Millis)>,
+    /// `horizon` label values of the at-risk gauges.
+    pub horizons: Vec<String>,
+    /// `wait` label values of abandon wait buckets, and `age` values of backlog age buckets.
+    pub wait_buckets: Vec<String>,
+    pub age_buckets: Vec<String>,
+    /// Topic labels: the allow-list (empty: the top `topics_top`).
+    pub topic_allow: Vec<String>,
+    pub topics_top: usize,
+    pub agents: AgentRules,
+    pub cost_per_hour: Option<f64>,
+}
+
+impl ExportRules {
+    pub fn new(rules: &Rules) -> Self {
+        let policies = &rules.ticket.policies;
+        let window_ms: Vec<Millis> = rules.windows.iter().map(|w| w.length()).collect();
+        Self {
+            windows: rules.windows.iter().map(|w| w.label.clone()).collect(),
+            longest: (0..window_ms.len()).max_by_key(|w| window_ms[*w]).unwrap_or(0),
+            window_ms,
+            catalog: rules.ticket.catalog.clone(),
+            policies: policies.names().map(String::from).collect(),
+            targets: policies.targets().map(|(policy, target, ms)| (policy.to_string(), target, ms)).collect(),
+            horizons: policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
+            wait_buckets: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets),
+            age_buckets: bucket_labels(&rules.backlog_buckets),
+            topic_allow: rules.topic_allow.clone(),
+            topics_top: rules.topics_top,
+            agents: rules.agents.clone(),
+            cost_per_hour: rules.cost_per_hour,
+        }
+    }
+
+    /// The dimension labels of a key, in the configured order.
+    pub fn dims(&self, key: DimKey) -> Labels {
+        self.catalog.labels(key)
+    }
+
+    /// `window` and then the dimension labels.
+    pub fn window_dims(&self, window: usize, key: DimKey) -> Labels {
+        let mut labels = vec![("window", self.windows[window].clone())];
+        labels.extend(self.dims(key));
+        labels
+    }
+
+    /// The dimension labels of a key, then `policy` and `target`.
+    pub fn sla_series(&self, key: DimKey, policy: PolicyId, target: SlaTarget) -> Labels {
+        let mut labels = self.dims(key);
+        labels.push(("policy", self.policies[usize::from(policy)].clone()));
+        labels.push(("target", target.as_str().to_string()));
+        labels
+    }
+}

@@ -1,0 +1,116 @@
+//! ticketpulse's own families: the [`Telemetry`] counters and the per-partition clocks of a
+//! [`View`].
+
+use prometheus::proto::MetricType;
+
+use crate::base::PartitionId;
+use crate::engine::{PartitionClock, View};
+use crate::internal_events::Telemetry;
+
+use super::encoding::{push_counter, push_gauge, seconds, Families, Labels};
+
+/// Reads one per-partition progress value.
+type ClockValue = fn(&PartitionClock) -> f64;
+
+fn partition_labels((topic, partition): &PartitionId) -> Labels {
+    vec![("topic", topic.clone()), ("partition", partition.to_string())]
+}
+
+pub fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
+    let mf = out.family(
+        "ticketpulse_events_total",
+        "Input messages by event type and result (ok, duplicate, invalid, late).",
+        MetricType::COUNTER,
+    );
+    for (event_type, result, n) in telemetry.event_counts() {
+        push_counter(mf, &[("type", event_type.to_string()), ("result", result.as_str().to_string())], n);
+    }
+    let mf = out.family("ticketpulse_invalid_events_total", "Rejected input messages by reason.", MetricType::COUNTER);
+    for (reason, n) in telemetry.invalid_counts() {
+        push_counter(mf, &[("reason", reason.as_str().to_string())], n);
+    }
+    let (dead_lettered, failed) = telemetry.dead_letter_counts();
+    let mf = out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", MetricType::COUNTER);
+    push_counter(mf, &[], dead_lettered);
+    let mf = out.family(
+        "ticketpulse_dead_letter_failures_total",
+        "Rejected messages that could not be written to the dead-letter topic.",
+        MetricType::COUNTER,
+    );
+    push_counter(mf, &[], failed);
+
+    let mf = out.family(
+        "ticketpulse_consumer_lag_messages",
+        "Messages between the consumer position and the end of the partition.",
+        MetricType::GAUGE,
+    );
+    for (p, lag) in telemetry.lags() {
+        push_gauge(mf, &partition_labels(&p), &[], lag as f64);
+    }
+    let clock_families: [(&str, &str, ClockValue); 4] = [
+        ("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", |c| seconds(c.stream_time)),
+        (
+            "ticketpulse_watermark_seconds",
+            "Stream time minus allowed lateness: events and SLA timers up to here are applied (Unix time).",
+            |c| seconds(c.watermark),
+        ),
+        ("ticketpulse_tracked_tickets", "Tickets whose state the partition holds (open, recently resolved, or awaiting creation).", |c| {
+            c.tickets as f64
+        }),
+        ("ticketpulse_buffered_events", "Events waiting in the partition's reorder buffer for the watermark to pass them.", |c| {
+            c.buffered as f64
+        }),
+    ];
+    for (name, help, value) in clock_families {
+        let mf = out.family(name, help, MetricType::GAUGE);
+        for c in &view.clocks {
+            push_gauge(mf, &partition_labels(&c.partition), &[], value(c));
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_tickets_shed_total",
+        "Tickets dropped from state because a partition reached tickets.max_per_partition.",
+        MetricType::COUNTER,
+    );
+    push_counter(mf, &[], telemetry.shed_count());
+    let mf = out.family(
+        "ticketpulse_reorder_buffer_full_events_total",
+        "Events applied before the watermark passed them because a reorder buffer held time.max_buffered_events.",
+        MetricType::COUNTER,
+    );
+    push_counter(mf, &[], telemetry.reorder_buffer_full_count());
+    let stats = telemetry.snapshot_stats();
+    let mf = out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", MetricType::COUNTER);
+    push_counter(mf, &[], stats.saved);
+    let mf =
+        out.family("ticketpulse_snapshots_restored_total", "Partitions whose state was restored from a snapshot.", MetricType::COUNTER);
+    push_counter(mf, &[], stats.restored);
+    let mf = out.family(
+        "ticketpulse_snapshot_failures_total",
+        "Snapshots that could not be saved, or stored snapshots that could not be used, by operation and reason.",
+        MetricType::COUNTER,
+    );
+    for ((operation, reason), n) in stats.failures {
+        push_counter(mf, &[("operation", operation.to_string()), ("reason", reason.to_string())], n);
+    }
+    if let Some((bytes, pause)) = stats.newest {
+        let mf = out.family("ticketpulse_snapshot_size_bytes", "Size of the newest snapshot.", MetricType::GAUGE);
+        push_gauge(mf, &[], &[], bytes as f64);
+        let mf = out.family(
+            "ticketpulse_snapshot_pause_seconds",
+            "How long encoding the newest snapshot held up consumption.",
+            MetricType::GAUGE,
+        );
+        push_gauge(mf, &[], &[], pause.as_secs_f64());
+    }
+    let mf = out.family(
+        "ticketpulse_http_connections_dropped_total",
+        "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).",
+        MetricType::COUNTER,
+    );
+    for (reason, n) in telemetry.http_dropped_counts() {
+        push_counter(mf, &[("reason", reason.as_str().to_string())], n);
+    }
+    let mf = out.family("ticketpulse_build_info", "Build information; always 1.", MetricType::GAUGE);
+    push_gauge(mf, &[("version", env!("CARGO_PKG_VERSION").to_string())], &[], 1.0);
+}

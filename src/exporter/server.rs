@@ -1,0 +1,129 @@
+//! The HTTP endpoints: `/metrics`, the health checks and, beside them unless they have their
+//! own address, those of [`crate::tickets`] (served by [`crate::http`]).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus::Registry;
+use tokio::net::TcpListener;
+
+use crate::config::HttpConfig;
+use crate::internal_events::Telemetry;
+use crate::tickets::Api;
+
+use super::encode;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+struct HttpState {
+    renders: Arc<Renders>,
+    telemetry: Arc<Telemetry>,
+}
+
+/// The endpoints, as `/` lists them.
+const INDEX: &str = "ticketpulse\n\
+/metrics        Prometheus metrics\n\
+/healthz/live   liveness: 200 while the process runs\n\
+/healthz/ready  readiness: 200 while a partition is assigned and a Kafka broker is reachable\n";
+
+/// Serves `/`, `/metrics`, `/healthz/live`, `/healthz/ready` and, when given, the tickets API
+/// and page, with the limits of `config` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    registry: Registry,
+    telemetry: Arc<Telemetry>,
+    config: HttpConfig,
+    tickets: Option<Api>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let index = match &tickets {
+        Some(_) => format!("{INDEX}{}", crate::tickets::INDEX),
+        None => INDEX.to_string(),
+    };
+    let mut app = Router::new()
+        .route("/", get(move || std::future::ready(index.clone())))
+        .route("/metrics", get(metrics))
+        .route("/healthz/live", get(|| async { "ok\n" }))
+        .route("/healthz/ready", get(ready))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
+        .with_state(HttpState { renders: Arc::new(Renders::new(registry)), telemetry: Arc::clone(&telemetry) });
+    if let Some(api) = tickets {
+        app = app.merge(api.routes());
+    }
+    crate::http::serve(listener, app, &config, telemetry, shutdown).await
+}
+
+/// A finished render: the exposition, or why it failed.
+type Rendered = Result<Bytes, Arc<str>>;
+
+/// Renders of `/metrics`, one at a time. A scrape is answered by a render that started after
+/// it arrived; every scrape that arrived during one render shares the next. So however many
+/// clients scrape, at most one render holds the engine lock and a few copies of the
+/// exposition exist, and a slow reader holds only its shared bytes, never engine state.
+struct Renders {
+    registry: Registry,
+    /// Renders started so far (each started while holding `latest`).
+    started: AtomicU64,
+    /// The newest render and its number; held for the whole of a render.
+    latest: Arc<tokio::sync::Mutex<(u64, Rendered)>>,
+}
+
+impl Renders {
+    fn new(registry: Registry) -> Self {
+        Self { registry, started: AtomicU64::new(0), latest: Arc::new(tokio::sync::Mutex::new((0, Ok(Bytes::new())))) }
+    }
+
+    async fn render(&self) -> Rendered {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut latest = Arc::clone(&self.latest).lock_owned().await;
+        if latest.0 > arrived {
+            return latest.1.clone();
+        }
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let registry = self.registry.clone();
+        // The lock goes with the render: a scrape abandoned meanwhile does not let another
+        // render start beside it.
+        let render = tokio::task::spawn_blocking(move || {
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| encode(&registry))).map(Bytes::from).map_err(|panic| {
+                let message: Arc<str> = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| Arc::from(*s))
+                    .or_else(|| panic.downcast_ref::<String>().map(|s| Arc::from(s.as_str())))
+                    .unwrap_or_else(|| Arc::from("a panic without a message"));
+                tracing::error!(panic = %message, "rendering /metrics panicked; scrapes waiting for this render get 500");
+                message
+            });
+            *latest = (number, rendered.clone());
+            rendered
+        });
+        render.await.unwrap_or_else(|e| Err(Arc::from(e.to_string())))
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    match state.renders.render().await {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering the metrics failed; the log says why\n").into_response(),
+    }
+}
+
+/// Ready while the consumer owns at least one partition, reaches a broker and can write the
+/// dead-letter topic.
+async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
+    if !state.telemetry.broker_reachable() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: no Kafka broker reachable\n")
+    } else if state.telemetry.assigned_count() == 0 {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: no partition assigned\n")
+    } else if state.telemetry.dead_letter_blocked() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: the dead-letter topic cannot be written (rejected events are given up)\n")
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}

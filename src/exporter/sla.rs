@@ -1,0 +1,115 @@
+//! The SLA families, pure: the configured targets, windowed outcomes per policy and target,
+//! and the current target gauges, from a [`View`] and the [`ExportRules`].
+
+use prometheus::proto::MetricType;
+
+use crate::engine::{SlaRow, View};
+use crate::kpi::SlaSlice;
+use crate::sla::SlaTarget;
+
+use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Labels};
+use super::labels::ExportRules;
+
+/// Reads one count of a current SLA series.
+type SlaCount = fn(&SlaRow) -> i64;
+
+pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
+    // From configuration, so alerts can compare a KPI with its policy's target.
+    let mf = out.family(
+        "ticketpulse_sla_target_seconds",
+        "Configured SLA target of each policy, in the time of its calendar (business seconds unless 24x7).",
+        MetricType::GAUGE,
+    );
+    for (policy, target, ms) in &rules.targets {
+        push_gauge(mf, &[("policy", policy.clone()), ("target", target.as_str().to_string())], &[], seconds(*ms));
+    }
+
+    let rows: Vec<(Labels, (&SlaSlice, usize))> = view
+        .sla_windows
+        .iter()
+        .flat_map(|((w, (key, policy)), slice)| {
+            SlaTarget::ALL.map(|t| {
+                let mut labels = vec![("window", rules.windows[*w].clone())];
+                labels.extend(rules.sla_series(*key, *policy, t));
+                (labels, (slice, t.index()))
+            })
+        })
+        .collect();
+    windowed(
+        out,
+        "ticketpulse_sla_met",
+        "SLA targets fulfilled by their deadline, counted at fulfilment, in the window.",
+        &rows,
+        |(s, i)| (s.met[i] + s.breached[i] > 0).then_some(s.met[i] as f64),
+    );
+    windowed(
+        out,
+        "ticketpulse_sla_breached",
+        "SLA targets whose deadline passed unfulfilled, counted when the watermark passes the deadline, in the window.",
+        &rows,
+        |(s, i)| (s.met[i] + s.breached[i] > 0).then_some(s.breached[i] as f64),
+    );
+    windowed(out, "ticketpulse_sla_compliance_ratio", "SLA met divided by met plus breached, in the window.", &rows, |(s, i)| {
+        ratio(s.met[i], s.met[i] + s.breached[i])
+    });
+    let mf = out.family(
+        "ticketpulse_sla_business_time_seconds",
+        "Business time (policy calendar, pauses excluded) from a target's start to its fulfilment, recorded at fulfilment, in the window.",
+        MetricType::SUMMARY,
+    );
+    for (labels, (s, i)) in &rows {
+        if s.business_time[*i].count() > 0 {
+            push_summary(mf, labels, &s.business_time[*i]);
+        }
+    }
+
+    let current: Vec<(Labels, &SlaRow)> =
+        view.current.sla.iter().map(|((key, policy, target), row)| (rules.sla_series(*key, *policy, *target), row)).collect();
+    let counts: [(&str, &str, SlaCount); 3] = [
+        (
+            "ticketpulse_sla_running_targets",
+            "SLA targets of open tickets whose clock runs and whose deadline is still ahead (current).",
+            |r| r.running,
+        ),
+        ("ticketpulse_sla_paused_targets", "SLA targets of open tickets whose clock is stopped by a pause status (current).", |r| r.paused),
+        (
+            "ticketpulse_sla_breached_open_tickets",
+            "Open tickets whose SLA target deadline has passed and whose overdue work is still not done (current).",
+            |r| r.breached,
+        ),
+    ];
+    for (name, help, pick) in counts {
+        let mf = out.family(name, help, MetricType::GAUGE);
+        for (labels, row) in &current {
+            push_gauge(mf, labels, &[], pick(row) as f64);
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_sla_at_risk_targets",
+        "Running SLA targets due within the horizon and not yet breached (current).",
+        MetricType::GAUGE,
+    );
+    for (labels, row) in &current {
+        for (horizon, n) in rules.horizons.iter().zip(&row.at_risk) {
+            push_gauge(mf, labels, &[("horizon", horizon)], *n as f64);
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_sla_next_deadline_seconds",
+        "Seconds until the earliest deadline among running SLA targets (current).",
+        MetricType::GAUGE,
+    );
+    for (labels, row) in &current {
+        if let Some(due) = row.next_deadline {
+            push_gauge(mf, labels, &[], seconds(due));
+        }
+    }
+    let mf = out.family(
+        "ticketpulse_sla_unmatched_open_tickets",
+        "Open tickets no SLA policy matches: they have no SLA (current).",
+        MetricType::GAUGE,
+    );
+    for (key, n) in &view.current.unmatched {
+        push_gauge(mf, &rules.dims(*key), &[], *n as f64);
+    }
+}

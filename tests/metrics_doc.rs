@@ -1,0 +1,83 @@
+//! The exporter's families against docs/metrics.md, and the replay path against a scrape.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ticketpulse::config::Config;
+use ticketpulse::engine::{Engine, Rules, View};
+use ticketpulse::exporter::{encode, encoding, exposition, kpi, registry, render, ExportRules};
+use ticketpulse::generator::{Generator, GeneratorOptions};
+use ticketpulse::internal_events::{SnapshotOperation, Telemetry};
+use ticketpulse::replay::{replay, End};
+use ticketpulse::snapshot::SnapshotError;
+
+/// Family names in the first column of docs/metrics.md's tables.
+fn documented() -> BTreeSet<String> {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md"));
+    doc.lines()
+        .filter_map(|line| line.strip_prefix("| `ticketpulse_").map(|_| line.split('|').nth(1).expect("a table cell")))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).filter(|s| s.starts_with("ticketpulse_")))
+        .map(|name| name.split('{').next().expect("split yields one").to_string())
+        .collect()
+}
+
+/// Family names of a text exposition, from its `# TYPE` lines.
+fn exposed(text: &str) -> BTreeSet<String> {
+    text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().expect("a name").to_string()).collect()
+}
+
+#[test]
+fn a_view_renders_exactly_what_a_scrape_of_the_registry_gives() {
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+    let telemetry = Arc::new(Telemetry::default());
+    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let partition = ("events".to_string(), 0);
+    let options = GeneratorOptions { seed: 3, tickets_per_hour: 60.0, start: 1_767_571_200_000 };
+    for g in Generator::new(options).take(2_000) {
+        engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
+    }
+    let text = exposition(&engine.view(None), &ExportRules::new(engine.rules()), &telemetry);
+    let scraped = encode(&registry(Arc::new(Mutex::new(engine)), telemetry, None));
+    assert_eq!(text, scraped);
+    assert!(text.contains("# TYPE ticketpulse_agent_replies gauge"), "the optional families are in both");
+}
+
+#[test]
+fn docs_metrics_md_lists_exactly_the_families_emitted() {
+    // Every optional KPI on.
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+    config.kpis.cost.per_hour = Some(1400.0);
+    // Without the policy of low priority, low-priority tickets have no SLA (unmatched).
+    config.sla.policies.retain(|p| p.name != "low");
+    let options = GeneratorOptions { seed: 7, tickets_per_hour: 30.0, start: 1_767_571_200_000 };
+    let input: String = Generator::new(options).take(5_000).map(|g| g.payload + "\n").collect();
+    let mut emitted = BTreeSet::new();
+    // As live some SLA targets still run (next deadline); flushed, old tickets are stale.
+    for end in [End::AsLive, End::Flush(None)] {
+        emitted.extend(exposed(&replay(&config, input.as_bytes(), end).expect("replay reads a string")));
+    }
+    // The self-metrics a replay has no series for: lag and snapshots.
+    let telemetry = Telemetry::default();
+    let partition = ("tickets".to_string(), 0);
+    telemetry.partitions_assigned(std::slice::from_ref(&partition));
+    telemetry.set_lag(partition.clone(), 3);
+    telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
+    let corrupt = SnapshotError::Corrupt("bad checksum".into());
+    telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let families = render(&View::default(), &ExportRules::new(engine.rules()), &telemetry);
+    emitted.extend(exposed(&encoding::text(&encoding::gathered(families))));
+
+    let documented = documented();
+    let undocumented: Vec<_> = emitted.difference(&documented).collect();
+    let never_emitted: Vec<_> = documented.difference(&emitted).collect();
+    assert_eq!((undocumented, never_emitted), (vec![], vec![]), "emitted but not in docs/metrics.md, and the reverse");
+    // 34 windowed KPIs (every one of the table), 4 current, 1 by topic, 6 per agent, 2 cost,
+    // 11 SLA, 18 self-metrics.
+    assert_eq!(kpi::KPIS.len(), 34);
+    assert!(kpi::KPIS.iter().all(|k| emitted.contains(k.name)));
+    assert_eq!(emitted.len(), 76);
+}
