@@ -26,7 +26,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::agent::{self, AgentRules, AgentSlice};
 use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
-use crate::event::{self, Event, EventBody, Invalid, Millis, ParseLimits, Status};
+use crate::event::{self, Event, EventBody, Invalid, MaybeTime, Millis, ParseLimits, Status};
 use crate::internal_events::{EventResult, PartitionId, Telemetry};
 use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTHER_TOPIC};
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
@@ -108,8 +108,10 @@ type PendingKey = (Millis, u8, TicketId, String);
 type TicketId = Arc<str>;
 
 /// Tickets by id. Ids come from the input, so the hasher is seeded per table (aHash: DoS
-/// resistant, several times faster than std's SipHash on short ids).
-type Tickets = HashMap<TicketId, Ticket, ahash::RandomState>;
+/// resistant, several times faster than std's SipHash on short ids). Boxed: the table keeps
+/// up to twice its entries' room (and both tables while it grows), so a small entry halves
+/// the memory per open ticket.
+type Tickets = HashMap<TicketId, Box<Ticket>, ahash::RandomState>;
 
 /// The key of SLA series: dimensions, policy, target.
 pub type SlaKey = (DimKey, PolicyId, SlaTarget);
@@ -128,11 +130,11 @@ pub struct Gauges {
     /// Breached targets whose work is still not done.
     breached: BTreeMap<SlaKey, i64>,
     /// Deadlines of running targets.
-    deadlines: BTreeMap<SlaKey, BTreeMap<Millis, i64>>,
+    deadlines: BTreeMap<SlaKey, BTreeMap<Millis, Count>>,
     /// Oldest unanswered customer message of each open ticket.
-    waiting: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
+    waiting: BTreeMap<DimKey, BTreeMap<Millis, Count>>,
     /// Creation time of each open ticket (backlog by age).
-    created: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
+    created: BTreeMap<DimKey, BTreeMap<Millis, Count>>,
 }
 
 impl Gauges {
@@ -282,10 +284,38 @@ pub struct Current {
     pub stale: BTreeMap<DimKey, i64>,
 }
 
+/// How many open tickets share one instant of a multiset: 4 bytes, as a B-tree entry costs
+/// per open ticket (counts are per partition, far below 2^31). It adds up into `i64`s, and
+/// postcard writes it as it wrote the `i64` before (a zigzag varint), so snapshots read the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count(i32);
+
+impl<'a> std::iter::Sum<&'a Count> for i64 {
+    fn sum<I: Iterator<Item = &'a Count>>(iter: I) -> i64 {
+        iter.map(|c| i64::from(c.0)).sum()
+    }
+}
+
+impl std::ops::AddAssign<&Count> for i64 {
+    fn add_assign(&mut self, c: &Count) {
+        *self += i64::from(c.0);
+    }
+}
+
 /// [`bump`] on the multiset of instants under `key`, dropping the multiset when it empties.
-fn bump_within<K: Ord + Copy>(map: &mut BTreeMap<K, BTreeMap<Millis, i64>>, key: K, at: Millis, delta: i64) {
+fn bump_within<K: Ord + Copy>(map: &mut BTreeMap<K, BTreeMap<Millis, Count>>, key: K, at: Millis, delta: i64) {
     let set = map.entry(key).or_default();
-    bump(set, at, delta);
+    match set.entry(at) {
+        BEntry::Occupied(mut e) => {
+            e.get_mut().0 += delta as i32;
+            if e.get().0 == 0 {
+                e.remove();
+            }
+        }
+        BEntry::Vacant(e) => {
+            e.insert(Count(delta as i32));
+        }
+    }
     if set.is_empty() {
         map.remove(&key);
     }
@@ -444,7 +474,7 @@ impl Partition {
         for id in victims {
             if let Some(ticket) = self.state.tickets.remove(&*id) {
                 self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(&self.rules.ticket.policies), -1);
-                if let Some(at) = ticket.timer {
+                if let Some(at) = ticket.timer.get() {
                     self.state.timers.remove(&(at, id));
                 }
             }
@@ -521,7 +551,7 @@ impl Partition {
     /// Credits agents with what the event just produced ([`agent::attribute`]), each under
     /// its label ([`AgentRules::label`]).
     fn record_agents(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
-        let last_agent = self.state.tickets.get(ticket_id).and_then(Ticket::last_agent);
+        let last_agent = self.state.tickets.get(ticket_id).and_then(|t| t.last_agent());
         let now = self.state.stream_time.unwrap_or(at);
         let (rules, windows) = (&self.rules.agents, &mut self.state.agent_windows);
         agent::attribute(body, &self.effects.samples, last_agent, |agent, sample| {
@@ -550,7 +580,7 @@ impl Partition {
     /// retention is forgotten; otherwise its due deadlines are breached and the timer re-armed.
     fn fire(&mut self, at: Millis, ticket_id: &str) {
         let Some(ticket) = self.state.tickets.get_mut(ticket_id) else { return };
-        ticket.timer = None;
+        ticket.timer = MaybeTime::NONE;
         if !ticket.is_open() && ticket.last_event_at + self.rules.retention <= at {
             self.state.tickets.remove(ticket_id);
         } else if ticket.sla.next_deadline().is_some_and(|d| d <= at) {
@@ -612,7 +642,7 @@ impl Partition {
     /// Every ticket the partition holds, open or not, by id (the tickets API reads their
     /// gauge shares, the same the gauges are made of).
     pub fn tickets(&self) -> impl Iterator<Item = (&str, &Ticket)> + '_ {
-        self.state.tickets.iter().map(|(id, ticket)| (&**id, ticket))
+        self.state.tickets.iter().map(|(id, ticket)| (&**id, &**ticket))
     }
 }
 
@@ -629,9 +659,10 @@ fn ticket_or_stub<'a>(
         let mut ticket = Ticket::new(rules.ticket.catalog.unknown(), at);
         let id = TicketId::from(ticket_id);
         arm(timers, &mut ticket, &id, rules.retention);
-        tickets.insert(id, ticket);
+        tickets.insert(id, Box::new(ticket));
     }
-    tickets.get_key_value_mut(ticket_id).expect("present or just inserted")
+    let (id, ticket) = tickets.get_key_value_mut(ticket_id).expect("present or just inserted");
+    (id, ticket)
 }
 
 /// Moves the ticket's timer earlier when it became due sooner. A timer that is now early is
@@ -639,10 +670,10 @@ fn ticket_or_stub<'a>(
 /// it on every event.
 fn arm(timers: &mut BTreeSet<(Millis, TicketId)>, ticket: &mut Ticket, ticket_id: &TicketId, retention: Millis) {
     let Some(due) = ticket.next_due(retention) else { return };
-    if ticket.timer.is_some_and(|t| t <= due) {
+    if ticket.timer.get().is_some_and(|t| t <= due) {
         return;
     }
-    if let Some(old) = ticket.timer.replace(due) {
+    if let Some(old) = std::mem::replace(&mut ticket.timer, Some(due).into()).get() {
         timers.remove(&(old, Arc::clone(ticket_id)));
     }
     timers.insert((due, Arc::clone(ticket_id)));
