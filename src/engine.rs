@@ -104,8 +104,42 @@ impl Rules {
 type PendingKey = (Millis, u8, TicketId, String);
 
 /// A ticket id as the partition keeps it: one allocation shared by the ticket table, its
-/// timer and its buffered events.
-type TicketId = Arc<str>;
+/// timer and its buffered events. triomphe's `Arc` has no weak count: 8 bytes less per id,
+/// which for short ids is one allocator size class (32 bytes rather than 48).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct TicketId(triomphe::Arc<str>);
+
+impl std::ops::Deref for TicketId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for TicketId {
+    fn from(id: &str) -> Self {
+        Self(triomphe::Arc::from(id))
+    }
+}
+
+/// Lookups by `&str`: hashes and compares as the `str` it holds.
+impl std::borrow::Borrow<str> for TicketId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for TicketId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TicketId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|id| Self::from(id.as_str()))
+    }
+}
 
 /// Tickets by id. Ids come from the input, so the hasher is seeded per table (aHash: DoS
 /// resistant, several times faster than std's SipHash on short ids). Boxed: the table keeps
@@ -433,7 +467,7 @@ impl Partition {
         let time = now.map_or(event.at, |now| event.at.min(now));
         self.state.stream_time = Some(self.state.stream_time.map_or(time, |t| t.max(time)));
         let rank = event.body.event_type().rank();
-        let id = Arc::clone(id);
+        let id = id.clone();
         self.state.pending.insert((event.at, rank, id, event.event_id), event.body);
         self.release(false);
         EventResult::Ok
@@ -470,7 +504,7 @@ impl Partition {
             return 0;
         }
         by_age.select_nth_unstable(count - 1);
-        let victims: Vec<TicketId> = by_age[..count].iter().map(|(_, id)| Arc::clone(id)).collect();
+        let victims: Vec<TicketId> = by_age[..count].iter().map(|(_, id)| (*id).clone()).collect();
         for id in victims {
             if let Some(ticket) = self.state.tickets.remove(&*id) {
                 self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(&self.rules.ticket.policies), -1);
@@ -674,9 +708,9 @@ fn arm(timers: &mut BTreeSet<(Millis, TicketId)>, ticket: &mut Ticket, ticket_id
         return;
     }
     if let Some(old) = std::mem::replace(&mut ticket.timer, Some(due).into()).get() {
-        timers.remove(&(old, Arc::clone(ticket_id)));
+        timers.remove(&(old, ticket_id.clone()));
     }
-    timers.insert((due, Arc::clone(ticket_id)));
+    timers.insert((due, ticket_id.clone()));
 }
 
 /// Per-partition progress, for the self-metrics.

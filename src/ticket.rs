@@ -3,6 +3,7 @@
 //! samples come out; when the ticket next needs a timer is read from it ([`Ticket::next_due`]).
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::dimensions::{Catalog, Dims};
 use crate::event::{Author, EventBody, MaybeTime, Millis, Requester, Status};
@@ -52,7 +53,7 @@ pub struct Ticket {
     /// Newest event time applied to this ticket (drives eviction).
     pub last_event_at: Millis,
     /// Hashes of the event ids seen (dedup memory).
-    seen: Vec<u64>,
+    seen: Seen,
     /// `agent_id` of the last public agent message (`None` when it carried none).
     last_agent: Option<Box<str>>,
     /// When this ticket's one entry in the partition's timer queue is due; never later than
@@ -60,6 +61,18 @@ pub struct Ticket {
     pub timer: MaybeTime,
     /// Events of this ticket waiting in the partition's reorder buffer.
     pub buffered: u32,
+}
+
+/// Event id hashes: the first two in place of the pointer and length a `Vec` keeps, so a
+/// ticket with two events or fewer allocates nothing for them (serialized as a `Vec`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Seen(SmallVec<[u64; 2]>);
+
+impl PartialEq<Vec<u64>> for Seen {
+    fn eq(&self, other: &Vec<u64>) -> bool {
+        self.0[..] == other[..]
+    }
 }
 
 /// The ticket's share of the current gauges: `None` unless it is open.
@@ -89,7 +102,7 @@ impl Ticket {
             abandoned: false,
             sla: SlaClock::default(),
             last_event_at: at,
-            seen: Vec::new(),
+            seen: Seen::default(),
             last_agent: None,
             timer: MaybeTime::NONE,
             buffered: 0,
@@ -99,18 +112,15 @@ impl Ticket {
     /// Records an event id; `false` when it was seen before (a duplicate). At most `capacity`
     /// ids are remembered, the oldest forgotten first.
     pub fn remember(&mut self, event_hash: u64, capacity: usize) -> bool {
-        if self.seen.contains(&event_hash) {
+        let seen = &mut self.seen.0;
+        if seen.contains(&event_hash) {
             return false;
         }
-        if self.seen.capacity() == 0 {
-            // Three ids fit the allocator's smallest block (a plain push would reserve four).
-            self.seen.reserve_exact(3);
+        if seen.len() >= capacity {
+            let excess = seen.len() + 1 - capacity;
+            seen.drain(..excess);
         }
-        if self.seen.len() >= capacity {
-            let excess = self.seen.len() + 1 - capacity;
-            self.seen.drain(..excess);
-        }
-        self.seen.push(event_hash);
+        seen.push(event_hash);
         true
     }
 
