@@ -56,7 +56,9 @@ impl WindowSpec {
 #[serde(bound(serialize = "K: Serialize + Hash + Eq, A: Serialize", deserialize = "K: Deserialize<'de> + Hash + Eq, A: Deserialize<'de>"))]
 pub struct Windows<K, A> {
     specs: Vec<WindowSpec>,
-    series: HashMap<K, Vec<Ring<A>>>,
+    /// Keys are label sets built from configured values (bounded, never raw input), so the
+    /// hasher is picked for speed; aHash, as the ticket table uses.
+    series: HashMap<K, Vec<Ring<A>>, ahash::RandomState>,
 }
 
 /// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised).
@@ -67,7 +69,7 @@ struct Ring<A> {
 
 impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
     pub fn new(specs: Vec<WindowSpec>) -> Self {
-        Self { specs, series: HashMap::new() }
+        Self { specs, series: HashMap::default() }
     }
 
     /// Applies `update` to the slice holding `at` in every window that still covers it at
