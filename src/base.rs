@@ -2,7 +2,10 @@
 //! project, so any module may use it.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroI64;
 use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Milliseconds since the Unix epoch: the engine's only notion of time.
 pub type Millis = i64;
@@ -84,5 +87,56 @@ mod tests {
         assert!(secret.iter().all(|k| is_secret(k)), "{secret:?}");
         let plain = ["sasl.username", "security.protocol", "ssl.ca.location", "sasl.pasword", "sasl.mechanisms"];
         assert!(plain.iter().all(|k| !is_secret(k)), "{plain:?}");
+    }
+}
+
+/// An optional instant in 8 bytes where `Option<Millis>` takes 16 (`i64::MIN`, never an
+/// instant, stands for none); serialized as `Option<Millis>`, so snapshots read the same.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct MaybeTime(Option<NonZeroI64>);
+
+impl MaybeTime {
+    pub const NONE: Self = Self(None);
+
+    pub fn get(self) -> Option<Millis> {
+        self.0.map(|v| v.get() ^ Millis::MIN)
+    }
+
+    pub fn is_some(self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn is_none(self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl From<Option<Millis>> for MaybeTime {
+    fn from(value: Option<Millis>) -> Self {
+        Self(value.and_then(|v| NonZeroI64::new(v ^ Millis::MIN)))
+    }
+}
+
+impl PartialEq<Option<Millis>> for MaybeTime {
+    fn eq(&self, other: &Option<Millis>) -> bool {
+        self.get() == *other
+    }
+}
+
+impl std::fmt::Debug for MaybeTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Serialize for MaybeTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MaybeTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<Millis>::deserialize(deserializer).map(Self::from)
     }
 }

@@ -15,14 +15,16 @@
 //! recently active takes everything a ticket holds).
 
 use std::collections::btree_map::Entry as BEntry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::agent::{self, AgentRules, AgentSlice};
-use crate::base::{Millis, PartitionId};
+use crate::base::{MaybeTime, Millis, PartitionId};
 use crate::config::{Config, ConfigError};
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::{self, Event, EventBody, Invalid, ParseLimits, Status};
@@ -98,7 +100,51 @@ impl Rules {
 
 /// Buffered events sort by time, then by type (creation before reply before solve), then by
 /// ids, so the application order never depends on arrival order.
-type PendingKey = (Millis, u8, String, String);
+type PendingKey = (Millis, u8, TicketId, String);
+
+/// A ticket id as the partition keeps it: one allocation shared by the ticket table, its
+/// timer and its buffered events. triomphe's `Arc` has no weak count: 8 bytes less per id,
+/// which for short ids is one allocator size class (32 bytes rather than 48).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct TicketId(triomphe::Arc<str>);
+
+impl std::ops::Deref for TicketId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for TicketId {
+    fn from(id: &str) -> Self {
+        Self(triomphe::Arc::from(id))
+    }
+}
+
+/// Lookups by `&str`: hashes and compares as the `str` it holds.
+impl std::borrow::Borrow<str> for TicketId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for TicketId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TicketId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|id| Self::from(id.as_str()))
+    }
+}
+
+/// Tickets by id. Ids come from the input, so the hasher is seeded per table (aHash: DoS
+/// resistant, several times faster than std's SipHash on short ids). Boxed: the table keeps
+/// up to twice its entries' room (and both tables while it grows), so a small entry halves
+/// the memory per open ticket.
+type Tickets = HashMap<TicketId, Box<Ticket>, ahash::RandomState>;
 
 /// The key of SLA series: dimensions, policy, target.
 pub type SlaKey = (DimKey, PolicyId, SlaTarget);
@@ -117,14 +163,54 @@ pub struct Gauges {
     /// Breached targets whose work is still not done.
     breached: BTreeMap<SlaKey, i64>,
     /// Deadlines of running targets.
-    deadlines: BTreeMap<SlaKey, BTreeMap<Millis, i64>>,
+    deadlines: BTreeMap<SlaKey, BTreeMap<Millis, Count>>,
     /// Oldest unanswered customer message of each open ticket.
-    waiting: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
+    waiting: BTreeMap<DimKey, BTreeMap<Millis, Count>>,
     /// Creation time of each open ticket (backlog by age).
-    created: BTreeMap<DimKey, BTreeMap<Millis, i64>>,
+    created: BTreeMap<DimKey, BTreeMap<Millis, Count>>,
 }
 
 impl Gauges {
+    /// Moves a ticket's share from `before` to `after`, touching only what changed (the
+    /// same result as taking `before` out and putting `after` in).
+    fn change(&mut self, catalog: &Catalog, before: Option<GaugeShare>, after: Option<GaugeShare>) {
+        let (Some(b), Some(a)) = (before, after) else {
+            self.apply(catalog, before, -1);
+            self.apply(catalog, after, 1);
+            return;
+        };
+        if b.dims != a.dims || b.policy != a.policy {
+            self.apply(catalog, before, -1);
+            self.apply(catalog, after, 1);
+            return;
+        }
+        let key = catalog.key(a.dims);
+        if b.status != a.status {
+            bump(&mut self.open, (b.status, key), -1);
+            bump(&mut self.open, (a.status, key), 1);
+        }
+        if b.created_at != a.created_at {
+            bump_within(&mut self.created, key, b.created_at, -1);
+            bump_within(&mut self.created, key, a.created_at, 1);
+        }
+        if b.waiting_since != a.waiting_since {
+            if let Some(since) = b.waiting_since {
+                bump_within(&mut self.waiting, key, since, -1);
+            }
+            if let Some(since) = a.waiting_since {
+                bump_within(&mut self.waiting, key, since, 1);
+            }
+        }
+        if let Some(policy) = a.policy {
+            for ((target, old), new) in SlaTarget::ALL.into_iter().zip(b.targets).zip(a.targets) {
+                if old != new {
+                    self.target((key, policy, target), old, -1);
+                    self.target((key, policy, target), new, 1);
+                }
+            }
+        }
+    }
+
     fn apply(&mut self, catalog: &Catalog, share: Option<GaugeShare>, delta: i64) {
         let Some(share) = share else { return };
         let key = catalog.key(share.dims);
@@ -138,13 +224,16 @@ impl Gauges {
             return;
         };
         for (target, gauge) in SlaTarget::ALL.into_iter().zip(share.targets) {
-            let sla_key = (key, policy, target);
-            match gauge {
-                Some(TargetGauge::Running(deadline)) => bump_within(&mut self.deadlines, sla_key, deadline, delta),
-                Some(TargetGauge::Paused) => bump(&mut self.paused, sla_key, delta),
-                Some(TargetGauge::Breached) => bump(&mut self.breached, sla_key, delta),
-                None => {}
-            }
+            self.target((key, policy, target), gauge, delta);
+        }
+    }
+
+    fn target(&mut self, sla_key: SlaKey, gauge: Option<TargetGauge>, delta: i64) {
+        match gauge {
+            Some(TargetGauge::Running(deadline)) => bump_within(&mut self.deadlines, sla_key, deadline, delta),
+            Some(TargetGauge::Paused) => bump(&mut self.paused, sla_key, delta),
+            Some(TargetGauge::Breached) => bump(&mut self.breached, sla_key, delta),
+            None => {}
         }
     }
 
@@ -228,10 +317,38 @@ pub struct Current {
     pub stale: BTreeMap<DimKey, i64>,
 }
 
+/// How many open tickets share one instant of a multiset: 4 bytes, as a B-tree entry costs
+/// per open ticket (counts are per partition, far below 2^31). It adds up into `i64`s, and
+/// postcard writes it as it wrote the `i64` before (a zigzag varint), so snapshots read the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count(i32);
+
+impl<'a> std::iter::Sum<&'a Count> for i64 {
+    fn sum<I: Iterator<Item = &'a Count>>(iter: I) -> i64 {
+        iter.map(|c| i64::from(c.0)).sum()
+    }
+}
+
+impl std::ops::AddAssign<&Count> for i64 {
+    fn add_assign(&mut self, c: &Count) {
+        *self += i64::from(c.0);
+    }
+}
+
 /// [`bump`] on the multiset of instants under `key`, dropping the multiset when it empties.
-fn bump_within<K: Ord + Copy>(map: &mut BTreeMap<K, BTreeMap<Millis, i64>>, key: K, at: Millis, delta: i64) {
+fn bump_within<K: Ord + Copy>(map: &mut BTreeMap<K, BTreeMap<Millis, Count>>, key: K, at: Millis, delta: i64) {
     let set = map.entry(key).or_default();
-    bump(set, at, delta);
+    match set.entry(at) {
+        BEntry::Occupied(mut e) => {
+            e.get_mut().0 += delta as i32;
+            if e.get().0 == 0 {
+                e.remove();
+            }
+        }
+        BEntry::Vacant(e) => {
+            e.insert(Count(delta as i32));
+        }
+    }
     if set.is_empty() {
         map.remove(&key);
     }
@@ -255,11 +372,11 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, delta: i64) {
 /// Everything a partition knows apart from configuration: exactly what a snapshot holds.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PartitionState {
-    tickets: HashMap<String, Ticket>,
+    tickets: Tickets,
     pending: BTreeMap<PendingKey, EventBody>,
     /// Each ticket's one timer, at its [`Ticket::timer`]: when the watermark passes it, the
     /// ticket's due SLA deadlines fire and a quiet resolved ticket is evicted.
-    timers: BTreeSet<(Millis, String)>,
+    timers: BTreeSet<(Millis, TicketId)>,
     windows: Windows<DimKey, KpiSlice>,
     sla_windows: Windows<(DimKey, PolicyId), SlaSlice>,
     /// Tickets created by topic (no dimensions: topics × dimensions would be too many series).
@@ -295,7 +412,7 @@ impl Partition {
             sla_windows: Windows::new(rules.windows.clone()),
             topic_windows: Windows::new(rules.windows.clone()),
             agent_windows: Windows::new(rules.windows.clone()),
-            tickets: HashMap::new(),
+            tickets: Tickets::default(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
             gauges: Gauges::default(),
@@ -337,7 +454,7 @@ impl Partition {
     /// other, but stream time does not move past `now`, so nothing fires before its time.
     pub fn ingest(&mut self, event: Event, now: Option<Millis>) -> EventResult {
         let late = self.watermark().is_some_and(|w| event.at < w);
-        let ticket = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, &event.ticket_id, event.at);
+        let (id, ticket) = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, &event.ticket_id, event.at);
         if !ticket.remember(xxh3_64(event.event_id.as_bytes()), self.rules.dedup_ids_per_ticket) {
             return EventResult::Duplicate;
         }
@@ -349,7 +466,8 @@ impl Partition {
         let time = now.map_or(event.at, |now| event.at.min(now));
         self.state.stream_time = Some(self.state.stream_time.map_or(time, |t| t.max(time)));
         let rank = event.body.event_type().rank();
-        self.state.pending.insert((event.at, rank, event.ticket_id, event.event_id), event.body);
+        let id = id.clone();
+        self.state.pending.insert((event.at, rank, id, event.event_id), event.body);
         self.release(false);
         EventResult::Ok
     }
@@ -378,18 +496,18 @@ impl Partition {
     /// with buffered events are kept (their events would otherwise rebuild them without their
     /// dedup memory). Returns how many were shed.
     fn shed(&mut self, count: usize) -> usize {
-        let mut by_age: Vec<(Millis, &String)> =
+        let mut by_age: Vec<(Millis, &TicketId)> =
             self.state.tickets.iter().filter(|(_, t)| t.buffered == 0).map(|(id, t)| (t.last_event_at, id)).collect();
         let count = count.min(by_age.len());
         if count == 0 {
             return 0;
         }
         by_age.select_nth_unstable(count - 1);
-        let victims: Vec<String> = by_age[..count].iter().map(|(_, id)| (*id).clone()).collect();
+        let victims: Vec<TicketId> = by_age[..count].iter().map(|(_, id)| (*id).clone()).collect();
         for id in victims {
-            if let Some(ticket) = self.state.tickets.remove(&id) {
+            if let Some(ticket) = self.state.tickets.remove(&*id) {
                 self.state.gauges.apply(&self.rules.ticket.catalog, ticket.gauge_share(&self.rules.ticket.policies), -1);
-                if let Some(at) = ticket.timer {
+                if let Some(at) = ticket.timer.get() {
                     self.state.timers.remove(&(at, id));
                 }
             }
@@ -466,7 +584,7 @@ impl Partition {
     /// Credits agents with what the event just produced ([`agent::attribute`]), each under
     /// its label ([`AgentRules::label`]).
     fn record_agents(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
-        let last_agent = self.state.tickets.get(ticket_id).and_then(Ticket::last_agent);
+        let last_agent = self.state.tickets.get(ticket_id).and_then(|t| t.last_agent());
         let now = self.state.stream_time.unwrap_or(at);
         let (rules, windows) = (&self.rules.agents, &mut self.state.agent_windows);
         agent::attribute(body, &self.effects.samples, last_agent, |agent, sample| {
@@ -495,13 +613,14 @@ impl Partition {
     /// retention is forgotten; otherwise its due deadlines are breached and the timer re-armed.
     fn fire(&mut self, at: Millis, ticket_id: &str) {
         let Some(ticket) = self.state.tickets.get_mut(ticket_id) else { return };
-        ticket.timer = None;
+        ticket.timer = MaybeTime::NONE;
         if !ticket.is_open() && ticket.last_event_at + self.rules.retention <= at {
             self.state.tickets.remove(ticket_id);
         } else if ticket.sla.next_deadline().is_some_and(|d| d <= at) {
             self.update_ticket(ticket_id, at, |ticket, effects| ticket.sla.on_timer(at, &mut effects.sla));
         } else {
-            arm(&mut self.state.timers, ticket, ticket_id, self.rules.retention);
+            let (id, ticket) = self.state.tickets.get_key_value_mut(ticket_id).expect("looked up above");
+            arm(&mut self.state.timers, ticket, id, self.rules.retention);
         }
     }
 
@@ -510,20 +629,21 @@ impl Partition {
     fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
         let catalog = &self.rules.ticket.catalog;
         let policies = &self.rules.ticket.policies;
-        let ticket = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, ticket_id, at);
+        let (id, ticket) = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, ticket_id, at);
         let before = ticket.gauge_share(policies);
         self.effects.clear();
         change(ticket, &mut self.effects);
         let after = ticket.gauge_share(policies);
         if before != after {
-            self.state.gauges.apply(catalog, before, -1);
-            self.state.gauges.apply(catalog, after, 1);
+            self.state.gauges.change(catalog, before, after);
         }
-        arm(&mut self.state.timers, ticket, ticket_id, self.rules.retention);
+        arm(&mut self.state.timers, ticket, id, self.rules.retention);
         let key = catalog.key(ticket.dims);
         let now = self.state.stream_time.unwrap_or(at);
-        for sample in &self.effects.samples {
-            self.state.windows.record(&key, at, now, |slice| slice.add(*sample));
+        // One visit of the slices for all samples: each slice takes them in the same order.
+        let samples = &self.effects.samples;
+        if !samples.is_empty() {
+            self.state.windows.record(&key, at, now, |slice| samples.iter().for_each(|sample| slice.add(*sample)));
         }
         for sample in &self.effects.sla.samples {
             self.state.sla_windows.record(&(key, sample.policy), at, now, |slice| slice.add(sample));
@@ -555,38 +675,41 @@ impl Partition {
     /// Every ticket the partition holds, open or not, by id (the tickets API reads their
     /// gauge shares, the same the gauges are made of).
     pub fn tickets(&self) -> impl Iterator<Item = (&str, &Ticket)> + '_ {
-        self.state.tickets.iter().map(|(id, ticket)| (id.as_str(), ticket))
+        self.state.tickets.iter().map(|(id, ticket)| (&**id, &**ticket))
     }
 }
 
-/// The ticket, or a new stub with its eviction timer armed; allocates only for a new ticket.
+/// The ticket (with its shared id), or a new stub with its eviction timer armed; allocates
+/// only for a new ticket.
 fn ticket_or_stub<'a>(
-    tickets: &'a mut HashMap<String, Ticket>,
-    timers: &mut BTreeSet<(Millis, String)>,
+    tickets: &'a mut Tickets,
+    timers: &mut BTreeSet<(Millis, TicketId)>,
     rules: &Rules,
     ticket_id: &str,
     at: Millis,
-) -> &'a mut Ticket {
+) -> (&'a TicketId, &'a mut Ticket) {
     if !tickets.contains_key(ticket_id) {
         let mut ticket = Ticket::new(rules.ticket.catalog.unknown(), at);
-        arm(timers, &mut ticket, ticket_id, rules.retention);
-        tickets.insert(ticket_id.to_string(), ticket);
+        let id = TicketId::from(ticket_id);
+        arm(timers, &mut ticket, &id, rules.retention);
+        tickets.insert(id, Box::new(ticket));
     }
-    tickets.get_mut(ticket_id).expect("present or just inserted")
+    let (id, ticket) = tickets.get_key_value_mut(ticket_id).expect("present or just inserted");
+    (id, ticket)
 }
 
 /// Moves the ticket's timer earlier when it became due sooner. A timer that is now early is
 /// left alone: it fires, finds nothing due and is armed again, which costs less than moving
 /// it on every event.
-fn arm(timers: &mut BTreeSet<(Millis, String)>, ticket: &mut Ticket, ticket_id: &str, retention: Millis) {
+fn arm(timers: &mut BTreeSet<(Millis, TicketId)>, ticket: &mut Ticket, ticket_id: &TicketId, retention: Millis) {
     let Some(due) = ticket.next_due(retention) else { return };
-    if ticket.timer.is_some_and(|t| t <= due) {
+    if ticket.timer.get().is_some_and(|t| t <= due) {
         return;
     }
-    if let Some(old) = ticket.timer.replace(due) {
-        timers.remove(&(old, ticket_id.to_string()));
+    if let Some(old) = std::mem::replace(&mut ticket.timer, Some(due).into()).get() {
+        timers.remove(&(old, ticket_id.clone()));
     }
-    timers.insert((due, ticket_id.to_string()));
+    timers.insert((due, ticket_id.clone()));
 }
 
 /// Per-partition progress, for the self-metrics.

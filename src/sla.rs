@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::Millis;
+use crate::base::{MaybeTime, Millis};
 use crate::calendar::Calendar;
 use crate::config::{bad, ConfigError, SlaConfig, ALWAYS_OPEN};
 use crate::event::{Priority, Status};
@@ -284,7 +284,7 @@ pub struct TargetClock {
     elapsed: Millis,
     /// Armed while running with a target; once breached, the deadline that passed (kept so
     /// the tickets API can say when, at no extra memory).
-    deadline: Option<Millis>,
+    deadline: MaybeTime,
     /// This instance's deadline passed unfulfilled.
     breached: bool,
 }
@@ -352,14 +352,15 @@ impl TargetClock {
         self.deadline = match (self.run, target) {
             (Run::Running { since }, Some(t)) => Some(calendar.add(since, (t - self.elapsed).max(0))),
             _ => None,
-        };
+        }
+        .into();
     }
 
     fn gauge(&self, has_target: bool) -> Option<TargetGauge> {
         match (self.run, has_target) {
             (_, false) | (Run::Idle | Run::Stopped, _) => None,
             _ if self.breached => Some(TargetGauge::Breached),
-            (Run::Running { .. }, _) => self.deadline.map(TargetGauge::Running),
+            (Run::Running { .. }, _) => self.deadline.get().map(TargetGauge::Running),
             (Run::Paused, _) => Some(TargetGauge::Paused),
         }
     }
@@ -387,7 +388,7 @@ impl SlaClock {
     /// breached, the one that passed. `None` while paused or stopped (and for a breach
     /// restored from a snapshot written before breached deadlines were kept).
     pub fn deadline(&self, target: SlaTarget) -> Option<Millis> {
-        self.clocks[target.index()].deadline
+        self.clocks[target.index()].deadline.get()
     }
 
     /// The ticket was created: match a policy and start first response and resolution.
@@ -437,7 +438,7 @@ impl SlaClock {
             return;
         }
         clock.settle(at, policies.calendar(self.policy));
-        let deadline = clock.deadline.take();
+        let deadline = std::mem::take(&mut clock.deadline).get();
         clock.run = Run::Stopped;
         let (Some(policy), Some(limit)) = (self.policy, policies.target(self.policy, target)) else { return };
         let outcome = match deadline {
@@ -455,7 +456,7 @@ impl SlaClock {
         let clock = &mut self.clocks[target.index()];
         if clock.is_active() {
             clock.run = Run::Stopped;
-            clock.deadline = None;
+            clock.deadline = MaybeTime::NONE;
         }
     }
 
@@ -484,7 +485,7 @@ impl SlaClock {
                     clock.settle(at, calendar);
                     clock.run = Run::Paused;
                     if !clock.breached {
-                        clock.deadline = None;
+                        clock.deadline = MaybeTime::NONE;
                     }
                 }
                 (Run::Paused, false) => {
@@ -499,14 +500,14 @@ impl SlaClock {
     /// The earliest armed deadline: when this ticket next needs its timer. A breached
     /// instance's kept deadline needs none.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.clocks.iter().filter(|c| !c.breached).filter_map(|c| c.deadline).min()
+        self.clocks.iter().filter(|c| !c.breached).filter_map(|c| c.deadline.get()).min()
     }
 
     /// The ticket's timer fired at `at` (the watermark passed it): every target due by then is
     /// breached, in target order.
     pub fn on_timer(&mut self, at: Millis, out: &mut SlaEffects) {
         for target in SlaTarget::ALL {
-            if let Some(deadline) = self.clocks[target.index()].deadline.filter(|d| *d <= at) {
+            if let Some(deadline) = self.clocks[target.index()].deadline.get().filter(|d| *d <= at) {
                 out.samples.extend(self.on_deadline(target, deadline));
             }
         }
@@ -600,7 +601,7 @@ mod tests {
     /// The armed deadlines, by target.
     fn armed(c: &SlaClock) -> Vec<(SlaTarget, Millis)> {
         let clocks = SlaTarget::ALL.into_iter().filter(|t| !c.clocks[t.index()].breached);
-        clocks.filter_map(|t| c.clocks[t.index()].deadline.map(|d| (t, d))).collect()
+        clocks.filter_map(|t| c.clocks[t.index()].deadline.get().map(|d| (t, d))).collect()
     }
 
     fn sample(target: SlaTarget, outcome: Option<SlaOutcome>, minutes: Option<f64>) -> SlaSample {

@@ -3,8 +3,9 @@
 //! samples come out; when the ticket next needs a timer is read from it ([`Ticket::next_due`]).
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
-use crate::base::Millis;
+use crate::base::{MaybeTime, Millis};
 use crate::dimensions::{Catalog, Dims};
 use crate::event::{Author, EventBody, Requester, Status};
 use crate::kpi::{KpiRules, Sample};
@@ -36,31 +37,43 @@ impl Effects {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ticket {
     /// `None` until `ticket_created` is applied; such a ticket is not in the backlog.
-    pub created_at: Option<Millis>,
+    pub created_at: MaybeTime,
     pub dims: Dims,
     requester: Requester,
     /// `None` until a creation or status change is applied.
     status: Option<Status>,
     /// Public messages by human agents so far.
     agent_public_messages: u32,
-    first_response_at: Option<Millis>,
-    first_solved_at: Option<Millis>,
+    first_response_at: MaybeTime,
+    first_solved_at: MaybeTime,
     /// The oldest customer public message not yet answered by a public agent message (a
     /// customer-opened ticket waits from its creation).
-    waiting_since: Option<Millis>,
+    waiting_since: MaybeTime,
     abandoned: bool,
     pub sla: SlaClock,
     /// Newest event time applied to this ticket (drives eviction).
     pub last_event_at: Millis,
     /// Hashes of the event ids seen (dedup memory).
-    seen: Vec<u64>,
+    seen: Seen,
     /// `agent_id` of the last public agent message (`None` when it carried none).
     last_agent: Option<Box<str>>,
     /// When this ticket's one entry in the partition's timer queue is due; never later than
     /// [`Ticket::next_due`], so it may fire early and find nothing to do.
-    pub timer: Option<Millis>,
+    pub timer: MaybeTime,
     /// Events of this ticket waiting in the partition's reorder buffer.
     pub buffered: u32,
+}
+
+/// Event id hashes: the first two in place of the pointer and length a `Vec` keeps, so a
+/// ticket with two events or fewer allocates nothing for them (serialized as a `Vec`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Seen(SmallVec<[u64; 2]>);
+
+impl PartialEq<Vec<u64>> for Seen {
+    fn eq(&self, other: &Vec<u64>) -> bool {
+        self.0[..] == other[..]
+    }
 }
 
 /// The ticket's share of the current gauges: `None` unless it is open.
@@ -79,20 +92,20 @@ pub struct GaugeShare {
 impl Ticket {
     pub fn new(dims: Dims, at: Millis) -> Self {
         Self {
-            created_at: None,
+            created_at: MaybeTime::NONE,
             dims,
             requester: Requester::Customer,
             status: None,
             agent_public_messages: 0,
-            first_response_at: None,
-            first_solved_at: None,
-            waiting_since: None,
+            first_response_at: MaybeTime::NONE,
+            first_solved_at: MaybeTime::NONE,
+            waiting_since: MaybeTime::NONE,
             abandoned: false,
             sla: SlaClock::default(),
             last_event_at: at,
-            seen: Vec::new(),
+            seen: Seen::default(),
             last_agent: None,
-            timer: None,
+            timer: MaybeTime::NONE,
             buffered: 0,
         }
     }
@@ -100,14 +113,15 @@ impl Ticket {
     /// Records an event id; `false` when it was seen before (a duplicate). At most `capacity`
     /// ids are remembered, the oldest forgotten first.
     pub fn remember(&mut self, event_hash: u64, capacity: usize) -> bool {
-        if self.seen.contains(&event_hash) {
+        let seen = &mut self.seen.0;
+        if seen.contains(&event_hash) {
             return false;
         }
-        if self.seen.len() >= capacity {
-            let excess = self.seen.len() + 1 - capacity;
-            self.seen.drain(..excess);
+        if seen.len() >= capacity {
+            let excess = seen.len() + 1 - capacity;
+            seen.drain(..excess);
         }
-        self.seen.push(event_hash);
+        seen.push(event_hash);
         true
     }
 
@@ -135,11 +149,11 @@ impl Ticket {
         let status = self.status.filter(|_| self.is_open())?;
         Some(GaugeShare {
             status,
-            created_at: self.created_at?,
+            created_at: self.created_at.get()?,
             dims: self.dims,
             policy: self.sla.policy(),
             targets: self.sla.gauges(policies),
-            waiting_since: self.waiting_since,
+            waiting_since: self.waiting_since.get(),
         })
     }
 
@@ -161,13 +175,13 @@ impl Ticket {
                 if self.created_at.is_some() {
                     return; // the earliest creation wins
                 }
-                self.created_at = Some(at);
+                self.created_at = Some(at).into();
                 self.dims =
                     Dims { channel: rules.catalog.channel(channel), priority: Some(*priority), team: rules.catalog.team(team.as_deref()) };
                 self.requester = *requester;
                 self.status.get_or_insert(Status::New);
                 if *requester == Requester::Customer {
-                    self.waiting_since = Some(self.waiting_since.map_or(at, |w| w.min(at)));
+                    self.waiting_since = Some(self.waiting_since.get().map_or(at, |w| w.min(at))).into();
                 }
                 out.samples.push(Sample::Created);
                 let fields =
@@ -196,9 +210,9 @@ impl Ticket {
                 out.samples.push(Sample::Message { inbound: false });
                 // An agent-opened ticket's opening message is not a response.
                 let opening = self.requester == Requester::Agent && self.agent_public_messages == 1;
-                match (self.created_at, self.first_response_at, opening) {
+                match (self.created_at.get(), self.first_response_at.get(), opening) {
                     (Some(created_at), None, false) => {
-                        self.first_response_at = Some(at);
+                        self.first_response_at = Some(at).into();
                         let wait = elapsed(created_at, at);
                         out.samples.push(Sample::FirstResponse(seconds(wait)));
                         if let Some(threshold) = rules.kpi.realtime_threshold(self.dims.channel) {
@@ -207,14 +221,14 @@ impl Ticket {
                         self.sla.fulfil(SlaTarget::FirstResponse, at, policies, &mut out.sla);
                     }
                     (Some(_), Some(_), _) => {
-                        if let Some(since) = self.waiting_since {
+                        if let Some(since) = self.waiting_since.get() {
                             out.samples.push(Sample::NextReply(seconds(elapsed(since, at))));
                         }
                         self.sla.fulfil(SlaTarget::NextReply, at, policies, &mut out.sla);
                     }
                     _ => {}
                 }
-                self.waiting_since = None;
+                self.waiting_since = MaybeTime::NONE;
             }
             EventBody::Message { author: Author::Customer, public, sentiment, .. } => {
                 if let Some(score) = *sentiment {
@@ -224,7 +238,7 @@ impl Ticket {
                     out.samples.push(Sample::Message { inbound: true });
                 }
                 if *public && self.waiting_since.is_none() {
-                    self.waiting_since = Some(at);
+                    self.waiting_since = Some(at).into();
                     if self.first_response_at.is_some() && self.is_open() {
                         self.sla.awaiting_reply(at, self.paused(policies), policies);
                     }
@@ -235,7 +249,7 @@ impl Ticket {
             EventBody::ContactAbandoned => {
                 if !self.abandoned && self.agent_public_messages == 0 {
                     self.abandoned = true;
-                    let wait = self.created_at.map(|c| elapsed(c, at));
+                    let wait = self.created_at.get().map(|c| elapsed(c, at));
                     out.samples.push(Sample::Abandoned {
                         short: wait.is_some_and(|w| w < rules.kpi.short_abandon_ms),
                         wait_bucket: wait.map(|w| rules.kpi.wait_bucket(w)),
@@ -258,10 +272,10 @@ impl Ticket {
         match (was_resolved, status.is_resolved()) {
             // `closed` without a prior `solved` counts as solved at close time.
             (false, true) => {
-                if let Some(created_at) = self.created_at {
+                if let Some(created_at) = self.created_at.get() {
                     let elapsed = seconds(elapsed(created_at, at));
                     if self.first_solved_at.is_none() {
-                        self.first_solved_at = Some(at);
+                        self.first_solved_at = Some(at).into();
                         out.samples.push(Sample::FirstResolution(elapsed));
                         out.samples.push(Sample::FirstSolveReplies(self.agent_replies()));
                     }
@@ -270,13 +284,13 @@ impl Ticket {
                 self.sla.fulfil(SlaTarget::Resolution, at, policies, &mut out.sla);
                 self.sla.cancel(SlaTarget::FirstResponse);
                 self.sla.cancel(SlaTarget::NextReply);
-                self.waiting_since = None;
+                self.waiting_since = MaybeTime::NONE;
             }
             (true, false) => {
                 out.samples.push(Sample::Reopened);
                 self.sla.reopened(at, paused, policies);
                 // A customer message that came while the ticket was resolved waits for a reply.
-                if let (Some(since), Some(_)) = (self.waiting_since, self.first_response_at) {
+                if let (Some(since), Some(_)) = (self.waiting_since.get(), self.first_response_at.get()) {
                     self.sla.awaiting_reply(since, paused, policies);
                 }
             }
