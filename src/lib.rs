@@ -26,6 +26,7 @@
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
 //! | [`service`] | `run`: wires source, engine and exporter, handles signals |
 //! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
+//! | [`intake`] | `intake`: Zendesk and Chatwoot webhooks, signed, mapped to events and produced to the topic |
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo` |
 //! | [`cli`] | the command line |
 
@@ -41,6 +42,7 @@ pub mod event;
 pub mod exporter;
 pub mod generator;
 pub mod http;
+pub mod intake;
 pub mod internal_events;
 pub mod kafka;
 pub mod kpi;
