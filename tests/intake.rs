@@ -1,0 +1,300 @@
+//! `ticketpulse intake`: vendor-shaped fixtures (tests/fixtures/intake, each noting where its
+//! shape comes from) mapped to exact contract v1 events; then end to end through the real
+//! broker: signed webhooks posted to the intake, consumed by `run`, KPIs read on `/metrics`;
+//! and a broker outage during intake answered 503, its retry counted once.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use ticketpulse::config::{ChatwootAuth, Config};
+use ticketpulse::event::{self, ParseLimits};
+use ticketpulse::intake::mapping::{Mapped, Unreadable};
+use ticketpulse::intake::{chatwoot, signature, zendesk};
+
+const LIMITS: ParseLimits =
+    ParseLimits { max_message_bytes: 65536, max_future_skew: 300_000, csat_range: (1.0, 5.0), ces_range: (1.0, 7.0) };
+
+/// A CSAT answer's time: the receipt time (Chatwoot sends none of its own).
+const NOW: i64 = 1_767_610_000_000;
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/intake/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn test_config() -> Config {
+    let mut config = Config::default();
+    let z = &mut config.intake.zendesk;
+    z.group_teams = [("8447320466430", "billing"), ("8447320466431", "tech")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+    z.bot_user_ids = vec!["8447388090499".into()];
+    let c = &mut config.intake.chatwoot;
+    c.team_teams = [("7".to_string(), "billing".to_string())].into();
+    c.inbox_teams = [("3".to_string(), "web-support".to_string())].into();
+    config
+}
+
+/// The events of a mapping as JSON values, each checked to parse as contract v1 and keyed by
+/// its ticket id.
+fn events(mapped: &Mapped) -> Vec<Value> {
+    mapped
+        .events
+        .iter()
+        .map(|e| {
+            let parsed = event::parse(e.payload.as_bytes(), &LIMITS, None).expect("a valid contract v1 event");
+            assert_eq!(parsed.ticket_id, e.key, "keyed by ticket id");
+            assert_eq!(parsed.body.event_type(), e.event_type);
+            serde_json::from_str(&e.payload).unwrap()
+        })
+        .collect()
+}
+
+fn zendesk_map(body: &[u8], config: &Config) -> Result<Mapped, Unreadable> {
+    zendesk::map(body, &config.intake.zendesk, &LIMITS)
+}
+
+fn chatwoot_map(body: &[u8], config: &Config) -> Result<Mapped, Unreadable> {
+    chatwoot::map(body, &config.intake.chatwoot, &LIMITS, NOW)
+}
+
+/// A fixture with some fields replaced (`/`-separated paths).
+fn edited(path: &str, edits: &[(&str, Value)]) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&fixture(path)).unwrap();
+    for (pointer, new) in edits {
+        *value.pointer_mut(pointer).unwrap_or_else(|| panic!("{path} has no {pointer}")) = new.clone();
+    }
+    serde_json::to_vec(&value).unwrap()
+}
+
+#[test]
+fn zendesk_ticket_created_maps_channel_priority_and_group() {
+    let mapped = zendesk_map(&fixture("zendesk/ticket_created.json"), &test_config()).unwrap();
+    assert_eq!(mapped.kind, "ticket.created");
+    assert_eq!(
+        events(&mapped),
+        [json!({
+            "event_id": "cbe4028c-7239-495d-b020-f22348516046", "ticket_id": "zendesk-5158", "at": 1_767_603_600_672i64,
+            "type": "ticket_created", "channel": "email", "priority": "high", "team": "billing"
+        })]
+    );
+    // No priority and an unlisted group: normal, no team; `mobile_sdk` maps to messaging,
+    // an unlisted channel is passed on lower case.
+    let body = edited(
+        "zendesk/ticket_created.json",
+        &[("/detail/priority", Value::Null), ("/detail/group_id", json!("1")), ("/detail/via/channel", json!("mobile_sdk"))],
+    );
+    let e = &events(&zendesk_map(&body, &test_config()).unwrap())[0];
+    assert_eq!((&e["priority"], &e["channel"], e.get("team")), (&json!("normal"), &json!("messaging"), None));
+    let body = edited("zendesk/ticket_created.json", &[("/detail/via/channel", json!("Closed_Ticket"))]);
+    assert_eq!(events(&zendesk_map(&body, &test_config()).unwrap())[0]["channel"], json!("closed_ticket"));
+}
+
+#[test]
+fn zendesk_comments_by_author_and_visibility() {
+    let config = test_config();
+    let comment = |author: Value, public: bool| {
+        let body = edited("zendesk/comment_added.json", &[("/event/comment/author", author), ("/event/comment/is_public", json!(public))]);
+        events(&zendesk_map(&body, &config).unwrap()).remove(0)
+    };
+    assert_eq!(
+        events(&zendesk_map(&fixture("zendesk/comment_added.json"), &config).unwrap()),
+        [json!({
+            "event_id": "d4f5c389-8f4a-4c2e-a1b9-8e4f39c71d52", "ticket_id": "zendesk-5158", "at": 1_767_607_200_123i64,
+            "type": "message", "author": "agent", "public": true, "agent_id": "8447388090495"
+        })]
+    );
+    let private_note = comment(json!({"id": 8447388090495u64, "is_staff": true, "name": "A"}), false);
+    assert_eq!(
+        (&private_note["author"], &private_note["public"], &private_note["agent_id"]),
+        (&json!("agent"), &json!(false), &json!("8447388090495"))
+    );
+    let customer = comment(json!({"id": "8447388090494", "is_staff": false, "name": "C"}), true);
+    assert_eq!((&customer["author"], customer.get("agent_id")), (&json!("customer"), None));
+    let bot = comment(json!({"id": "8447388090499", "is_staff": true, "name": "AI agent"}), true);
+    assert_eq!((&bot["author"], bot.get("agent_id")), (&json!("bot"), None));
+    let system = comment(json!({"id": -1, "is_staff": true, "name": "Zendesk"}), true);
+    assert_eq!(&system["author"], &json!("system"));
+}
+
+#[test]
+fn zendesk_status_priority_group_and_tags() {
+    let config = test_config();
+    let status = |current: &str| {
+        let body = edited("zendesk/status_changed.json", &[("/event/current", json!(current))]);
+        events(&zendesk_map(&body, &config).unwrap()).first().map(|e| e["status"].clone())
+    };
+    let statuses: Vec<_> = ["NEW", "OPEN", "PENDING", "HOLD", "SOLVED", "CLOSED", "DELETED"].map(status).to_vec();
+    let expected = [Some("new"), Some("open"), Some("pending"), Some("on_hold"), Some("solved"), Some("closed"), None];
+    assert_eq!(statuses, expected.map(|s| s.map(|s| json!(s))).to_vec());
+    assert_eq!(
+        events(&zendesk_map(&fixture("zendesk/status_changed.json"), &config).unwrap()),
+        [
+            json!({"event_id": "a8b9c1d2-3e4f-5a6b-7c8d-9e0f1a2b3c4d", "ticket_id": "zendesk-5158", "at": 1_767_614_400_987i64, "type": "status_changed", "status": "solved"})
+        ]
+    );
+    assert_eq!(
+        events(&zendesk_map(&fixture("zendesk/priority_changed.json"), &config).unwrap()),
+        [
+            json!({"event_id": "b1c2d3e4-5f60-4718-8293-a4b5c6d7e8f9", "ticket_id": "zendesk-5158", "at": 1_767_604_200_000i64, "type": "ticket_updated", "priority": "urgent"})
+        ]
+    );
+    let group = zendesk_map(&fixture("zendesk/group_assignment_changed.json"), &config).unwrap();
+    assert_eq!((group.kind, events(&group)[0]["team"].clone()), ("ticket.group_assignment_changed", json!("tech")));
+    let unlisted = edited("zendesk/group_assignment_changed.json", &[("/event/current", json!(99)), ("/detail/group_id", json!("99"))]);
+    assert_eq!(zendesk_map(&unlisted, &config).unwrap().events, []);
+    // A tag change with no team mapping carries nothing; with one it sets the team.
+    let tags = zendesk_map(&fixture("zendesk/tags_changed.json"), &config).unwrap();
+    assert_eq!((tags.kind, tags.events.len()), ("ticket.tags_changed", 0));
+    let mut mapped_tags = test_config();
+    mapped_tags.intake.zendesk.tag_teams = [("refund".to_string(), "billing".to_string())].into();
+    assert_eq!(events(&zendesk_map(&fixture("zendesk/tags_changed.json"), &mapped_tags).unwrap())[0]["team"], json!("billing"));
+    let assignment = zendesk_map(&fixture("zendesk/agent_assignment_changed.json"), &config).unwrap();
+    assert_eq!((assignment.kind, assignment.events.len()), ("ticket.agent_assignment_changed", 0));
+    let other = zendesk_map(
+        br#"{"type":"zen:event-type:ticket.subject_changed","id":"x","time":"2026-01-05T09:00:00Z","detail":{"id":"1"}}"#,
+        &config,
+    )
+    .unwrap();
+    assert_eq!((other.kind, other.events.len()), ("other", 0));
+}
+
+#[test]
+fn zendesk_payloads_that_cannot_be_read_say_why() {
+    let config = test_config();
+    let reason = |body: &[u8]| zendesk_map(body, &config).unwrap_err();
+    assert_eq!(reason(b"not json").reason, "not_json");
+    assert_eq!(reason(b"[1]").reason, "wrong_type");
+    assert_eq!(reason(br#"{"id":"x"}"#).detail, "missing `type`");
+    let no_ticket = edited("zendesk/status_changed.json", &[("/detail/id", Value::Null)]);
+    assert_eq!(reason(&no_ticket), Unreadable::new("missing_field", Some("ticket.status_changed"), "missing `detail.id`"));
+    let bad_time = edited("zendesk/status_changed.json", &[("/time", json!("yesterday"))]);
+    assert_eq!((reason(&bad_time).reason, reason(&bad_time).kind), ("bad_value", Some("ticket.status_changed")));
+    // The engine's own parser guards what leaves: a 129-byte ticket id is refused here.
+    let long = edited("zendesk/status_changed.json", &[("/detail/id", json!("9".repeat(121)))]);
+    let refused = reason(&long);
+    assert_eq!(refused.reason, "bad_value");
+    assert!(refused.detail.starts_with("bad_value: `ticket_id` must be 1 to 128 bytes, got 129"), "{}", refused.detail);
+}
+
+#[test]
+fn chatwoot_conversations_map_channel_priority_team_and_status() {
+    let config = test_config();
+    assert_eq!(
+        events(&chatwoot_map(&fixture("chatwoot/conversation_created.json"), &config).unwrap()),
+        [
+            json!({"event_id": "chatwoot-42-created", "ticket_id": "chatwoot-42", "at": 1_767_603_600_000i64, "type": "ticket_created", "channel": "chat", "priority": "normal", "team": "web-support"})
+        ]
+    );
+    let channel = |channel_type: &str| {
+        let body = edited("chatwoot/conversation_created.json", &[("/channel", json!(channel_type))]);
+        events(&chatwoot_map(&body, &config).unwrap())[0]["channel"].clone()
+    };
+    let channels = ["Channel::Email", "Channel::Whatsapp", "Channel::Api", "Channel::FacebookPage", "Channel::Fax"].map(channel);
+    assert_eq!(channels, [json!("email"), json!("messaging"), json!("api"), json!("social"), json!("channel::fax")]);
+    let with_team = edited(
+        "chatwoot/conversation_created.json",
+        &[("/meta/team", json!({"id": 7, "name": "billing"})), ("/priority", json!("medium"))],
+    );
+    let e = &events(&chatwoot_map(&with_team, &config).unwrap())[0];
+    assert_eq!((&e["team"], &e["priority"]), (&json!("billing"), &json!("normal")));
+
+    assert_eq!(
+        events(&chatwoot_map(&fixture("chatwoot/conversation_status_changed.json"), &config).unwrap()),
+        [
+            json!({"event_id": "chatwoot-42-status-solved-1767605400250", "ticket_id": "chatwoot-42", "at": 1_767_605_400_250i64, "type": "status_changed", "status": "solved"})
+        ]
+    );
+    let status = |s: &str| {
+        let body = edited("chatwoot/conversation_status_changed.json", &[("/status", json!(s))]);
+        events(&chatwoot_map(&body, &config).unwrap()).first().map(|e| e["status"].clone())
+    };
+    assert_eq!(
+        ["open", "pending", "snoozed", "resolved", "archived"].map(status),
+        [Some(json!("open")), Some(json!("pending")), Some(json!("on_hold")), Some(json!("solved")), None]
+    );
+    assert_eq!(
+        events(&chatwoot_map(&fixture("chatwoot/conversation_updated.json"), &config).unwrap()),
+        [
+            json!({"event_id": "chatwoot-42-updated-1767603900500", "ticket_id": "chatwoot-42", "at": 1_767_603_900_500i64, "type": "ticket_updated", "priority": "urgent", "team": "billing"})
+        ]
+    );
+    // Only a label changed: nothing for the KPIs.
+    let labels = edited(
+        "chatwoot/conversation_updated.json",
+        &[("/changed_attributes", json!([{"label_list": {"previous_value": [], "current_value": ["vip"]}}]))],
+    );
+    let ignored = chatwoot_map(&labels, &config).unwrap();
+    assert_eq!((ignored.kind, ignored.events.len()), ("conversation_updated", 0));
+}
+
+#[test]
+fn chatwoot_messages_by_type_sender_and_privacy_and_the_csat_answer() {
+    let config = test_config();
+    assert_eq!(
+        events(&chatwoot_map(&fixture("chatwoot/message_created_incoming.json"), &config).unwrap()),
+        [
+            json!({"event_id": "chatwoot-42-message-1001", "ticket_id": "chatwoot-42", "at": 1_767_603_610_000i64, "type": "message", "author": "customer", "public": true})
+        ]
+    );
+    assert_eq!(
+        events(&chatwoot_map(&fixture("chatwoot/message_created_outgoing.json"), &config).unwrap()),
+        [
+            json!({"event_id": "chatwoot-42-message-1002", "ticket_id": "chatwoot-42", "at": 1_767_603_670_000i64, "type": "message", "author": "agent", "public": true, "agent_id": "9"})
+        ]
+    );
+    let outgoing = |sender: Value, private: bool, message_type: &str| {
+        let body = edited(
+            "chatwoot/message_created_outgoing.json",
+            &[("/sender", sender), ("/private", json!(private)), ("/message_type", json!(message_type))],
+        );
+        events(&chatwoot_map(&body, &config).unwrap()).first().map(|e| (e["author"].clone(), e["public"].clone()))
+    };
+    assert_eq!(outgoing(json!({"id": 9, "type": "user"}), true, "outgoing"), Some((json!("agent"), json!(false))), "a private note");
+    assert_eq!(outgoing(json!({"id": 2, "name": "Captain", "type": "agent_bot"}), false, "outgoing"), Some((json!("bot"), json!(true))));
+    assert_eq!(outgoing(Value::Null, false, "outgoing"), Some((json!("system"), json!(true))), "an automation or campaign");
+    assert_eq!(outgoing(Value::Null, false, "activity"), None, "status notes are not conversation");
+    assert_eq!(outgoing(Value::Null, false, "template"), None);
+
+    assert_eq!(
+        events(&chatwoot_map(&fixture("chatwoot/message_updated_csat.json"), &config).unwrap()),
+        [
+            json!({"event_id": "chatwoot-42-csat-1003", "ticket_id": "chatwoot-42", "at": NOW, "type": "survey_response", "survey": "csat", "score": 4.0})
+        ]
+    );
+    let unanswered = edited("chatwoot/message_updated_csat.json", &[("/content_attributes", json!({}))]);
+    assert_eq!(chatwoot_map(&unanswered, &config).unwrap().events, []);
+    let other = chatwoot_map(br#"{"event":"contact_created","id":5}"#, &config).unwrap();
+    assert_eq!((other.kind, other.events.len()), ("other", 0));
+    let no_conversation = edited("chatwoot/message_created_incoming.json", &[("/conversation", Value::Null)]);
+    assert_eq!(
+        chatwoot_map(&no_conversation, &config).unwrap_err(),
+        Unreadable::new("missing_field", Some("message_created"), "missing `id`")
+    );
+}
+
+#[test]
+fn intake_config_is_validated_and_secrets_never_shown() {
+    let mut config = Config::default();
+    config.intake.zendesk.enabled = true;
+    config.intake.zendesk.signing_secret = "short".into();
+    assert_eq!(
+        config.validate().unwrap_err().to_string(),
+        "intake.zendesk.signing_secret: must be at least 16 bytes when the source is enabled"
+    );
+    config.intake.zendesk.signing_secret = "a-long-enough-signing-secret".into();
+    config.intake.chatwoot.statuses.insert("snoozed".into(), "sleeping".into());
+    assert_eq!(config.validate().unwrap_err().to_string(), "intake.chatwoot.statuses.snoozed: \"sleeping\" is not a contract status");
+    config.intake.chatwoot.statuses.insert("snoozed".into(), "on_hold".into());
+    config.intake.produce_timeout = Duration::from_secs(10);
+    assert_eq!(
+        config.validate().unwrap_err().to_string(),
+        "intake.produce_timeout: must be at least 100ms and shorter than http.request_timeout"
+    );
+    config.intake.produce_timeout = Duration::from_secs(5);
+    config.intake.chatwoot.secret = "chatwoot-secret-value".into();
+    config.intake.chatwoot.auth = ChatwootAuth::Token;
+    assert!(config.validate().is_ok());
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("a-long-enough-signing-secret") && !shown.contains("chatwoot-secret-value"), "{shown}");
+    assert!(shown.contains("signing_secret: \"[redacted]\"") && shown.contains("secret: \"[redacted]\""), "{shown}");
+}
