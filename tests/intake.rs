@@ -298,3 +298,271 @@ fn intake_config_is_validated_and_secrets_never_shown() {
     assert!(!shown.contains("a-long-enough-signing-secret") && !shown.contains("chatwoot-secret-value"), "{shown}");
     assert!(shown.contains("signing_secret: \"[redacted]\"") && shown.contains("secret: \"[redacted]\""), "{shown}");
 }
+
+// End to end through the real broker.
+
+use common::{config, create_topics, http_get, http_post, parse_exposition, scrape_until, total_events, value, Broker};
+
+const ZENDESK_SECRET: &str = "zendesk-signing-secret-for-tests";
+const CHATWOOT_SECRET: &str = "chatwoot-webhook-secret-for-tests";
+
+fn intake_config(bootstrap: &str, topic: &str) -> Config {
+    let mut config = config(bootstrap, topic);
+    let i = &mut config.intake;
+    i.listen = "127.0.0.1:0".parse().unwrap();
+    i.topic = topic.to_string();
+    i.zendesk.enabled = true;
+    i.zendesk.signing_secret = ZENDESK_SECRET.into();
+    i.chatwoot.enabled = true;
+    i.chatwoot.secret = CHATWOOT_SECRET.into();
+    config
+}
+
+/// Posts `body` to `/webhooks/{source}`, signed as the help desk signs it `age` ago.
+async fn post_signed(addr: std::net::SocketAddr, source: &str, body: Vec<u8>, age: Duration) -> (u16, String) {
+    let signed_at = jiff::Timestamp::now() - jiff::SignedDuration::try_from(age).unwrap();
+    let headers = match source {
+        "zendesk" => {
+            let ts = signed_at.to_string();
+            vec![
+                (signature::ZENDESK_SIGNATURE.to_string(), signature::sign_zendesk(ZENDESK_SECRET, &ts, &body)),
+                (signature::ZENDESK_TIMESTAMP.to_string(), ts),
+            ]
+        }
+        _ => {
+            let ts = signed_at.as_second().to_string();
+            vec![
+                (signature::CHATWOOT_SIGNATURE.to_string(), signature::sign_chatwoot(CHATWOOT_SECRET, &ts, &body)),
+                (signature::CHATWOOT_TIMESTAMP.to_string(), ts),
+            ]
+        }
+    };
+    post(addr, source, headers, body).await
+}
+
+async fn post(addr: std::net::SocketAddr, source: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> (u16, String) {
+    let path = format!("/webhooks/{source}");
+    tokio::task::spawn_blocking(move || http_post(addr, &path, &headers, &body)).await.unwrap().unwrap()
+}
+
+/// 2026-01-05 at `hh:mm:ss` UTC.
+fn t(hms: &str) -> String {
+    format!("2026-01-05T{hms}Z")
+}
+
+fn epoch(hms: &str) -> i64 {
+    event::parse_time_text(&t(hms)).unwrap() / 1000
+}
+
+/// Zendesk webhooks of the scripted day.
+fn zd_created(ticket: &str, at: &str, channel: &str, priority: &str) -> Vec<u8> {
+    edited(
+        "zendesk/ticket_created.json",
+        &[
+            ("/id", json!(format!("zd-{ticket}-created"))),
+            ("/time", json!(t(at))),
+            ("/detail/id", json!(ticket)),
+            ("/detail/via/channel", json!(channel)),
+            ("/detail/priority", json!(priority)),
+        ],
+    )
+}
+
+fn zd_comment(ticket: &str, id: &str, at: &str, staff: bool, public: bool) -> Vec<u8> {
+    let author = if staff {
+        json!({"id": "77", "is_staff": true, "name": "Agent"})
+    } else {
+        json!({"id": "55", "is_staff": false, "name": "Customer"})
+    };
+    edited(
+        "zendesk/comment_added.json",
+        &[
+            ("/id", json!(id)),
+            ("/time", json!(t(at))),
+            ("/detail/id", json!(ticket)),
+            ("/event/comment/author", author),
+            ("/event/comment/is_public", json!(public)),
+        ],
+    )
+}
+
+fn zd_status(ticket: &str, at: &str, status: &str) -> Vec<u8> {
+    edited(
+        "zendesk/status_changed.json",
+        &[
+            ("/id", json!(format!("zd-{ticket}-{status}"))),
+            ("/time", json!(t(at))),
+            ("/detail/id", json!(ticket)),
+            ("/event/current", json!(status)),
+        ],
+    )
+}
+
+/// Chatwoot webhooks of the scripted day.
+fn cw_created(conversation: u64, at: &str, channel: &str, priority: Value) -> Vec<u8> {
+    edited(
+        "chatwoot/conversation_created.json",
+        &[("/id", json!(conversation)), ("/created_at", json!(epoch(at))), ("/channel", json!(channel)), ("/priority", priority)],
+    )
+}
+
+fn cw_message(conversation: u64, id: u64, at: &str, message_type: &str, sender: Value) -> Vec<u8> {
+    edited(
+        "chatwoot/message_created_outgoing.json",
+        &[
+            ("/id", json!(id)),
+            ("/conversation/id", json!(conversation)),
+            ("/created_at", json!(format!("{}.000Z", &t(at)[..19]))),
+            ("/message_type", json!(message_type)),
+            ("/sender", sender),
+        ],
+    )
+}
+
+fn cw_resolved(conversation: u64, at: &str) -> Vec<u8> {
+    edited("chatwoot/conversation_status_changed.json", &[("/id", json!(conversation)), ("/updated_at", json!(epoch(at) as f64))])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_day_of_signed_webhooks_gives_the_kpis_on_metrics() {
+    let broker = Broker::start();
+    let topic = "intake-day";
+    create_topics(&broker.bootstrap, &[(topic, 1), ("intake-day-dlq", 1)]).await;
+    let config = intake_config(&broker.bootstrap, topic);
+    let intake = ticketpulse::intake::start(config.clone()).await.unwrap();
+    let addr = intake.addr;
+    let agent = json!({"id": 9, "name": "Radu", "type": "user"});
+    let contact = json!({"id": 204, "name": "Ana", "type": "contact"});
+    let bot = json!({"id": 2, "name": "Captain", "type": "agent_bot"});
+    // (source, body, expected answer), in the day's order.
+    let day: Vec<(&str, Vec<u8>, &str)> = vec![
+        // Z101, email, high: first response 1 h, solved after 3 h.
+        ("zendesk", zd_created("101", "09:00:00", "email", "HIGH"), "produced 1 event(s)\n"),
+        ("zendesk", zd_comment("101", "zd-101-c1", "09:00:00", false, true), "produced 1 event(s)\n"),
+        ("chatwoot", cw_created(42, "09:00:00", "Channel::WebWidget", Value::Null), "produced 1 event(s)\n"),
+        ("chatwoot", cw_message(42, 1001, "09:00:10", "incoming", contact.clone()), "produced 1 event(s)\n"),
+        ("chatwoot", cw_message(42, 1002, "09:00:20", "outgoing", bot), "produced 1 event(s)\n"),
+        ("chatwoot", cw_message(42, 1003, "09:01:10", "outgoing", agent.clone()), "produced 1 event(s)\n"),
+        (
+            "zendesk",
+            edited("zendesk/tags_changed.json", &[("/detail/id", json!("101")), ("/time", json!(t("09:05:00")))]),
+            "ignored: nothing for the KPIs\n",
+        ),
+        ("zendesk", edited("zendesk/agent_assignment_changed.json", &[("/detail/id", json!("101"))]), "ignored: nothing for the KPIs\n"),
+        ("chatwoot", cw_resolved(42, "09:30:00"), "produced 1 event(s)\n"),
+        ("zendesk", zd_created("102", "09:30:00", "web", "NORMAL"), "produced 1 event(s)\n"),
+        ("zendesk", zd_comment("102", "zd-102-note", "09:45:00", true, false), "produced 1 event(s)\n"),
+        ("zendesk", zd_comment("101", "zd-101-reply", "10:00:00", true, true), "produced 1 event(s)\n"),
+        // Zendesk retries a delivery: the same event id, counted once downstream.
+        ("zendesk", zd_comment("101", "zd-101-reply", "10:00:00", true, true), "produced 1 event(s)\n"),
+        ("zendesk", zd_created("103", "10:00:00", "email", "URGENT"), "produced 1 event(s)\n"),
+        ("zendesk", zd_comment("103", "zd-103-reply", "11:00:00", true, true), "produced 1 event(s)\n"),
+        ("zendesk", zd_comment("102", "zd-102-reply", "11:30:00", true, true), "produced 1 event(s)\n"),
+        ("zendesk", zd_status("101", "12:00:00", "SOLVED"), "produced 1 event(s)\n"),
+        ("chatwoot", cw_created(43, "12:00:00", "Channel::Whatsapp", json!("high")), "produced 1 event(s)\n"),
+        ("chatwoot", cw_message(43, 2001, "12:00:30", "incoming", contact), "produced 1 event(s)\n"),
+        ("chatwoot", cw_message(43, 2002, "12:30:00", "outgoing", agent), "produced 1 event(s)\n"),
+        ("zendesk", zd_status("102", "13:30:00", "SOLVED"), "produced 1 event(s)\n"),
+        ("zendesk", zd_status("103", "14:00:00", "SOLVED"), "produced 1 event(s)\n"),
+        ("chatwoot", cw_resolved(43, "15:00:00"), "produced 1 event(s)\n"),
+        // Moves the watermark past every event above.
+        ("chatwoot", cw_created(44, "16:00:00", "Channel::Email", Value::Null), "produced 1 event(s)\n"),
+    ];
+    for (source, body, expected) in day {
+        assert_eq!(post_signed(addr, source, body, Duration::ZERO).await, (200, expected.to_string()), "{source}");
+    }
+    // Refused: a wrong secret, no signature, a stale one, too large, unreadable.
+    let body = zd_created("999", "16:00:00", "email", "LOW");
+    let ts = jiff::Timestamp::now().to_string();
+    let forged = vec![
+        (signature::ZENDESK_SIGNATURE.to_string(), signature::sign_zendesk("not-the-signing-secret", &ts, &body)),
+        (signature::ZENDESK_TIMESTAMP.to_string(), ts),
+    ];
+    assert_eq!(post(addr, "zendesk", forged, body.clone()).await, (401, "signature or token does not match\n".into()));
+    assert_eq!(post(addr, "zendesk", vec![], body.clone()).await, (401, "missing signature, timestamp or token\n".into()));
+    assert_eq!(
+        post_signed(addr, "zendesk", body, Duration::from_secs(301)).await,
+        (401, "signature timestamp outside intake.max_signature_age\n".into())
+    );
+    let huge = vec![b' '; config.intake.max_body_bytes + 1];
+    assert_eq!(post_signed(addr, "chatwoot", huge, Duration::ZERO).await.0, 413);
+    let (status, text) = post_signed(addr, "chatwoot", b"{\"event\":".to_vec(), Duration::ZERO).await;
+    assert_eq!(status, 400);
+    assert!(text.starts_with("not_json: the body is not JSON: EOF while parsing"), "{text}");
+
+    // The intake's own counters.
+    let (status, text) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(common::promtool_check_metrics(&text), "");
+    let m = parse_exposition(&text);
+    let webhooks =
+        |source, kind, result| value(&m, "ticketpulse_intake_webhooks_total", &[("result", result), ("source", source), ("type", kind)]);
+    assert_eq!(webhooks("zendesk", "ticket.created", "produced"), 3.0);
+    assert_eq!(webhooks("zendesk", "ticket.comment_added", "produced"), 6.0);
+    assert_eq!(webhooks("zendesk", "ticket.status_changed", "produced"), 3.0);
+    assert_eq!(webhooks("zendesk", "ticket.tags_changed", "ignored"), 1.0);
+    assert_eq!(webhooks("zendesk", "ticket.agent_assignment_changed", "ignored"), 1.0);
+    assert_eq!(webhooks("zendesk", "unknown", "unauthorized"), 2.0);
+    assert_eq!(webhooks("zendesk", "unknown", "stale"), 1.0);
+    assert_eq!(webhooks("chatwoot", "conversation_created", "produced"), 3.0);
+    assert_eq!(webhooks("chatwoot", "message_created", "produced"), 5.0);
+    assert_eq!(webhooks("chatwoot", "conversation_status_changed", "produced"), 2.0);
+    assert_eq!(webhooks("chatwoot", "unknown", "too_large"), 1.0);
+    assert_eq!(webhooks("chatwoot", "unknown", "unreadable"), 1.0);
+    let produced = |source, kind| value(&m, "ticketpulse_intake_events_produced_total", &[("source", source), ("type", kind)]);
+    assert_eq!(
+        [produced("zendesk", "ticket_created"), produced("zendesk", "message"), produced("zendesk", "status_changed")],
+        [3.0, 6.0, 3.0]
+    );
+    assert_eq!(
+        [produced("chatwoot", "ticket_created"), produced("chatwoot", "message"), produced("chatwoot", "status_changed")],
+        [3.0, 5.0, 2.0]
+    );
+
+    // `run` consumes the topic: 22 messages, one of them Zendesk's retry.
+    let running = ticketpulse::service::start(config).await.unwrap();
+    let text = scrape_until(running.http_addr, |s| total_events(s) == 22.0).await;
+    let s = parse_exposition(&text);
+    assert_eq!(value(&s, "ticketpulse_events_total", &[("type", "message"), ("result", "duplicate")]), 1.0);
+    let d = |c, p| [("window", "24h"), ("channel", c), ("priority", p)];
+    // Conversation 44 (16:00) waits in the reorder buffer: the watermark is 15:59:50.
+    let created: Vec<f64> = [("email", "high"), ("web", "normal"), ("email", "urgent"), ("chat", "normal"), ("messaging", "high")]
+        .iter()
+        .map(|(c, p)| value(&s, "ticketpulse_tickets_created", &d(c, p)))
+        .collect();
+    assert_eq!(created, [1.0; 5]);
+    assert_eq!(value(&s, "ticketpulse_buffered_events", &[("topic", topic), ("partition", "0")]), 1.0);
+    // First response: the bot's message and the private note do not count.
+    let frt = |c, p| value(&s, "ticketpulse_first_response_time_seconds_sum", &d(c, p));
+    assert_eq!(
+        [frt("email", "high"), frt("web", "normal"), frt("email", "urgent"), frt("chat", "normal"), frt("messaging", "high")],
+        [3600.0, 7200.0, 3600.0, 70.0, 1800.0]
+    );
+    let resolution = |c, p| value(&s, "ticketpulse_first_resolution_time_seconds_sum", &d(c, p));
+    assert_eq!(
+        [
+            resolution("email", "high"),
+            resolution("web", "normal"),
+            resolution("email", "urgent"),
+            resolution("chat", "normal"),
+            resolution("messaging", "high")
+        ],
+        [10800.0, 14400.0, 14400.0, 1800.0, 10800.0]
+    );
+    let sla = |name, c, p: &str, target| {
+        value(&s, name, &[("window", "24h"), ("channel", c), ("priority", p), ("policy", p), ("target", target)])
+    };
+    // Urgent: first response due 10:30, answered 11:00.
+    assert_eq!(sla("ticketpulse_sla_breached", "email", "urgent", "first_response"), 1.0);
+    assert_eq!(sla("ticketpulse_sla_met", "email", "urgent", "resolution"), 1.0);
+    assert_eq!(sla("ticketpulse_sla_met", "email", "high", "first_response"), 1.0);
+    assert_eq!(sla("ticketpulse_sla_met", "chat", "normal", "first_response"), 1.0);
+    assert_eq!(sla("ticketpulse_sla_met", "messaging", "high", "resolution"), 1.0);
+    let messages = |c, p, direction| {
+        value(&s, "ticketpulse_messages", &[("window", "24h"), ("channel", c), ("priority", p), ("direction", direction)])
+    };
+    assert_eq!([messages("chat", "normal", "inbound"), messages("chat", "normal", "outbound")], [1.0, 1.0]);
+    assert_eq!(messages("web", "normal", "outbound"), 1.0, "the private note is not a public message");
+    running.shutdown().await.unwrap();
+    intake.shutdown().await.unwrap();
+}
