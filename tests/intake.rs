@@ -566,3 +566,65 @@ async fn a_scripted_day_of_signed_webhooks_gives_the_kpis_on_metrics() {
     running.shutdown().await.unwrap();
     intake.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_answers_503_and_the_retry_after_recovery_counts_once() {
+    let (broker, mut proxy) = Broker::start_behind_proxy();
+    let topic = "intake-outage";
+    create_topics(&broker.bootstrap, &[(topic, 1), ("intake-outage-dlq", 1)]).await;
+    let mut config = intake_config(&broker.bootstrap, topic);
+    config.intake.produce_timeout = Duration::from_secs(2);
+    let intake = ticketpulse::intake::start(config.clone()).await.unwrap();
+    let addr = intake.addr;
+    let ok = (200, "produced 1 event(s)\n".to_string());
+    assert_eq!(post_signed(addr, "zendesk", zd_created("201", "09:00:00", "email", "NORMAL"), Duration::ZERO).await, ok);
+
+    proxy.stop();
+    let reply = zd_comment("201", "zd-201-reply", "09:20:00", true, true);
+    let (status, text) = post_signed(addr, "zendesk", reply.clone(), Duration::ZERO).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.ends_with("; retry later\n"), "{text}");
+    let mut unavailable = 1.0;
+    proxy.start();
+    // Zendesk retries until it gets a 2xx; librdkafka reconnects meanwhile.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = post_signed(addr, "zendesk", reply.clone(), Duration::ZERO).await;
+        if answer == ok {
+            break;
+        }
+        assert_eq!(answer.0, 503, "{answer:?}");
+        unavailable += 1.0;
+        assert!(std::time::Instant::now() < deadline, "no 2xx within 60 s of the broker's return");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(post_signed(addr, "zendesk", zd_created("202", "10:00:00", "web", "LOW"), Duration::ZERO).await, ok);
+
+    let (_, text) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.unwrap().unwrap();
+    let m = parse_exposition(&text);
+    let webhooks =
+        |kind, result| value(&m, "ticketpulse_intake_webhooks_total", &[("result", result), ("source", "zendesk"), ("type", kind)]);
+    assert_eq!(webhooks("ticket.comment_added", "unavailable"), unavailable);
+    assert_eq!(webhooks("ticket.comment_added", "produced"), 1.0);
+    assert_eq!(webhooks("ticket.created", "produced"), 2.0);
+
+    // Whatever reached the topic during the outage, the reply counts once.
+    let running = ticketpulse::service::start(config).await.unwrap();
+    // Ticket 202 (10:00) moves the watermark past the reply and waits in the reorder buffer.
+    let text = scrape_until(running.http_addr, |s| {
+        s.get("ticketpulse_buffered_events{topic=\"intake-outage\",partition=\"0\"}") == Some(&1.0)
+            && s.get("ticketpulse_first_response_time_seconds_count{window=\"24h\",channel=\"email\",priority=\"normal\"}").is_some()
+    })
+    .await;
+    let s = parse_exposition(&text);
+    let email = [("window", "24h"), ("channel", "email"), ("priority", "normal")];
+    assert_eq!(value(&s, "ticketpulse_tickets_created", &email), 1.0);
+    assert_eq!(value(&s, "ticketpulse_first_response_time_seconds_count", &email), 1.0);
+    assert_eq!(value(&s, "ticketpulse_first_response_time_seconds_sum", &email), 1200.0);
+    assert_eq!(
+        value(&s, "ticketpulse_messages", &[("window", "24h"), ("channel", "email"), ("priority", "normal"), ("direction", "outbound")]),
+        1.0
+    );
+    running.shutdown().await.unwrap();
+    intake.shutdown().await.unwrap();
+}
