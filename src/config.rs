@@ -1341,6 +1341,7 @@ mod tests {
         assert_eq!(format!("{:?}", shipped.abandonment), format!("{:?}", default.abandonment));
         assert_eq!(format!("{:?}", shipped.kpis), format!("{:?}", default.kpis));
         assert_eq!(format!("{:?}", shipped.ui), format!("{:?}", default.ui));
+        assert_eq!(format!("{:?}", shipped.intake), format!("{:?}", default.intake));
     }
 
     #[test]
