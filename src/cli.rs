@@ -1,4 +1,4 @@
-//! The command line: `run`, `replay`, `demo`, `generate`, `check-config`.
+//! The command line: `run`, `replay`, `demo`, `generate`, `intake`, `check-config`.
 
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
@@ -78,6 +78,12 @@ pub enum Command {
         follow: bool,
         #[command(flatten)]
         generator: GeneratorArgs,
+    },
+    /// Receive Zendesk and Chatwoot webhooks and produce them to Kafka as events (`[intake]`).
+    Intake {
+        /// Configuration file (TOML); same defaults as `run`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
@@ -171,6 +177,10 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 (None, Some(brokers), Some(topic)) => block_on(generator::produce(&brokers, &topic, options, count, follow))?,
                 _ => anyhow::bail!("give --out FILE, or --brokers B and --topic T"),
             }
+        }
+        Command::Intake { config } => {
+            let config = Config::load(run_config_path(config).as_deref())?;
+            block_on(crate::intake::run(config, crate::service::shutdown_signal()))?
         }
         Command::CheckConfig { config } => {
             let loaded = Config::load(Some(&config))?;

@@ -68,6 +68,8 @@ pub struct Config {
     /// this time (exit status 1 if it runs out).
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// `ticketpulse intake`: help-desk webhooks into the topic.
+    pub intake: IntakeConfig,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             snapshots: SnapshotsConfig::default(),
             ui: UiConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
+            intake: IntakeConfig::default(),
         }
     }
 }
@@ -705,6 +708,280 @@ impl Default for UiConfig {
 /// The placeholder of `ui.ticket_url`.
 pub const TICKET_ID_PLACEHOLDER: &str = "{ticket_id}";
 
+/// `ticketpulse intake`: help-desk webhooks turned into contract v1 events and produced to
+/// Kafka (see `docs/intake.md`). The `[kafka]` brokers and librdkafka properties (TLS, SASL)
+/// are shared with the consumer; the `[http]` limits apply to its listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Listen address for `POST /webhooks/zendesk`, `POST /webhooks/chatwoot`, `/metrics`
+    /// and the health checks of `intake`.
+    pub listen: SocketAddr,
+    /// Topic the events are produced to, keyed by ticket id.
+    pub topic: String,
+    /// Webhook bodies larger than this are answered 413 unread.
+    pub max_body_bytes: usize,
+    /// A signature timestamp further than this from the wall clock (either way) is refused
+    /// (401): a captured request cannot be replayed later.
+    #[serde(with = "humantime_serde")]
+    pub max_signature_age: Duration,
+    /// How long the broker has to acknowledge every event of one webhook; otherwise the
+    /// webhook is answered 503 so the help desk retries. Shorter than `http.request_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub produce_timeout: Duration,
+    /// Zendesk event-subscription webhooks (`zen:event-type:ticket.*`).
+    pub zendesk: ZendeskIntakeConfig,
+    /// Chatwoot account webhooks.
+    pub chatwoot: ChatwootIntakeConfig,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9860)),
+            topic: "ticket-events".into(),
+            max_body_bytes: 256 * 1024,
+            max_signature_age: Duration::from_secs(300),
+            produce_timeout: Duration::from_secs(5),
+            zendesk: ZendeskIntakeConfig::default(),
+            chatwoot: ChatwootIntakeConfig::default(),
+        }
+    }
+}
+
+/// Zendesk webhooks and how their values map to the contract's.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZendeskIntakeConfig {
+    /// Serve `POST /webhooks/zendesk` (404 otherwise).
+    pub enabled: bool,
+    /// The webhook's signing secret (Zendesk Admin Center, the webhook's "Reveal secret").
+    /// Never shown.
+    pub signing_secret: String,
+    /// Prepended to Zendesk's ticket id, so ids from several help desks cannot collide.
+    pub ticket_prefix: String,
+    /// Zendesk status (lower case) → contract status; a status not listed is ignored.
+    pub statuses: BTreeMap<String, String>,
+    /// Zendesk priority (lower case) → contract priority; none or not listed is `normal`.
+    pub priorities: BTreeMap<String, String>,
+    /// `via.channel` → contract channel; a channel not listed is passed on lower case (and
+    /// reported as `other` unless it is in `dimensions.channels`).
+    pub channels: BTreeMap<String, String>,
+    /// Group id → team. A ticket in a group not listed has no team.
+    pub group_teams: BTreeMap<String, String>,
+    /// Tag → team: a tag listed here, when added, sets the ticket's team.
+    pub tag_teams: BTreeMap<String, String>,
+    /// Staff user ids whose comments are a bot's (e.g. an AI agent's account).
+    #[serde(deserialize_with = "list")]
+    pub bot_user_ids: Vec<String>,
+    /// User ids whose comments are the system's (Zendesk's own automations write as `-1`).
+    #[serde(deserialize_with = "list")]
+    pub system_user_ids: Vec<String>,
+}
+
+impl Default for ZendeskIntakeConfig {
+    fn default() -> Self {
+        let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self {
+            enabled: false,
+            signing_secret: String::new(),
+            ticket_prefix: "zendesk-".into(),
+            statuses: map(&[
+                ("new", "new"),
+                ("open", "open"),
+                ("pending", "pending"),
+                ("hold", "on_hold"),
+                ("solved", "solved"),
+                ("closed", "closed"),
+            ]),
+            priorities: map(&[("low", "low"), ("normal", "normal"), ("high", "high"), ("urgent", "urgent")]),
+            channels: map(&[
+                ("email", "email"),
+                ("web", "web"),
+                ("web_form", "web"),
+                ("web_widget", "web"),
+                ("mobile", "web"),
+                ("mobile_sdk", "messaging"),
+                ("api", "api"),
+                ("web_service", "api"),
+                ("chat", "chat"),
+                ("native_messaging", "messaging"),
+                ("sms", "messaging"),
+                ("whatsapp", "messaging"),
+                ("voice", "phone"),
+                ("phone", "phone"),
+                ("facebook", "social"),
+                ("twitter", "social"),
+                ("instagram_dm", "social"),
+            ]),
+            group_teams: BTreeMap::new(),
+            tag_teams: BTreeMap::new(),
+            bot_user_ids: Vec::new(),
+            system_user_ids: vec!["-1".into()],
+        }
+    }
+}
+
+/// Shows the signing secret as `[redacted]`.
+impl std::fmt::Debug for ZendeskIntakeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZendeskIntakeConfig")
+            .field("enabled", &self.enabled)
+            .field("signing_secret", &crate::base::REDACTED)
+            .field("ticket_prefix", &self.ticket_prefix)
+            .field("statuses", &self.statuses)
+            .field("priorities", &self.priorities)
+            .field("channels", &self.channels)
+            .field("group_teams", &self.group_teams)
+            .field("tag_teams", &self.tag_teams)
+            .field("bot_user_ids", &self.bot_user_ids)
+            .field("system_user_ids", &self.system_user_ids)
+            .finish()
+    }
+}
+
+/// How Chatwoot webhooks are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatwootAuth {
+    /// `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256 of "{X-Chatwoot-Timestamp}.{body}">`,
+    /// sent by Chatwoot versions that sign webhooks.
+    Signature,
+    /// The secret as a shared token: `X-Ticketpulse-Token` header or `?token=` in the URL,
+    /// for Chatwoot versions that do not sign.
+    Token,
+}
+
+/// Chatwoot webhooks and how their values map to the contract's.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatwootIntakeConfig {
+    /// Serve `POST /webhooks/chatwoot` (404 otherwise).
+    pub enabled: bool,
+    /// `signature` (the webhook's secret signs each request) or `token` (the secret is a
+    /// shared token in the URL or a header).
+    pub auth: ChatwootAuth,
+    /// The webhook's secret (or the shared token). Never shown.
+    pub secret: String,
+    /// Prepended to the conversation id (the per-account number), which becomes the ticket id.
+    pub ticket_prefix: String,
+    /// Chatwoot status → contract status; a status not listed is ignored.
+    pub statuses: BTreeMap<String, String>,
+    /// Chatwoot priority → contract priority; none or not listed is `normal`.
+    pub priorities: BTreeMap<String, String>,
+    /// Inbox channel type (`Channel::Email`, ...) → contract channel; a type not listed is
+    /// passed on lower case (and reported as `other`).
+    pub channels: BTreeMap<String, String>,
+    /// Chatwoot team id → team; takes precedence over `inbox_teams`.
+    pub team_teams: BTreeMap<String, String>,
+    /// Inbox id → team, for conversations without a listed Chatwoot team.
+    pub inbox_teams: BTreeMap<String, String>,
+}
+
+impl Default for ChatwootIntakeConfig {
+    fn default() -> Self {
+        let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self {
+            enabled: false,
+            auth: ChatwootAuth::Signature,
+            secret: String::new(),
+            ticket_prefix: "chatwoot-".into(),
+            statuses: map(&[("open", "open"), ("pending", "pending"), ("snoozed", "on_hold"), ("resolved", "solved")]),
+            priorities: map(&[("low", "low"), ("medium", "normal"), ("high", "high"), ("urgent", "urgent")]),
+            channels: map(&[
+                ("Channel::Email", "email"),
+                ("Channel::WebWidget", "chat"),
+                ("Channel::Whatsapp", "messaging"),
+                ("Channel::Sms", "messaging"),
+                ("Channel::TwilioSms", "messaging"),
+                ("Channel::Telegram", "messaging"),
+                ("Channel::Line", "messaging"),
+                ("Channel::FacebookPage", "social"),
+                ("Channel::Instagram", "social"),
+                ("Channel::TwitterProfile", "social"),
+                ("Channel::Api", "api"),
+                ("Channel::Voice", "phone"),
+            ]),
+            team_teams: BTreeMap::new(),
+            inbox_teams: BTreeMap::new(),
+        }
+    }
+}
+
+/// Shows the secret as `[redacted]`.
+impl std::fmt::Debug for ChatwootIntakeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatwootIntakeConfig")
+            .field("enabled", &self.enabled)
+            .field("auth", &self.auth)
+            .field("secret", &crate::base::REDACTED)
+            .field("ticket_prefix", &self.ticket_prefix)
+            .field("statuses", &self.statuses)
+            .field("priorities", &self.priorities)
+            .field("channels", &self.channels)
+            .field("team_teams", &self.team_teams)
+            .field("inbox_teams", &self.inbox_teams)
+            .finish()
+    }
+}
+
+/// Shortest accepted webhook secret, in bytes: Zendesk's signing secrets are longer, and a
+/// short one can be guessed.
+pub const MIN_INTAKE_SECRET_BYTES: usize = 16;
+
+impl IntakeConfig {
+    /// Checks the `[intake]` section; `http` limits the produce timeout.
+    pub fn validate(&self, http: &HttpConfig) -> Result<(), ConfigError> {
+        if self.topic.trim().is_empty() {
+            return Err(bad("intake.topic", "must not be empty"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(bad("intake.max_body_bytes", "must be positive"));
+        }
+        if self.max_signature_age < Duration::from_secs(1) {
+            return Err(bad("intake.max_signature_age", "must be at least 1s"));
+        }
+        if self.produce_timeout < Duration::from_millis(100) || self.produce_timeout >= http.request_timeout {
+            return Err(bad("intake.produce_timeout", "must be at least 100ms and shorter than http.request_timeout"));
+        }
+        let z = &self.zendesk;
+        let c = &self.chatwoot;
+        for (field, enabled, secret) in
+            [("intake.zendesk.signing_secret", z.enabled, &z.signing_secret), ("intake.chatwoot.secret", c.enabled, &c.secret)]
+        {
+            if enabled && secret.len() < MIN_INTAKE_SECRET_BYTES {
+                return Err(bad(field, format!("must be at least {MIN_INTAKE_SECRET_BYTES} bytes when the source is enabled")));
+            }
+        }
+        let statuses = [("intake.zendesk.statuses", &z.statuses), ("intake.chatwoot.statuses", &c.statuses)];
+        for (field, map) in statuses {
+            if let Some((k, v)) = map.iter().find(|(_, v)| crate::event::Status::parse(v).is_none()) {
+                return Err(bad(format!("{field}.{k}"), format!("{v:?} is not a contract status")));
+            }
+        }
+        let priorities = [("intake.zendesk.priorities", &z.priorities), ("intake.chatwoot.priorities", &c.priorities)];
+        for (field, map) in priorities {
+            if let Some((k, v)) = map.iter().find(|(_, v)| crate::event::Priority::parse(v).is_none()) {
+                return Err(bad(format!("{field}.{k}"), format!("{v:?} is not a contract priority")));
+            }
+        }
+        let values = [
+            ("intake.zendesk.channels", &z.channels),
+            ("intake.zendesk.group_teams", &z.group_teams),
+            ("intake.zendesk.tag_teams", &z.tag_teams),
+            ("intake.chatwoot.channels", &c.channels),
+            ("intake.chatwoot.team_teams", &c.team_teams),
+            ("intake.chatwoot.inbox_teams", &c.inbox_teams),
+        ];
+        for (field, map) in values {
+            if let Some((k, _)) = map.iter().find(|(_, v)| v.is_empty()) {
+                return Err(bad(format!("{field}.{k}"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Environment overrides: `TICKETPULSE_<SECTION>__<FIELD>`.
 const ENV_PREFIX: &str = "TICKETPULSE_";
 const ENV_SPLIT: &str = "__";
@@ -840,7 +1117,8 @@ impl Config {
                 return Err(bad("ui.ticket_url", format!("must be an http:// or https:// URL containing {TICKET_ID_PLACEHOLDER}")));
             }
         }
-        self.validate_kpis()
+        self.validate_kpis()?;
+        self.intake.validate(&self.http)
     }
 
     fn validate_kpis(&self) -> Result<(), ConfigError> {
@@ -1057,6 +1335,7 @@ mod tests {
         assert_eq!(format!("{:?}", shipped.abandonment), format!("{:?}", default.abandonment));
         assert_eq!(format!("{:?}", shipped.kpis), format!("{:?}", default.kpis));
         assert_eq!(format!("{:?}", shipped.ui), format!("{:?}", default.ui));
+        assert_eq!(format!("{:?}", shipped.intake), format!("{:?}", default.intake));
     }
 
     #[test]

@@ -177,7 +177,7 @@ impl Telemetry {
     }
 
     /// `Some(lines suppressed since the last one)` when a line of this kind may be logged now.
-    fn log_allowed(&self, kind: &str) -> Option<u64> {
+    pub(crate) fn log_allowed(&self, kind: &str) -> Option<u64> {
         self.log_allowed_at(kind, Instant::now())
     }
 

@@ -10,6 +10,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`cli`] | the command line |
+//! | [`intake`] | `intake`: Zendesk and Chatwoot webhooks, signed, mapped to events and produced to the topic |
 //! | [`service`] | `run` and `demo`: `compile` (librdkafka check + `Rules::new`), one wiring of a source, the engine and the exporter on the wall clock, signals |
 //! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo`, following a given clock in real time |
@@ -47,6 +48,7 @@ pub mod event;
 pub mod exporter;
 pub mod generator;
 pub mod http;
+pub mod intake;
 pub mod internal_events;
 pub mod kafka;
 pub mod kpi;

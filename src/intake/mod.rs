@@ -1,0 +1,313 @@
+//! `ticketpulse intake`: help-desk webhooks in, contract v1 events out to the topic (see
+//! `docs/intake.md`). Each webhook goes one way: body read within `intake.max_body_bytes`
+//! (413) → signature checked on the raw bytes (401) → mapped to events, each checked by the
+//! engine's parser (400 with a reason) → produced and acknowledged (503 if not, so the help
+//! desk retries) → 200. A webhook that carries nothing for the KPIs is 200 and counted as
+//! ignored.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | [`signature`] | Zendesk and Chatwoot signatures, the shared token, stale timestamps |
+//! | [`mapping`] | the mappings' common output and JSON helpers; every event checked by [`crate::event::parse`] |
+//! | [`zendesk`] | Zendesk `zen:event-type:ticket.*` payloads → events |
+//! | [`chatwoot`] | Chatwoot account webhook payloads → events |
+//! | [`producer`] | the idempotent Kafka producer on the shared client configuration |
+//! | this file | the endpoints, the intake's own `/metrics`, `start` / `run` |
+
+pub mod chatwoot;
+pub mod mapping;
+pub mod producer;
+pub mod signature;
+pub mod zendesk;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::base::millis;
+use crate::clock::WallClock;
+use crate::config::{ChatwootAuth, Config};
+use crate::event::ParseLimits;
+use crate::internal_events::Telemetry;
+use mapping::{Mapped, Unreadable};
+use producer::Producer;
+use signature::AuthError;
+
+/// A help desk sending webhooks: the `source` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Zendesk,
+    Chatwoot,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Zendesk => "zendesk",
+            Source::Chatwoot => "chatwoot",
+        }
+    }
+}
+
+/// The `type` label before the payload was read.
+const UNKNOWN: &str = "unknown";
+
+/// The intake's counters (its own registry, served on its `/metrics`).
+struct Metrics {
+    registry: Registry,
+    webhooks: IntCounterVec,
+    events: IntCounterVec,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let webhooks = IntCounterVec::new(
+            Opts::new("ticketpulse_intake_webhooks_total", "Webhooks received, by source, vendor event type and result."),
+            &["source", "type", "result"],
+        )
+        .expect("valid metric");
+        let events = IntCounterVec::new(
+            Opts::new("ticketpulse_intake_events_produced_total", "Contract v1 events the broker acknowledged, by source and type."),
+            &["source", "type"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(webhooks.clone())).expect("unique metric");
+        registry.register(Box::new(events.clone())).expect("unique metric");
+        Self { registry, webhooks, events }
+    }
+}
+
+/// Everything a webhook handler needs.
+struct Intake {
+    config: Config,
+    limits: ParseLimits,
+    /// Signature timestamps are checked against it, and a CSAT answer is dated by it.
+    clock: WallClock,
+    producer: Producer,
+    metrics: Metrics,
+    telemetry: Arc<Telemetry>,
+}
+
+/// What became of one webhook: its answer, and its labels.
+struct Outcome {
+    status: StatusCode,
+    kind: &'static str,
+    result: &'static str,
+    text: String,
+}
+
+impl Intake {
+    /// One webhook from `source`, start to answer.
+    async fn receive(&self, source: Source, headers: &HeaderMap, query: Option<&str>, body: Body) -> Outcome {
+        let outcome = |status, kind, result, text: String| Outcome { status, kind, result, text };
+        let Ok(body) = axum::body::to_bytes(body, self.config.intake.max_body_bytes).await else {
+            let text = format!("body larger than intake.max_body_bytes ({})\n", self.config.intake.max_body_bytes);
+            return outcome(StatusCode::PAYLOAD_TOO_LARGE, UNKNOWN, "too_large", text);
+        };
+        if let Err(error) = self.authenticate(source, headers, query, &body) {
+            self.log_rejection(source, error.label(), error.detail());
+            return outcome(StatusCode::UNAUTHORIZED, UNKNOWN, error.label(), format!("{}\n", error.detail()));
+        }
+        let mapped = match self.map(source, &body) {
+            Ok(mapped) => mapped,
+            Err(Unreadable { reason, kind, detail }) => {
+                self.log_rejection(source, reason, &detail);
+                return outcome(StatusCode::BAD_REQUEST, kind.unwrap_or(UNKNOWN), "unreadable", format!("{reason}: {detail}\n"));
+            }
+        };
+        if mapped.events.is_empty() {
+            return outcome(StatusCode::OK, mapped.kind, "ignored", "ignored: nothing for the KPIs\n".into());
+        }
+        match self.producer.send_all(&mapped.events).await {
+            Ok(()) => {
+                for event in &mapped.events {
+                    self.metrics.events.with_label_values(&[source.as_str(), event.event_type.as_str()]).inc();
+                }
+                outcome(StatusCode::OK, mapped.kind, "produced", format!("produced {} event(s)\n", mapped.events.len()))
+            }
+            Err(error) => {
+                self.log_rejection(source, "unavailable", &error.to_string());
+                outcome(StatusCode::SERVICE_UNAVAILABLE, mapped.kind, "unavailable", format!("{error}; retry later\n"))
+            }
+        }
+    }
+
+    fn authenticate(&self, source: Source, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<(), AuthError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (now, max_age) = (self.clock.now(), millis(self.config.intake.max_signature_age));
+        match source {
+            Source::Zendesk => {
+                let secret = &self.config.intake.zendesk.signing_secret;
+                signature::zendesk(secret, header(signature::ZENDESK_SIGNATURE), header(signature::ZENDESK_TIMESTAMP), body, now, max_age)
+            }
+            Source::Chatwoot => {
+                let c = &self.config.intake.chatwoot;
+                match c.auth {
+                    ChatwootAuth::Signature => signature::chatwoot(
+                        &c.secret,
+                        header(signature::CHATWOOT_SIGNATURE),
+                        header(signature::CHATWOOT_TIMESTAMP),
+                        body,
+                        now,
+                        max_age,
+                    ),
+                    ChatwootAuth::Token => {
+                        let from_query = query_token(query);
+                        signature::token(&c.secret, header(signature::TOKEN_HEADER).or(from_query.as_deref()))
+                    }
+                }
+            }
+        }
+    }
+
+    fn map(&self, source: Source, body: &[u8]) -> Result<Mapped, Unreadable> {
+        match source {
+            Source::Zendesk => zendesk::map(body, &self.config.intake.zendesk, &self.limits),
+            Source::Chatwoot => chatwoot::map(body, &self.config.intake.chatwoot, &self.limits, self.clock.now()),
+        }
+    }
+
+    /// A refused webhook, logged at most once per source and reason every 10 s.
+    fn log_rejection(&self, source: Source, reason: &str, detail: &str) {
+        if let Some(suppressed) = self.telemetry.log_allowed(&format!("intake {} {reason}", source.as_str())) {
+            tracing::warn!(source = source.as_str(), reason, detail, suppressed_since_last = suppressed, "webhook refused");
+        }
+    }
+}
+
+/// The `token` parameter of a query string, decoded.
+fn query_token(query: Option<&str>) -> Option<String> {
+    let pair = query?.split('&').find_map(|pair| pair.strip_prefix("token="))?;
+    Some(percent_encoding::percent_decode_str(pair).decode_utf8_lossy().into_owned())
+}
+
+async fn webhook(intake: Arc<Intake>, source: Source, headers: HeaderMap, query: Option<String>, body: Body) -> Response {
+    let outcome = intake.receive(source, &headers, query.as_deref(), body).await;
+    intake.metrics.webhooks.with_label_values(&[source.as_str(), outcome.kind, outcome.result]).inc();
+    let mut response = (outcome.status, outcome.text).into_response();
+    if outcome.status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    }
+    response
+}
+
+async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
+    let mut buffer = Vec::new();
+    let encoder = TextEncoder::new();
+    if let Err(error) = encoder.encode(&intake.metrics.registry.gather(), &mut buffer) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+    }
+    ([(header::CONTENT_TYPE, encoder.format_type().to_string())], buffer).into_response()
+}
+
+async fn ready(State(intake): State<Arc<Intake>>) -> Response {
+    if intake.telemetry.broker_reachable() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "no Kafka broker reachable\n").into_response()
+    }
+}
+
+fn router(intake: Arc<Intake>) -> Router {
+    let mut router =
+        Router::new().route("/metrics", get(metrics)).route("/healthz/live", get(|| async { "ok\n" })).route("/healthz/ready", get(ready));
+    for source in enabled_sources(&intake.config) {
+        let path = format!("/webhooks/{}", source.as_str());
+        router = router.route(
+            &path,
+            post(move |State(intake): State<Arc<Intake>>, headers: HeaderMap, RawQuery(query): RawQuery, body: Body| {
+                webhook(intake, source, headers, query, body)
+            }),
+        );
+    }
+    router.with_state(intake)
+}
+
+/// A started intake: its address and how to stop it.
+pub struct Running {
+    /// Where the webhooks, `/metrics` and the health checks are served.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    http: JoinHandle<()>,
+    intake: Arc<Intake>,
+}
+
+impl Running {
+    /// Stops accepting webhooks, lets those in flight finish (within `http.shutdown_grace`)
+    /// and waits for the broker to acknowledge what is still queued.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.http.await.context("intake http task")?;
+        let intake = self.intake;
+        tokio::task::spawn_blocking(move || intake.producer.flush(intake.config.intake.produce_timeout)).await?;
+        Ok(())
+    }
+}
+
+/// The sources whose endpoint is served.
+fn enabled_sources(config: &Config) -> Vec<Source> {
+    let i = &config.intake;
+    [(Source::Zendesk, i.zendesk.enabled), (Source::Chatwoot, i.chatwoot.enabled)]
+        .into_iter()
+        .filter_map(|(s, on)| on.then_some(s))
+        .collect()
+}
+
+/// Binds `intake.listen`, creates the producer and serves (the address may be port 0).
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let sources: Vec<_> = enabled_sources(&config).into_iter().map(Source::as_str).collect();
+    if sources.is_empty() {
+        anyhow::bail!("intake: enable at least one of intake.zendesk and intake.chatwoot");
+    }
+    let telemetry = Arc::new(Telemetry::default());
+    let listen = config.intake.listen;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("intake.listen: cannot bind {listen}"))?;
+    let addr = listener.local_addr()?;
+    let producer = Producer::new(&config, Arc::clone(&telemetry))?;
+    let k = &config.kpis.surveys;
+    let limits = ParseLimits {
+        max_message_bytes: config.events.max_message_bytes,
+        max_future_skew: millis(config.time.max_future_skew),
+        csat_range: (k.csat.min, k.csat.max),
+        ces_range: (k.ces.min, k.ces.max),
+    };
+    let intake = Arc::new(Intake {
+        config,
+        limits,
+        clock: WallClock::system(),
+        producer,
+        metrics: Metrics::new(),
+        telemetry: Arc::clone(&telemetry),
+    });
+    let (stop, mut stopped) = watch::channel(false);
+    let (router, http) = (router(Arc::clone(&intake)), intake.config.http.clone());
+    let http = tokio::spawn(async move {
+        crate::http::serve(listener, router, &http, telemetry, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
+    });
+    tracing::info!(%addr, topic = %intake.config.intake.topic, ?sources, "intake: serving /webhooks/<source>");
+    Ok(Running { addr, stop, http, intake })
+}
+
+/// The intake until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    shutdown.await;
+    tracing::info!("intake: shutting down");
+    running.shutdown().await
+}

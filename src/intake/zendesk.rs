@@ -1,0 +1,113 @@
+//! Zendesk event-subscription webhooks (`zen:event-type:ticket.*`, payload version
+//! 2022-11-06) to contract v1 events.
+//!
+//! Every payload has `type`, `id` (the event's own id: our `event_id`, so a Zendesk retry is a
+//! duplicate downstream), `time` (our `at`), `detail` (the ticket after the change: `id`,
+//! `via.channel`, `priority`, `group_id`, ...) and `event` (what changed).
+
+use serde_json::{json, Value};
+
+use super::mapping::{at, id_text, kind_label, lookup, object, required_id, required_time, Builder, Mapped, Unreadable};
+use crate::config::ZendeskIntakeConfig;
+use crate::event::ParseLimits;
+
+/// The ticket event types read, as `type` labels (without the `zen:event-type:` prefix).
+pub const KINDS: [&str; 7] = [
+    "ticket.created",
+    "ticket.comment_added",
+    "ticket.status_changed",
+    "ticket.priority_changed",
+    "ticket.group_assignment_changed",
+    "ticket.agent_assignment_changed",
+    "ticket.tags_changed",
+];
+
+const PREFIX: &str = "zen:event-type:";
+
+/// Maps one webhook body.
+pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits) -> Result<Mapped, Unreadable> {
+    let payload = Value::Object(object(body)?);
+    let type_name =
+        at(&payload, &["type"]).and_then(Value::as_str).ok_or_else(|| Unreadable::new("missing_field", None, "missing `type`"))?;
+    let kind = kind_label(type_name.strip_prefix(PREFIX).unwrap_or(type_name), &KINDS);
+    if kind == "other" || kind == "ticket.agent_assignment_changed" {
+        // Nothing for the KPIs: the contract has no assignee (replies name their agent).
+        return Ok(Mapped { kind, events: Vec::new() });
+    }
+    let event_id = required_id(&payload, &["id"], kind)?;
+    let ticket = required_id(&payload, &["detail", "id"], kind)?;
+    let mut out = Builder {
+        limits,
+        kind,
+        ticket_id: format!("{}{ticket}", config.ticket_prefix),
+        at: required_time(&payload, &["time"], kind)?,
+        events: Vec::new(),
+    };
+    let detail = &payload["detail"];
+    let event = &payload["event"];
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_ascii_lowercase);
+    // A missing or unlisted priority is `normal`, as in Zendesk's own SLA matching.
+    let priority =
+        |v: Option<&Value>| text(v).and_then(|p| lookup(&config.priorities, &p).map(String::from)).unwrap_or_else(|| "normal".into());
+    let group_team = |v: Option<&Value>| v.and_then(group_id).and_then(|g| lookup(&config.group_teams, &g).map(String::from));
+    match kind {
+        "ticket.created" => {
+            let channel = text(at(detail, &["via", "channel"])).unwrap_or_else(|| "unknown".into());
+            let channel = lookup(&config.channels, &channel).map(String::from).unwrap_or(channel);
+            let mut fields = json!({ "type": "ticket_created", "channel": channel, "priority": priority(at(detail, &["priority"])) });
+            if let Some(team) = group_team(at(detail, &["group_id"])) {
+                fields["team"] = json!(team);
+            }
+            out.push(event_id, fields)?;
+        }
+        "ticket.comment_added" => {
+            let comment = at(event, &["comment"]).ok_or_else(|| Unreadable::new("missing_field", Some(kind), "missing `event.comment`"))?;
+            let author_id = at(comment, &["author", "id"]).and_then(id_text);
+            let staff = at(comment, &["author", "is_staff"]).and_then(Value::as_bool).unwrap_or(false);
+            let listed = |ids: &[String]| author_id.as_ref().is_some_and(|id| ids.contains(id));
+            let author = if listed(&config.system_user_ids) {
+                "system"
+            } else if listed(&config.bot_user_ids) {
+                "bot"
+            } else if staff {
+                "agent"
+            } else {
+                "customer"
+            };
+            let public = at(comment, &["is_public"]).and_then(Value::as_bool).unwrap_or(true);
+            let mut fields = json!({ "type": "message", "author": author, "public": public });
+            if let (Some(id), "agent") = (author_id, author) {
+                fields["agent_id"] = json!(id);
+            }
+            out.push(event_id, fields)?;
+        }
+        "ticket.status_changed" => {
+            let status = text(at(event, &["current"])).or_else(|| text(at(detail, &["status"])));
+            // Statuses not listed (deleted, archived, scrubbed) carry nothing for the KPIs.
+            if let Some(status) = status.as_deref().and_then(|s| lookup(&config.statuses, s)) {
+                out.push(event_id, json!({ "type": "status_changed", "status": status }))?;
+            }
+        }
+        "ticket.priority_changed" => {
+            out.push(event_id, json!({ "type": "ticket_updated", "priority": priority(at(event, &["current"])) }))?;
+        }
+        "ticket.group_assignment_changed" => {
+            if let Some(team) = group_team(at(event, &["current"])).or_else(|| group_team(at(detail, &["group_id"]))) {
+                out.push(event_id, json!({ "type": "ticket_updated", "team": team }))?;
+            }
+        }
+        _ => {
+            // ticket.tags_changed: the first added tag with a team sets it.
+            let added = at(event, &["tags_added"]).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            if let Some(team) = added.iter().filter_map(Value::as_str).find_map(|tag| lookup(&config.tag_teams, tag)) {
+                out.push(event_id, json!({ "type": "ticket_updated", "team": team }))?;
+            }
+        }
+    }
+    Ok(out.finish())
+}
+
+/// A group as Zendesk writes it: an id (string or number) or an object with one.
+fn group_id(value: &Value) -> Option<String> {
+    id_text(value).or_else(|| value.get("id").and_then(id_text))
+}
