@@ -758,7 +758,8 @@ pub struct ZendeskIntakeConfig {
     /// The webhook's signing secret (Zendesk Admin Center, the webhook's "Reveal secret").
     /// Never shown.
     pub signing_secret: String,
-    /// Prepended to Zendesk's ticket id, so ids from several help desks cannot collide.
+    /// Prepended to Zendesk's ticket id, so ids from several help desks cannot collide; at most
+    /// 64 bytes, and not the Chatwoot prefix.
     pub ticket_prefix: String,
     /// Zendesk status (lower case) → contract status; a status not listed is ignored.
     pub statuses: BTreeMap<String, String>,
@@ -863,7 +864,8 @@ pub struct ChatwootIntakeConfig {
     pub auth: ChatwootAuth,
     /// The webhook's secret (or the shared token). Never shown.
     pub secret: String,
-    /// Prepended to the conversation id (the per-account number), which becomes the ticket id.
+    /// Prepended to the conversation id (the per-account number), which becomes the ticket id;
+    /// at most 64 bytes, and not the Zendesk prefix.
     pub ticket_prefix: String,
     /// Chatwoot status → contract status; a status not listed is ignored.
     pub statuses: BTreeMap<String, String>,
@@ -925,6 +927,9 @@ impl std::fmt::Debug for ChatwootIntakeConfig {
     }
 }
 
+/// Longest `ticket_prefix` of an intake source, so ids with their suffixes stay within 128 bytes.
+pub const MAX_TICKET_PREFIX_BYTES: usize = 64;
+
 /// Shortest accepted webhook secret, in bytes: Zendesk's signing secrets are longer, and a
 /// short one can be guessed.
 pub const MIN_INTAKE_SECRET_BYTES: usize = 16;
@@ -946,6 +951,16 @@ impl IntakeConfig {
         }
         let z = &self.zendesk;
         let c = &self.chatwoot;
+        // Event ids are the ticket id plus a suffix and must fit the contract's 128 bytes; two
+        // sources with one prefix could give two help desks' tickets the same id.
+        for (field, prefix) in [("intake.zendesk.ticket_prefix", &z.ticket_prefix), ("intake.chatwoot.ticket_prefix", &c.ticket_prefix)] {
+            if prefix.len() > MAX_TICKET_PREFIX_BYTES {
+                return Err(bad(field, format!("must be at most {MAX_TICKET_PREFIX_BYTES} bytes")));
+            }
+        }
+        if z.ticket_prefix == c.ticket_prefix {
+            return Err(bad("intake.chatwoot.ticket_prefix", "must differ from intake.zendesk.ticket_prefix"));
+        }
         for (field, enabled, secret) in
             [("intake.zendesk.signing_secret", z.enabled, &z.signing_secret), ("intake.chatwoot.secret", c.enabled, &c.secret)]
         {

@@ -19,6 +19,9 @@ const LIMITS: ParseLimits =
 /// A CSAT answer's time: the receipt time (Chatwoot sends none of its own).
 const NOW: i64 = 1_767_610_000_000;
 
+/// The intake's clock for the Zendesk fixtures, dated up to 12:00:01 that day: 12:00:00Z.
+const ZENDESK_NOW: i64 = 1_767_614_400_000;
+
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/intake/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -50,7 +53,7 @@ fn events(mapped: &Mapped) -> Vec<Value> {
 }
 
 fn zendesk_map(body: &[u8], config: &Config) -> Result<Mapped, Unreadable> {
-    zendesk::map(body, &config.intake.zendesk, &LIMITS)
+    zendesk::map(body, &config.intake.zendesk, &LIMITS, ZENDESK_NOW)
 }
 
 fn chatwoot_map(body: &[u8], config: &Config) -> Result<Mapped, Unreadable> {
@@ -174,6 +177,14 @@ fn zendesk_payloads_that_cannot_be_read_say_why() {
     let refused = reason(&long);
     assert_eq!(refused.reason, "bad_value");
     assert!(refused.detail.starts_with("bad_value: `ticket_id` must be 1 to 128 bytes, got 129"), "{}", refused.detail);
+    // Dated more than max_future_skew (5 min) after the intake's clock (ZENDESK_NOW, 12:00):
+    // `run` would dead-letter it, so the intake refuses it; 12:05:00 is exactly the skew.
+    let ahead = edited("zendesk/status_changed.json", &[("/time", json!("2026-01-05T12:05:00.001Z"))]);
+    let refused = reason(&ahead);
+    assert_eq!(refused.reason, "bad_value");
+    assert!(refused.detail.starts_with("future_timestamp:"), "{}", refused.detail);
+    let at_skew = edited("zendesk/status_changed.json", &[("/time", json!("2026-01-05T12:05:00Z"))]);
+    assert_eq!(zendesk_map(&at_skew, &config).unwrap().events.len(), 1);
 }
 
 #[test]
@@ -291,6 +302,11 @@ fn intake_config_is_validated_and_secrets_never_shown() {
         "intake.produce_timeout: must be at least 100ms and shorter than http.request_timeout"
     );
     config.intake.produce_timeout = Duration::from_secs(5);
+    config.intake.chatwoot.ticket_prefix = "zendesk-".into();
+    assert_eq!(config.validate().unwrap_err().to_string(), "intake.chatwoot.ticket_prefix: must differ from intake.zendesk.ticket_prefix");
+    config.intake.chatwoot.ticket_prefix = "c".repeat(65);
+    assert_eq!(config.validate().unwrap_err().to_string(), "intake.chatwoot.ticket_prefix: must be at most 64 bytes");
+    config.intake.chatwoot.ticket_prefix = "c".repeat(64);
     config.intake.chatwoot.secret = "chatwoot-secret-value".into();
     config.intake.chatwoot.auth = ChatwootAuth::Token;
     assert!(config.validate().is_ok());

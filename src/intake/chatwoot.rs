@@ -37,7 +37,7 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
         _ => &[],
     };
     let time = if time_path.is_empty() { now } else { required_time(&payload, time_path, kind)? };
-    let mut out = Builder { limits, kind, ticket_id: ticket_id.clone(), at: time, events: Vec::new() };
+    let mut out = Builder { limits, now, kind, ticket_id: ticket_id.clone(), at: time, events: Vec::new() };
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(String::from);
     let priority =
         |v: Option<&Value>| text(v).and_then(|p| lookup(&config.priorities, &p).map(String::from)).unwrap_or_else(|| "normal".into());

@@ -107,6 +107,9 @@ pub struct Builder<'a> {
     pub kind: &'static str,
     pub ticket_id: String,
     pub at: Millis,
+    /// The intake's wall clock: an event dated more than `time.max_future_skew` after it is
+    /// refused here, as `run` would refuse it.
+    pub now: Millis,
     pub events: Vec<Outgoing>,
 }
 
@@ -118,7 +121,7 @@ impl Builder<'_> {
             common.extend(rest);
         }
         let payload = object.to_string();
-        let parsed = event::parse(payload.as_bytes(), self.limits, None)
+        let parsed = event::parse(payload.as_bytes(), self.limits, Some(self.now))
             .map_err(|invalid| Unreadable::new("bad_value", Some(self.kind), format!("{}: {}", invalid.reason.as_str(), invalid.detail)))?;
         self.events.push(Outgoing { key: self.ticket_id.clone(), payload, event_type: parsed.body.event_type() });
         Ok(())

@@ -175,7 +175,7 @@ impl Intake {
 
     fn map(&self, source: Source, body: &[u8]) -> Result<Mapped, Unreadable> {
         match source {
-            Source::Zendesk => zendesk::map(body, &self.config.intake.zendesk, &self.limits),
+            Source::Zendesk => zendesk::map(body, &self.config.intake.zendesk, &self.limits, self.clock.now()),
             Source::Chatwoot => chatwoot::map(body, &self.config.intake.chatwoot, &self.limits, self.clock.now()),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::{ClientConfig, ClientContext, Statistics};
 
 use super::mapping::Outgoing;
 use crate::config::Config;
@@ -44,6 +44,12 @@ impl ClientContext for ProducerContext {
         }
         self.log.error(error, reason);
     }
+
+    /// Readiness comes back when a broker is up again, not only when a webhook gets through:
+    /// a load balancer that routes on readiness would otherwise never send one.
+    fn stats(&self, statistics: Statistics) {
+        self.telemetry.set_broker_reachable(statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP"));
+    }
 }
 
 type Client = FutureProducer<ProducerContext>;
@@ -64,7 +70,10 @@ impl Producer {
         let mut client = client_config(&config.kafka);
         // Idempotence: a librdkafka retry after a lost acknowledgement is not written twice
         // (it implies acks=all). A help desk's own retries are deduplicated by event_id.
-        client.set("enable.idempotence", "true").set("message.timeout.ms", timeout.as_millis().to_string());
+        client
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", timeout.as_millis().to_string())
+            .set("statistics.interval.ms", "5000");
         let inner = RwLock::new(Arc::new(create(&client, &telemetry)?));
         Ok(Self { inner, client, topic: config.intake.topic.clone(), timeout, telemetry })
     }

@@ -8,6 +8,7 @@
 use serde_json::{json, Value};
 
 use super::mapping::{at, id_text, kind_label, lookup, object, required_id, required_time, Builder, Mapped, Unreadable};
+use crate::base::Millis;
 use crate::config::ZendeskIntakeConfig;
 use crate::event::ParseLimits;
 
@@ -25,7 +26,7 @@ pub const KINDS: [&str; 7] = [
 const PREFIX: &str = "zen:event-type:";
 
 /// Maps one webhook body.
-pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits) -> Result<Mapped, Unreadable> {
+pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now: Millis) -> Result<Mapped, Unreadable> {
     let payload = Value::Object(object(body)?);
     let type_name =
         at(&payload, &["type"]).and_then(Value::as_str).ok_or_else(|| Unreadable::new("missing_field", None, "missing `type`"))?;
@@ -38,6 +39,7 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits) -> R
     let ticket = required_id(&payload, &["detail", "id"], kind)?;
     let mut out = Builder {
         limits,
+        now,
         kind,
         ticket_id: format!("{}{ticket}", config.ticket_prefix),
         at: required_time(&payload, &["time"], kind)?,
