@@ -1004,6 +1004,18 @@ const ENV_SPLIT: &str = "__";
 const RAW_ENV: &str = "kafka__librdkafka__";
 
 impl Config {
+    /// What the event parser accepts, read from `[events]`, `[time]` and `[kpis.surveys]`: the
+    /// engine and the intake check events against the same limits.
+    pub fn parse_limits(&self) -> crate::event::ParseLimits {
+        let surveys = &self.kpis.surveys;
+        crate::event::ParseLimits {
+            max_message_bytes: self.events.max_message_bytes,
+            max_future_skew: crate::base::millis(self.time.max_future_skew),
+            csat_range: (surveys.csat.min, surveys.csat.max),
+            ces_range: (surveys.ces.min, surveys.ces.max),
+        }
+    }
+
     /// Reads `path` (if given) then `TICKETPULSE_*` overrides, and validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut figment = Figment::new();

@@ -70,19 +70,13 @@ impl Rules {
         let ms = crate::base::millis;
         let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
         let catalog = Catalog::new(&config.dimensions);
-        let surveys = &config.kpis.surveys;
         Ok(Self {
             ticket: TicketRules { kpi: KpiRules::new(config, &catalog), catalog, policies: SlaPolicies::new(&config.sla)? },
             windows: windows.clone(),
             allowed_lateness: ms(config.time.allowed_lateness),
             idle_timeout: ms(config.time.idle_timeout),
             retention: ms(config.tickets.retention),
-            limits: ParseLimits {
-                max_message_bytes: config.events.max_message_bytes,
-                max_future_skew: ms(config.time.max_future_skew),
-                csat_range: (surveys.csat.min, surveys.csat.max),
-                ces_range: (surveys.ces.min, surveys.ces.max),
-            },
+            limits: config.parse_limits(),
             dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
             max_tickets: config.tickets.max_per_partition,
             max_buffered: config.time.max_buffered_events,

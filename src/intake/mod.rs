@@ -277,13 +277,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("intake.listen: cannot bind {listen}"))?;
     let addr = listener.local_addr()?;
     let producer = Producer::new(&config, Arc::clone(&telemetry))?;
-    let k = &config.kpis.surveys;
-    let limits = ParseLimits {
-        max_message_bytes: config.events.max_message_bytes,
-        max_future_skew: millis(config.time.max_future_skew),
-        csat_range: (k.csat.min, k.csat.max),
-        ces_range: (k.ces.min, k.ces.max),
-    };
+    let limits = config.parse_limits();
     let intake = Arc::new(Intake {
         config,
         limits,
