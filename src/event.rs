@@ -766,6 +766,17 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_are_judged_as_serde_json_reads_them() {
+        // Not UTF-8 in a field the contract reads: not JSON.
+        let bad_id = b"{\"event_id\":\"e\xff\",\"ticket_id\":\"t\",\"type\":\"contact_abandoned\",\"at\":1}";
+        assert_eq!(parse(bad_id, &LIMITS, None).unwrap_err().reason, InvalidReason::NotJson);
+        // In an unknown field, which is skipped unread: the event is valid.
+        let bad_extra = b"{\"event_id\":\"e\",\"ticket_id\":\"t\",\"type\":\"contact_abandoned\",\"at\":1,\"x\":\"\xff\"}";
+        let e = parse(bad_extra, &LIMITS, None).expect("unknown fields are not read");
+        assert_eq!((e.event_id.as_str(), e.ticket_id.as_str(), e.at, e.body), ("e", "t", 1, EventBody::ContactAbandoned));
+    }
+
+    #[test]
     fn same_timestamp_order_puts_creation_first_and_solve_after_reply() {
         assert!(EventType::TicketCreated.rank() < EventType::Message.rank());
         assert!(EventType::Message.rank() < EventType::StatusChanged.rank());
