@@ -18,6 +18,7 @@ use std::collections::btree_map::Entry as BEntry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -674,7 +675,8 @@ impl Partition {
 }
 
 /// The ticket (with its shared id), or a new stub with its eviction timer armed; allocates
-/// only for a new ticket.
+/// only for a new ticket. One hash lookup either way (the table is large and this runs
+/// twice per event).
 fn ticket_or_stub<'a>(
     tickets: &'a mut Tickets,
     timers: &mut BTreeSet<(Millis, TicketId)>,
@@ -682,13 +684,16 @@ fn ticket_or_stub<'a>(
     ticket_id: &str,
     at: Millis,
 ) -> (&'a TicketId, &'a mut Ticket) {
-    if !tickets.contains_key(ticket_id) {
-        let mut ticket = Ticket::new(rules.ticket.catalog.unknown(), at);
-        let id = TicketId::from(ticket_id);
-        arm(timers, &mut ticket, &id, rules.retention);
-        tickets.insert(id, Box::new(ticket));
-    }
-    let (id, ticket) = tickets.get_key_value_mut(ticket_id).expect("present or just inserted");
+    let entry = match tickets.entry_ref(ticket_id) {
+        EntryRef::Occupied(entry) => entry,
+        EntryRef::Vacant(entry) => {
+            let mut ticket = Ticket::new(rules.ticket.catalog.unknown(), at);
+            let id = TicketId::from(ticket_id);
+            arm(timers, &mut ticket, &id, rules.retention);
+            entry.insert_entry_with_key(id, Box::new(ticket))
+        }
+    };
+    let (id, ticket) = entry.into_entry();
     (id, ticket)
 }
 

@@ -77,7 +77,7 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, keep: usize) -> std::i
             return Ok(read_any.then_some(complete));
         }
         read_any = true;
-        let newline = chunk.iter().position(|b| *b == b'\n');
+        let newline = memchr::memchr(b'\n', chunk);
         let part = &chunk[..newline.unwrap_or(chunk.len())];
         let room = keep.saturating_sub(buf.len());
         complete &= part.len() <= room;

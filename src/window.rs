@@ -75,20 +75,23 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
     /// stream time `now`. Returns how many windows took the update.
     pub fn record(&mut self, key: &K, at: Millis, now: Millis, mut update: impl FnMut(&mut A)) -> usize {
         let specs = &self.specs;
-        if !specs.iter().any(|s| s.covers(s.slice_of(at), now)) {
-            return 0;
-        }
-        let rings = self
-            .series
-            .entry(key.clone())
-            .or_insert_with(|| specs.iter().map(|s| Ring { slots: (0..s.slices).map(|_| None).collect() }).collect());
+        // The series is looked up (or created) at the first window that covers `at`, so an
+        // update no window takes creates nothing, and each slice index is computed once.
+        let (mut series, mut rings) = (Some(&mut self.series), None);
         let mut taken = 0;
-        for (spec, ring) in specs.iter().zip(rings.iter_mut()) {
+        for (w, spec) in specs.iter().enumerate() {
             let index = spec.slice_of(at);
             if !spec.covers(index, now) {
                 continue;
             }
-            let slot = &mut ring.slots[index.rem_euclid(spec.slices as i64) as usize];
+            let rings = rings.get_or_insert_with(|| {
+                series
+                    .take()
+                    .expect("taken only while `rings` is unset")
+                    .entry(key.clone())
+                    .or_insert_with(|| specs.iter().map(|s| Ring { slots: (0..s.slices).map(|_| None).collect() }).collect())
+            });
+            let slot = &mut rings[w].slots[index.rem_euclid(spec.slices as i64) as usize];
             match slot {
                 Some((i, agg)) if *i == index => update(agg),
                 _ => {
