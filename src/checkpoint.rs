@@ -1,15 +1,15 @@
 //! When snapshots are taken and restored: every `snapshots.interval` for partitions with new
 //! input, and before a partition is given up (revoke, shutdown); restored when a partition is
-//! assigned. Encoding happens under the engine lock (that pause is measured and exported);
-//! writing happens on a dedicated thread, in order, so consumption never waits for the store
-//! except when a partition is being handed over.
+//! assigned. Only the capture of a partition's state happens under the engine lock (that pause
+//! is measured and exported); encoding and writing happen on a dedicated thread, in order, so
+//! consumption never waits for them except when a partition is being handed over.
 
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use crate::base::{Millis, PartitionId};
-use crate::engine::Engine;
+use crate::engine::{Capture, Engine};
 use crate::internal_events::{SnapshotOperation, Telemetry};
 use crate::lock;
 use crate::snapshot::SnapshotStore;
@@ -20,7 +20,7 @@ const LOAD_ATTEMPTS: u32 = 3;
 struct Job {
     partition: PartitionId,
     offset: i64,
-    bytes: Vec<u8>,
+    capture: Capture,
     pause: std::time::Duration,
     /// Signalled once the job is done, for callers that must wait.
     done: Option<mpsc::Sender<()>>,
@@ -47,8 +47,9 @@ impl Checkpointer {
                 .name("snapshot-writer".into())
                 .spawn(move || {
                     for job in receiver {
-                        match store.save(&job.partition, &job.bytes) {
-                            Ok(()) => telemetry.snapshot_saved(&job.partition, job.bytes.len(), job.pause),
+                        let bytes = job.capture.seal();
+                        match store.save(&job.partition, &bytes) {
+                            Ok(()) => telemetry.snapshot_saved(&job.partition, bytes.len(), job.pause),
                             Err(error) => {
                                 telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, error.reason(), &error);
                                 // Forget it was queued, so the next round tries again.
@@ -82,17 +83,18 @@ impl Checkpointer {
         let mut pending = 0;
         for partition in partitions {
             let started = Instant::now();
-            let snapshot = {
+            let captured = {
                 let engine = lock(&self.engine);
                 let unchanged = engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
                 if unchanged {
                     continue;
                 }
-                engine.snapshot(&partition)
+                engine.capture(&partition)
             };
-            let Some((offset, bytes)) = snapshot else { continue };
+            let Some(capture) = captured else { continue };
+            let offset = capture.offset();
             lock(&self.queued).insert(partition.clone(), offset);
-            let job = Job { partition, offset, bytes, pause: started.elapsed(), done: wait.then(|| done.clone()) };
+            let job = Job { partition, offset, capture, pause: started.elapsed(), done: wait.then(|| done.clone()) };
             if self.jobs.send(job).is_ok() && wait {
                 pending += 1;
             }

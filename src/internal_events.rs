@@ -112,7 +112,7 @@ struct Counters {
     snapshots_restored: AtomicU64,
     /// By (operation, reason).
     snapshot_failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    /// Size and encoding pause of the newest snapshot.
+    /// Size and capture pause of the newest snapshot.
     last_snapshot: Mutex<Option<(usize, Duration)>>,
     /// HTTP connections closed before a complete exchange, by [`HttpDrop::index`].
     http_dropped: [AtomicU64; HttpDrop::ALL.len()],
@@ -138,7 +138,7 @@ pub struct SnapshotStats {
     pub restored: u64,
     /// By (operation, reason).
     pub failures: BTreeMap<(&'static str, &'static str), u64>,
-    /// Size and encoding pause of the newest snapshot.
+    /// Size and capture pause of the newest snapshot.
     pub newest: Option<(usize, Duration)>,
 }
 

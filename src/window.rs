@@ -51,7 +51,7 @@ impl WindowSpec {
 }
 
 /// Per key, one ring of slices per window.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound(serialize = "K: Serialize + Hash + Eq, A: Serialize", deserialize = "K: Deserialize<'de> + Hash + Eq, A: Deserialize<'de>"))]
 pub struct Windows<K, A> {
     specs: Vec<WindowSpec>,
@@ -61,7 +61,7 @@ pub struct Windows<K, A> {
 }
 
 /// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Ring<A> {
     slots: Vec<Option<(i64, A)>>,
 }

@@ -140,3 +140,98 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     // Volume is windowed history, not state: all 150 creations are still counted.
     assert_eq!(value(&s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", "email"), ("priority", "normal")]), 150.0);
 }
+
+/// Every ticket the partition holds, by id, with all its fields.
+fn tickets(engine: &Engine) -> Vec<String> {
+    let mut tickets: Vec<String> =
+        engine.partition(&partition()).unwrap().tickets().map(|(id, ticket)| format!("{id}: {ticket:?}")).collect();
+    tickets.sort();
+    tickets
+}
+
+#[test]
+fn a_capture_is_the_state_at_capture_time_whatever_is_ingested_before_it_is_sealed() {
+    let events = payloads(20_000);
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+
+    let telemetry = Arc::new(Telemetry::default());
+    let mut uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    feed(&mut uninterrupted, &events, 0);
+    uninterrupted.finish(None);
+    let expected = exposition(uninterrupted, telemetry);
+
+    // The same 12 345 messages into a second engine, which is not snapshotted.
+    let mut at_capture = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    feed(&mut at_capture, &events[..12_345], 0);
+
+    // Captured after 12 345 messages, sealed only after 5 000 more changed its tickets.
+    let mut live = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    feed(&mut live, &events[..12_345], 0);
+    let capture = live.capture(&partition()).expect("a partition with input has a capture");
+    feed(&mut live, &events[12_345..17_345], 12_345);
+    assert_eq!(capture.offset(), 12_345);
+    let bytes = capture.seal();
+
+    let telemetry = Arc::new(Telemetry::default());
+    let mut restored = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    assert_eq!(restored.restore(&partition(), &bytes, None).unwrap(), 12_345);
+    // Exactly the tickets (every field), timers and buffered events held at the capture.
+    assert_eq!(tickets(&restored), tickets(&at_capture));
+    let (r, c) = (restored.partition(&partition()).unwrap(), at_capture.partition(&partition()).unwrap());
+    assert_eq!((r.ticket_count(), r.timer_count(), r.buffered_count()), (c.ticket_count(), c.timer_count(), c.buffered_count()));
+    // And the same scrape: gauges, SLA and windows.
+    assert_eq!(restored.view(None).current.open, at_capture.view(None).current.open);
+    assert_eq!(restored.view(None).current.sla, at_capture.view(None).current.sla);
+    // Continued from it, the partition ends exactly as the uninterrupted one.
+    feed(&mut restored, &events[12_345..], 12_345);
+    restored.finish(None);
+    let actual = exposition(restored, telemetry);
+    assert_eq!(kpis(&actual), kpis(&expected));
+    assert!(kpis(&expected).len() > 300, "open tickets, timers and windows all cross the snapshot");
+}
+
+#[test]
+fn a_ticket_changed_after_the_capture_is_sealed_as_it_was() {
+    let event = |id: &str, ticket: &str, body: &str, at: i64| {
+        format!(r#"{{"event_id":"{id}","ticket_id":"{ticket}","at":{},{body}}}"#, START + at * 1000)
+    };
+    let created = |channel: &str| format!(r#""type":"ticket_created","channel":"{channel}","priority":"normal""#);
+    let mut live = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+    // T1 (email) at 0 s; T2 (chat) at 20 s moves the watermark (10 s lateness) past T1's
+    // creation, which is applied; T2's waits in the reorder buffer.
+    let messages = [event("c1", "T1", &created("email"), 0), event("c2", "T2", &created("chat"), 20)];
+    feed(&mut live, &messages, 0);
+    let capture = live.capture(&partition()).unwrap();
+    // After the capture: T1 solved at 30 s, applied once T3's creation at 45 s moves the
+    // watermark to 35 s (T2's creation at 20 s is applied too).
+    let later = [event("s1", "T1", r#""type":"status_changed","status":"solved""#, 30), event("c3", "T3", &created("web"), 45)];
+    feed(&mut live, &later, 2);
+    let open = |engine: &Engine| -> Vec<(String, bool)> {
+        let mut t: Vec<(String, bool)> =
+            engine.partition(&partition()).unwrap().tickets().map(|(id, t)| (id.to_string(), t.is_open())).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(open(&live), [("T1".into(), false), ("T2".into(), true), ("T3".into(), false)], "T3 is a stub until applied");
+
+    let bytes = capture.seal();
+    let telemetry = Arc::new(Telemetry::default());
+    let mut restored = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
+    assert_eq!(restored.restore(&partition(), &bytes, None).unwrap(), 2);
+    // T1 open as captured, T2 a stub with its creation buffered; nothing of T3.
+    assert_eq!(open(&restored), [("T1".into(), true), ("T2".into(), false)]);
+    let p = restored.partition(&partition()).unwrap();
+    assert_eq!((p.ticket_count(), p.timer_count(), p.buffered_count()), (2, 2, 1));
+    // The gauges sealed with it count T1 open on email, and nothing on chat or web yet.
+    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::new(Mutex::new(restored)), telemetry, None)));
+    let open_new = |channel| [("channel", channel), ("priority", "normal"), ("status", "new")];
+    assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("email")), 1.0);
+    for channel in ["chat", "web"] {
+        assert!(!s.contains_key(&common::key("ticketpulse_open_tickets", &open_new(channel))), "{channel}");
+    }
+    // The live partition kept its own changes: T1 solved, T2 open on chat.
+    let s = parse_exposition(&exposition(live, Arc::new(Telemetry::default())));
+    assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("chat")), 1.0);
+    assert!(!s.contains_key(&common::key("ticketpulse_open_tickets", &open_new("email"))));
+}

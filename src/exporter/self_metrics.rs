@@ -98,7 +98,7 @@ pub fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
         push_gauge(mf, &[], &[], bytes as f64);
         let mf = out.family(
             "ticketpulse_snapshot_pause_seconds",
-            "How long encoding the newest snapshot held up consumption.",
+            "How long capturing the newest snapshot's state held up consumption (it is encoded and written after).",
             MetricType::GAUGE,
         );
         push_gauge(mf, &[], &[], pause.as_secs_f64());

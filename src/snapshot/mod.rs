@@ -129,16 +129,17 @@ struct Body<S> {
     state: S,
 }
 
-/// Encodes and seals a partition's state.
+/// Encodes and seals a partition's state. The payload is written after room for the header,
+/// which is filled in last, so the payload is never copied.
 pub fn encode<S: Serialize>(partition: &PartitionId, shape: &StateShape, state: &S) -> Vec<u8> {
     let body = Body { partition: partition.clone(), shape: shape.clone(), state };
-    let payload = postcard::to_stdvec(&body).expect("in-memory state always serializes");
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    let mut out = postcard::to_io(&body, vec![0; HEADER_LEN]).expect("in-memory state always serializes");
+    let (header, payload) = out.split_at_mut(HEADER_LEN);
+    let checksum = xxh3_64(payload);
+    header[..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[12..20].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    header[20..].copy_from_slice(&checksum.to_le_bytes());
     out
 }
 
