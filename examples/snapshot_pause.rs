@@ -14,7 +14,7 @@ use ticketpulse::internal_events::Telemetry;
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(100_000, |a| a.parse().expect("N must be a number"));
     let config = Config::default();
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     let partition = ("tickets".to_string(), 0);
     let start = 1_767_600_000_000i64;
     let channels = ["email", "chat", "phone", "web"];
@@ -39,7 +39,7 @@ fn main() {
         bytes = b;
     }
     let started = Instant::now();
-    let mut restored = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let restored = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     restored.restore(&partition, &bytes, None).expect("own snapshot restores");
     let restore = started.elapsed().as_secs_f64();
     println!(

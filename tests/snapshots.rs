@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{kpis, parse_exposition, value};
@@ -28,7 +28,7 @@ fn partition() -> PartitionId {
 }
 
 /// Feeds `payloads` as the messages at `first_offset..` of the partition.
-fn feed(engine: &mut Engine, payloads: &[String], first_offset: i64) {
+fn feed(engine: &Engine, payloads: &[String], first_offset: i64) {
     for (i, payload) in payloads.iter().enumerate() {
         let _ = engine.handle(&partition(), payload.as_bytes(), None, &"test");
         engine.consumed(&partition(), first_offset + i as i64);
@@ -36,7 +36,7 @@ fn feed(engine: &mut Engine, payloads: &[String], first_offset: i64) {
 }
 
 fn exposition(engine: Engine, telemetry: Arc<Telemetry>) -> String {
-    exporter::encode(&exporter::registry(Arc::new(Mutex::new(engine)), telemetry, None))
+    exporter::encode(&exporter::registry(Arc::new(engine), telemetry, None))
 }
 
 #[test]
@@ -47,22 +47,22 @@ fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     config.kpis.agents.enabled = true;
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
-    feed(&mut uninterrupted, &events, 0);
+    let uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    feed(&uninterrupted, &events, 0);
     uninterrupted.finish(None);
     let expected = exposition(uninterrupted, telemetry);
 
     // Crash after 12 345 messages: only the snapshot survives.
-    let mut before = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
-    feed(&mut before, &events[..12_345], 0);
+    let before = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    feed(&before, &events[..12_345], 0);
     let (offset, bytes) = before.snapshot(&partition()).expect("a partition with input has a snapshot");
     assert_eq!(offset, 12_345);
     drop(before);
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut after = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let after = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     assert_eq!(after.restore(&partition(), &bytes, None).unwrap(), 12_345);
-    feed(&mut after, &events[12_345..], 12_345);
+    feed(&after, &events[12_345..], 12_345);
     after.finish(None);
     let actual = exposition(after, telemetry);
 
@@ -79,12 +79,12 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     let config = Config::default();
 
     let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry))));
+    let engine = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
     let checkpoints = Checkpointer::new(Some(Arc::clone(&store)), Arc::clone(&engine), Arc::clone(&telemetry));
-    feed(&mut engine.lock().unwrap(), &events[..400], 0);
+    feed(&engine, &events[..400], 0);
     checkpoints.checkpoint(None, true);
     checkpoints.checkpoint(None, true); // no new input: nothing is written
-    feed(&mut engine.lock().unwrap(), &events[400..700], 400);
+    feed(&engine, &events[400..700], 400);
     checkpoints.checkpoint(None, true);
     let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), None)));
     assert_eq!(value(&s, "ticketpulse_snapshots_saved_total", &[]), 2.0);
@@ -97,7 +97,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     std::fs::write(&newest, bytes).unwrap();
 
     let telemetry = Arc::new(Telemetry::default());
-    let fresh = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry))));
+    let fresh = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
     let checkpoints = Checkpointer::new(Some(store), Arc::clone(&fresh), Arc::clone(&telemetry));
     assert_eq!(checkpoints.restore(&partition(), 0), Some(400), "the previous snapshot's offset");
     let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, Arc::clone(&telemetry), None)));
@@ -107,12 +107,12 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
 
 #[test]
 fn a_snapshot_taken_under_other_windows_is_refused_by_name() {
-    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
-    feed(&mut engine, &payloads(10), 0);
+    let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+    feed(&engine, &payloads(10), 0);
     let (_, bytes) = engine.snapshot(&partition()).unwrap();
     let mut changed = Config::default();
     changed.time.windows = vec![Duration::from_secs(3600)];
-    let mut other = Engine::new(Rules::new(&changed).unwrap(), Arc::new(Telemetry::default()));
+    let other = Engine::new(Rules::new(&changed).unwrap(), Arc::new(Telemetry::default()));
     let error = other.restore(&partition(), &bytes, None).unwrap_err();
     assert!(matches!(error, SnapshotError::ConfigChanged { field: "time.windows" }), "{error}");
 }
@@ -122,7 +122,7 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     let mut config = Config::default();
     config.tickets.max_per_partition = 100;
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     // 150 tickets created one minute apart; none is solved.
     for i in 0..150 {
         let at = START + i * 60_000;
@@ -133,7 +133,7 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     engine.finish(None);
     // At 101 tickets the cap sheds 2 (1 over, plus 1% of the cap), back to 99: that happens
     // at tickets 101, 103, ..., 149 (25 times, 50 tickets); ticket 150 brings it to 100.
-    assert_eq!(engine.partition(&partition()).unwrap().ticket_count(), 100);
+    assert_eq!(engine.partition(&partition()).unwrap().lock().unwrap().ticket_count(), 100);
     let s = parse_exposition(&exposition(engine, telemetry));
     assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 50.0);
     assert_eq!(value(&s, "ticketpulse_open_tickets", &[("channel", "email"), ("priority", "normal"), ("status", "new")]), 100.0);
