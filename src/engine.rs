@@ -876,9 +876,16 @@ impl Engine {
         let mut state: PartitionState = snapshot::decode(bytes, partition, &self.rules.shape)?;
         let offset = state.next_offset.ok_or_else(|| SnapshotError::Corrupt("snapshot has no input offset".into()))?;
         state.last_arrival = now;
-        let rules = Arc::clone(&self.rules);
-        let lane = Arc::new(Mutex::new(Partition { rules, state, effects: Effects::default() }));
-        lock(&self.partitions).insert(partition.clone(), lane);
+        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default() };
+        // Into the lane a worker may already hold (a message that came before the assignment
+        // completed), so that worker feeds the restored state rather than a dropped one.
+        let mut partitions = lock(&self.partitions);
+        match partitions.get(partition) {
+            Some(lane) => *lock(lane) = restored,
+            None => {
+                partitions.insert(partition.clone(), Arc::new(Mutex::new(restored)));
+            }
+        }
         Ok(offset)
     }
 
