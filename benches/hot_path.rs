@@ -52,7 +52,7 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("generated events into one partition", |b| {
         b.iter_batched(
             || Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default())),
-            |mut engine| {
+            |engine| {
                 for line in &lines {
                     engine.handle(&partition, line.as_bytes(), None, &"bench").expect("generated events are valid");
                 }

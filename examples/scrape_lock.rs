@@ -19,7 +19,7 @@ fn main() {
     config.kpis.agents.enabled = true;
     config.kpis.cost.per_hour = Some(1400.0);
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     let partition = ("events".to_string(), 0);
     let options = GeneratorOptions { seed: 2, tickets_per_hour: 2000.0, start: 1_767_571_200_000 };
     for g in Generator::new(options).take(n) {
@@ -44,7 +44,7 @@ fn main() {
         d.sort();
         format!("{:.2} ms (median {:.2} ms)", d[0].as_secs_f64() * 1e3, d[d.len() / 2].as_secs_f64() * 1e3)
     };
-    let tickets = engine.partition(&partition).map_or(0, |p| p.ticket_count());
+    let tickets = engine.partition(&partition).map_or(0, |p| p.lock().unwrap().ticket_count());
     println!("{n} events, {tickets} tickets held, {lines} exposition lines (best and median of 9 scrapes):");
     println!("  lock held to fill the View: {}", ms(held));
     println!("  after the lock: rendering the families {}, encoding the text {}", ms(render), ms(encode));

@@ -2,7 +2,7 @@
 //! partition with N open tickets (default 100 000; each created, answered once, with a running
 //! resolution clock), then, while a thread ingests events into it without pause (messages on
 //! those tickets, alternately from the customer and an agent), takes 5 snapshots as the service
-//! does: the state captured under the engine lock, then sealed (encoded, checksummed) on this
+//! does: the state captured under the partition's lock, then sealed (encoded, checksummed) on this
 //! thread once the lock is released. For each it notes how long the lock was held and the
 //! longest gap between two ingested events from the capture to the end of the seal. In turn
 //! with those it seals 5 captures under the lock, a check that the gap follows what the lock
@@ -14,7 +14,7 @@
 //! rows of `scripts/bench` (figure, value, reference, ratio; tab-separated).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,10 +34,6 @@ const EVENTS_PER_SECOND: f64 = 100_000.0;
 /// Gaps between ingested events shorter than this are not kept.
 const GAP_FLOOR: Duration = Duration::from_micros(100);
 
-fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
-    engine.lock().expect("no thread panics holding the engine")
-}
-
 /// One snapshot: when it started and ended, and how long it held the lock.
 struct Round {
     started: Instant,
@@ -49,7 +45,7 @@ struct Round {
 /// after the tickets' own events, at [`EVENTS_PER_SECOND`] (catching up after a stall) until
 /// `stop`; returns the gaps between consecutive events of
 /// at least [`GAP_FLOOR`], and how many events it ingested.
-fn ingest(engine: &Mutex<Engine>, n: usize, first: usize, stop: &AtomicBool) -> (Vec<(Instant, Instant)>, usize) {
+fn ingest(engine: &Engine, n: usize, first: usize, stop: &AtomicBool) -> (Vec<(Instant, Instant)>, usize) {
     let partition = ("tickets".to_string(), 0);
     let (mut gaps, mut last, mut k) = (Vec::new(), Instant::now(), 0);
     let began = last;
@@ -63,11 +59,8 @@ fn ingest(engine: &Mutex<Engine>, n: usize, first: usize, stop: &AtomicBool) -> 
         let author = if (k / n) % 2 == 0 { "customer" } else { "agent" };
         let at = START + (n + k) as i64 * 50;
         let event = format!(r#"{{"event_id":"m{k}","ticket_id":"T{ticket}","type":"message","at":{at},"author":"{author}"}}"#);
-        {
-            let mut engine = lock(engine);
-            engine.handle(&partition, event.as_bytes(), None, &"bench").expect("valid event");
-            engine.consumed(&partition, (first + k) as i64);
-        }
+        engine.handle(&partition, event.as_bytes(), None, &"bench").expect("valid event");
+        engine.consumed(&partition, (first + k) as i64);
         let now = Instant::now();
         if now - last >= GAP_FLOOR {
             gaps.push((last, now));
@@ -97,7 +90,7 @@ fn main() {
     let rows = args.iter().any(|a| a == "--rows");
     let n: usize = args.iter().find(|a| *a != "--rows").map_or(100_000, |a| a.parse().expect("N must be a number"));
     let config = Config::default();
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     let partition = ("tickets".to_string(), 0);
     let channels = ["email", "chat", "phone", "web"];
     for i in 0..n {
@@ -113,7 +106,7 @@ fn main() {
         }
     }
 
-    let engine = Arc::new(Mutex::new(engine));
+    let engine = Arc::new(engine);
     let stop = Arc::new(AtomicBool::new(false));
     let ingesting = {
         let (engine, stop) = (Arc::clone(&engine), Arc::clone(&stop));
@@ -129,11 +122,12 @@ fn main() {
             thread::sleep(Duration::from_millis(300));
             let started = Instant::now();
             let locked = if whole {
-                let engine = lock(&engine);
-                bytes = engine.snapshot(&partition).expect("partition has input").1;
+                let lane = engine.partition(&partition).expect("partition has input");
+                let held = lane.lock().expect("no thread panics holding the partition");
+                bytes = held.capture(&partition).expect("partition has input").seal();
                 started.elapsed()
             } else {
-                let capture = lock(&engine).capture(&partition).expect("partition has input");
+                let capture = engine.capture(&partition).expect("partition has input");
                 let locked = started.elapsed();
                 let sealing = Instant::now();
                 bytes = capture.seal();
@@ -150,7 +144,7 @@ fn main() {
     let elapsed = began.elapsed();
 
     let started = Instant::now();
-    let mut restored = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let restored = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     restored.restore(&partition, &bytes, None).expect("own snapshot restores");
     let restore = started.elapsed().as_secs_f64() * 1e3;
 
@@ -172,7 +166,7 @@ fn main() {
             gap.1,
             ratio(gap.1)
         );
-        println!("snapshot: engine lock held (capture) best / median\t{:.1} / {:.1} ms\t\t", lock_held.0, lock_held.1);
+        println!("snapshot: partition lock held (capture) best / median\t{:.1} / {:.1} ms\t\t", lock_held.0, lock_held.1);
         println!("snapshot: seal after the lock (timers and gauges rebuilt, encoded, checksummed) best / median\t{:.0} / {:.0} ms, {mb:.1} MB at the end\t\t", seal.0, seal.1);
         println!(
             "snapshot: check, capture sealed under the lock: ingestion gap best / median\t{:.0} / {:.0} ms\tlock held {:.0} / {:.0} ms\t",

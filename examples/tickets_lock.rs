@@ -5,7 +5,7 @@
 //!
 //! `cargo run --release --example tickets_lock [N]`
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ticketpulse::config::Config;
@@ -16,7 +16,7 @@ use ticketpulse::tickets::{scan, Query};
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(100_000, |a| a.parse().expect("N must be a number"));
     let config = Config::default();
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
     let partition = ("tickets".to_string(), 0);
     let start = 1_767_600_000_000i64;
     let channels = ["email", "chat", "phone", "web"];
@@ -33,7 +33,6 @@ fn main() {
         }
     }
     let rules = engine.shared_rules();
-    let engine = Mutex::new(engine);
     println!("{n} open tickets; the lock is held for the scan only (best and median of 9 reads):");
     for raw in ["state=breached", "state=breached&policy=urgent&target=first_response&channel=email", "state=open&limit=1000"] {
         let query = Query::parse(Some(raw), &rules).expect("a valid query");
@@ -42,7 +41,7 @@ fn main() {
         let mut answer = None;
         for _ in 0..9 {
             let started = Instant::now();
-            let found = scan(&engine.lock().unwrap(), None, &query);
+            let found = scan(&engine, None, &query);
             held.push(started.elapsed());
             let started = Instant::now();
             answer = Some(found.answer(&rules, &query));

@@ -1,8 +1,9 @@
 //! When snapshots are taken and restored: every `snapshots.interval` for partitions with new
 //! input, and before a partition is given up (revoke, shutdown); restored when a partition is
-//! assigned. Only the capture of a partition's state happens under the engine lock (that pause
-//! is measured and exported); encoding and writing happen on a dedicated thread, in order, so
-//! consumption never waits for them except when a partition is being handed over.
+//! assigned. Only the capture of a partition's state happens under its lock, pausing that
+//! partition only (the pause is measured and exported); encoding and writing happen on a
+//! dedicated thread, in order, so consumption never waits for them except when a partition
+//! is being handed over.
 
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
@@ -29,7 +30,7 @@ struct Job {
 /// Takes and restores the snapshots of one process's partitions.
 pub struct Checkpointer {
     store: Option<Arc<dyn SnapshotStore>>,
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
     telemetry: Arc<Telemetry>,
     jobs: mpsc::Sender<Job>,
     /// Per partition, the offset of the newest snapshot queued (and not failed).
@@ -38,7 +39,7 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// `store = None` disables snapshots (`snapshots.store = "none"`).
-    pub fn new(store: Option<Arc<dyn SnapshotStore>>, engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>) -> Self {
+    pub fn new(store: Option<Arc<dyn SnapshotStore>>, engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Self {
         let (jobs, receiver) = mpsc::channel::<Job>();
         let queued = Arc::new(Mutex::new(HashMap::new()));
         if let Some(store) = store.clone() {
@@ -77,21 +78,17 @@ impl Checkpointer {
         }
         let partitions = match partitions {
             Some(p) => p.to_vec(),
-            None => lock(&self.engine).partition_ids(),
+            None => self.engine.partition_ids(),
         };
         let (done, finished) = mpsc::channel();
         let mut pending = 0;
         for partition in partitions {
             let started = Instant::now();
-            let captured = {
-                let engine = lock(&self.engine);
-                let unchanged = engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
-                if unchanged {
-                    continue;
-                }
-                engine.capture(&partition)
-            };
-            let Some(capture) = captured else { continue };
+            let unchanged = self.engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
+            if unchanged {
+                continue;
+            }
+            let Some(capture) = self.engine.capture(&partition) else { continue };
             let offset = capture.offset();
             lock(&self.queued).insert(partition.clone(), offset);
             let job = Job { partition, offset, capture, pause: started.elapsed(), done: wait.then(|| done.clone()) };
@@ -126,7 +123,7 @@ impl Checkpointer {
         };
         let found = stored.len();
         for candidate in stored {
-            match candidate.bytes.and_then(|bytes| lock(&self.engine).restore(partition, &bytes, Some(now))) {
+            match candidate.bytes.and_then(|bytes| self.engine.restore(partition, &bytes, Some(now))) {
                 Ok(offset) => {
                     self.telemetry.snapshot_restored(partition, &candidate.name, offset);
                     lock(&self.queued).insert(partition.clone(), offset);

@@ -16,7 +16,7 @@
 
 use std::collections::btree_map::Entry as BEntry;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
@@ -31,6 +31,7 @@ use crate::dimensions::{Catalog, DimKey};
 use crate::event::{self, Event, EventBody, Invalid, ParseLimits, Status};
 use crate::internal_events::{EventResult, Telemetry};
 use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTHER_TOPIC};
+use crate::lock;
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
@@ -800,11 +801,20 @@ pub struct View {
     pub clocks: Vec<PartitionClock>,
 }
 
+/// One partition's state behind its own lock. A worker keeps this handle while it feeds the
+/// partition, so its hot path takes no lock shared with other partitions; a scrape or a
+/// snapshot locks one partition at a time and so pauses only that one.
+pub type Lane = Arc<Mutex<Partition>>;
+
 /// All partitions held by this process, and the single entry point for input messages.
+///
+/// Every method takes `&self`: partitions are processed on separate cores at once (see
+/// `source`), each behind its own lock ([`Lane`]). The membership map has a lock of its own,
+/// taken on assign, revoke and a partition's first message, and by readers listing partitions.
 #[derive(Debug)]
 pub struct Engine {
     rules: Arc<Rules>,
-    partitions: BTreeMap<PartitionId, Partition>,
+    partitions: Mutex<BTreeMap<PartitionId, Lane>>,
     telemetry: Arc<Telemetry>,
     /// Replay with `--end-time`: events are checked against it as the live service checks
     /// them against the wall clock (`future_timestamp`).
@@ -813,7 +823,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(rules: Rules, telemetry: Arc<Telemetry>) -> Self {
-        Self { rules: Arc::new(rules), partitions: BTreeMap::new(), telemetry, end_time: None }
+        Self { rules: Arc::new(rules), partitions: Mutex::default(), telemetry, end_time: None }
     }
 
     /// Replay up to `end_time`: an event dated more than `time.max_future_skew` after it is
@@ -827,12 +837,40 @@ impl Engine {
         &self.rules
     }
 
-    /// Parses, validates and ingests one message, counting its result. `now` (wall clock) is
-    /// given in live mode: it enables the future-skew check, caps stream time and tracks
-    /// idleness.
+    /// The partition's lane, created empty on its first use.
+    pub fn lane(&self, partition: &PartitionId) -> Lane {
+        let mut partitions = lock(&self.partitions);
+        if let Some(lane) = partitions.get(partition) {
+            return Arc::clone(lane);
+        }
+        let lane = Arc::new(Mutex::new(Partition::new(Arc::clone(&self.rules))));
+        partitions.insert(partition.clone(), Arc::clone(&lane));
+        lane
+    }
+
+    /// Parses, validates and ingests one message, counting its result: [`Engine::handle_in`]
+    /// on the partition's lane.
     pub fn handle(
-        &mut self,
+        &self,
         partition: &PartitionId,
+        payload: &[u8],
+        now: Option<Millis>,
+        source: &dyn std::fmt::Display,
+    ) -> Result<EventResult, Invalid> {
+        self.handle_in(&self.lane(partition), partition, None, payload, now, source)
+    }
+
+    /// The input path: parses and validates one message (before taking any lock), then
+    /// ingests it into `lane`, the state of `partition`, counting its result. `now` (wall
+    /// clock) is given in live mode: it enables the future-skew check, caps stream time and
+    /// tracks idleness. `offset` is the message's input position in live mode: a gap before
+    /// it is reported, and a valid message is recorded as consumed under the same lock as its
+    /// ingestion, so a snapshot holds both or neither.
+    pub fn handle_in(
+        &self,
+        lane: &Lane,
+        partition: &PartitionId,
+        offset: Option<i64>,
         payload: &[u8],
         now: Option<Millis>,
         source: &dyn std::fmt::Display,
@@ -840,16 +878,24 @@ impl Engine {
         // Replay's end time stands in for the wall clock: the same skew check, and stream time
         // never passes it, so nothing after it shows.
         let clock = now.or(self.end_time);
-        let event = match event::parse(payload, &self.rules.limits, clock) {
+        let event = event::parse(payload, &self.rules.limits, clock);
+        let mut guard = lock(lane);
+        let state: &mut Partition = &mut guard;
+        if let Some((offset, expected)) = offset.zip(state.state.next_offset).filter(|(offset, expected)| offset > expected) {
+            // Compaction and transaction markers leave gaps legitimately; retention that
+            // deleted unread input, or a broker that skips, does not.
+            self.telemetry.offset_gap(partition, expected, offset);
+        }
+        let event = match event {
             Ok(event) => event,
             Err(invalid) => {
+                drop(guard);
                 self.telemetry.invalid_event(&invalid, source);
                 return Err(invalid);
             }
         };
         let event_type = event.body.event_type();
         let (max_tickets, max_buffered) = (self.rules.max_tickets, self.rules.max_buffered);
-        let state = self.partition_mut(partition);
         if now.is_some() {
             state.state.last_arrival = now;
             state.state.following = false;
@@ -861,6 +907,10 @@ impl Engine {
         // is amortised over many events.
         let excess = state.ticket_count().checked_sub(max_tickets + state.buffered_count()).filter(|n| *n > 0);
         let shed = excess.map(|n| state.shed(n + state.ticket_count() / 100));
+        if let Some(offset) = offset {
+            state.state.next_offset = Some(offset + 1);
+        }
+        drop(guard);
         if early > 0 {
             self.telemetry.reorder_buffer_full(partition, early, max_buffered);
         }
@@ -871,29 +921,27 @@ impl Engine {
         Ok(result)
     }
 
-    fn partition_mut(&mut self, partition: &PartitionId) -> &mut Partition {
-        self.partitions.entry(partition.clone()).or_insert_with(|| Partition::new(Arc::clone(&self.rules)))
-    }
-
     /// Records that the message at `offset` of `partition` was taken (whatever its fate), so
     /// the next snapshot resumes after it.
-    pub fn consumed(&mut self, partition: &PartitionId, offset: i64) {
-        self.partition_mut(partition).state.next_offset = Some(offset + 1);
+    pub fn consumed(&self, partition: &PartitionId, offset: i64) {
+        lock(&self.lane(partition)).state.next_offset = Some(offset + 1);
     }
 
     /// The offset the partition's state resumes at, once a message has been consumed.
     pub fn next_offset(&self, partition: &PartitionId) -> Option<i64> {
-        self.partitions.get(partition).and_then(|p| p.state.next_offset)
+        self.partition(partition).and_then(|p| lock(&p).state.next_offset)
     }
 
-    /// The partition's state captured for a snapshot: all that taking one does under the
-    /// engine lock ([`Partition::capture`]); `None` before the first consumed message.
+    /// The partition's state captured for a snapshot: all that taking one does under that
+    /// partition's lock ([`Partition::capture`]); `None` before the first consumed message.
     pub fn capture(&self, partition: &PartitionId) -> Option<Capture> {
-        self.partitions.get(partition)?.capture(partition)
+        let lane = self.partition(partition)?;
+        let captured = lock(&lane).capture(partition);
+        captured
     }
 
     /// A sealed snapshot of the partition's state and the offset it resumes at; `None` before
-    /// the first consumed message.
+    /// the first consumed message. Locks that partition only.
     pub fn snapshot(&self, partition: &PartitionId) -> Option<(i64, Vec<u8>)> {
         let capture = self.capture(partition)?;
         Some((capture.offset(), capture.seal()))
@@ -901,23 +949,38 @@ impl Engine {
 
     /// Installs a snapshot as the partition's state and returns the offset to resume at.
     /// `now` restarts idle tracking: advancement counts from the restore, not the crash.
-    pub fn restore(&mut self, partition: &PartitionId, bytes: &[u8], now: Option<Millis>) -> Result<i64, SnapshotError> {
+    pub fn restore(&self, partition: &PartitionId, bytes: &[u8], now: Option<Millis>) -> Result<i64, SnapshotError> {
         let mut state: PartitionState = snapshot::decode(bytes, partition, &self.rules.shape)?;
         let offset = state.next_offset.ok_or_else(|| SnapshotError::Corrupt("snapshot has no input offset".into()))?;
         state.last_arrival = now;
-        let rules = Arc::clone(&self.rules);
-        self.partitions.insert(partition.clone(), Partition { rules, state, effects: Effects::default() });
+        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default() };
+        // Into the lane a worker may already hold (a message that came before the assignment
+        // completed), so that worker feeds the restored state rather than a dropped one.
+        let mut partitions = lock(&self.partitions);
+        match partitions.get(partition) {
+            Some(lane) => *lock(lane) = restored,
+            None => {
+                partitions.insert(partition.clone(), Arc::new(Mutex::new(restored)));
+            }
+        }
         Ok(offset)
+    }
+
+    /// The lanes held, in partition order, taken from the membership map and released, so
+    /// that each is then locked on its own.
+    pub fn lanes(&self) -> Vec<(PartitionId, Lane)> {
+        lock(&self.partitions).iter().map(|(id, lane)| (id.clone(), Arc::clone(lane))).collect()
     }
 
     /// Live mode: partitions that received nothing for `idle_timeout`, or were read to their
     /// end since their last message, move to wall-clock time.
-    pub fn advance_idle(&mut self, now: Millis) {
+    pub fn advance_idle(&self, now: Millis) {
         let idle = self.rules.idle_timeout;
         if idle == 0 {
             return;
         }
-        for p in self.partitions.values_mut() {
+        for (_, lane) in self.lanes() {
+            let mut p = lock(&lane);
             if p.state.following || p.state.last_arrival.is_some_and(|last| now - last >= idle) {
                 p.advance_to(now);
             }
@@ -929,55 +992,59 @@ impl Engine {
     /// `idle_timeout`, so a quiet partition's events are applied `allowed_lateness` after their
     /// time. A backlog being read never reaches its end, so there event time rules and nothing
     /// fires early. `idle_timeout = 0s` turns this off with the rest of wall-clock following.
-    pub fn caught_up(&mut self, partition: &PartitionId, now: Millis) {
+    pub fn caught_up(&self, partition: &PartitionId, now: Millis) {
         if self.rules.idle_timeout == 0 {
             return;
         }
-        if let Some(p) = self.partitions.get_mut(partition) {
+        if let Some(lane) = self.partition(partition) {
+            let mut p = lock(&lane);
             p.state.following = true;
             p.advance_to(now);
         }
     }
 
     /// Drops the state of partitions this process no longer owns.
-    pub fn revoke(&mut self, partitions: &[PartitionId]) {
+    pub fn revoke(&self, partitions: &[PartitionId]) {
+        let mut held = lock(&self.partitions);
         for p in partitions {
-            self.partitions.remove(p);
+            held.remove(p);
         }
     }
 
     /// Replay: the input is complete; advance every partition to `end_time` (or its own
     /// newest event time) and fire what is due.
-    pub fn finish(&mut self, end_time: Option<Millis>) {
-        for p in self.partitions.values_mut() {
-            p.finish(end_time);
+    pub fn finish(&self, end_time: Option<Millis>) {
+        for (_, lane) in self.lanes() {
+            lock(&lane).finish(end_time);
         }
     }
 
     pub fn partition_ids(&self) -> Vec<PartitionId> {
-        self.partitions.keys().cloned().collect()
+        lock(&self.partitions).keys().cloned().collect()
     }
 
-    pub fn partition(&self, id: &PartitionId) -> Option<&Partition> {
-        self.partitions.get(id)
+    /// The partition's lane, if held.
+    pub fn partition(&self, id: &PartitionId) -> Option<Lane> {
+        lock(&self.partitions).get(id).cloned()
     }
 
-    /// Reads every partition into a [`View`], the only work a scrape does under the engine
-    /// lock; `wall` is the wall clock in the live service (see [`Partition::current_time`]),
-    /// `None` in replay.
+    /// Reads every partition into a [`View`], the only work a scrape does under the
+    /// partitions' locks, one partition at a time; `wall` is the wall clock in the live
+    /// service (see [`Partition::current_time`]), `None` in replay.
     pub fn view(&self, wall: Option<Millis>) -> View {
         let mut view = View::default();
-        for (id, p) in &self.partitions {
+        for (id, lane) in self.lanes() {
+            let p = lock(&lane);
             p.read_into(wall, &mut view);
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
                 let (tickets, buffered) = (p.ticket_count(), p.buffered_count());
-                view.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets, buffered });
+                view.clocks.push(PartitionClock { partition: id, stream_time, watermark, tickets, buffered });
             }
         }
         view
     }
 
-    /// The rules, to use after releasing the engine lock.
+    /// The rules, to use after releasing a partition's lock.
     pub fn shared_rules(&self) -> Arc<Rules> {
         Arc::clone(&self.rules)
     }
@@ -1001,7 +1068,7 @@ mod tests {
         let options = GeneratorOptions { seed: 3, tickets_per_hour: 600.0, start: 1_767_600_000_000 };
         let events: Vec<String> = Generator::new(options).take(30_000).map(|g| g.payload).collect();
         let telemetry = Arc::new(Telemetry::default());
-        let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+        let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
         let id: PartitionId = ("tickets".into(), 0);
         // Which gauges the comparisons saw non-empty: breached, paused, running deadlines.
         let mut seen = [false; 3];
@@ -1009,7 +1076,8 @@ mod tests {
             let _ = engine.handle(&id, event.as_bytes(), None, &"test");
             engine.consumed(&id, offset as i64);
             if offset % 5_000 == 4_999 {
-                let partition = engine.partition(&id).unwrap();
+                let lane = engine.partition(&id).unwrap();
+                let partition = lock(&lane);
                 let direct = snapshot::encode(&id, &engine.rules.shape, &partition.state);
                 let capture = partition.capture(&id).unwrap();
                 assert_eq!(capture.offset(), offset as i64 + 1);

@@ -38,7 +38,7 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
         End::AsLive => None,
     };
     let rules = Rules::new(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let mut engine = Engine::new(rules, Arc::clone(&telemetry)).with_end_time(end_time);
+    let engine = Engine::new(rules, Arc::clone(&telemetry)).with_end_time(end_time);
     let partition = replay_partition();
     // One byte more than the limit is enough to know a line is oversized.
     let keep = config.events.max_message_bytes.saturating_add(1);

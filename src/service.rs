@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -114,7 +114,7 @@ impl Listeners {
 pub fn spawn_http(
     listeners: Listeners,
     config: &Config,
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
     telemetry: Arc<Telemetry>,
     clock: Option<WallClock>,
     stopped: watch::Receiver<bool>,
@@ -161,7 +161,7 @@ enum Input {
 async fn start_with(config: &Config, input: Input) -> anyhow::Result<Running> {
     let rules = compile(config)?;
     let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Mutex::new(Engine::new(rules, Arc::clone(&telemetry))));
+    let engine = Arc::new(Engine::new(rules, Arc::clone(&telemetry)));
     let listeners = Listeners::bind(config).await?;
     let (http_addr, ui_addr) = (listeners.metrics_addr()?, listeners.ui_addr()?);
     let clock = WallClock::system();
@@ -232,14 +232,14 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
 
 /// Feeds generated events to the engine as their time comes on `clock`: at once while they
 /// are in the past, then in real time.
-async fn feed_demo(events: Generator, partition: PartitionId, engine: Arc<Mutex<Engine>>, clock: WallClock) {
+async fn feed_demo(events: Generator, partition: PartitionId, engine: Arc<Engine>, clock: WallClock) {
+    let lane = engine.lane(&partition);
     for event in events {
         let wait = clock.until(event.at);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        let mut engine = crate::lock(&engine);
-        let _ = engine.handle(&partition, event.payload.as_bytes(), Some(clock.now()), &"demo");
+        let _ = engine.handle_in(&lane, &partition, None, event.payload.as_bytes(), Some(clock.now()), &"demo");
         engine.advance_idle(clock.now());
     }
 }

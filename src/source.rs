@@ -7,19 +7,25 @@
 //! Offsets are still stored after processing and committed, but only as progress reporting
 //! (lag tooling reads them); they are never read back.
 //!
+//! Messages are processed by a pool of worker threads, one per core, each owning some
+//! partitions ([`workers`]); the consumer loop only reads, dispatches and serves rebalances.
+//! A revoke, and a shutdown, first drains what was dispatched for the partitions concerned,
+//! then snapshots them: nothing is lost and nothing is counted twice.
+//!
 //! A rejected message's offset counts as consumed only once its dead-letter write succeeded
 //! or was given up on. While the dead-letter topic accepts writes each one is awaited, at most
 //! [`DEAD_LETTER_TIMEOUT`]; after a failure later writes are still made but not awaited, so an
 //! unwritable topic stalls no partition, until one succeeds again.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
@@ -30,11 +36,14 @@ use crate::base::{Millis, PartitionId};
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
 use crate::config::{KafkaConfig, OffsetReset};
-use crate::engine::Engine;
+use crate::engine::{Engine, Lane};
 use crate::event::Invalid;
 use crate::internal_events::Telemetry;
 use crate::kafka::{client_config, ClientError, ClientLog};
-use crate::lock;
+
+pub mod workers;
+
+use workers::{Dispatcher, Worker};
 
 /// Defaults ticketpulse applies unless `kafka.librdkafka` overrides them.
 const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 4] = [
@@ -70,7 +79,9 @@ pub enum SourceError {
 /// Keeps the engine, its snapshots and telemetry in step with the group's assignment.
 pub struct SourceContext {
     log: ClientLog,
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
+    /// The partition workers: a revoke drains them before the snapshot.
+    dispatcher: Dispatcher<Arrived>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
     /// Where a partition without a snapshot starts.
@@ -136,9 +147,10 @@ impl ConsumerContext for SourceContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.dispatcher.drain(&partitions);
                 self.checkpoints.checkpoint(Some(&partitions), true);
                 self.checkpoints.forget(&partitions);
-                lock(&self.engine).revoke(&partitions);
+                self.engine.revoke(&partitions);
                 self.telemetry.partitions_revoked(&partitions);
                 if cooperative {
                     consumer.incremental_unassign(tpl)
@@ -167,11 +179,13 @@ impl fmt::Display for Origin<'_> {
     }
 }
 
+/// A message as the consumer loop hands it to a worker, with its arrival time (wall clock).
+type Arrived = (OwnedMessage, Millis);
+
 /// The consumer group member.
 pub struct KafkaSource {
-    consumer: StreamConsumer<SourceContext>,
-    dead_letter: Option<(FutureProducer<ClientLog>, String)>,
-    engine: Arc<Mutex<Engine>>,
+    consumer: Arc<StreamConsumer<SourceContext>>,
+    engine: Arc<Engine>,
     checkpoints: Arc<Checkpointer>,
     telemetry: Arc<Telemetry>,
     /// Messages are handled at this clock's time; idle partitions follow it.
@@ -181,7 +195,7 @@ pub struct KafkaSource {
 impl KafkaSource {
     pub fn new(
         config: &KafkaConfig,
-        engine: Arc<Mutex<Engine>>,
+        engine: Arc<Engine>,
         checkpoints: Arc<Checkpointer>,
         telemetry: Arc<Telemetry>,
         clock: WallClock,
@@ -202,12 +216,13 @@ impl KafkaSource {
         let context = SourceContext {
             log: ClientLog::new(Arc::clone(&telemetry), &client, "consumer"),
             engine: Arc::clone(&engine),
+            dispatcher: Dispatcher::default(),
             checkpoints: Arc::clone(&checkpoints),
             telemetry: Arc::clone(&telemetry),
             reset: config.auto_offset_reset,
             clock,
         };
-        let consumer: StreamConsumer<SourceContext> = crate::kafka::create(&client, context, "consumer")?;
+        let consumer: Arc<StreamConsumer<SourceContext>> = Arc::new(crate::kafka::create(&client, context, "consumer")?);
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|source| SourceError::Subscribe { topics: config.topics.clone(), source })?;
         let dead_letter = if config.dead_letter_topic.is_empty() {
@@ -217,14 +232,29 @@ impl KafkaSource {
             let producer: FutureProducer<ClientLog> = crate::kafka::create(&producer_config, log, "dead-letter producer")?;
             Some((producer, config.dead_letter_topic.clone()))
         };
+        // Dead-letter writes are awaited on the worker threads through the runtime's handle:
+        // delivery reports come from the producer's own thread, not from the consumer loop.
+        let runtime = tokio::runtime::Handle::current();
+        let workers = (0..workers::worker_count())
+            .map(|_| PartitionWorker {
+                engine: Arc::clone(&engine),
+                consumer: Arc::clone(&consumer),
+                dead_letter: dead_letter.clone(),
+                telemetry: Arc::clone(&telemetry),
+                runtime: runtime.clone(),
+                lanes: HashMap::new(),
+            })
+            .collect();
+        consumer.context().dispatcher.start(workers, workers::QUEUE_CAPACITY);
         tracing::info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "subscribed");
-        Ok(Self { consumer, dead_letter, engine, checkpoints, telemetry, clock })
+        Ok(Self { consumer, engine, checkpoints, telemetry, clock })
     }
 
-    /// Consumes until `stop` turns true; then finishes the message in hand, snapshots every
-    /// partition, commits and leaves the group.
+    /// Consumes until `stop` turns true; then finishes the messages dispatched, snapshots
+    /// every partition, commits and leaves the group.
     pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration, snapshot_interval: Duration) {
         let clock = self.clock;
+        let dispatcher = &self.consumer.context().dispatcher;
         let mut idle_tick = tokio::time::interval(idle_check);
         idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut snapshot_tick = tokio::time::interval(snapshot_interval);
@@ -236,15 +266,19 @@ impl KafkaSource {
                 biased;
                 _ = stop.changed() => break,
                 _ = snapshot_tick.tick() => self.checkpoints.checkpoint(None, false),
-                _ = idle_tick.tick() => lock(&self.engine).advance_idle(clock.now()),
+                _ = idle_tick.tick() => self.engine.advance_idle(clock.now()),
                 message = self.consumer.recv() => match message {
-                    Ok(message) => self.process(&message, clock.now()).await,
+                    Ok(message) => {
+                        self.telemetry.set_broker_reachable(true);
+                        let partition = (message.topic().to_string(), message.partition());
+                        dispatcher.dispatch(partition, (message.detach(), clock.now()));
+                    }
                     // librdkafka names only the partition number; with several input topics it
                     // is ambiguous, and those partitions follow the clock after idle_timeout.
                     Err(KafkaError::PartitionEOF(number)) => {
                         let assigned = self.consumer.assignment().map(|list| partition_ids(&list)).unwrap_or_default();
                         if let [partition] = &assigned.into_iter().filter(|(_, p)| *p == number).collect::<Vec<_>>()[..] {
-                            lock(&self.engine).caught_up(partition, clock.now());
+                            dispatcher.caught_up(partition.clone(), clock.now());
                         }
                     }
                     Err(error) => {
@@ -254,50 +288,83 @@ impl KafkaSource {
                 },
             }
         }
-        let checkpoints = Arc::clone(&self.checkpoints);
-        let _ = tokio::task::spawn_blocking(move || checkpoints.checkpoint(None, true)).await;
+        let (consumer, checkpoints) = (Arc::clone(&self.consumer), Arc::clone(&self.checkpoints));
+        let _ = tokio::task::spawn_blocking(move || {
+            consumer.context().dispatcher.drain_all();
+            checkpoints.checkpoint(None, true);
+        })
+        .await;
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::info!("offsets committed"),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(error) => tracing::warn!(%error, "final offset commit failed"),
         }
+        // The workers hold the consumer (to store offsets): stop them before it is dropped.
         // Leaving the group revokes what is left; nothing changed since, so nothing is rewritten.
-        tokio::task::spawn_blocking(move || drop(self)).await.ok();
+        tokio::task::spawn_blocking(move || {
+            self.consumer.context().dispatcher.close();
+            drop(self)
+        })
+        .await
+        .ok();
+    }
+}
+
+/// A partition worker: handles the messages of the partitions it owns, in order.
+struct PartitionWorker {
+    engine: Arc<Engine>,
+    consumer: Arc<StreamConsumer<SourceContext>>,
+    dead_letter: Option<(FutureProducer<ClientLog>, String)>,
+    telemetry: Arc<Telemetry>,
+    runtime: tokio::runtime::Handle,
+    /// The lanes of the partitions this worker fed since they were assigned.
+    lanes: HashMap<PartitionId, Lane>,
+}
+
+impl Worker for PartitionWorker {
+    type Message = Arrived;
+
+    fn message(&mut self, partition: &PartitionId, (message, now): Arrived) {
+        self.process(partition, &message, now);
     }
 
-    async fn process(&self, message: &BorrowedMessage<'_>, now: Millis) {
-        self.telemetry.set_broker_reachable(true);
+    fn caught_up(&mut self, partition: &PartitionId, at: Millis) {
+        self.engine.caught_up(partition, at);
+    }
+
+    fn forget(&mut self, partitions: &[PartitionId]) {
+        for p in partitions {
+            self.lanes.remove(p);
+        }
+    }
+}
+
+impl PartitionWorker {
+    /// Handles the message, dead-letters it if rejected, marks it consumed and stores its
+    /// offset, in that order.
+    fn process(&mut self, partition: &PartitionId, message: &OwnedMessage, now: Millis) {
         let origin = Origin { topic: message.topic(), partition: message.partition(), offset: message.offset() };
-        let partition = (origin.topic.to_string(), origin.partition);
+        if !self.lanes.contains_key(partition) {
+            self.lanes.insert(partition.clone(), self.engine.lane(partition));
+        }
+        let lane = &self.lanes[partition];
         let payload = message.payload().unwrap_or_default();
-        let result = {
-            let mut engine = lock(&self.engine);
-            if let Some(expected) = engine.next_offset(&partition).filter(|n| origin.offset > *n) {
-                // Compaction and transaction markers leave gaps legitimately; retention that
-                // deleted unread input, or a broker that skips, does not.
-                self.telemetry.offset_gap(&partition, expected, origin.offset);
-            }
-            let result = engine.handle(&partition, payload, Some(now), &origin);
-            if result.is_ok() {
-                engine.consumed(&partition, origin.offset);
-            }
-            result
-        };
+        let result = self.engine.handle_in(lane, partition, Some(origin.offset), payload, Some(now), &origin);
         if let Err(invalid) = result {
-            self.dead_letter(message, &origin, &invalid).await;
+            self.dead_letter(message, &origin, &invalid);
             // Only now, with its dead-letter write done or given up on, may a snapshot move
             // past it: a crash before this re-reads it and dead-letters it again (the
             // dead-letter path is at-least-once while the topic is writable).
-            lock(&self.engine).consumed(&partition, origin.offset);
+            self.engine.consumed(partition, origin.offset);
         }
-        if let Err(error) = self.consumer.store_offset_from_message(message) {
+        if let Err(error) = self.consumer.store_offset(origin.topic, origin.partition, origin.offset) {
             tracing::debug!(%error, %origin, "offset not stored (partition revoked?)");
         }
     }
 
     /// Writes a rejected message to the dead-letter topic; see the module docs for when it
     /// is waited for.
-    async fn dead_letter(&self, message: &BorrowedMessage<'_>, origin: &Origin<'_>, invalid: &Invalid) {
+    fn dead_letter(&self, message: &OwnedMessage, origin: &Origin<'_>, invalid: &Invalid) {
         let Some((producer, topic)) = &self.dead_letter else { return };
         let partition = origin.partition.to_string();
         let offset = origin.offset.to_string();
@@ -326,9 +393,9 @@ impl KafkaSource {
         if self.telemetry.dead_letter_blocked() {
             // The topic failed last time: write, but let consumption go on meanwhile; the
             // outcome is still counted, and a success unblocks.
-            tokio::spawn(outcome);
+            self.runtime.spawn(outcome);
         } else {
-            outcome.await;
+            self.runtime.block_on(outcome);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! items are exactly `ticketpulse_sla_breached_open_tickets`, the `at_risk` items of a horizon
 //! `ticketpulse_sla_at_risk_targets`, and `running`, `paused`, `unmatched` their gauges.
 //!
-//! A read scans every ticket under the engine lock, keeping only what passes the filters and
+//! A read scans every ticket under the partitions' locks, keeping only what passes the filters and
 //! at most `limit` items (a bounded heap of borrowed ids); names, sorting and rendering come
 //! after the lock is released. Reads take turns, so at most one scan waits for the engine.
 
@@ -14,7 +14,7 @@ pub mod page;
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -371,7 +371,8 @@ pub struct Found {
     rows: Vec<Row>,
 }
 
-/// Scans every ticket of `engine` (to be called under the engine lock) and keeps the items
+/// Scans every ticket of `engine` (under the lock of every partition, held until the items
+/// are copied out, since they borrow ticket ids from all partitions) and keeps the items
 /// `query` selects, classified exactly as the gauges read them: each partition at its current
 /// time (`wall`: the live service's wall clock, see [`crate::engine::Partition::current_time`]),
 /// a running target whose deadline is before it breached, one due within the horizon from it
@@ -382,16 +383,16 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
     let policies = &rules.ticket.policies;
     let catalog = &rules.ticket.catalog;
     let horizon = query.horizon.map(|i| policies.horizons()[i].1);
+    let lanes = engine.lanes();
+    let locked: Vec<_> = lanes.iter().map(|(id, lane)| (id, crate::lock(lane))).collect();
     let mut heap: BinaryHeap<Hit<'_>> = BinaryHeap::with_capacity(query.limit + 1);
     let mut dimensions_match: HashMap<DimKey, bool> = HashMap::new();
     let mut total = 0;
     let mut partitions = Vec::new();
-    let ids = engine.partition_ids();
-    for id in &ids {
-        let Some(partition) = engine.partition(id) else { continue };
+    for (id, partition) in &locked {
         // As the gauges: a partition without a current time has nothing to count.
         let Some(now) = partition.current_time(wall) else { continue };
-        partitions.push((id.clone(), now));
+        partitions.push(((*id).clone(), now));
         for (ticket_id, ticket) in partition.tickets() {
             let Some(share) = ticket.gauge_share(policies) else { continue };
             // The cheap tests first: policy (an unmatched ticket has neither policy nor target).
@@ -462,7 +463,7 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
 }
 
 impl Found {
-    /// Sorts the items and resolves their names (after the engine lock is released).
+    /// Sorts the items and resolves their names (after the partitions' locks are released).
     pub fn answer(mut self, rules: &Rules, query: &Query) -> Answer {
         self.rows.sort_by(|a, b| {
             order(&a.ticket_id, a.target, a.to_deadline, a.share.created_at).cmp(&order(
@@ -583,12 +584,12 @@ impl Serialize for Labels {
 /// The API and page of one service: the engine they read and the page's settings.
 #[derive(Clone)]
 pub struct Api {
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
     rules: Arc<Rules>,
     /// The live service's clock; `None` reads every partition at its stream time.
     clock: Option<WallClock>,
     ticket_url: Option<Arc<str>>,
-    /// One read at a time: a crowd of readers queues here, not on the engine lock.
+    /// One read at a time: a crowd of readers queues here, not on the partitions' locks.
     turn: Arc<tokio::sync::Semaphore>,
     /// Places in that queue. A waiting request holds a connection the server cannot evict,
     /// so beyond these readers are told to come back (503) rather than left to fill the
@@ -609,8 +610,8 @@ enum ReadError {
 }
 
 impl Api {
-    pub fn new(engine: Arc<Mutex<Engine>>, clock: Option<WallClock>, config: &UiConfig) -> Self {
-        let rules = crate::lock(&engine).shared_rules();
+    pub fn new(engine: Arc<Engine>, clock: Option<WallClock>, config: &UiConfig) -> Self {
+        let rules = engine.shared_rules();
         Self {
             engine,
             rules,
@@ -630,10 +631,10 @@ impl Api {
         Router::new().route("/tickets", get(page_handler)).route("/api/v1/tickets", get(api_handler)).with_state(self.clone())
     }
 
-    /// Reads now: scans under the engine lock, answers after releasing it. Blocks.
+    /// Reads now: scans under the partitions' locks, answers after releasing it. Blocks.
     pub fn read_now(&self, query: &Query) -> Answer {
         let wall = self.clock.map(|c| c.now());
-        let found = scan(&crate::lock(&self.engine), wall, query);
+        let found = scan(&self.engine, wall, query);
         found.answer(&self.rules, query)
     }
 
@@ -760,7 +761,7 @@ mod tests {
     #[tokio::test]
     async fn readers_beyond_the_queue_are_told_to_come_back_and_the_next_one_is_served() {
         let config = Config::default();
-        let engine = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::default())));
+        let engine = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::default()));
         let api = Api::new(engine, None, &config.ui);
         let get = |api: Api| api_handler(State(api), RawQuery(None));
         // Eight readers waiting: the ninth gets 503 with Retry-After, not a place in the queue.

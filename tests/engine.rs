@@ -59,7 +59,7 @@ fn bounded_disorder_and_redeliveries_give_the_in_order_result() {
 #[test]
 fn breach_fires_from_idle_wall_clock_advancement_alone() {
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
+    let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
     let p = ("tickets".to_string(), 0);
     let created =
         format!(r#"{{"event_id":"1","ticket_id":"T","type":"ticket_created","at":{START},"channel":"chat","priority":"urgent"}}"#);
@@ -83,16 +83,16 @@ fn breach_fires_from_idle_wall_clock_advancement_alone() {
 
 #[test]
 fn idle_advancement_waits_for_idle_timeout() {
-    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+    let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
     let p = ("tickets".to_string(), 0);
     let created = format!(r#"{{"event_id":"1","ticket_id":"T","type":"ticket_created","at":{START},"channel":"chat"}}"#);
     // The event arrives at wall time START + 1 h (a backlog being consumed).
     let arrival = START + 3_600_000;
     engine.handle(&p, created.as_bytes(), Some(arrival), &"test").unwrap();
     engine.advance_idle(arrival + 29_999); // idle 30 s not reached: stream time stays
-    assert_eq!(engine.partition(&p).unwrap().stream_time(), Some(START));
+    assert_eq!(engine.partition(&p).unwrap().lock().unwrap().stream_time(), Some(START));
     engine.advance_idle(arrival + 30_000);
-    assert_eq!(engine.partition(&p).unwrap().stream_time(), Some(arrival + 30_000));
+    assert_eq!(engine.partition(&p).unwrap().lock().unwrap().stream_time(), Some(arrival + 30_000));
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn resolved_and_orphan_tickets_are_evicted_after_retention() {
     send(&mut engine, "5", "clock", START + h + 70_000, r#""type":"ticket_created","channel":"web""#);
     // Watermark START + 1 h + 60 s: the orphan (quiet since START) is gone; the solved ticket
     // stays until START + 1 min + 1 h is passed; open tickets stay.
-    assert_eq!(engine.partition(&p).unwrap().ticket_count(), 3);
+    assert_eq!(engine.partition(&p).unwrap().lock().unwrap().ticket_count(), 3);
     send(&mut engine, "6", "clock", START + h + 80_000, r#""type":"message","author":"customer""#);
-    assert_eq!(engine.partition(&p).unwrap().ticket_count(), 2);
+    assert_eq!(engine.partition(&p).unwrap().lock().unwrap().ticket_count(), 2);
 }

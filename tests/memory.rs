@@ -17,8 +17,8 @@ fn created(i: i64, at: i64, channel: &str) -> String {
 
 /// (tickets, timers, buffered events) of the partition.
 fn held(h: &Harness) -> (usize, usize, usize) {
-    let engine = h.engine.lock().unwrap();
-    let p = engine.partition(&partition()).unwrap();
+    let lane = h.engine.partition(&partition()).unwrap();
+    let p = lane.lock().unwrap();
     (p.ticket_count(), p.timer_count(), p.buffered_count())
 }
 
@@ -35,7 +35,7 @@ fn shedding_takes_the_tickets_timers_and_gauge_shares_with_it() {
         let (tickets, timers, buffered) = held(&h);
         assert!(tickets <= 101 + buffered && timers <= tickets, "{i}: {tickets} tickets, {timers} timers");
     }
-    h.engine.lock().unwrap().finish(None);
+    h.engine.finish(None);
     // Tickets 900 to 999 are left, each with one timer (its next SLA deadline).
     assert_eq!(held(&h), (100, 100, 0));
     let s = h.scrape();
@@ -102,7 +102,7 @@ fn a_full_reorder_buffer_moves_the_watermark_up_to_its_oldest_event() {
     // (T0 + 2 s itself is not: it would wait in the buffer.)
     let reply = format!(r#"{{"event_id":"T1-2","ticket_id":"T1","type":"message","at":{},"author":"agent"}}"#, T0 + 1500);
     assert_eq!(h.send(&reply, None), EventResult::Late);
-    h.engine.lock().unwrap().finish(None);
+    h.engine.finish(None);
     assert_eq!(value(&h.scrape(), "ticketpulse_tickets_created", &email), 8.0);
 }
 
@@ -145,7 +145,7 @@ fn a_full_buffer_of_events_dated_ahead_does_not_move_time_past_the_wall_clock() 
     config.time.max_buffered_events = 2;
     let h = Harness::new(&config);
     let w = T0 + 29 * M;
-    let send = |line: &str, now: i64| h.engine.lock().unwrap().handle(&partition(), line.as_bytes(), Some(now), &"test").unwrap();
+    let send = |line: &str, now: i64| h.engine.handle(&partition(), line.as_bytes(), Some(now), &"test").unwrap();
     // An urgent chat created at T0: first response due at T0 + 30 min = w + 1 min.
     send(&created(0, T0, "chat"), T0);
     // At wall time w, three events dated 10, 20 and 30 s ahead: the third overflows the buffer.
@@ -165,8 +165,8 @@ fn a_full_buffer_of_events_dated_ahead_does_not_move_time_past_the_wall_clock() 
     let fr = [("window", "1h"), ("channel", "chat"), ("priority", "urgent"), ("policy", "urgent"), ("target", "first_response")];
     assert!(!s.contains_key(&common::key("ticketpulse_sla_breached", &fr)));
     // It fires at its true instant: once the wall clock is 10 s (the lateness) past it.
-    h.engine.lock().unwrap().advance_idle(w + M + 10_000);
+    h.engine.advance_idle(w + M + 10_000);
     assert!(!h.scrape().contains_key(&common::key("ticketpulse_sla_breached", &fr)));
-    h.engine.lock().unwrap().advance_idle(w + M + 10_001);
+    h.engine.advance_idle(w + M + 10_001);
     assert_eq!(value(&h.scrape(), "ticketpulse_sla_breached", &fr), 1.0);
 }

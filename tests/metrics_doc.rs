@@ -1,7 +1,7 @@
 //! The exporter's families against docs/metrics.md, and the replay path against a scrape.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ticketpulse::config::Config;
@@ -34,14 +34,14 @@ fn a_view_renders_exactly_what_a_scrape_of_the_registry_gives() {
     let mut config = Config::default();
     config.kpis.agents.enabled = true;
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     let partition = ("events".to_string(), 0);
     let options = GeneratorOptions { seed: 3, tickets_per_hour: 60.0, start: 1_767_571_200_000 };
     for g in Generator::new(options).take(2_000) {
         engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
     }
     let text = exposition(&engine.view(None), &ExportRules::new(engine.rules()), &telemetry);
-    let scraped = encode(&registry(Arc::new(Mutex::new(engine)), telemetry, None));
+    let scraped = encode(&registry(Arc::new(engine), telemetry, None));
     assert_eq!(text, scraped);
     assert!(text.contains("# TYPE ticketpulse_agent_replies gauge"), "the optional families are in both");
 }

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{parse_exposition, value};
@@ -269,20 +269,20 @@ fn next_reply_measures_each_cycle_from_its_oldest_unanswered_message() {
 
 /// An engine fed message by message, read like the live service.
 struct Live {
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
     registry: prometheus::Registry,
 }
 
 impl Live {
     fn new(config: &Config, clock: Option<WallClock>) -> Self {
         let telemetry = Arc::new(Telemetry::default());
-        let engine = Arc::new(Mutex::new(Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry))));
+        let engine = Arc::new(Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry)));
         let registry = exporter::registry(Arc::clone(&engine), telemetry, clock);
         Self { engine, registry }
     }
 
     fn send(&self, line: &str, now: Option<Millis>) {
-        self.engine.lock().unwrap().handle(&("t".into(), 0), line.as_bytes(), now, &"test").unwrap();
+        self.engine.handle(&("t".into(), 0), line.as_bytes(), now, &"test").unwrap();
     }
 
     fn scrape(&self) -> BTreeMap<String, f64> {
@@ -333,7 +333,7 @@ async fn live_breach_is_declared_at_the_deadline_with_no_further_events() {
     let open = || cur("urgent", "vip", "vip-urgent", "first_response");
     let fr = || win("urgent", "vip", "vip-urgent", "first_response");
     // The idle tick of the live service, every 250 ms.
-    let tick = |live: &Live| live.engine.lock().unwrap().advance_idle(clock.now());
+    let tick = |live: &Live| live.engine.advance_idle(clock.now());
 
     tokio::time::advance(Duration::from_millis(15 * 60_000 - 1)).await;
     tick(&live);
@@ -369,7 +369,7 @@ fn tickets_no_policy_matches_are_counted() {
     let live = Live::new(&config, None);
     live.send(&ev("U1", "2026-02-02T00:00:00Z", &created("emea", "normal")), None);
     live.send(&ev("U2", "2026-02-02T00:00:00Z", &created("vip", "urgent")), None);
-    live.engine.lock().unwrap().finish(None);
+    live.engine.finish(None);
     let s = live.scrape();
     let d = [("channel", "email"), ("priority", "normal"), ("team", "emea")];
     assert_eq!(value(&s, "ticketpulse_sla_unmatched_open_tickets", &d), 1.0);

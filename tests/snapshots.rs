@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{kpis, parse_exposition, value};
@@ -28,7 +28,7 @@ fn partition() -> PartitionId {
 }
 
 /// Feeds `payloads` as the messages at `first_offset..` of the partition.
-fn feed(engine: &mut Engine, payloads: &[String], first_offset: i64) {
+fn feed(engine: &Engine, payloads: &[String], first_offset: i64) {
     for (i, payload) in payloads.iter().enumerate() {
         let _ = engine.handle(&partition(), payload.as_bytes(), None, &"test");
         engine.consumed(&partition(), first_offset + i as i64);
@@ -36,7 +36,7 @@ fn feed(engine: &mut Engine, payloads: &[String], first_offset: i64) {
 }
 
 fn exposition(engine: Engine, telemetry: Arc<Telemetry>) -> String {
-    exporter::encode(&exporter::registry(Arc::new(Mutex::new(engine)), telemetry, None))
+    exporter::encode(&exporter::registry(Arc::new(engine), telemetry, None))
 }
 
 #[test]
@@ -47,22 +47,22 @@ fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     config.kpis.agents.enabled = true;
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
-    feed(&mut uninterrupted, &events, 0);
+    let uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    feed(&uninterrupted, &events, 0);
     uninterrupted.finish(None);
     let expected = exposition(uninterrupted, telemetry);
 
     // Crash after 12 345 messages: only the snapshot survives.
-    let mut before = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
-    feed(&mut before, &events[..12_345], 0);
+    let before = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    feed(&before, &events[..12_345], 0);
     let (offset, bytes) = before.snapshot(&partition()).expect("a partition with input has a snapshot");
     assert_eq!(offset, 12_345);
     drop(before);
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut after = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let after = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     assert_eq!(after.restore(&partition(), &bytes, None).unwrap(), 12_345);
-    feed(&mut after, &events[12_345..], 12_345);
+    feed(&after, &events[12_345..], 12_345);
     after.finish(None);
     let actual = exposition(after, telemetry);
 
@@ -79,12 +79,12 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     let config = Config::default();
 
     let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry))));
+    let engine = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
     let checkpoints = Checkpointer::new(Some(Arc::clone(&store)), Arc::clone(&engine), Arc::clone(&telemetry));
-    feed(&mut engine.lock().unwrap(), &events[..400], 0);
+    feed(&engine, &events[..400], 0);
     checkpoints.checkpoint(None, true);
     checkpoints.checkpoint(None, true); // no new input: nothing is written
-    feed(&mut engine.lock().unwrap(), &events[400..700], 400);
+    feed(&engine, &events[400..700], 400);
     checkpoints.checkpoint(None, true);
     let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), None)));
     assert_eq!(value(&s, "ticketpulse_snapshots_saved_total", &[]), 2.0);
@@ -97,7 +97,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     std::fs::write(&newest, bytes).unwrap();
 
     let telemetry = Arc::new(Telemetry::default());
-    let fresh = Arc::new(Mutex::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry))));
+    let fresh = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
     let checkpoints = Checkpointer::new(Some(store), Arc::clone(&fresh), Arc::clone(&telemetry));
     assert_eq!(checkpoints.restore(&partition(), 0), Some(400), "the previous snapshot's offset");
     let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, Arc::clone(&telemetry), None)));
@@ -107,12 +107,12 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
 
 #[test]
 fn a_snapshot_taken_under_other_windows_is_refused_by_name() {
-    let mut engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
-    feed(&mut engine, &payloads(10), 0);
+    let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+    feed(&engine, &payloads(10), 0);
     let (_, bytes) = engine.snapshot(&partition()).unwrap();
     let mut changed = Config::default();
     changed.time.windows = vec![Duration::from_secs(3600)];
-    let mut other = Engine::new(Rules::new(&changed).unwrap(), Arc::new(Telemetry::default()));
+    let other = Engine::new(Rules::new(&changed).unwrap(), Arc::new(Telemetry::default()));
     let error = other.restore(&partition(), &bytes, None).unwrap_err();
     assert!(matches!(error, SnapshotError::ConfigChanged { field: "time.windows" }), "{error}");
 }
@@ -122,7 +122,7 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     let mut config = Config::default();
     config.tickets.max_per_partition = 100;
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     // 150 tickets created one minute apart; none is solved.
     for i in 0..150 {
         let at = START + i * 60_000;
@@ -133,7 +133,7 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     engine.finish(None);
     // At 101 tickets the cap sheds 2 (1 over, plus 1% of the cap), back to 99: that happens
     // at tickets 101, 103, ..., 149 (25 times, 50 tickets); ticket 150 brings it to 100.
-    assert_eq!(engine.partition(&partition()).unwrap().ticket_count(), 100);
+    assert_eq!(engine.partition(&partition()).unwrap().lock().unwrap().ticket_count(), 100);
     let s = parse_exposition(&exposition(engine, telemetry));
     assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 50.0);
     assert_eq!(value(&s, "ticketpulse_open_tickets", &[("channel", "email"), ("priority", "normal"), ("status", "new")]), 100.0);
@@ -143,8 +143,8 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
 
 /// Every ticket the partition holds, by id, with all its fields.
 fn tickets(engine: &Engine) -> Vec<String> {
-    let mut tickets: Vec<String> =
-        engine.partition(&partition()).unwrap().tickets().map(|(id, ticket)| format!("{id}: {ticket:?}")).collect();
+    let lane = engine.partition(&partition()).unwrap();
+    let mut tickets: Vec<String> = lane.lock().unwrap().tickets().map(|(id, ticket)| format!("{id}: {ticket:?}")).collect();
     tickets.sort();
     tickets
 }
@@ -156,35 +156,38 @@ fn a_capture_is_the_state_at_capture_time_whatever_is_ingested_before_it_is_seal
     config.kpis.agents.enabled = true;
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
-    feed(&mut uninterrupted, &events, 0);
+    let uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    feed(&uninterrupted, &events, 0);
     uninterrupted.finish(None);
     let expected = exposition(uninterrupted, telemetry);
 
     // The same 12 345 messages into a second engine, which is not snapshotted.
-    let mut at_capture = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
-    feed(&mut at_capture, &events[..12_345], 0);
+    let at_capture = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    feed(&at_capture, &events[..12_345], 0);
 
     // Captured after 12 345 messages, sealed only after 5 000 more changed its tickets.
-    let mut live = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
-    feed(&mut live, &events[..12_345], 0);
+    let live = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    feed(&live, &events[..12_345], 0);
     let capture = live.capture(&partition()).expect("a partition with input has a capture");
-    feed(&mut live, &events[12_345..17_345], 12_345);
+    feed(&live, &events[12_345..17_345], 12_345);
     assert_eq!(capture.offset(), 12_345);
     let bytes = capture.seal();
 
     let telemetry = Arc::new(Telemetry::default());
-    let mut restored = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let restored = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     assert_eq!(restored.restore(&partition(), &bytes, None).unwrap(), 12_345);
     // Exactly the tickets (every field), timers and buffered events held at the capture.
     assert_eq!(tickets(&restored), tickets(&at_capture));
     let (r, c) = (restored.partition(&partition()).unwrap(), at_capture.partition(&partition()).unwrap());
-    assert_eq!((r.ticket_count(), r.timer_count(), r.buffered_count()), (c.ticket_count(), c.timer_count(), c.buffered_count()));
+    {
+        let (r, c) = (r.lock().unwrap(), c.lock().unwrap());
+        assert_eq!((r.ticket_count(), r.timer_count(), r.buffered_count()), (c.ticket_count(), c.timer_count(), c.buffered_count()));
+    }
     // And the same scrape: gauges, SLA and windows.
     assert_eq!(restored.view(None).current.open, at_capture.view(None).current.open);
     assert_eq!(restored.view(None).current.sla, at_capture.view(None).current.sla);
     // Continued from it, the partition ends exactly as the uninterrupted one.
-    feed(&mut restored, &events[12_345..], 12_345);
+    feed(&restored, &events[12_345..], 12_345);
     restored.finish(None);
     let actual = exposition(restored, telemetry);
     assert_eq!(kpis(&actual), kpis(&expected));
@@ -197,19 +200,19 @@ fn a_ticket_changed_after_the_capture_is_sealed_as_it_was() {
         format!(r#"{{"event_id":"{id}","ticket_id":"{ticket}","at":{},{body}}}"#, START + at * 1000)
     };
     let created = |channel: &str| format!(r#""type":"ticket_created","channel":"{channel}","priority":"normal""#);
-    let mut live = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+    let live = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
     // T1 (email) at 0 s; T2 (chat) at 20 s moves the watermark (10 s lateness) past T1's
     // creation, which is applied; T2's waits in the reorder buffer.
     let messages = [event("c1", "T1", &created("email"), 0), event("c2", "T2", &created("chat"), 20)];
-    feed(&mut live, &messages, 0);
+    feed(&live, &messages, 0);
     let capture = live.capture(&partition()).unwrap();
     // After the capture: T1 solved at 30 s, applied once T3's creation at 45 s moves the
     // watermark to 35 s (T2's creation at 20 s is applied too).
     let later = [event("s1", "T1", r#""type":"status_changed","status":"solved""#, 30), event("c3", "T3", &created("web"), 45)];
-    feed(&mut live, &later, 2);
+    feed(&live, &later, 2);
     let open = |engine: &Engine| -> Vec<(String, bool)> {
-        let mut t: Vec<(String, bool)> =
-            engine.partition(&partition()).unwrap().tickets().map(|(id, t)| (id.to_string(), t.is_open())).collect();
+        let lane = engine.partition(&partition()).unwrap();
+        let mut t: Vec<(String, bool)> = lane.lock().unwrap().tickets().map(|(id, t)| (id.to_string(), t.is_open())).collect();
         t.sort();
         t
     };
@@ -217,14 +220,17 @@ fn a_ticket_changed_after_the_capture_is_sealed_as_it_was() {
 
     let bytes = capture.seal();
     let telemetry = Arc::new(Telemetry::default());
-    let mut restored = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
+    let restored = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
     assert_eq!(restored.restore(&partition(), &bytes, None).unwrap(), 2);
     // T1 open as captured, T2 a stub with its creation buffered; nothing of T3.
     assert_eq!(open(&restored), [("T1".into(), true), ("T2".into(), false)]);
-    let p = restored.partition(&partition()).unwrap();
-    assert_eq!((p.ticket_count(), p.timer_count(), p.buffered_count()), (2, 2, 1));
+    let lane = restored.partition(&partition()).unwrap();
+    {
+        let p = lane.lock().unwrap();
+        assert_eq!((p.ticket_count(), p.timer_count(), p.buffered_count()), (2, 2, 1));
+    }
     // The gauges sealed with it count T1 open on email, and nothing on chat or web yet.
-    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::new(Mutex::new(restored)), telemetry, None)));
+    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::new(restored), telemetry, None)));
     let open_new = |channel| [("channel", channel), ("priority", "normal"), ("status", "new")];
     assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("email")), 1.0);
     for channel in ["chat", "web"] {

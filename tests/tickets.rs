@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{http_get, key, parse_exposition};
@@ -86,7 +86,7 @@ fn partition(n: i32) -> PartitionId {
 ///
 /// Every ticket with a first-response target running or breached has its resolution running.
 fn scenario() -> Engine {
-    let mut engine = Engine::new(Rules::new(&config()).unwrap(), Arc::new(Telemetry::default()));
+    let engine = Engine::new(Rules::new(&config()).unwrap(), Arc::new(Telemetry::default()));
     let p0 = [
         created("C-3", at(-60, 0), "email", "high"),
         created("A-1", at(0, 0), "email", "urgent"),
@@ -122,7 +122,7 @@ impl Service {
         let listeners = Listeners::bind(config).await.unwrap();
         let (addr, ui_addr) = (listeners.metrics_addr().unwrap(), listeners.ui_addr().unwrap());
         let (stop, stopped) = watch::channel(false);
-        let http = spawn_http(listeners, config, Arc::new(Mutex::new(engine)), telemetry, Some(WallClock::system()), stopped);
+        let http = spawn_http(listeners, config, Arc::new(engine), telemetry, Some(WallClock::system()), stopped);
         Service { addr, ui_addr, stop, http }
     }
 
@@ -347,7 +347,7 @@ async fn on_a_generated_help_desk_the_api_counts_equal_the_gauges_for_every_key(
     config.dimensions.labels.push(Dimension::Team);
     config.dimensions.teams = ["support", "billing", "technical"].map(String::from).to_vec();
     let telemetry = Arc::new(Telemetry::default());
-    let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     let lags = [0, 2 * MINUTE, 9 * MINUTE];
     let mut last = 0;
     for event in Generator::new(GeneratorOptions { seed: 13, tickets_per_hour: 240.0, start: START }).take(4000) {
@@ -356,7 +356,7 @@ async fn on_a_generated_help_desk_the_api_counts_equal_the_gauges_for_every_key(
         last = event.at;
     }
     let wall = last + 10 * MINUTE;
-    let engine = Arc::new(Mutex::new(engine));
+    let engine = Arc::new(engine);
     let clock = Some(WallClock::starting_at(wall));
     let exposition = exporter::encode(&exporter::registry(Arc::clone(&engine), telemetry, clock));
     let tickets = Api::new(engine, clock, &config.ui);

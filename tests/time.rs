@@ -28,7 +28,7 @@ const URGENT_CHAT: &str = r#","channel":"chat","priority":"urgent""#;
 const AGENT_REPLY: &str = r#","author":"agent""#;
 
 fn stream_time(h: &Harness) -> Option<i64> {
-    h.engine.lock().unwrap().partition(&partition()).and_then(|p| p.stream_time())
+    h.engine.partition(&partition()).and_then(|p| p.lock().unwrap().stream_time())
 }
 
 fn fr(window: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -55,12 +55,12 @@ fn an_event_dated_ahead_of_the_wall_clock_does_not_move_time_past_it() {
     assert_eq!(outcomes(&live.scrape()), (0.0, 0.0), "nothing fired early");
     assert_eq!(live.send(&ev("A-2", "A", "message", T0 + 29 * M, AGENT_REPLY), Some(T0 + 29 * M)), EventResult::Ok, "not late");
     // 30 s without messages: the partition follows the wall clock and the reply is applied.
-    live.engine.lock().unwrap().advance_idle(T0 + 29 * M + 30 * S);
+    live.engine.advance_idle(T0 + 29 * M + 30 * S);
     assert_eq!(stream_time(&live), Some(T0 + 29 * M + 30 * S));
     assert_eq!(outcomes(&live.scrape()), (1.0, 0.0));
     // Past the deadline and past the early event's own time: no breach, and the early event
     // is applied in its turn (two tickets created).
-    live.engine.lock().unwrap().advance_idle(T0 + 40 * M);
+    live.engine.advance_idle(T0 + 40 * M);
     let s = live.scrape();
     assert_eq!(outcomes(&s), (1.0, 0.0));
     assert_eq!(value(&s, "ticketpulse_tickets_created", &[("window", "1h"), ("channel", "web"), ("priority", "low")]), 1.0);
@@ -79,9 +79,9 @@ fn a_producer_clock_running_ahead_cannot_make_a_deadline_fire_early() {
     live.send(&ev("C-1", "C", "ticket_created", T0 + 30 * M + 20 * S + skew, r#","channel":"web""#), Some(T0 + 30 * M + 20 * S));
     assert_eq!(outcomes(&live.scrape()), (0.0, 0.0));
     // It fires once the watermark (wall clock − 10 s lateness) is past T0 + 34 min.
-    live.engine.lock().unwrap().advance_idle(T0 + 34 * M + 10 * S);
+    live.engine.advance_idle(T0 + 34 * M + 10 * S);
     assert_eq!(outcomes(&live.scrape()), (0.0, 0.0));
-    live.engine.lock().unwrap().advance_idle(T0 + 34 * M + 10 * S + 1);
+    live.engine.advance_idle(T0 + 34 * M + 10 * S + 1);
     assert_eq!(outcomes(&live.scrape()), (0.0, 1.0));
 }
 
@@ -181,7 +181,7 @@ fn a_partition_read_to_its_end_follows_the_wall_clock_until_its_next_message() {
     let live = Harness::new(&Config::default());
     let w = T0;
     live.send(&ev("c1", "C", "ticket_created", w - S, r#","channel":"email""#), Some(w));
-    live.engine.lock().unwrap().caught_up(&partition(), w + 100);
+    live.engine.caught_up(&partition(), w + 100);
     assert_eq!(stream_time(&live), Some(w + 100), "at once, not after the 30 s idle timeout");
     let created = |live: &Harness| {
         live.scrape()
@@ -190,16 +190,16 @@ fn a_partition_read_to_its_end_follows_the_wall_clock_until_its_next_message() {
     };
     // The idle tick keeps it following; the creation (at w − 1 s) is applied once the
     // watermark (wall clock − 10 s) is past it.
-    live.engine.lock().unwrap().advance_idle(w + 9 * S);
+    live.engine.advance_idle(w + 9 * S);
     assert_eq!((stream_time(&live), created(&live)), (Some(w + 9 * S), None));
-    live.engine.lock().unwrap().advance_idle(w + 9 * S + 1);
+    live.engine.advance_idle(w + 9 * S + 1);
     assert_eq!(created(&live), Some(1.0));
     // A message means the partition may be behind again: event time rules until the next
     // end of partition (or the idle timeout).
     live.send(&ev("c2", "D", "ticket_created", w + 9 * S + 500, r#","channel":"email""#), Some(w + 10 * S));
-    live.engine.lock().unwrap().advance_idle(w + 20 * S);
+    live.engine.advance_idle(w + 20 * S);
     assert_eq!(stream_time(&live), Some(w + 9 * S + 500));
-    live.engine.lock().unwrap().caught_up(&partition(), w + 21 * S);
+    live.engine.caught_up(&partition(), w + 21 * S);
     assert_eq!(stream_time(&live), Some(w + 21 * S));
 
     // idle_timeout = 0s: time from events only, end of partition or not.
@@ -207,8 +207,8 @@ fn a_partition_read_to_its_end_follows_the_wall_clock_until_its_next_message() {
     config.time.idle_timeout = Duration::ZERO;
     let events_only = Harness::new(&config);
     events_only.send(&ev("c1", "C", "ticket_created", w - S, r#","channel":"email""#), Some(w));
-    events_only.engine.lock().unwrap().caught_up(&partition(), w + 100);
-    events_only.engine.lock().unwrap().advance_idle(w + 60 * S);
+    events_only.engine.caught_up(&partition(), w + 100);
+    events_only.engine.advance_idle(w + 60 * S);
     assert_eq!(stream_time(&events_only), Some(w - S));
 }
 

@@ -22,7 +22,7 @@ pub mod self_metrics;
 pub mod server;
 pub mod sla;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -54,7 +54,7 @@ pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> St
 
 /// Renders the engine and the telemetry on every scrape.
 pub struct KpiCollector {
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
     rules: ExportRules,
     telemetry: Arc<Telemetry>,
     /// The live service's clock; `None` in replay, where time is stream time only.
@@ -62,8 +62,8 @@ pub struct KpiCollector {
 }
 
 impl KpiCollector {
-    pub fn new(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Self {
-        let rules = ExportRules::new(&crate::lock(&engine).shared_rules());
+    pub fn new(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Self {
+        let rules = ExportRules::new(&engine.shared_rules());
         Self { engine, rules, telemetry, clock }
     }
 }
@@ -74,14 +74,14 @@ impl Collector for KpiCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        // The lock is held while the View is filled, not while it is rendered.
-        let view = crate::lock(&self.engine).view(self.clock.map(|c| c.now()));
+        // Each partition's lock is held while its part of the View is filled, not while it is rendered.
+        let view = self.engine.view(self.clock.map(|c| c.now()));
         render(&view, &self.rules, &self.telemetry)
     }
 }
 
 /// Builds the registry that `/metrics` encodes.
-pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Registry {
+pub fn registry(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Registry {
     let registry = Registry::new();
     registry.register(Box::new(KpiCollector::new(engine, telemetry, clock))).expect("a collector without descriptors always registers");
     registry

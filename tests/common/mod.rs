@@ -572,7 +572,7 @@ pub fn harness_partition() -> ticketpulse::base::PartitionId {
 /// An engine fed by hand on one partition, as the live service feeds it (`now` = the wall
 /// clock) or as replay does (`None`), and read as `/metrics` reads it.
 pub struct Harness {
-    pub engine: std::sync::Arc<std::sync::Mutex<ticketpulse::engine::Engine>>,
+    pub engine: std::sync::Arc<ticketpulse::engine::Engine>,
     pub telemetry: std::sync::Arc<ticketpulse::internal_events::Telemetry>,
 }
 
@@ -580,11 +580,11 @@ impl Harness {
     pub fn new(config: &Config) -> Self {
         let telemetry = std::sync::Arc::new(ticketpulse::internal_events::Telemetry::default());
         let engine = ticketpulse::engine::Engine::new(ticketpulse::engine::Rules::new(config).unwrap(), std::sync::Arc::clone(&telemetry));
-        Self { engine: std::sync::Arc::new(std::sync::Mutex::new(engine)), telemetry }
+        Self { engine: std::sync::Arc::new(engine), telemetry }
     }
 
     pub fn send(&self, line: &str, now: Option<i64>) -> ticketpulse::internal_events::EventResult {
-        self.engine.lock().unwrap().handle(&harness_partition(), line.as_bytes(), now, &"test").expect("a valid event")
+        self.engine.handle(&harness_partition(), line.as_bytes(), now, &"test").expect("a valid event")
     }
 
     pub fn scrape(&self) -> BTreeMap<String, f64> {
