@@ -33,7 +33,7 @@ use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTH
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
-use crate::window::{WindowSpec, Windows};
+use crate::window::{merged, Aggregate, Slices, WindowSpec, Windows};
 
 /// Configuration the engine needs, resolved once.
 #[derive(Debug)]
@@ -655,9 +655,9 @@ impl Partition {
         })
     }
 
-    /// Adds this partition's windows (at its stream time) and current gauges (at its current
-    /// time) into `view`.
-    pub fn read_into(&self, wall: Option<Millis>, view: &mut View) {
+    /// Adds this partition's windows (at its stream time: references to their slices) and
+    /// current gauges (at its current time) into `view`.
+    pub fn read_into(&self, wall: Option<Millis>, view: &mut Reading) {
         let (Some(stream_time), Some(now)) = (self.state.stream_time, self.current_time(wall)) else { return };
         self.state.windows.read_into(stream_time, &mut view.windows);
         self.state.sla_windows.read_into(stream_time, &mut view.sla_windows);
@@ -717,9 +717,8 @@ pub struct PartitionClock {
     pub buffered: usize,
 }
 
-/// Everything the exporter renders, read under one lock: owned data (windows merged, current
-/// gauges read at each partition's time, per-partition clocks), so the families are rendered
-/// after the lock is released.
+/// Everything the exporter renders: owned data (windows merged, current gauges read at each
+/// partition's time, per-partition clocks), made from a [`Reading`] after the lock is released.
 #[derive(Debug, Default)]
 pub struct View {
     pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
@@ -728,6 +727,37 @@ pub struct View {
     pub agent_windows: BTreeMap<(usize, ()), AgentSlice>,
     pub current: Current,
     pub clocks: Vec<PartitionClock>,
+}
+
+/// What a scrape takes under the engine lock: each window series' slices (shared references,
+/// not merged: merging the sketches of a day of slices is most of a scrape's work), the
+/// current gauges and the clocks. [`Reading::merge`] makes the [`View`], after the lock.
+#[derive(Debug, Default)]
+pub struct Reading {
+    windows: BTreeMap<(usize, DimKey), Slices<KpiSlice>>,
+    sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), Slices<SlaSlice>>,
+    topic_windows: BTreeMap<(usize, ()), Slices<TopicSlice>>,
+    agent_windows: BTreeMap<(usize, ()), Slices<AgentSlice>>,
+    current: Current,
+    clocks: Vec<PartitionClock>,
+}
+
+impl Reading {
+    /// Merges every series' slices, partition by partition in the order they were read, as a
+    /// read under the lock would have merged them.
+    pub fn merge(self) -> View {
+        fn fold<K: Ord, A: Aggregate>(series: BTreeMap<K, Slices<A>>) -> BTreeMap<K, A> {
+            series.into_iter().map(|(key, slices)| (key, merged(&slices))).collect()
+        }
+        View {
+            windows: fold(self.windows),
+            sla_windows: fold(self.sla_windows),
+            topic_windows: fold(self.topic_windows),
+            agent_windows: fold(self.agent_windows),
+            current: self.current,
+            clocks: self.clocks,
+        }
+    }
 }
 
 /// All partitions held by this process, and the single entry point for input messages.
@@ -886,19 +916,24 @@ impl Engine {
         self.partitions.get(id)
     }
 
-    /// Reads every partition into a [`View`], the only work a scrape does under the engine
+    /// Reads every partition into a [`Reading`], the only work a scrape does under the engine
     /// lock; `wall` is the wall clock in the live service (see [`Partition::current_time`]),
     /// `None` in replay.
-    pub fn view(&self, wall: Option<Millis>) -> View {
-        let mut view = View::default();
+    pub fn read(&self, wall: Option<Millis>) -> Reading {
+        let mut reading = Reading::default();
         for (id, p) in &self.partitions {
-            p.read_into(wall, &mut view);
+            p.read_into(wall, &mut reading);
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
                 let (tickets, buffered) = (p.ticket_count(), p.buffered_count());
-                view.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets, buffered });
+                reading.clocks.push(PartitionClock { partition: id.clone(), stream_time, watermark, tickets, buffered });
             }
         }
-        view
+        reading
+    }
+
+    /// [`Engine::read`] merged into a [`View`] at once, where no lock is to be released first.
+    pub fn view(&self, wall: Option<Millis>) -> View {
+        self.read(wall).merge()
     }
 
     /// The rules, to use after releasing the engine lock.

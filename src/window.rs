@@ -5,9 +5,15 @@
 //! per window (O(1) per event); reading merges a window's slices (at scrape time). The same
 //! mechanism serves counters and quantile sketches because every aggregate only needs
 //! [`Aggregate::merge`] (Flink-style slicing with merge on read).
+//!
+//! Slices are shared (`Arc`, copy on write), so a read under the engine lock only takes
+//! references to the slices a window covers ([`Windows::read_into`]); they are merged after
+//! the lock ([`merged`]). A slice still referenced by a scrape being rendered is copied the
+//! next time an event updates it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -60,13 +66,27 @@ pub struct Windows<K, A> {
     series: HashMap<K, Vec<Ring<A>>, ahash::RandomState>,
 }
 
-/// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised).
+/// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised). Stored as
+/// the slice itself (serde's `rc`), so snapshots read the same as before slices were shared.
 #[derive(Debug, Serialize, Deserialize)]
 struct Ring<A> {
-    slots: Vec<Option<(i64, A)>>,
+    slots: Vec<Option<(i64, Arc<A>)>>,
 }
 
-impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
+/// The slices of one series in one window as a read found them, in merge order; see [`merged`].
+pub type Slices<A> = Vec<Arc<A>>;
+
+/// Merges slices in their order, from an empty aggregate: the same arithmetic, in the same
+/// order, whether done under the lock or after it.
+pub fn merged<A: Aggregate>(slices: &[Arc<A>]) -> A {
+    let mut out = A::default();
+    for slice in slices {
+        out.merge(slice);
+    }
+    out
+}
+
+impl<K: Hash + Eq + Ord + Clone, A: Aggregate + Clone> Windows<K, A> {
     pub fn new(specs: Vec<WindowSpec>) -> Self {
         Self { specs, series: HashMap::default() }
     }
@@ -90,11 +110,11 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
             }
             let slot = &mut ring.slots[index.rem_euclid(spec.slices as i64) as usize];
             match slot {
-                Some((i, agg)) if *i == index => update(agg),
+                Some((i, agg)) if *i == index => update(Arc::make_mut(agg)),
                 _ => {
                     let mut agg = A::default();
                     update(&mut agg);
-                    *slot = Some((index, agg));
+                    *slot = Some((index, Arc::new(agg)));
                 }
             }
             taken += 1;
@@ -102,15 +122,15 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
         taken
     }
 
-    /// Merges every key's slices per window at stream time `now`, adding into `out`
-    /// (keyed by window index, then key), so several partitions can be read into one map.
-    pub fn read_into(&self, now: Millis, out: &mut BTreeMap<(usize, K), A>) {
+    /// Takes every key's slices per window at stream time `now` (references, no copy),
+    /// appending to `out` (keyed by window index, then key), so several partitions can be
+    /// read into one map; [`merged`] folds each entry.
+    pub fn read_into(&self, now: Millis, out: &mut BTreeMap<(usize, K), Slices<A>>) {
         for (key, rings) in &self.series {
             for (w, (spec, ring)) in self.specs.iter().zip(rings).enumerate() {
-                for (index, agg) in ring.slots.iter().flatten() {
-                    if spec.covers(*index, now) {
-                        out.entry((w, key.clone())).or_default().merge(agg);
-                    }
+                let mut covered = ring.slots.iter().flatten().filter(|(index, _)| spec.covers(*index, now)).peekable();
+                if covered.peek().is_some() {
+                    out.entry((w, key.clone())).or_default().extend(covered.map(|(_, agg)| Arc::clone(agg)));
                 }
             }
         }
@@ -199,18 +219,28 @@ impl Distribution {
 }
 
 impl Aggregate for Distribution {
+    /// Merging the sketch of one value is adding that value (the same count, sum, min, max and
+    /// bin), so a value of one is added rather than built into a sketch to merge.
     fn merge(&mut self, other: &Self) {
-        let Some(o) = other.sketch() else { return };
-        match &mut self.0 {
-            Values::Empty => self.0 = other.0.clone(),
-            Values::One(v) => {
-                let mut sketch = sketch_of(*v);
-                // Both use the default config, so merging cannot fail.
-                sketch.merge(&o).expect("sketches share one config");
-                self.0 = Values::Sketch(Box::new(sketch));
+        let mut sketch = match std::mem::take(&mut self.0) {
+            Values::Empty => {
+                self.0 = other.0.clone();
+                return;
             }
-            Values::Sketch(s) => s.merge(&o).expect("sketches share one config"),
+            Values::One(v) if matches!(other.0, Values::Empty) => {
+                self.0 = Values::One(v);
+                return;
+            }
+            Values::One(v) => Box::new(sketch_of(v)),
+            Values::Sketch(s) => s,
+        };
+        match &other.0 {
+            Values::Empty => {}
+            Values::One(v) => sketch.add(*v),
+            // Both use the default config, so merging cannot fail.
+            Values::Sketch(o) => sketch.merge(o).expect("sketches share one config"),
         }
+        self.0 = Values::Sketch(sketch);
     }
 }
 
@@ -236,7 +266,7 @@ impl<'de> Deserialize<'de> for Distribution {
 mod tests {
     use super::*;
 
-    #[derive(Debug, Default, PartialEq)]
+    #[derive(Debug, Clone, Default, PartialEq)]
     struct Count(u64);
     impl Aggregate for Count {
         fn merge(&mut self, other: &Self) {
@@ -247,7 +277,7 @@ mod tests {
     fn read(w: &Windows<&'static str, Count>, now: Millis) -> Vec<(usize, &'static str, u64)> {
         let mut out = BTreeMap::new();
         w.read_into(now, &mut out);
-        out.into_iter().map(|((i, k), c)| (i, k, c.0)).collect()
+        out.into_iter().map(|((i, k), slices)| (i, k, merged(&slices).0)).collect()
     }
 
     /// 1-minute window of 6 × 10 s slices, and a 2-minute one of 6 × 20 s slices.

@@ -1,8 +1,9 @@
 //! The Prometheus exporter. Every series is rendered at scrape time (the hot path never
 //! touches a registry, and series of keys that left every window disappear) in two steps: the
-//! engine fills a [`View`] under its lock, and the families are rendered from that View and
-//! the [`ExportRules`] resolved at start, after the lock is released. `replay` renders the
-//! same way from its own engine's View.
+//! engine fills a [`crate::engine::Reading`] under its lock (references to window slices and
+//! the current gauges), and after the lock is released the slices are merged into a [`View`]
+//! and the families rendered from it and the [`ExportRules`] resolved at start, as text.
+//! `replay` renders the same way from its own engine's View.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -11,7 +12,7 @@
 //! | [`kpi`] | the KPI families ([`kpi::KPIS`] declares the windowed ones), topics, agents, cost |
 //! | [`sla`] | the SLA families |
 //! | [`self_metrics`] | ticketpulse's own families |
-//! | [`encoding`] | Prometheus protobuf plumbing |
+//! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder) |
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
@@ -24,7 +25,7 @@ pub mod sla;
 
 use std::sync::{Arc, Mutex};
 
-use prometheus::core::{Collector, Desc};
+use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::Registry;
 
@@ -35,59 +36,155 @@ use crate::internal_events::Telemetry;
 pub use labels::ExportRules;
 pub use server::serve;
 
-/// Every family of a View, empty ones included, in declaration order.
-pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
+/// Every family of a View, empty ones included, in declaration order; `dims` are the
+/// dimension labels of its keys ([`ExportRules::dim_labels`]).
+fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLabels, telemetry: &Telemetry) -> Vec<encoding::Family<'a>> {
     let mut out = encoding::Families::default();
-    kpi::render_kpis(&mut out, view, rules);
+    kpi::render_kpis(&mut out, view, rules, dims);
     kpi::render_topics(&mut out, view, rules);
     kpi::render_agents(&mut out, view, rules);
     kpi::render_cost(&mut out, view, rules);
-    sla::render_sla(&mut out, view, rules);
+    sla::render_sla(&mut out, view, rules, dims);
     self_metrics::render_self(&mut out, view, telemetry);
     out.0
 }
 
-/// The text exposition of a View, as a scrape of [`registry`] would give it.
-pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
-    encoding::text(&encoding::gathered(render(view, rules, telemetry)))
+/// Every family of a View as protobuf objects, empty ones included, in declaration order: the
+/// form `prometheus::TextEncoder` encodes, which [`exposition`] is checked against.
+pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
+    let dims = rules.dim_labels(view);
+    let families = families(view, rules, &dims, telemetry);
+    families.iter().map(encoding::to_proto).collect()
 }
 
-/// Renders the engine and the telemetry on every scrape.
-pub struct KpiCollector {
+/// The text exposition of a View, as a scrape of [`registry`] gives it.
+pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
+    let dims = rules.dim_labels(view);
+    encoding::write_text(families(view, rules, &dims, telemetry), &[])
+}
+
+/// What `/metrics` renders: the engine and the telemetry, on every scrape, and the collectors
+/// registered besides them (none in the service; a test adds some).
+pub struct Metrics {
     engine: Arc<Mutex<Engine>>,
     rules: ExportRules,
     telemetry: Arc<Telemetry>,
     /// The live service's clock; `None` in replay, where time is stream time only.
     clock: Option<WallClock>,
+    others: Registry,
 }
 
-impl KpiCollector {
-    pub fn new(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Self {
-        let rules = ExportRules::new(&crate::lock(&engine).shared_rules());
-        Self { engine, rules, telemetry, clock }
+impl Metrics {
+    /// Adds a collector whose families (named apart from ticketpulse's) each scrape includes.
+    pub fn register(&self, collector: Box<dyn Collector>) -> prometheus::Result<()> {
+        self.others.register(collector)
     }
 }
 
-impl Collector for KpiCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        Vec::new()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        // The lock is held while the View is filled, not while it is rendered.
-        let view = crate::lock(&self.engine).view(self.clock.map(|c| c.now()));
-        render(&view, &self.rules, &self.telemetry)
-    }
+/// Builds what `/metrics` renders.
+pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
+    let rules = ExportRules::new(&crate::lock(&engine).shared_rules());
+    Metrics { engine, rules, telemetry, clock, others: Registry::new() }
 }
 
-/// Builds the registry that `/metrics` encodes.
-pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Registry {
-    let registry = Registry::new();
-    registry.register(Box::new(KpiCollector::new(engine, telemetry, clock))).expect("a collector without descriptors always registers");
-    registry
+/// Prometheus text exposition of everything `/metrics` serves. The engine lock is held only
+/// while the slices are read ([`Engine::read`]); merging and rendering come after it.
+pub fn encode(metrics: &Metrics) -> String {
+    let others = metrics.others.gather();
+    let reading = crate::lock(&metrics.engine).read(metrics.clock.map(|c| c.now()));
+    let view = reading.merge();
+    let dims = metrics.rules.dim_labels(&view);
+    encoding::write_text(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
 }
 
-/// Prometheus text exposition of everything in the registry.
-pub fn encode(registry: &Registry) -> String {
-    encoding::text(&registry.gather())
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::Rules;
+    use crate::generator::{Generator, GeneratorOptions};
+    use crate::internal_events::SnapshotOperation;
+    use crate::snapshot::SnapshotError;
+
+    /// Needs every escape of the text format in a label value: a quote, a backslash, a newline.
+    const TOPIC: &str = "say \"hi\" C:\\x\nnext ✓";
+    const AGENT: &str = "a\"b\\c";
+
+    #[test]
+    fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
+        let mut config = Config::default();
+        config.kpis.agents.enabled = true;
+        config.kpis.agents.allow = vec![AGENT.to_string()];
+        config.kpis.cost.per_hour = Some(1400.0);
+        config.kpis.topics.allow = vec![TOPIC.to_string()];
+        // Low-priority tickets without a policy: the unmatched gauge has series too.
+        config.sla.policies.retain(|p| p.name != "low");
+        let telemetry = Arc::new(Telemetry::default());
+        let mut engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+        let partition = ("events".to_string(), 0);
+        let options = GeneratorOptions { seed: 7, tickets_per_hour: 30.0, start: 1_767_571_200_000 };
+        let mut last = 0;
+        for g in Generator::new(options).take(5_000) {
+            engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
+            last = g.at;
+        }
+        let escaped = |s: &str| serde_json::to_string(s).unwrap();
+        let created = format!(
+            r#"{{"event_id":"x1","ticket_id":"X","type":"ticket_created","at":{last},"channel":"email","topic":{}}}"#,
+            escaped(TOPIC)
+        );
+        let reply =
+            format!(r#"{{"event_id":"x2","ticket_id":"X","type":"message","at":{last},"author":"agent","agent_id":{}}}"#, escaped(AGENT));
+        for event in [created, reply] {
+            engine.handle(&partition, event.as_bytes(), None, &"test").expect("valid");
+        }
+        engine.finish(None);
+        telemetry.partitions_assigned(std::slice::from_ref(&partition));
+        telemetry.set_lag(partition.clone(), 3);
+        telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
+        let corrupt = SnapshotError::Corrupt("bad checksum".into());
+        telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+
+        let view = engine.view(None);
+        let rules = ExportRules::new(engine.rules());
+        let text = exposition(&view, &rules, &telemetry);
+        assert_eq!(text, encoding::text(&encoding::gathered(render(&view, &rules, &telemetry))));
+        // The one ticket of that topic, in every window; the agent's one reply.
+        for window in ["1h", "24h", "5m"] {
+            let topic =
+                format!("ticketpulse_tickets_created_by_topic{{window=\"{window}\",topic=\"say \\\"hi\\\" C:\\\\x\\nnext ✓\"}} 1\n");
+            assert!(text.contains(&topic), "{topic}");
+            let agent = format!("ticketpulse_agent_replies{{window=\"{window}\",agent=\"a\\\"b\\\\c\"}} 1\n");
+            assert!(text.contains(&agent), "{agent}");
+        }
+        for line in [
+            "ticketpulse_consumer_lag_messages{topic=\"events\",partition=\"0\"} 3\n",
+            "ticketpulse_snapshot_size_bytes 1024\n",
+            "ticketpulse_snapshot_failures_total{operation=\"load\",reason=\"corrupt\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
+    }
+
+    /// Families of other collectors (none in the service) take their place by name.
+    #[test]
+    fn collectors_registered_beside_the_engine_are_listed_among_its_families_by_name() {
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
+        let metrics = registry(Arc::new(Mutex::new(engine)), telemetry, None);
+        let gauge = prometheus::Gauge::new("ticketpulse_tickets_extra", "Sorts between two of ours.").unwrap();
+        gauge.set(2.5);
+        metrics.register(Box::new(gauge)).unwrap();
+        let text = encode(&metrics);
+        // An engine without input still has its configured SLA targets and self-metrics.
+        let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
+        let at = names.iter().position(|n| *n == "ticketpulse_tickets_extra gauge").expect("listed");
+        assert_eq!(
+            names[at - 1..=at + 1],
+            ["ticketpulse_snapshots_saved_total counter", "ticketpulse_tickets_extra gauge", "ticketpulse_tickets_shed_total counter"]
+        );
+        assert!(text.contains("# HELP ticketpulse_tickets_extra Sorts between two of ours.\n# TYPE ticketpulse_tickets_extra gauge\nticketpulse_tickets_extra 2.5\n"));
+    }
 }
