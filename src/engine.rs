@@ -33,7 +33,7 @@ use crate::kpi::{KpiRules, KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTH
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
-use crate::window::{merged, Aggregate, Slices, WindowSpec, Windows};
+use crate::window::{Folds, Slices, WindowSpec, Windows};
 
 /// Configuration the engine needs, resolved once.
 #[derive(Debug)]
@@ -744,20 +744,26 @@ pub struct Reading {
 
 impl Reading {
     /// Merges every series' slices, partition by partition in the order they were read, as a
-    /// read under the lock would have merged them.
-    pub fn merge(self) -> View {
-        fn fold<K: Ord, A: Aggregate>(series: BTreeMap<K, Slices<A>>) -> BTreeMap<K, A> {
-            series.into_iter().map(|(key, slices)| (key, merged(&slices))).collect()
-        }
+    /// read under the lock would have merged them; `folds` keeps what the next merge can reuse.
+    pub fn merge(self, folds: &mut ViewFolds) -> View {
         View {
-            windows: fold(self.windows),
-            sla_windows: fold(self.sla_windows),
-            topic_windows: fold(self.topic_windows),
-            agent_windows: fold(self.agent_windows),
+            windows: folds.windows.merge(self.windows),
+            sla_windows: folds.sla_windows.merge(self.sla_windows),
+            topic_windows: folds.topic_windows.merge(self.topic_windows),
+            agent_windows: folds.agent_windows.merge(self.agent_windows),
             current: self.current,
             clocks: self.clocks,
         }
     }
+}
+
+/// The [`Folds`] of a [`View`]'s windows, kept by whoever merges [`Reading`]s one after another.
+#[derive(Debug, Default)]
+pub struct ViewFolds {
+    windows: Folds<(usize, DimKey), KpiSlice>,
+    sla_windows: Folds<(usize, (DimKey, PolicyId)), SlaSlice>,
+    topic_windows: Folds<(usize, ()), TopicSlice>,
+    agent_windows: Folds<(usize, ()), AgentSlice>,
 }
 
 /// All partitions held by this process, and the single entry point for input messages.
@@ -931,9 +937,10 @@ impl Engine {
         reading
     }
 
-    /// [`Engine::read`] merged into a [`View`] at once, where no lock is to be released first.
+    /// [`Engine::read`] merged into a [`View`] at once, where no lock is to be released first
+    /// and no earlier merge is kept.
     pub fn view(&self, wall: Option<Millis>) -> View {
-        self.read(wall).merge()
+        self.read(wall).merge(&mut ViewFolds::default())
     }
 
     /// The rules, to use after releasing the engine lock.

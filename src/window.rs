@@ -8,8 +8,9 @@
 //!
 //! Slices are shared (`Arc`, copy on write), so a read under the engine lock only takes
 //! references to the slices a window covers ([`Windows::read_into`]); they are merged after
-//! the lock ([`merged`]). A slice still referenced by a scrape being rendered is copied the
-//! next time an event updates it.
+//! the lock ([`Folds::merge`], which keeps the fold of closed slices for the next scrape). A
+//! slice still referenced by a scrape being rendered, or by those folds, is copied the next
+//! time an event updates it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -73,17 +74,73 @@ struct Ring<A> {
     slots: Vec<Option<(i64, Arc<A>)>>,
 }
 
-/// The slices of one series in one window as a read found them, in merge order; see [`merged`].
-pub type Slices<A> = Vec<Arc<A>>;
+/// The slices of one series in one window as reads found them, in merge order, and how many
+/// of the first were closed (older than their window's newest slice) when read.
+#[derive(Debug)]
+pub struct Slices<A> {
+    slices: Vec<Arc<A>>,
+    closed: usize,
+    /// Whether an open slice was met: the slices after it are not counted in `closed`.
+    open_seen: bool,
+}
 
-/// Merges slices in their order, from an empty aggregate: the same arithmetic, in the same
-/// order, whether done under the lock or after it.
-pub fn merged<A: Aggregate>(slices: &[Arc<A>]) -> A {
-    let mut out = A::default();
-    for slice in slices {
-        out.merge(slice);
+impl<A> Default for Slices<A> {
+    fn default() -> Self {
+        Self { slices: Vec::new(), closed: 0, open_seen: false }
     }
-    out
+}
+
+impl<A> Slices<A> {
+    fn push(&mut self, slice: &Arc<A>, open: bool) {
+        self.slices.push(Arc::clone(slice));
+        self.open_seen |= open;
+        if !self.open_seen {
+            self.closed += 1;
+        }
+    }
+}
+
+/// The folds of series' leading closed slices, kept from one merge to the next. A series whose
+/// leading slices are the same shared slices as last time starts from their fold and merges
+/// only the rest: the same arithmetic in the same order as merging them all (float sums
+/// depend on the order), without merging the sketches of a day of closed slices every scrape.
+/// The same pointer is the same content: the slices held here are copied by an update.
+#[derive(Debug)]
+pub struct Folds<K, A>(HashMap<K, (Vec<Arc<A>>, A)>);
+
+impl<K, A> Default for Folds<K, A> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<K: Hash + Eq + Clone, A: Aggregate + Clone> Folds<K, A> {
+    /// Merges each series' slices in their order from an empty aggregate, keeping the fold of
+    /// their closed lead for the next call (and nothing of series no longer read).
+    pub fn merge<M: FromIterator<(K, A)>>(&mut self, series: impl IntoIterator<Item = (K, Slices<A>)>) -> M {
+        let mut last = std::mem::take(&mut self.0);
+        series
+            .into_iter()
+            .map(|(key, s)| {
+                let (mut fold, from) = match last.remove(&key) {
+                    Some((lead, fold)) if lead.len() <= s.closed && lead.iter().zip(&s.slices).all(|(a, b)| Arc::ptr_eq(a, b)) => {
+                        (fold, lead.len())
+                    }
+                    _ => (A::default(), 0),
+                };
+                for slice in &s.slices[from..s.closed] {
+                    fold.merge(slice);
+                }
+                if s.closed > 0 {
+                    self.0.insert(key.clone(), (s.slices[..s.closed].to_vec(), fold.clone()));
+                }
+                for slice in &s.slices[s.closed..] {
+                    fold.merge(slice);
+                }
+                (key, fold)
+            })
+            .collect()
+    }
 }
 
 impl<K: Hash + Eq + Ord + Clone, A: Aggregate + Clone> Windows<K, A> {
@@ -124,13 +181,17 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate + Clone> Windows<K, A> {
 
     /// Takes every key's slices per window at stream time `now` (references, no copy),
     /// appending to `out` (keyed by window index, then key), so several partitions can be
-    /// read into one map; [`merged`] folds each entry.
+    /// read into one map; [`Folds::merge`] merges them.
     pub fn read_into(&self, now: Millis, out: &mut BTreeMap<(usize, K), Slices<A>>) {
         for (key, rings) in &self.series {
             for (w, (spec, ring)) in self.specs.iter().zip(rings).enumerate() {
+                let newest = spec.slice_of(now);
                 let mut covered = ring.slots.iter().flatten().filter(|(index, _)| spec.covers(*index, now)).peekable();
                 if covered.peek().is_some() {
-                    out.entry((w, key.clone())).or_default().extend(covered.map(|(_, agg)| Arc::clone(agg)));
+                    let slices = out.entry((w, key.clone())).or_default();
+                    for (index, slice) in covered {
+                        slices.push(slice, *index == newest);
+                    }
                 }
             }
         }
@@ -277,7 +338,8 @@ mod tests {
     fn read(w: &Windows<&'static str, Count>, now: Millis) -> Vec<(usize, &'static str, u64)> {
         let mut out = BTreeMap::new();
         w.read_into(now, &mut out);
-        out.into_iter().map(|((i, k), slices)| (i, k, merged(&slices).0)).collect()
+        let merged: BTreeMap<_, Count> = Folds::default().merge(out);
+        merged.into_iter().map(|((i, k), c)| (i, k, c.0)).collect()
     }
 
     /// 1-minute window of 6 × 10 s slices, and a 2-minute one of 6 × 20 s slices.
@@ -320,6 +382,52 @@ mod tests {
         // 60 s later the 1m ring wraps onto slot 0 again: the old 5 must not leak in.
         w.record(&"a", 60_000, 60_000, |c| c.0 += 1);
         assert_eq!(read(&w, 60_000), [(0, "a", 1), (1, "a", 6)]);
+    }
+
+    thread_local! {
+        /// `Counted` merges done on this thread.
+        static MERGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[derive(Debug, Clone, Default)]
+    struct Counted(u64);
+    impl Aggregate for Counted {
+        fn merge(&mut self, other: &Self) {
+            MERGES.with(|m| m.set(m.get() + 1));
+            self.0 += other.0;
+        }
+    }
+
+    /// Merges `w` at `now` with `folds`: (the merged value of "a", merges done).
+    fn merge_counted(w: &Windows<&'static str, Counted>, now: Millis, folds: &mut Folds<(usize, &'static str), Counted>) -> (u64, usize) {
+        let mut read = BTreeMap::new();
+        w.read_into(now, &mut read);
+        let before = MERGES.with(|m| m.get());
+        let merged: BTreeMap<_, Counted> = folds.merge(read);
+        (merged[&(0, "a")].0, MERGES.with(|m| m.get()) - before)
+    }
+
+    #[test]
+    fn closed_slices_are_merged_once_until_one_changes() {
+        // One 1-minute window of 6 × 10 s slices; one event in each, at 5, 15, ..., 55 s.
+        let mut w = Windows::new(vec![WindowSpec::new(Duration::from_secs(60), 6)]);
+        for at in (5_000..60_000).step_by(10_000) {
+            w.record(&"a", at, 55_000, |c: &mut Counted| c.0 += 1);
+        }
+        let mut folds = Folds::default();
+        // Slots 0..=4 hold the closed slices 0..=4, slot 5 the open one: 6 merges at first.
+        assert_eq!(merge_counted(&w, 55_000, &mut folds), (6, 6));
+        // A second event in the open slice: the fold of the 5 closed ones, and 1 merge.
+        w.record(&"a", 56_000, 56_000, |c| c.0 += 1);
+        assert_eq!(merge_counted(&w, 56_000, &mut folds), (7, 1));
+        // A late event in closed slice 1 copies it (the folds hold it): all 6 merged again.
+        w.record(&"a", 15_000, 56_000, |c| c.0 += 1);
+        assert_eq!(merge_counted(&w, 56_000, &mut folds), (8, 6));
+        assert_eq!(merge_counted(&w, 56_000, &mut folds), (8, 1));
+        // At 65 s slice 6 (open) takes slot 0, ahead of closed slices 1..=5: nothing to reuse.
+        // Slices 1..=6 hold 2 + 1 + 1 + 1 + 2 + 1 events.
+        w.record(&"a", 65_000, 65_000, |c| c.0 += 1);
+        assert_eq!(merge_counted(&w, 65_000, &mut folds), (8, 6));
     }
 
     #[test]

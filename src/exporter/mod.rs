@@ -30,7 +30,7 @@ use prometheus::proto::MetricFamily;
 use prometheus::Registry;
 
 use crate::clock::WallClock;
-use crate::engine::{Engine, View};
+use crate::engine::{Engine, View, ViewFolds};
 use crate::internal_events::Telemetry;
 
 pub use labels::ExportRules;
@@ -72,6 +72,8 @@ pub struct Metrics {
     /// The live service's clock; `None` in replay, where time is stream time only.
     clock: Option<WallClock>,
     others: Registry,
+    /// Folds of closed window slices from the previous scrape (renders run one at a time).
+    folds: Mutex<ViewFolds>,
 }
 
 impl Metrics {
@@ -84,15 +86,16 @@ impl Metrics {
 /// Builds what `/metrics` renders.
 pub fn registry(engine: Arc<Mutex<Engine>>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
     let rules = ExportRules::new(&crate::lock(&engine).shared_rules());
-    Metrics { engine, rules, telemetry, clock, others: Registry::new() }
+    Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
 }
 
 /// Prometheus text exposition of everything `/metrics` serves. The engine lock is held only
-/// while the slices are read ([`Engine::read`]); merging and rendering come after it.
+/// while the slices are read ([`Engine::read`]); merging (from the previous scrape's folds)
+/// and rendering come after it.
 pub fn encode(metrics: &Metrics) -> String {
     let others = metrics.others.gather();
     let reading = crate::lock(&metrics.engine).read(metrics.clock.map(|c| c.now()));
-    let view = reading.merge();
+    let view = reading.merge(&mut crate::lock(&metrics.folds));
     let dims = metrics.rules.dim_labels(&view);
     encoding::write_text(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
 }
