@@ -261,21 +261,42 @@ impl Distribution {
         }
     }
 
+    /// Count, sum and max of one value are read without building its sketch (a scrape reads
+    /// them for thousands of series), as the sketch gives them: 1, `0.0 + v` and `v` (the sketch
+    /// keeps its initial max, -inf, for a NaN).
     pub fn count(&self) -> u64 {
-        self.sketch().map_or(0, |s| s.count() as u64)
+        match &self.0 {
+            Values::Empty => 0,
+            Values::One(_) => 1,
+            Values::Sketch(s) => s.count() as u64,
+        }
     }
 
     pub fn sum(&self) -> f64 {
-        self.sketch().and_then(|s| s.sum()).unwrap_or(0.0)
+        match &self.0 {
+            Values::Empty => 0.0,
+            Values::One(v) => 0.0 + v,
+            Values::Sketch(s) => s.sum().unwrap_or(0.0),
+        }
     }
 
     pub fn max(&self) -> Option<f64> {
-        self.sketch().and_then(|s| s.max())
+        match &self.0 {
+            Values::Empty => None,
+            Values::One(v) => Some(if f64::NEG_INFINITY < *v { *v } else { f64::NEG_INFINITY }),
+            Values::Sketch(s) => s.max(),
+        }
     }
 
     /// The value at quantile `q` (0..=1), `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.sketch().and_then(|s| s.quantile(q).ok().flatten())
+        self.quantiles([q])[0]
+    }
+
+    /// The values at several quantiles, building the sketch of one value once for all.
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [Option<f64>; N] {
+        let sketch = self.sketch();
+        qs.map(|q| sketch.as_ref().and_then(|s| s.quantile(q).ok().flatten()))
     }
 }
 
@@ -453,6 +474,19 @@ mod tests {
         let back: Distribution = postcard::from_bytes(&bytes).unwrap();
         assert_eq!((back.count(), back.sum(), back.max()), (1, 90.0, Some(90.0)));
         assert_eq!(postcard::to_stdvec(&Distribution::default()).unwrap(), [0], "empty: `None`");
+    }
+
+    #[test]
+    fn one_value_reads_as_its_sketch_reads_to_the_bit() {
+        for v in [0.0, -0.0, 1e-12, 90.0, 86_400.5] {
+            let one = Distribution(Values::One(v));
+            let sketch = Distribution(Values::Sketch(Box::new(sketch_of(v))));
+            let bits = |d: &Distribution| {
+                let [p50, p99] = d.quantiles([0.5, 0.99]).map(|q| q.map(f64::to_bits));
+                (d.count(), d.sum().to_bits(), d.max().map(f64::to_bits), p50, p99)
+            };
+            assert_eq!(bits(&one), bits(&sketch), "{v}");
+        }
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn push_counter<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, st
 
 /// A summary of a distribution: its count, sum and [`QUANTILES`].
 pub fn push_summary<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], d: &Distribution) {
-    let quantiles = QUANTILES.map(|q| d.quantile(q).unwrap_or(f64::NAN));
+    let quantiles = d.quantiles(QUANTILES).map(|v| v.unwrap_or(f64::NAN));
     mf.series
         .push(Series { labels: joined(labels, &[]), value: Value::Summary { count: d.count(), sum: d.sum(), quantiles: Some(quantiles) } });
 }
