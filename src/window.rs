@@ -6,7 +6,8 @@
 //! mechanism serves counters and quantile sketches because every aggregate only needs
 //! [`Aggregate::merge`] (Flink-style slicing with merge on read).
 //!
-//! Slices are shared (`Arc`, copy on write), so a read under the engine lock only takes
+//! Slices are shared (triomphe's `Arc`: without a weak count, an update checks that a slice
+//! is unshared with one load; copy on write), so a read under the engine lock only takes
 //! references to the slices a window covers ([`Windows::read_into`]); they are merged after
 //! the lock ([`Folds::merge`], which keeps the fold of closed slices for the next scrape). A
 //! slice still referenced by a scrape being rendered, or by those folds, is copied the next
@@ -14,11 +15,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
+use triomphe::Arc;
 
 use crate::base::{window_label, Millis};
 
@@ -68,7 +69,7 @@ pub struct Windows<K, A> {
 }
 
 /// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised). Stored as
-/// the slice itself (serde's `rc`), so snapshots read the same as before slices were shared.
+/// the slice itself (triomphe's `serde`), so snapshots read the same as before slices were shared.
 #[derive(Debug, Serialize, Deserialize)]
 struct Ring<A> {
     slots: Vec<Option<(i64, Arc<A>)>>,
