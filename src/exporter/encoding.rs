@@ -146,12 +146,18 @@ pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> S
             out.push_str(&text(std::slice::from_ref(other)));
         }
         f.series.sort_by(|a, b| by_label_values(&a.labels, &b.labels));
-        let _ = writeln!(out, "# HELP {} {}", f.name, Escaped(f.help, false));
+        let _ = write!(out, "# HELP {} ", f.name);
+        escape_into(&mut out, f.help, false);
+        out.push('\n');
         let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
         for s in &f.series {
             labels.clear();
             for (i, (name, value)) in s.labels.iter().enumerate() {
-                let _ = write!(labels, "{}{name}=\"{}\"", if i == 0 { '{' } else { ',' }, Escaped(value, true));
+                labels.push(if i == 0 { '{' } else { ',' });
+                labels.push_str(name);
+                labels.push_str("=\"");
+                escape_into(&mut labels, value, true);
+                labels.push('"');
             }
             match s.value {
                 Value::Number(v) => sample(&mut out, f.name, "", &labels, None, v),
@@ -189,27 +195,23 @@ fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, quantile: Op
     let _ = writeln!(out, " {value}");
 }
 
-/// A HELP text (`\` and newline escaped) or a label value (`"` too), as the text format wants.
-struct Escaped<'s>(&'s str, bool);
-
-impl std::fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Escaped(text, quotes) = *self;
-        let special = |c: char| c == '\\' || c == '\n' || (quotes && c == '"');
-        if !text.contains(special) {
-            return f.write_str(text);
-        }
-        for c in text.chars() {
-            match c {
-                '\n' => f.write_str("\\n")?,
-                c if special(c) => {
-                    f.write_char('\\')?;
-                    f.write_char(c)?;
-                }
-                c => f.write_char(c)?,
+/// Appends a HELP text (`\` and newline escaped) or a label value (`"` too), as the text
+/// format wants them.
+fn escape_into(out: &mut String, text: &str, quotes: bool) {
+    let special = |c: char| c == '\\' || c == '\n' || (quotes && c == '"');
+    if !text.contains(special) {
+        out.push_str(text);
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            c if special(c) => {
+                out.push('\\');
+                out.push(c);
             }
+            c => out.push(c),
         }
-        Ok(())
     }
 }
 
