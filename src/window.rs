@@ -169,6 +169,13 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate + Clone> Windows<K, A> {
             let slot = &mut ring.slots[index.rem_euclid(spec.slices as i64) as usize];
             match slot {
                 Some((i, agg)) if *i == index => update(Arc::make_mut(agg)),
+                // A stale slice no scrape holds: its allocation takes the new slice.
+                Some((i, agg)) if agg.is_unique() => {
+                    *i = index;
+                    let agg = Arc::make_mut(agg);
+                    *agg = A::default();
+                    update(agg);
+                }
                 _ => {
                     let mut agg = A::default();
                     update(&mut agg);
