@@ -1,6 +1,7 @@
 //! The per-event hot path, piece by piece: parsing one message, ingesting messages into one
 //! partition (parse, dedup, reorder buffer, ticket state, gauges, window slices), and
-//! recording samples into window slices. Input: the synthetic help desk of `generate`.
+//! recording samples into window slices; and a scrape's render after the engine lock.
+//! Input: the synthetic help desk of `generate`.
 //!
 //! `cargo bench --bench hot_path` (scripts/bench prints the end-to-end figures).
 
@@ -8,10 +9,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ticketpulse::config::Config;
+use ticketpulse::config::{Config, Dimension};
 use ticketpulse::dimensions::{Catalog, Dims};
-use ticketpulse::engine::{Engine, Rules};
+use ticketpulse::engine::{Engine, Rules, ViewFolds};
 use ticketpulse::event::{self, Priority};
+use ticketpulse::exporter::{self, ExportRules};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::kpi::{KpiSlice, Sample};
@@ -99,5 +101,36 @@ fn window_record(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, ingest, window_record);
+/// A scrape after the engine lock: the slices read merged into a View, and its text (every
+/// optional KPI on, `team` a label too: about 20 000 series; examples/scrape_lock measures
+/// the lock and the pause).
+fn render(c: &mut Criterion) {
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+    config.kpis.cost.per_hour = Some(1400.0);
+    config.dimensions.labels = vec![Dimension::Channel, Dimension::Priority, Dimension::Team];
+    config.dimensions.teams = ["emea", "us", "vip"].map(String::from).to_vec();
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let partition = ("bench".to_string(), 0);
+    let options = GeneratorOptions { seed: 2, tickets_per_hour: 2000.0, start: START };
+    for g in Generator::new(options).take(200_000) {
+        engine.handle(&partition, g.payload.as_bytes(), None, &"bench").expect("generated events are valid");
+    }
+    let rules = ExportRules::new(engine.rules());
+    let mut group = c.benchmark_group("render");
+    group.sample_size(20);
+    // As `/metrics` keeps them: the folds of closed slices from the previous scrape.
+    let mut folds = ViewFolds::default();
+    group.bench_function("merge and write 20k series", |b| {
+        b.iter_batched(
+            || engine.read(None),
+            |reading| exporter::exposition(&reading.merge(&mut folds), &rules, &telemetry),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse, ingest, window_record, render);
 criterion_main!(benches);

@@ -35,7 +35,7 @@ use crate::lock;
 use crate::sla::{PolicyId, SlaPolicies, SlaTarget, TargetGauge};
 use crate::snapshot::{self, SnapshotError, StateShape};
 use crate::ticket::{Effects, GaugeShare, Ticket, TicketRules};
-use crate::window::{WindowSpec, Windows};
+use crate::window::{Folds, Slices, WindowSpec, Windows};
 
 /// Configuration the engine needs, resolved once.
 #[derive(Debug)]
@@ -661,9 +661,9 @@ impl Partition {
         })
     }
 
-    /// Adds this partition's windows (at its stream time) and current gauges (at its current
-    /// time) into `view`.
-    pub fn read_into(&self, wall: Option<Millis>, view: &mut View) {
+    /// Adds this partition's windows (at its stream time: references to their slices) and
+    /// current gauges (at its current time) into `view`.
+    pub fn read_into(&self, wall: Option<Millis>, view: &mut Reading) {
         let (Some(stream_time), Some(now)) = (self.state.stream_time, self.current_time(wall)) else { return };
         self.state.windows.read_into(stream_time, &mut view.windows);
         self.state.sla_windows.read_into(stream_time, &mut view.sla_windows);
@@ -788,9 +788,8 @@ pub struct PartitionClock {
     pub buffered: usize,
 }
 
-/// Everything the exporter renders, read under one lock: owned data (windows merged, current
-/// gauges read at each partition's time, per-partition clocks), so the families are rendered
-/// after the lock is released.
+/// Everything the exporter renders: owned data (windows merged, current gauges read at each
+/// partition's time, per-partition clocks), made from a [`Reading`] after the lock is released.
 #[derive(Debug, Default)]
 pub struct View {
     pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
@@ -805,6 +804,43 @@ pub struct View {
 /// partition, so its hot path takes no lock shared with other partitions; a scrape or a
 /// snapshot locks one partition at a time and so pauses only that one.
 pub type Lane = Arc<Mutex<Partition>>;
+
+/// What a scrape takes under each partition's lock: each window series' slices (shared references,
+/// not merged: merging the sketches of a day of slices is most of a scrape's work), the
+/// current gauges and the clocks. [`Reading::merge`] makes the [`View`], after the lock.
+#[derive(Debug, Default)]
+pub struct Reading {
+    windows: BTreeMap<(usize, DimKey), Slices<KpiSlice>>,
+    sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), Slices<SlaSlice>>,
+    topic_windows: BTreeMap<(usize, ()), Slices<TopicSlice>>,
+    agent_windows: BTreeMap<(usize, ()), Slices<AgentSlice>>,
+    current: Current,
+    clocks: Vec<PartitionClock>,
+}
+
+impl Reading {
+    /// Merges every series' slices, partition by partition in the order they were read, as a
+    /// read under the lock would have merged them; `folds` keeps what the next merge can reuse.
+    pub fn merge(self, folds: &mut ViewFolds) -> View {
+        View {
+            windows: folds.windows.merge(self.windows),
+            sla_windows: folds.sla_windows.merge(self.sla_windows),
+            topic_windows: folds.topic_windows.merge(self.topic_windows),
+            agent_windows: folds.agent_windows.merge(self.agent_windows),
+            current: self.current,
+            clocks: self.clocks,
+        }
+    }
+}
+
+/// The [`Folds`] of a [`View`]'s windows, kept by whoever merges [`Reading`]s one after another.
+#[derive(Debug, Default)]
+pub struct ViewFolds {
+    windows: Folds<(usize, DimKey), KpiSlice>,
+    sla_windows: Folds<(usize, (DimKey, PolicyId)), SlaSlice>,
+    topic_windows: Folds<(usize, ()), TopicSlice>,
+    agent_windows: Folds<(usize, ()), AgentSlice>,
+}
 
 /// All partitions held by this process, and the single entry point for input messages.
 ///
@@ -1028,20 +1064,26 @@ impl Engine {
         lock(&self.partitions).get(id).cloned()
     }
 
-    /// Reads every partition into a [`View`], the only work a scrape does under the
+    /// Reads every partition into a [`Reading`], the only work a scrape does under the
     /// partitions' locks, one partition at a time; `wall` is the wall clock in the live
     /// service (see [`Partition::current_time`]), `None` in replay.
-    pub fn view(&self, wall: Option<Millis>) -> View {
-        let mut view = View::default();
+    pub fn read(&self, wall: Option<Millis>) -> Reading {
+        let mut reading = Reading::default();
         for (id, lane) in self.lanes() {
             let p = lock(&lane);
-            p.read_into(wall, &mut view);
+            p.read_into(wall, &mut reading);
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
                 let (tickets, buffered) = (p.ticket_count(), p.buffered_count());
-                view.clocks.push(PartitionClock { partition: id, stream_time, watermark, tickets, buffered });
+                reading.clocks.push(PartitionClock { partition: id, stream_time, watermark, tickets, buffered });
             }
         }
-        view
+        reading
+    }
+
+    /// [`Engine::read`] merged into a [`View`] at once, where no lock is to be released first
+    /// and no earlier merge is kept.
+    pub fn view(&self, wall: Option<Millis>) -> View {
+        self.read(wall).merge(&mut ViewFolds::default())
     }
 
     /// The rules, to use after releasing a partition's lock.
@@ -1053,7 +1095,42 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::{Generator, GeneratorOptions};
+
+    /// A help desk's day, sorted by time: a ticket every 6 s on cycling channels and
+    /// priorities; every third answered by one of 5 agents after a minute, every fourth put on
+    /// hold after two, every fifth solved after half an hour; the rest wait and breach.
+    fn desk(tickets: usize) -> Vec<String> {
+        let (channels, priorities) = (["email", "chat", "phone", "web"], ["urgent", "high", "normal", "low"]);
+        let mut events = Vec::new();
+        for i in 0..tickets {
+            let at = 1_767_600_000_000 + i as i64 * 6_000;
+            let (channel, priority) = (channels[i % 4], priorities[(i / 4) % 4]);
+            let ticket = format!(r#""ticket_id":"T{i}""#);
+            events.push((
+                at,
+                format!(
+                    r#"{{"event_id":"c{i}",{ticket},"type":"ticket_created","at":{at},"channel":"{channel}","priority":"{priority}"}}"#
+                ),
+            ));
+            if i % 3 == 0 {
+                let (at, agent) = (at + 60_000, i % 5);
+                events.push((
+                    at,
+                    format!(r#"{{"event_id":"r{i}",{ticket},"type":"message","at":{at},"author":"agent","agent_id":"a{agent}"}}"#),
+                ));
+            }
+            if i % 4 == 1 {
+                let at = at + 120_000;
+                events.push((at, format!(r#"{{"event_id":"p{i}",{ticket},"type":"status_changed","at":{at},"status":"pending"}}"#)));
+            }
+            if i % 5 == 2 {
+                let at = at + 1_800_000;
+                events.push((at, format!(r#"{{"event_id":"s{i}",{ticket},"type":"status_changed","at":{at},"status":"solved"}}"#)));
+            }
+        }
+        events.sort_by_key(|(at, _)| *at);
+        events.into_iter().map(|(_, event)| event).collect()
+    }
 
     /// A sealed capture is byte for byte the encoding of the partition's own state at capture
     /// time: the timer queue and the gauges rebuilt from the tickets are the ones kept up to
@@ -1065,8 +1142,7 @@ mod tests {
         config.kpis.agents.enabled = true;
         config.tickets.retention = std::time::Duration::from_secs(3600);
         config.tickets.max_per_partition = 1000;
-        let options = GeneratorOptions { seed: 3, tickets_per_hour: 600.0, start: 1_767_600_000_000 };
-        let events: Vec<String> = Generator::new(options).take(30_000).map(|g| g.payload).collect();
+        let events = desk(12_000);
         let telemetry = Arc::new(Telemetry::default());
         let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
         let id: PartitionId = ("tickets".into(), 0);

@@ -5,6 +5,13 @@
 //! per window (O(1) per event); reading merges a window's slices (at scrape time). The same
 //! mechanism serves counters and quantile sketches because every aggregate only needs
 //! [`Aggregate::merge`] (Flink-style slicing with merge on read).
+//!
+//! Slices are shared (triomphe's `Arc`: without a weak count, an update checks that a slice
+//! is unshared with one load; copy on write), so a read under the engine lock only takes
+//! references to the slices a window covers ([`Windows::read_into`]); they are merged after
+//! the lock ([`Folds::merge`], which keeps the fold of closed slices for the next scrape). A
+//! slice still referenced by a scrape being rendered, or by those folds, is copied the next
+//! time an event updates it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -12,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
+use triomphe::Arc;
 
 use crate::base::{window_label, Millis};
 
@@ -60,13 +68,83 @@ pub struct Windows<K, A> {
     series: HashMap<K, Vec<Ring<A>>, ahash::RandomState>,
 }
 
-/// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised).
+/// `slots[i % n]` holds slice `i` (tagged with `i` so stale slots are recognised). Stored as
+/// the slice itself (triomphe's `serde`), so snapshots read the same as before slices were shared.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Ring<A> {
-    slots: Vec<Option<(i64, A)>>,
+    slots: Vec<Option<(i64, Arc<A>)>>,
 }
 
-impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
+/// The slices of one series in one window as reads found them, in merge order, and how many
+/// of the first were closed (older than their window's newest slice) when read.
+#[derive(Debug)]
+pub struct Slices<A> {
+    slices: Vec<Arc<A>>,
+    closed: usize,
+    /// Whether an open slice was met: the slices after it are not counted in `closed`.
+    open_seen: bool,
+}
+
+impl<A> Default for Slices<A> {
+    fn default() -> Self {
+        Self { slices: Vec::new(), closed: 0, open_seen: false }
+    }
+}
+
+impl<A> Slices<A> {
+    fn push(&mut self, slice: &Arc<A>, open: bool) {
+        self.slices.push(Arc::clone(slice));
+        self.open_seen |= open;
+        if !self.open_seen {
+            self.closed += 1;
+        }
+    }
+}
+
+/// The folds of series' leading closed slices, kept from one merge to the next. A series whose
+/// leading slices are the same shared slices as last time starts from their fold and merges
+/// only the rest: the same arithmetic in the same order as merging them all (float sums
+/// depend on the order), without merging the sketches of a day of closed slices every scrape.
+/// The same pointer is the same content: the slices held here are copied by an update.
+#[derive(Debug)]
+pub struct Folds<K, A>(HashMap<K, (Vec<Arc<A>>, A)>);
+
+impl<K, A> Default for Folds<K, A> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<K: Hash + Eq + Clone, A: Aggregate + Clone> Folds<K, A> {
+    /// Merges each series' slices in their order from an empty aggregate, keeping the fold of
+    /// their closed lead for the next call (and nothing of series no longer read).
+    pub fn merge<M: FromIterator<(K, A)>>(&mut self, series: impl IntoIterator<Item = (K, Slices<A>)>) -> M {
+        let mut last = std::mem::take(&mut self.0);
+        series
+            .into_iter()
+            .map(|(key, s)| {
+                let (mut fold, from) = match last.remove(&key) {
+                    Some((lead, fold)) if lead.len() <= s.closed && lead.iter().zip(&s.slices).all(|(a, b)| Arc::ptr_eq(a, b)) => {
+                        (fold, lead.len())
+                    }
+                    _ => (A::default(), 0),
+                };
+                for slice in &s.slices[from..s.closed] {
+                    fold.merge(slice);
+                }
+                if s.closed > 0 {
+                    self.0.insert(key.clone(), (s.slices[..s.closed].to_vec(), fold.clone()));
+                }
+                for slice in &s.slices[s.closed..] {
+                    fold.merge(slice);
+                }
+                (key, fold)
+            })
+            .collect()
+    }
+}
+
+impl<K: Hash + Eq + Ord + Clone, A: Aggregate + Clone> Windows<K, A> {
     pub fn new(specs: Vec<WindowSpec>) -> Self {
         Self { specs, series: HashMap::default() }
     }
@@ -93,11 +171,18 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
             });
             let slot = &mut rings[w].slots[index.rem_euclid(spec.slices as i64) as usize];
             match slot {
-                Some((i, agg)) if *i == index => update(agg),
+                Some((i, agg)) if *i == index => update(Arc::make_mut(agg)),
+                // A stale slice no scrape holds: its allocation takes the new slice.
+                Some((i, agg)) if agg.is_unique() => {
+                    *i = index;
+                    let agg = Arc::make_mut(agg);
+                    *agg = A::default();
+                    update(agg);
+                }
                 _ => {
                     let mut agg = A::default();
                     update(&mut agg);
-                    *slot = Some((index, agg));
+                    *slot = Some((index, Arc::new(agg)));
                 }
             }
             taken += 1;
@@ -105,14 +190,18 @@ impl<K: Hash + Eq + Ord + Clone, A: Aggregate> Windows<K, A> {
         taken
     }
 
-    /// Merges every key's slices per window at stream time `now`, adding into `out`
-    /// (keyed by window index, then key), so several partitions can be read into one map.
-    pub fn read_into(&self, now: Millis, out: &mut BTreeMap<(usize, K), A>) {
+    /// Takes every key's slices per window at stream time `now` (references, no copy),
+    /// appending to `out` (keyed by window index, then key), so several partitions can be
+    /// read into one map; [`Folds::merge`] merges them.
+    pub fn read_into(&self, now: Millis, out: &mut BTreeMap<(usize, K), Slices<A>>) {
         for (key, rings) in &self.series {
             for (w, (spec, ring)) in self.specs.iter().zip(rings).enumerate() {
-                for (index, agg) in ring.slots.iter().flatten() {
-                    if spec.covers(*index, now) {
-                        out.entry((w, key.clone())).or_default().merge(agg);
+                let newest = spec.slice_of(now);
+                let mut covered = ring.slots.iter().flatten().filter(|(index, _)| spec.covers(*index, now)).peekable();
+                if covered.peek().is_some() {
+                    let slices = out.entry((w, key.clone())).or_default();
+                    for (index, slice) in covered {
+                        slices.push(slice, *index == newest);
                     }
                 }
             }
@@ -183,37 +272,68 @@ impl Distribution {
         }
     }
 
+    /// Count, sum and max of one value are read without building its sketch (a scrape reads
+    /// them for thousands of series), as the sketch gives them: 1, `0.0 + v` and `v` (the sketch
+    /// keeps its initial max, -inf, for a NaN).
     pub fn count(&self) -> u64 {
-        self.sketch().map_or(0, |s| s.count() as u64)
+        match &self.0 {
+            Values::Empty => 0,
+            Values::One(_) => 1,
+            Values::Sketch(s) => s.count() as u64,
+        }
     }
 
     pub fn sum(&self) -> f64 {
-        self.sketch().and_then(|s| s.sum()).unwrap_or(0.0)
+        match &self.0 {
+            Values::Empty => 0.0,
+            Values::One(v) => 0.0 + v,
+            Values::Sketch(s) => s.sum().unwrap_or(0.0),
+        }
     }
 
     pub fn max(&self) -> Option<f64> {
-        self.sketch().and_then(|s| s.max())
+        match &self.0 {
+            Values::Empty => None,
+            Values::One(v) => Some(if f64::NEG_INFINITY < *v { *v } else { f64::NEG_INFINITY }),
+            Values::Sketch(s) => s.max(),
+        }
     }
 
     /// The value at quantile `q` (0..=1), `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.sketch().and_then(|s| s.quantile(q).ok().flatten())
+        self.quantiles([q])[0]
+    }
+
+    /// The values at several quantiles, building the sketch of one value once for all.
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [Option<f64>; N] {
+        let sketch = self.sketch();
+        qs.map(|q| sketch.as_ref().and_then(|s| s.quantile(q).ok().flatten()))
     }
 }
 
 impl Aggregate for Distribution {
+    /// Merging the sketch of one value is adding that value (the same count, sum, min, max and
+    /// bin), so a value of one is added rather than built into a sketch to merge.
     fn merge(&mut self, other: &Self) {
-        let Some(o) = other.sketch() else { return };
-        match &mut self.0 {
-            Values::Empty => self.0 = other.0.clone(),
-            Values::One(v) => {
-                let mut sketch = sketch_of(*v);
-                // Both use the default config, so merging cannot fail.
-                sketch.merge(&o).expect("sketches share one config");
-                self.0 = Values::Sketch(Box::new(sketch));
+        let mut sketch = match std::mem::take(&mut self.0) {
+            Values::Empty => {
+                self.0 = other.0.clone();
+                return;
             }
-            Values::Sketch(s) => s.merge(&o).expect("sketches share one config"),
+            Values::One(v) if matches!(other.0, Values::Empty) => {
+                self.0 = Values::One(v);
+                return;
+            }
+            Values::One(v) => Box::new(sketch_of(v)),
+            Values::Sketch(s) => s,
+        };
+        match &other.0 {
+            Values::Empty => {}
+            Values::One(v) => sketch.add(*v),
+            // Both use the default config, so merging cannot fail.
+            Values::Sketch(o) => sketch.merge(o).expect("sketches share one config"),
         }
+        self.0 = Values::Sketch(sketch);
     }
 }
 
@@ -239,7 +359,7 @@ impl<'de> Deserialize<'de> for Distribution {
 mod tests {
     use super::*;
 
-    #[derive(Debug, Default, PartialEq)]
+    #[derive(Debug, Clone, Default, PartialEq)]
     struct Count(u64);
     impl Aggregate for Count {
         fn merge(&mut self, other: &Self) {
@@ -250,7 +370,8 @@ mod tests {
     fn read(w: &Windows<&'static str, Count>, now: Millis) -> Vec<(usize, &'static str, u64)> {
         let mut out = BTreeMap::new();
         w.read_into(now, &mut out);
-        out.into_iter().map(|((i, k), c)| (i, k, c.0)).collect()
+        let merged: BTreeMap<_, Count> = Folds::default().merge(out);
+        merged.into_iter().map(|((i, k), c)| (i, k, c.0)).collect()
     }
 
     /// 1-minute window of 6 × 10 s slices, and a 2-minute one of 6 × 20 s slices.
@@ -295,6 +416,52 @@ mod tests {
         assert_eq!(read(&w, 60_000), [(0, "a", 1), (1, "a", 6)]);
     }
 
+    thread_local! {
+        /// `Counted` merges done on this thread.
+        static MERGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[derive(Debug, Clone, Default)]
+    struct Counted(u64);
+    impl Aggregate for Counted {
+        fn merge(&mut self, other: &Self) {
+            MERGES.with(|m| m.set(m.get() + 1));
+            self.0 += other.0;
+        }
+    }
+
+    /// Merges `w` at `now` with `folds`: (the merged value of "a", merges done).
+    fn merge_counted(w: &Windows<&'static str, Counted>, now: Millis, folds: &mut Folds<(usize, &'static str), Counted>) -> (u64, usize) {
+        let mut read = BTreeMap::new();
+        w.read_into(now, &mut read);
+        let before = MERGES.with(|m| m.get());
+        let merged: BTreeMap<_, Counted> = folds.merge(read);
+        (merged[&(0, "a")].0, MERGES.with(|m| m.get()) - before)
+    }
+
+    #[test]
+    fn closed_slices_are_merged_once_until_one_changes() {
+        // One 1-minute window of 6 × 10 s slices; one event in each, at 5, 15, ..., 55 s.
+        let mut w = Windows::new(vec![WindowSpec::new(Duration::from_secs(60), 6)]);
+        for at in (5_000..60_000).step_by(10_000) {
+            w.record(&"a", at, 55_000, |c: &mut Counted| c.0 += 1);
+        }
+        let mut folds = Folds::default();
+        // Slots 0..=4 hold the closed slices 0..=4, slot 5 the open one: 6 merges at first.
+        assert_eq!(merge_counted(&w, 55_000, &mut folds), (6, 6));
+        // A second event in the open slice: the fold of the 5 closed ones, and 1 merge.
+        w.record(&"a", 56_000, 56_000, |c| c.0 += 1);
+        assert_eq!(merge_counted(&w, 56_000, &mut folds), (7, 1));
+        // A late event in closed slice 1 copies it (the folds hold it): all 6 merged again.
+        w.record(&"a", 15_000, 56_000, |c| c.0 += 1);
+        assert_eq!(merge_counted(&w, 56_000, &mut folds), (8, 6));
+        assert_eq!(merge_counted(&w, 56_000, &mut folds), (8, 1));
+        // At 65 s slice 6 (open) takes slot 0, ahead of closed slices 1..=5: nothing to reuse.
+        // Slices 1..=6 hold 2 + 1 + 1 + 1 + 2 + 1 events.
+        w.record(&"a", 65_000, 65_000, |c| c.0 += 1);
+        assert_eq!(merge_counted(&w, 65_000, &mut folds), (8, 6));
+    }
+
     #[test]
     fn one_value_reads_merges_and_is_stored_as_its_sketch() {
         let mut one = Distribution::default();
@@ -318,6 +485,19 @@ mod tests {
         let back: Distribution = postcard::from_bytes(&bytes).unwrap();
         assert_eq!((back.count(), back.sum(), back.max()), (1, 90.0, Some(90.0)));
         assert_eq!(postcard::to_stdvec(&Distribution::default()).unwrap(), [0], "empty: `None`");
+    }
+
+    #[test]
+    fn one_value_reads_as_its_sketch_reads_to_the_bit() {
+        for v in [0.0, -0.0, 1e-12, 90.0, 86_400.5] {
+            let one = Distribution(Values::One(v));
+            let sketch = Distribution(Values::Sketch(Box::new(sketch_of(v))));
+            let bits = |d: &Distribution| {
+                let [p50, p99] = d.quantiles([0.5, 0.99]).map(|q| q.map(f64::to_bits));
+                (d.count(), d.sum().to_bits(), d.max().map(f64::to_bits), p50, p99)
+            };
+            assert_eq!(bits(&one), bits(&sketch), "{v}");
+        }
     }
 
     #[test]

@@ -83,3 +83,60 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     assert!(kpi::KPIS.iter().all(|k| emitted.contains(k.name)));
     assert_eq!(emitted.len(), 76);
 }
+
+/// Needs every escape of the text format in a label value: a quote, a backslash, a newline.
+const TOPIC: &str = "say \"hi\" C:\\x\nnext ✓";
+const AGENT: &str = "a\"b\\c";
+
+#[test]
+fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+    config.kpis.agents.allow = vec![AGENT.to_string()];
+    config.kpis.cost.per_hour = Some(1400.0);
+    config.kpis.topics.allow = vec![TOPIC.to_string()];
+    // Low-priority tickets without a policy: the unmatched gauge has series too.
+    config.sla.policies.retain(|p| p.name != "low");
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let partition = ("events".to_string(), 0);
+    let options = GeneratorOptions { seed: 7, tickets_per_hour: 30.0, start: 1_767_571_200_000 };
+    let mut last = 0;
+    for g in Generator::new(options).take(5_000) {
+        engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
+        last = g.at;
+    }
+    let escaped = |s: &str| serde_json::to_string(s).unwrap();
+    let created =
+        format!(r#"{{"event_id":"x1","ticket_id":"X","type":"ticket_created","at":{last},"channel":"email","topic":{}}}"#, escaped(TOPIC));
+    let reply =
+        format!(r#"{{"event_id":"x2","ticket_id":"X","type":"message","at":{last},"author":"agent","agent_id":{}}}"#, escaped(AGENT));
+    for event in [created, reply] {
+        engine.handle(&partition, event.as_bytes(), None, &"test").expect("valid");
+    }
+    engine.finish(None);
+    telemetry.partitions_assigned(std::slice::from_ref(&partition));
+    telemetry.set_lag(partition.clone(), 3);
+    telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
+    let corrupt = SnapshotError::Corrupt("bad checksum".into());
+    telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+
+    let view = engine.view(None);
+    let rules = ExportRules::new(engine.rules());
+    let text = exposition(&view, &rules, &telemetry);
+    assert_eq!(text, encoding::text(&encoding::gathered(render(&view, &rules, &telemetry))));
+    // The one ticket of that topic, in every window; the agent's one reply.
+    for window in ["1h", "24h", "5m"] {
+        let topic = format!("ticketpulse_tickets_created_by_topic{{window=\"{window}\",topic=\"say \\\"hi\\\" C:\\\\x\\nnext ✓\"}} 1\n");
+        assert!(text.contains(&topic), "{topic}");
+        let agent = format!("ticketpulse_agent_replies{{window=\"{window}\",agent=\"a\\\"b\\\\c\"}} 1\n");
+        assert!(text.contains(&agent), "{agent}");
+    }
+    for line in [
+        "ticketpulse_consumer_lag_messages{topic=\"events\",partition=\"0\"} 3\n",
+        "ticketpulse_snapshot_size_bytes 1024\n",
+        "ticketpulse_snapshot_failures_total{operation=\"load\",reason=\"corrupt\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line}");
+    }
+}

@@ -270,7 +270,7 @@ fn next_reply_measures_each_cycle_from_its_oldest_unanswered_message() {
 /// An engine fed message by message, read like the live service.
 struct Live {
     engine: Arc<Engine>,
-    registry: prometheus::Registry,
+    registry: exporter::Metrics,
 }
 
 impl Live {

@@ -1,8 +1,16 @@
-//! Prometheus protobuf plumbing: metric families under construction, series of each type,
-//! and the order the text exposition lists them in.
+//! The families of a scrape and their text exposition. Families are built with borrowed label
+//! values and written as text directly ([`write_text`]): building protobuf `MetricFamily`
+//! objects with owned label strings per series and encoding them was most of a scrape's cost.
+//! The output is byte for byte what `prometheus::TextEncoder` writes for the same families as
+//! a registry gathers them ([`to_proto`], [`gathered`] and [`text`] are that reference; a test
+//! compares them over a full exposition).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
 use prometheus::{Encoder, TextEncoder};
+use smallvec::SmallVec;
 
 use crate::base::Millis;
 use crate::window::Distribution;
@@ -10,94 +18,98 @@ use crate::window::Distribution;
 /// Quantiles reported for every duration distribution.
 pub const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
-/// The labels of one series: names are fixed, values come from configuration and state.
-pub type Labels = Vec<(&'static str, String)>;
+/// The labels of one series: names are fixed, values come from configuration and state (and
+/// are borrowed from them where they can be). Six fit inline: the most any family has.
+pub type Labels<'a> = SmallVec<[(&'static str, Cow<'a, str>); 6]>;
+
+/// A family's metric type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Summary,
+}
+
+impl Kind {
+    /// As a `# TYPE` line writes it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Summary => "summary",
+        }
+    }
+}
+
+/// The value of one series.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    /// A counter's or a gauge's.
+    Number(f64),
+    /// A summary's count and sum, and its [`QUANTILES`] when it reports them.
+    Summary { count: u64, sum: f64, quantiles: Option<[f64; 3]> },
+}
+
+#[derive(Debug)]
+struct Series<'a> {
+    labels: Labels<'a>,
+    value: Value,
+}
+
+/// One metric family under construction.
+#[derive(Debug)]
+pub struct Family<'a> {
+    name: &'static str,
+    help: &'static str,
+    kind: Kind,
+    series: Vec<Series<'a>>,
+}
 
 /// Metric families under construction, in declaration order.
 #[derive(Default)]
-pub struct Families(pub Vec<MetricFamily>);
+pub struct Families<'a>(pub Vec<Family<'a>>);
 
-impl Families {
-    pub fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
-        let mut mf = MetricFamily::default();
-        mf.set_name(name.to_string());
-        mf.set_help(help.to_string());
-        mf.set_field_type(kind);
-        self.0.push(mf);
+impl<'a> Families<'a> {
+    pub fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut Family<'a> {
+        self.0.push(Family { name, help, kind, series: Vec::new() });
         self.0.last_mut().expect("just pushed")
     }
 }
 
-/// A series with the labels `labels` and then `extra`.
-pub fn metric(labels: &[(&str, String)], extra: &[(&str, &str)]) -> Metric {
-    let pair = |name: &str, value: &str| {
-        let mut lp = LabelPair::default();
-        lp.set_name(name.to_string());
-        lp.set_value(value.to_string());
-        lp
-    };
-    let pairs = labels.iter().map(|(name, value)| pair(name, value)).chain(extra.iter().map(|(name, value)| pair(name, value))).collect();
-    let mut m = Metric::default();
-    m.set_label(pairs);
-    m
+/// `labels` and then `extra`.
+fn joined<'a>(labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)]) -> Labels<'a> {
+    labels.iter().cloned().chain(extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value)))).collect()
 }
 
-pub fn push_gauge(mf: &mut MetricFamily, labels: &[(&str, String)], extra: &[(&str, &str)], value: f64) {
-    let mut m = metric(labels, extra);
-    let mut g = Gauge::default();
-    g.set_value(value);
-    m.set_gauge(g);
-    mf.mut_metric().push(m);
+pub fn push_gauge<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)], value: f64) {
+    mf.series.push(Series { labels: joined(labels, extra), value: Value::Number(value) });
 }
 
-pub fn push_counter(mf: &mut MetricFamily, labels: &[(&str, String)], value: u64) {
-    let mut m = metric(labels, &[]);
-    let mut c = Counter::default();
-    c.set_value(value as f64);
-    m.set_counter(c);
-    mf.mut_metric().push(m);
+pub fn push_counter<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], value: u64) {
+    mf.series.push(Series { labels: joined(labels, &[]), value: Value::Number(value as f64) });
 }
 
 /// A summary of a distribution: its count, sum and [`QUANTILES`].
-pub fn push_summary(mf: &mut MetricFamily, labels: &[(&str, String)], d: &Distribution) {
-    let mut m = metric(labels, &[]);
-    let mut s = Summary::default();
-    s.set_sample_count(d.count());
-    s.set_sample_sum(d.sum());
-    s.set_quantile(
-        QUANTILES
-            .iter()
-            .map(|q| {
-                let mut quantile = Quantile::default();
-                quantile.set_quantile(*q);
-                quantile.set_value(d.quantile(*q).unwrap_or(f64::NAN));
-                quantile
-            })
-            .collect(),
-    );
-    m.set_summary(s);
-    mf.mut_metric().push(m);
+pub fn push_summary<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], d: &Distribution) {
+    let quantiles = d.quantiles(QUANTILES).map(|v| v.unwrap_or(f64::NAN));
+    mf.series
+        .push(Series { labels: joined(labels, &[]), value: Value::Summary { count: d.count(), sum: d.sum(), quantiles: Some(quantiles) } });
 }
 
 /// A summary of a count and a sum only, without quantiles.
-pub fn push_count_sum(mf: &mut MetricFamily, labels: &[(&str, String)], count: u64, sum: f64) {
-    let mut m = metric(labels, &[]);
-    let mut s = Summary::default();
-    s.set_sample_count(count);
-    s.set_sample_sum(sum);
-    m.set_summary(s);
-    mf.mut_metric().push(m);
+pub fn push_count_sum<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], count: u64, sum: f64) {
+    mf.series.push(Series { labels: joined(labels, &[]), value: Value::Summary { count, sum, quantiles: None } });
 }
 
 /// A gauge family of one series per row whose value is `Some`.
-pub fn windowed<'a, T: Copy + 'a>(
-    out: &mut Families,
-    name: &str,
-    help: &str,
-    rows: impl IntoIterator<Item = &'a (Labels, T)>,
+pub fn windowed<'a, T: Copy>(
+    out: &mut Families<'a>,
+    name: &'static str,
+    help: &'static str,
+    rows: &[(Labels<'a>, T)],
     value: impl Fn(T) -> Option<f64>,
 ) {
-    let mf = out.family(name, help, MetricType::GAUGE);
+    let mf = out.family(name, help, Kind::Gauge);
     for (labels, item) in rows {
         if let Some(v) = value(*item) {
             push_gauge(mf, labels, &[], v);
@@ -111,6 +123,154 @@ pub fn ratio(num: u64, den: u64) -> Option<f64> {
 
 pub fn seconds(ms: Millis) -> f64 {
     ms as f64 / 1000.0
+}
+
+/// The order a registry gathers series in: by number of labels, then by label values.
+fn by_label_values(a: &Labels<'_>, b: &Labels<'_>) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.iter().map(|(_, v)| v).cmp(b.iter().map(|(_, v)| v)))
+}
+
+/// The text exposition of `families` and the `gathered` families of other collectors, as a
+/// scrape of a registry holding them all gives it (their names differ): empty families left
+/// out, families by name, series by label values (both sorts stable, as the registry's),
+/// escaping and numbers as `prometheus::TextEncoder` writes them.
+pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> String {
+    families.retain(|f| !f.series.is_empty());
+    families.sort_by_key(|f| f.name);
+    let mut out = String::with_capacity(families.iter().map(|f| f.series.len() * 128 + 256).sum());
+    let mut others = gathered.iter().peekable();
+    // One series' `{labels` (no closing brace), shared by a summary's lines.
+    let mut labels = String::new();
+    for f in &mut families {
+        while let Some(other) = others.next_if(|o| o.name() < f.name) {
+            out.push_str(&text(std::slice::from_ref(other)));
+        }
+        f.series.sort_by(|a, b| by_label_values(&a.labels, &b.labels));
+        let _ = write!(out, "# HELP {} ", f.name);
+        escape_into(&mut out, f.help, false);
+        out.push('\n');
+        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
+        for s in &f.series {
+            labels.clear();
+            for (i, (name, value)) in s.labels.iter().enumerate() {
+                labels.push(if i == 0 { '{' } else { ',' });
+                labels.push_str(name);
+                labels.push_str("=\"");
+                escape_into(&mut labels, value, true);
+                labels.push('"');
+            }
+            match s.value {
+                Value::Number(v) => sample(&mut out, f.name, "", &labels, None, v),
+                Value::Summary { count, sum, quantiles } => {
+                    for (q, v) in QUANTILES.iter().zip(quantiles.iter().flatten()) {
+                        sample(&mut out, f.name, "", &labels, Some(*q), *v);
+                    }
+                    sample(&mut out, f.name, "_sum", &labels, None, sum);
+                    sample(&mut out, f.name, "_count", &labels, None, count as f64);
+                }
+            }
+        }
+    }
+    for other in others {
+        out.push_str(&text(std::slice::from_ref(other)));
+    }
+    out
+}
+
+/// One line: `name{labels,quantile="q"} value`, braces only when there is a label.
+fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, quantile: Option<f64>, value: f64) {
+    out.push_str(name);
+    out.push_str(suffix);
+    out.push_str(labels);
+    match (quantile, labels.is_empty()) {
+        (Some(q), true) => {
+            let _ = write!(out, "{{quantile=\"{q}\"}}");
+        }
+        (Some(q), false) => {
+            let _ = write!(out, ",quantile=\"{q}\"}}");
+        }
+        (None, true) => {}
+        (None, false) => out.push('}'),
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Appends a HELP text (`\` and newline escaped) or a label value (`"` too), as the text
+/// format wants them.
+fn escape_into(out: &mut String, text: &str, quotes: bool) {
+    let special = |c: char| c == '\\' || c == '\n' || (quotes && c == '"');
+    if !text.contains(special) {
+        out.push_str(text);
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            c if special(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// A family as a protobuf `MetricFamily`, the form `prometheus::TextEncoder` encodes.
+pub fn to_proto(family: &Family<'_>) -> MetricFamily {
+    let mut mf = MetricFamily::default();
+    mf.set_name(family.name.to_string());
+    mf.set_help(family.help.to_string());
+    mf.set_field_type(match family.kind {
+        Kind::Counter => MetricType::COUNTER,
+        Kind::Gauge => MetricType::GAUGE,
+        Kind::Summary => MetricType::SUMMARY,
+    });
+    for s in &family.series {
+        let mut m = Metric::default();
+        m.set_label(
+            s.labels
+                .iter()
+                .map(|(name, value)| {
+                    let mut lp = LabelPair::default();
+                    lp.set_name(name.to_string());
+                    lp.set_value(value.to_string());
+                    lp
+                })
+                .collect(),
+        );
+        match s.value {
+            Value::Number(v) if family.kind == Kind::Counter => {
+                let mut c = Counter::default();
+                c.set_value(v);
+                m.set_counter(c);
+            }
+            Value::Number(v) => {
+                let mut g = Gauge::default();
+                g.set_value(v);
+                m.set_gauge(g);
+            }
+            Value::Summary { count, sum, quantiles } => {
+                let mut summary = Summary::default();
+                summary.set_sample_count(count);
+                summary.set_sample_sum(sum);
+                summary.set_quantile(
+                    QUANTILES
+                        .iter()
+                        .zip(quantiles.iter().flatten())
+                        .map(|(q, v)| {
+                            let mut quantile = Quantile::default();
+                            quantile.set_quantile(*q);
+                            quantile.set_value(*v);
+                            quantile
+                        })
+                        .collect(),
+                );
+                m.set_summary(summary);
+            }
+        }
+        mf.mut_metric().push(m);
+    }
+    mf
 }
 
 /// What a scrape returns of `families`, as [`prometheus::Registry::gather`] orders them: empty
@@ -127,9 +287,50 @@ pub fn gathered(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
     families
 }
 
-/// Prometheus text exposition of gathered families.
+/// Prometheus text exposition of gathered families, by `prometheus::TextEncoder`.
 pub fn text(families: &[MetricFamily]) -> String {
     let mut buf = Vec::new();
     TextEncoder::new().encode(families, &mut buf).expect("families are well formed");
     String::from_utf8(buf).expect("the text format is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_written_as_the_text_encoder_writes_them() {
+        let mut families = Families::default();
+        let mf = families.family("b_seconds", "Waits.", Kind::Summary);
+        let mut d = Distribution::default();
+        d.add(2.0);
+        push_summary(mf, &[], &d);
+        push_count_sum(mf, &[("team", Cow::Borrowed("x"))], 3, 4.5);
+        families.family("c_empty", "Left out.", Kind::Gauge);
+        let mf = families.family("a_ratio", "A \\ back\nslash.", Kind::Gauge);
+        push_gauge(mf, &[("k", Cow::Borrowed("z"))], &[], f64::NAN);
+        push_gauge(mf, &[("k", Cow::Borrowed("q\"\\\n"))], &[("e", "1")], 0.25);
+        let mf = families.family("d_total", "Count.", Kind::Counter);
+        push_counter(mf, &[], 7);
+        let reference: Vec<MetricFamily> = families.0.iter().map(to_proto).collect();
+        let written = write_text(families.0, &[]);
+        // Families by name, series by number of labels and then label values, quantiles before `_sum` and `_count`; a
+        // quantile of one value is that value within 1% (DDSketch's 2 → 1.9936...).
+        let p = |q: f64| d.quantile(q).unwrap();
+        let expected = format!(
+            "# HELP a_ratio A \\\\ back\\nslash.\n# TYPE a_ratio gauge\n\
+             a_ratio{{k=\"z\"}} NaN\na_ratio{{k=\"q\\\"\\\\\\n\",e=\"1\"}} 0.25\n\
+             # HELP b_seconds Waits.\n# TYPE b_seconds summary\n\
+             b_seconds{{quantile=\"0.5\"}} {}\nb_seconds{{quantile=\"0.9\"}} {}\nb_seconds{{quantile=\"0.99\"}} {}\n\
+             b_seconds_sum 2\nb_seconds_count 1\n\
+             b_seconds_sum{{team=\"x\"}} 4.5\nb_seconds_count{{team=\"x\"}} 3\n\
+             # HELP d_total Count.\n# TYPE d_total counter\nd_total 7\n",
+            p(0.5),
+            p(0.9),
+            p(0.99)
+        );
+        assert_eq!(written, expected);
+        assert!((p(0.5) - 2.0).abs() <= 0.02);
+        assert_eq!(written, text(&gathered(reference)));
+    }
 }

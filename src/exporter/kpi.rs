@@ -2,15 +2,17 @@
 //! windowed KPIs are declared in one table, [`KPIS`]; a new KPI is its sample and slice field
 //! in [`crate::kpi`], the ticket logic that produces it, and one entry there.
 
-use prometheus::proto::MetricType;
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
+use crate::agent::{AgentSlice, AgentTally};
 use crate::engine::View;
 use crate::event::Survey;
 use crate::kpi::{chosen_topics, KpiSlice, TopicSlice};
 use crate::window::Distribution;
 
-use super::encoding::{push_count_sum, push_gauge, push_summary, ratio, seconds, windowed, Families, Labels};
-use super::labels::ExportRules;
+use super::encoding::{push_count_sum, push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, Labels};
+use super::labels::{DimLabels, ExportRules};
 
 /// A windowed KPI family: one series per window and dimension key (and per value of its own
 /// labels), read from the key's slices merged over the window.
@@ -30,11 +32,12 @@ pub enum Read {
     Summary(fn(&KpiSlice) -> &Distribution),
     /// Gauges under the family's own labels: the function hands each series' label values,
     /// in the order of [`Kpi::labels`], and value to `emit`.
-    Split(fn(&KpiSlice, &ExportRules, emit: &mut Emit<'_>)),
+    Split(for<'r> fn(&KpiSlice, &'r ExportRules, emit: &mut Emit<'r, '_>)),
 }
 
-/// Takes one series of a [`Read::Split`] family: its own label values and its value.
-pub type Emit<'a> = dyn FnMut(&[&str], f64) + 'a;
+/// Takes one series of a [`Read::Split`] family: its own label values (static or borrowed
+/// from the rules, `'r`) and its value.
+pub type Emit<'r, 'e> = dyn FnMut(&[&'r str], f64) + 'e;
 
 fn count(n: u64) -> Option<f64> {
     Some(n as f64)
@@ -302,14 +305,18 @@ pub const KPIS: &[Kpi] = &[
     },
 ];
 
-/// The windowed KPIs of [`KPIS`] and the current ticket gauges.
-pub fn render_kpis(out: &mut Families, view: &View, rules: &ExportRules) {
-    let rows: Vec<(Labels, &KpiSlice)> = view.windows.iter().map(|((w, key), slice)| (rules.window_dims(*w, *key), slice)).collect();
+/// The windowed KPIs of [`KPIS`] (from the View's merged `windows`, labelled and sorted once
+/// in `rows`) and the current ticket gauges.
+pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
+    let mut rows: Vec<(Labels<'a>, &KpiSlice)> =
+        view.windows.iter().map(|((w, key), slice)| (rules.window_dims(dims, *w, *key), slice)).collect();
+    // In the order a scrape lists series, so sorting each family finds them sorted.
+    rows.sort_by(|(a, _), (b, _)| a.iter().map(|(_, v)| v).cmp(b.iter().map(|(_, v)| v)));
     for kpi in KPIS {
         match kpi.read {
             Read::Gauge(read) => windowed(out, kpi.name, kpi.help, &rows, read),
             Read::Summary(read) => {
-                let mf = out.family(kpi.name, kpi.help, MetricType::SUMMARY);
+                let mf = out.family(kpi.name, kpi.help, Kind::Summary);
                 for (labels, s) in &rows {
                     if read(s).count() > 0 {
                         push_summary(mf, labels, read(s));
@@ -317,10 +324,10 @@ pub fn render_kpis(out: &mut Families, view: &View, rules: &ExportRules) {
                 }
             }
             Read::Split(read) => {
-                let mf = out.family(kpi.name, kpi.help, MetricType::GAUGE);
+                let mf = out.family(kpi.name, kpi.help, Kind::Gauge);
                 for (labels, s) in &rows {
                     read(s, rules, &mut |values, value| {
-                        let extra: Vec<(&str, &str)> = kpi.labels.iter().copied().zip(values.iter().copied()).collect();
+                        let extra: smallvec::SmallVec<[(&str, &str); 2]> = kpi.labels.iter().copied().zip(values.iter().copied()).collect();
                         push_gauge(mf, labels, &extra, value);
                     });
                 }
@@ -329,48 +336,48 @@ pub fn render_kpis(out: &mut Families, view: &View, rules: &ExportRules) {
     }
 
     let current = &view.current;
-    let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", MetricType::GAUGE);
+    let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", Kind::Gauge);
     for ((status, key), n) in &current.open {
-        push_gauge(mf, &rules.dims(*key), &[("status", status.as_str())], *n as f64);
+        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[("status", status.as_str())], *n as f64);
     }
     let mf = out.family(
         "ticketpulse_oldest_unanswered_message_age_seconds",
         "Age of the oldest customer message of an open ticket not yet answered by a public agent message (current).",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (key, age) in &current.oldest_unanswered {
-        push_gauge(mf, &rules.dims(*key), &[], seconds(*age));
+        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[], seconds(*age));
     }
     let mf = out.family(
         "ticketpulse_backlog_tickets",
         "Open tickets by age since creation; bucket bounds from kpis.backlog.age_buckets (current).",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (key, counts) in &current.backlog {
-        let labels = rules.dims(*key);
+        let labels: Labels = dims.of(*key).collect();
         for (age, n) in rules.age_buckets.iter().zip(counts) {
             push_gauge(mf, &labels, &[("age", age)], *n as f64);
         }
     }
-    let mf = out.family("ticketpulse_stale_open_tickets", "Open tickets older than kpis.backlog.stale_after (current).", MetricType::GAUGE);
+    let mf = out.family("ticketpulse_stale_open_tickets", "Open tickets older than kpis.backlog.stale_after (current).", Kind::Gauge);
     for (key, n) in &current.stale {
-        push_gauge(mf, &rules.dims(*key), &[], *n as f64);
+        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[], *n as f64);
     }
 }
 
 /// Tickets created by topic. Without an allow-list the labels are the `top` topics by count
 /// over the longest window, across every partition of this process; the rest is `other`.
-pub fn render_topics(out: &mut Families, view: &View, rules: &ExportRules) {
-    let empty = TopicSlice::default();
-    let longest = view.topic_windows.get(&(rules.longest, ())).unwrap_or(&empty);
+pub fn render_topics<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
+    static EMPTY: LazyLock<TopicSlice> = LazyLock::new(TopicSlice::default);
+    let longest = view.topic_windows.get(&(rules.longest, ())).unwrap_or(&EMPTY);
     let chosen = chosen_topics(longest, &rules.topic_allow, rules.topics_top);
     let mf = out.family(
         "ticketpulse_tickets_created_by_topic",
         "Tickets created by topic (kpis.topics: an allow-list or the most frequent; the rest is other), in the window.",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for ((w, ()), slice) in &view.topic_windows {
-        let window = [("window", rules.windows[*w].clone())];
+        let window = [("window", Cow::Borrowed(rules.windows[*w].as_str()))];
         for (topic, n) in slice.fold(&chosen) {
             push_gauge(mf, &window, &[("topic", topic)], n as f64);
         }
@@ -380,28 +387,27 @@ pub fn render_topics(out: &mut Families, view: &View, rules: &ExportRules) {
 /// Per-agent KPIs, only when `kpis.agents` is enabled. Without an allow-list the labels are
 /// the `top` agents by activity over the longest window, across every partition of this
 /// process; the rest is `other`. Every row has every family, so a table joins them.
-pub fn render_agents(out: &mut Families, view: &View, rules: &ExportRules) {
+pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
     if !rules.agents.enabled {
         return;
     }
-    let empty = crate::agent::AgentSlice::default();
-    let chosen = rules.agents.chosen(view.agent_windows.get(&(rules.longest, ())).unwrap_or(&empty));
-    let rows: Vec<(Labels, crate::agent::AgentTally)> = view
+    static EMPTY: LazyLock<AgentSlice> = LazyLock::new(AgentSlice::default);
+    let chosen = rules.agents.chosen(view.agent_windows.get(&(rules.longest, ())).unwrap_or(&EMPTY));
+    let rows: Vec<(Labels<'a>, AgentTally)> = view
         .agent_windows
         .iter()
         .flat_map(|((w, ()), slice)| {
             let window = &rules.windows[*w];
-            slice
-                .fold(&chosen)
-                .into_iter()
-                .map(move |(agent, tally)| (vec![("window", window.clone()), ("agent", agent.to_string())], tally))
+            slice.fold(&chosen).into_iter().map(move |(agent, tally)| {
+                (Labels::from_iter([("window", Cow::Borrowed(window.as_str())), ("agent", Cow::Borrowed(agent))]), tally)
+            })
         })
         .collect();
     windowed(out, "ticketpulse_agent_replies", "Public messages by the agent (kpis.agents), in the window.", &rows, |t| count(t.replies));
     let mf = out.family(
         "ticketpulse_agent_first_response_time_seconds",
         "First responses the agent gave (count) and their first response times (sum; mean = sum / count), in the window.",
-        MetricType::SUMMARY,
+        Kind::Summary,
     );
     for (labels, t) in &rows {
         push_count_sum(mf, labels, t.first_responses, t.first_response_seconds);
@@ -438,7 +444,7 @@ pub fn render_agents(out: &mut Families, view: &View, rules: &ExportRules) {
 
 /// Cost per resolution and per contact: the configured cost per hour over the window's
 /// length, divided by all solves or all tickets created in the window.
-pub fn render_cost(out: &mut Families, view: &View, rules: &ExportRules) {
+pub fn render_cost<'a>(out: &mut Families<'a>, view: &View, rules: &'a ExportRules) {
     let Some(per_hour) = rules.cost_per_hour else { return };
     // (solved, created) per window, over every dimension key.
     let mut totals = vec![(0u64, 0u64); rules.windows.len()];
@@ -461,10 +467,10 @@ pub fn render_cost(out: &mut Families, view: &View, rules: &ExportRules) {
         ),
     ];
     for (name, help, denominator) in families {
-        let mf = out.family(name, help, MetricType::GAUGE);
+        let mf = out.family(name, help, Kind::Gauge);
         for (w, total) in totals.iter().enumerate() {
             if denominator(total) > 0 {
-                push_gauge(mf, &[("window", rules.windows[w].clone())], &[], cost(w) / denominator(total) as f64);
+                push_gauge(mf, &[("window", Cow::Borrowed(rules.windows[w].as_str()))], &[], cost(w) / denominator(total) as f64);
             }
         }
     }

@@ -2,10 +2,13 @@
 //! the read-time settings, resolved from the rules once at start, so a scrape neither holds
 //! the engine lock for names nor rebuilds them.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use crate::agent::AgentRules;
 use crate::base::Millis;
 use crate::dimensions::{Catalog, DimKey};
-use crate::engine::Rules;
+use crate::engine::{Rules, View};
 use crate::kpi::bucket_labels;
 use crate::sla::{PolicyId, SlaTarget};
 
@@ -57,23 +60,49 @@ impl ExportRules {
         }
     }
 
-    /// The dimension labels of a key, in the configured order.
-    pub fn dims(&self, key: DimKey) -> Labels {
-        self.catalog.labels(key)
+    /// The dimension labels of every key `view` holds, for [`DimLabels::of`].
+    pub fn dim_labels(&self, view: &View) -> DimLabels {
+        let c = &view.current;
+        let keys = (view.windows.keys().map(|(_, key)| *key))
+            .chain(view.sla_windows.keys().map(|(_, (key, _))| *key))
+            .chain(c.open.keys().map(|(_, key)| *key))
+            .chain(c.unmatched.keys().copied())
+            .chain(c.sla.keys().map(|(key, _, _)| *key))
+            .chain(c.oldest_unanswered.keys().copied())
+            .chain(c.backlog.keys().copied())
+            .chain(c.stale.keys().copied());
+        let mut labels = BTreeMap::new();
+        for key in keys {
+            labels.entry(key).or_insert_with(|| self.catalog.labels(key));
+        }
+        DimLabels(labels)
     }
 
     /// `window` and then the dimension labels.
-    pub fn window_dims(&self, window: usize, key: DimKey) -> Labels {
-        let mut labels = vec![("window", self.windows[window].clone())];
-        labels.extend(self.dims(key));
+    pub fn window_dims<'a>(&'a self, dims: &'a DimLabels, window: usize, key: DimKey) -> Labels<'a> {
+        let mut labels = Labels::new();
+        labels.push(("window", Cow::Borrowed(self.windows[window].as_str())));
+        labels.extend(dims.of(key));
         labels
     }
 
     /// The dimension labels of a key, then `policy` and `target`.
-    pub fn sla_series(&self, key: DimKey, policy: PolicyId, target: SlaTarget) -> Labels {
-        let mut labels = self.dims(key);
-        labels.push(("policy", self.policies[usize::from(policy)].clone()));
-        labels.push(("target", target.as_str().to_string()));
+    pub fn sla_series<'a>(&'a self, dims: &'a DimLabels, key: DimKey, policy: PolicyId, target: SlaTarget) -> Labels<'a> {
+        let mut labels: Labels<'a> = dims.of(key).collect();
+        labels.push(("policy", Cow::Borrowed(self.policies[usize::from(policy)].as_str())));
+        labels.push(("target", Cow::Borrowed(target.as_str())));
         labels
+    }
+}
+
+/// The dimension labels of the keys of one View, built once per render (a few hundred keys at
+/// most), so each series borrows its label values rather than allocating them.
+pub struct DimLabels(BTreeMap<DimKey, Vec<(&'static str, String)>>);
+
+impl DimLabels {
+    /// The labels of `key`, in the configured order; `key` must come from the View these were
+    /// built from.
+    pub fn of(&self, key: DimKey) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
+        self.0[&key].iter().map(|(name, value)| (*name, Cow::Borrowed(value.as_str())))
     }
 }

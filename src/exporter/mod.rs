@@ -1,8 +1,10 @@
 //! The Prometheus exporter. Every series is rendered at scrape time (the hot path never
 //! touches a registry, and series of keys that left every window disappear) in two steps: the
-//! engine fills a [`View`] under its lock, and the families are rendered from that View and
-//! the [`ExportRules`] resolved at start, after the lock is released. `replay` renders the
-//! same way from its own engine's View.
+//! engine fills a [`crate::engine::Reading`] under each partition's lock in turn (references
+//! to window slices and the current gauges), and after the locks are released the slices are
+//! merged into a [`View`]
+//! and the families rendered from it and the [`ExportRules`] resolved at start, as text.
+//! `replay` renders the same way from its own engine's View.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -11,7 +13,7 @@
 //! | [`kpi`] | the KPI families ([`kpi::KPIS`] declares the windowed ones), topics, agents, cost |
 //! | [`sla`] | the SLA families |
 //! | [`self_metrics`] | ticketpulse's own families |
-//! | [`encoding`] | Prometheus protobuf plumbing |
+//! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder) |
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
@@ -22,72 +24,106 @@ pub mod self_metrics;
 pub mod server;
 pub mod sla;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use prometheus::core::{Collector, Desc};
+use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::Registry;
 
 use crate::clock::WallClock;
-use crate::engine::{Engine, View};
+use crate::engine::{Engine, View, ViewFolds};
 use crate::internal_events::Telemetry;
 
 pub use labels::ExportRules;
 pub use server::serve;
 
-/// Every family of a View, empty ones included, in declaration order.
-pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
+/// Every family of a View, empty ones included, in declaration order; `dims` are the
+/// dimension labels of its keys ([`ExportRules::dim_labels`]).
+fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLabels, telemetry: &Telemetry) -> Vec<encoding::Family<'a>> {
     let mut out = encoding::Families::default();
-    kpi::render_kpis(&mut out, view, rules);
+    kpi::render_kpis(&mut out, view, rules, dims);
     kpi::render_topics(&mut out, view, rules);
     kpi::render_agents(&mut out, view, rules);
     kpi::render_cost(&mut out, view, rules);
-    sla::render_sla(&mut out, view, rules);
+    sla::render_sla(&mut out, view, rules, dims);
     self_metrics::render_self(&mut out, view, telemetry);
     out.0
 }
 
-/// The text exposition of a View, as a scrape of [`registry`] would give it.
-pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
-    encoding::text(&encoding::gathered(render(view, rules, telemetry)))
+/// Every family of a View as protobuf objects, empty ones included, in declaration order: the
+/// form `prometheus::TextEncoder` encodes, which [`exposition`] is checked against.
+pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
+    let dims = rules.dim_labels(view);
+    let families = families(view, rules, &dims, telemetry);
+    families.iter().map(encoding::to_proto).collect()
 }
 
-/// Renders the engine and the telemetry on every scrape.
-pub struct KpiCollector {
+/// The text exposition of a View, as a scrape of [`registry`] gives it.
+pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
+    let dims = rules.dim_labels(view);
+    encoding::write_text(families(view, rules, &dims, telemetry), &[])
+}
+
+/// What `/metrics` renders: the engine and the telemetry, on every scrape, and the collectors
+/// registered besides them (none in the service; a test adds some).
+pub struct Metrics {
     engine: Arc<Engine>,
     rules: ExportRules,
     telemetry: Arc<Telemetry>,
     /// The live service's clock; `None` in replay, where time is stream time only.
     clock: Option<WallClock>,
+    others: Registry,
+    /// Folds of closed window slices from the previous scrape (renders run one at a time).
+    folds: Mutex<ViewFolds>,
 }
 
-impl KpiCollector {
-    pub fn new(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Self {
-        let rules = ExportRules::new(&engine.shared_rules());
-        Self { engine, rules, telemetry, clock }
+impl Metrics {
+    /// Adds a collector whose families (named apart from ticketpulse's) each scrape includes.
+    pub fn register(&self, collector: Box<dyn Collector>) -> prometheus::Result<()> {
+        self.others.register(collector)
     }
 }
 
-impl Collector for KpiCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        Vec::new()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        // Each partition's lock is held while its part of the View is filled, not while it is rendered.
-        let view = self.engine.view(self.clock.map(|c| c.now()));
-        render(&view, &self.rules, &self.telemetry)
-    }
+/// Builds what `/metrics` renders.
+pub fn registry(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
+    let rules = ExportRules::new(&engine.shared_rules());
+    Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
 }
 
-/// Builds the registry that `/metrics` encodes.
-pub fn registry(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Registry {
-    let registry = Registry::new();
-    registry.register(Box::new(KpiCollector::new(engine, telemetry, clock))).expect("a collector without descriptors always registers");
-    registry
+/// Prometheus text exposition of everything `/metrics` serves. Each partition's lock is held
+/// only while its slices are read ([`Engine::read`]); merging (from the previous scrape's
+/// folds) and rendering come after it.
+pub fn encode(metrics: &Metrics) -> String {
+    let others = metrics.others.gather();
+    let reading = metrics.engine.read(metrics.clock.map(|c| c.now()));
+    let view = reading.merge(&mut crate::lock(&metrics.folds));
+    let dims = metrics.rules.dim_labels(&view);
+    encoding::write_text(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
 }
 
-/// Prometheus text exposition of everything in the registry.
-pub fn encode(registry: &Registry) -> String {
-    encoding::text(&registry.gather())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::Rules;
+
+    /// Families of other collectors (none in the service) take their place by name.
+    #[test]
+    fn collectors_registered_beside_the_engine_are_listed_among_its_families_by_name() {
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
+        let metrics = registry(Arc::new(engine), telemetry, None);
+        let gauge = prometheus::Gauge::new("ticketpulse_tickets_extra", "Sorts between two of ours.").unwrap();
+        gauge.set(2.5);
+        metrics.register(Box::new(gauge)).unwrap();
+        let text = encode(&metrics);
+        // An engine without input still has its configured SLA targets and self-metrics.
+        let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
+        let at = names.iter().position(|n| *n == "ticketpulse_tickets_extra gauge").expect("listed");
+        assert_eq!(
+            names[at - 1..=at + 1],
+            ["ticketpulse_snapshots_saved_total counter", "ticketpulse_tickets_extra gauge", "ticketpulse_tickets_shed_total counter"]
+        );
+        assert!(text.contains("# HELP ticketpulse_tickets_extra Sorts between two of ours.\n# TYPE ticketpulse_tickets_extra gauge\nticketpulse_tickets_extra 2.5\n"));
+    }
 }

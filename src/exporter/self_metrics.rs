@@ -1,53 +1,51 @@
 //! ticketpulse's own families: the [`Telemetry`] counters and the per-partition clocks of a
 //! [`View`].
 
-use prometheus::proto::MetricType;
+use std::borrow::Cow;
 
 use crate::base::PartitionId;
 use crate::engine::{PartitionClock, View};
 use crate::internal_events::Telemetry;
 
-use super::encoding::{push_counter, push_gauge, seconds, Families, Labels};
+use super::encoding::{push_counter, push_gauge, seconds, Families, Kind, Labels};
 
 /// Reads one per-partition progress value.
 type ClockValue = fn(&PartitionClock) -> f64;
 
-fn partition_labels((topic, partition): &PartitionId) -> Labels {
-    vec![("topic", topic.clone()), ("partition", partition.to_string())]
+fn partition_labels((topic, partition): &PartitionId) -> Labels<'_> {
+    Labels::from_iter([("topic", Cow::Borrowed(topic.as_str())), ("partition", Cow::Owned(partition.to_string()))])
 }
 
-pub fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
-    let mf = out.family(
-        "ticketpulse_events_total",
-        "Input messages by event type and result (ok, duplicate, invalid, late).",
-        MetricType::COUNTER,
-    );
+pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telemetry) {
+    let mf =
+        out.family("ticketpulse_events_total", "Input messages by event type and result (ok, duplicate, invalid, late).", Kind::Counter);
     for (event_type, result, n) in telemetry.event_counts() {
-        push_counter(mf, &[("type", event_type.to_string()), ("result", result.as_str().to_string())], n);
+        push_counter(mf, &[("type", Cow::Borrowed(event_type)), ("result", Cow::Borrowed(result.as_str()))], n);
     }
-    let mf = out.family("ticketpulse_invalid_events_total", "Rejected input messages by reason.", MetricType::COUNTER);
+    let mf = out.family("ticketpulse_invalid_events_total", "Rejected input messages by reason.", Kind::Counter);
     for (reason, n) in telemetry.invalid_counts() {
-        push_counter(mf, &[("reason", reason.as_str().to_string())], n);
+        push_counter(mf, &[("reason", Cow::Borrowed(reason.as_str()))], n);
     }
     let (dead_lettered, failed) = telemetry.dead_letter_counts();
-    let mf = out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", MetricType::COUNTER);
+    let mf = out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", Kind::Counter);
     push_counter(mf, &[], dead_lettered);
     let mf = out.family(
         "ticketpulse_dead_letter_failures_total",
         "Rejected messages that could not be written to the dead-letter topic.",
-        MetricType::COUNTER,
+        Kind::Counter,
     );
     push_counter(mf, &[], failed);
 
     let mf = out.family(
         "ticketpulse_consumer_lag_messages",
         "Messages between the consumer position and the end of the partition.",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (p, lag) in telemetry.lags() {
-        push_gauge(mf, &partition_labels(&p), &[], lag as f64);
+        let labels = Labels::from_iter([("topic", Cow::Owned(p.0)), ("partition", Cow::Owned(p.1.to_string()))]);
+        push_gauge(mf, &labels, &[], lag as f64);
     }
-    let clock_families: [(&str, &str, ClockValue); 4] = [
+    let clock_families: [(&'static str, &'static str, ClockValue); 4] = [
         ("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", |c| seconds(c.stream_time)),
         (
             "ticketpulse_watermark_seconds",
@@ -62,7 +60,7 @@ pub fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
         }),
     ];
     for (name, help, value) in clock_families {
-        let mf = out.family(name, help, MetricType::GAUGE);
+        let mf = out.family(name, help, Kind::Gauge);
         for c in &view.clocks {
             push_gauge(mf, &partition_labels(&c.partition), &[], value(c));
         }
@@ -70,47 +68,46 @@ pub fn render_self(out: &mut Families, view: &View, telemetry: &Telemetry) {
     let mf = out.family(
         "ticketpulse_tickets_shed_total",
         "Tickets dropped from state because a partition reached tickets.max_per_partition.",
-        MetricType::COUNTER,
+        Kind::Counter,
     );
     push_counter(mf, &[], telemetry.shed_count());
     let mf = out.family(
         "ticketpulse_reorder_buffer_full_events_total",
         "Events applied before the watermark passed them because a reorder buffer held time.max_buffered_events.",
-        MetricType::COUNTER,
+        Kind::Counter,
     );
     push_counter(mf, &[], telemetry.reorder_buffer_full_count());
     let stats = telemetry.snapshot_stats();
-    let mf = out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", MetricType::COUNTER);
+    let mf = out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", Kind::Counter);
     push_counter(mf, &[], stats.saved);
-    let mf =
-        out.family("ticketpulse_snapshots_restored_total", "Partitions whose state was restored from a snapshot.", MetricType::COUNTER);
+    let mf = out.family("ticketpulse_snapshots_restored_total", "Partitions whose state was restored from a snapshot.", Kind::Counter);
     push_counter(mf, &[], stats.restored);
     let mf = out.family(
         "ticketpulse_snapshot_failures_total",
         "Snapshots that could not be saved, or stored snapshots that could not be used, by operation and reason.",
-        MetricType::COUNTER,
+        Kind::Counter,
     );
     for ((operation, reason), n) in stats.failures {
-        push_counter(mf, &[("operation", operation.to_string()), ("reason", reason.to_string())], n);
+        push_counter(mf, &[("operation", Cow::Borrowed(operation)), ("reason", Cow::Borrowed(reason))], n);
     }
     if let Some((bytes, pause)) = stats.newest {
-        let mf = out.family("ticketpulse_snapshot_size_bytes", "Size of the newest snapshot.", MetricType::GAUGE);
+        let mf = out.family("ticketpulse_snapshot_size_bytes", "Size of the newest snapshot.", Kind::Gauge);
         push_gauge(mf, &[], &[], bytes as f64);
         let mf = out.family(
             "ticketpulse_snapshot_pause_seconds",
             "How long capturing the newest snapshot's state held up consumption (it is encoded and written after).",
-            MetricType::GAUGE,
+            Kind::Gauge,
         );
         push_gauge(mf, &[], &[], pause.as_secs_f64());
     }
     let mf = out.family(
         "ticketpulse_http_connections_dropped_total",
         "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).",
-        MetricType::COUNTER,
+        Kind::Counter,
     );
     for (reason, n) in telemetry.http_dropped_counts() {
-        push_counter(mf, &[("reason", reason.as_str().to_string())], n);
+        push_counter(mf, &[("reason", Cow::Borrowed(reason.as_str()))], n);
     }
-    let mf = out.family("ticketpulse_build_info", "Build information; always 1.", MetricType::GAUGE);
-    push_gauge(mf, &[("version", env!("CARGO_PKG_VERSION").to_string())], &[], 1.0);
+    let mf = out.family("ticketpulse_build_info", "Build information; always 1.", Kind::Gauge);
+    push_gauge(mf, &[("version", Cow::Borrowed(env!("CARGO_PKG_VERSION")))], &[], 1.0);
 }

@@ -11,14 +11,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use prometheus::Registry;
 use tokio::net::TcpListener;
 
 use crate::config::HttpConfig;
 use crate::internal_events::Telemetry;
 use crate::tickets::Api;
 
-use super::encode;
+use super::{encode, Metrics};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -37,7 +36,7 @@ const INDEX: &str = "ticketpulse\n\
 /// and page, with the limits of `config` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    registry: Registry,
+    source: Metrics,
     telemetry: Arc<Telemetry>,
     config: HttpConfig,
     tickets: Option<Api>,
@@ -53,7 +52,7 @@ pub async fn serve(
         .route("/healthz/live", get(|| async { "ok\n" }))
         .route("/healthz/ready", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
-        .with_state(HttpState { renders: Arc::new(Renders::new(registry)), telemetry: Arc::clone(&telemetry) });
+        .with_state(HttpState { renders: Arc::new(Renders::new(source)), telemetry: Arc::clone(&telemetry) });
     if let Some(api) = tickets {
         app = app.merge(api.routes());
     }
@@ -68,7 +67,7 @@ type Rendered = Result<Bytes, Arc<str>>;
 /// clients scrape, at most one render holds the engine lock and a few copies of the
 /// exposition exist, and a slow reader holds only its shared bytes, never engine state.
 struct Renders {
-    registry: Registry,
+    metrics: Arc<Metrics>,
     /// Renders started so far (each started while holding `latest`).
     started: AtomicU64,
     /// The newest render and its number; held for the whole of a render.
@@ -76,8 +75,8 @@ struct Renders {
 }
 
 impl Renders {
-    fn new(registry: Registry) -> Self {
-        Self { registry, started: AtomicU64::new(0), latest: Arc::new(tokio::sync::Mutex::new((0, Ok(Bytes::new())))) }
+    fn new(metrics: Metrics) -> Self {
+        Self { metrics: Arc::new(metrics), started: AtomicU64::new(0), latest: Arc::new(tokio::sync::Mutex::new((0, Ok(Bytes::new())))) }
     }
 
     async fn render(&self) -> Rendered {
@@ -87,11 +86,11 @@ impl Renders {
             return latest.1.clone();
         }
         let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let registry = self.registry.clone();
+        let metrics = Arc::clone(&self.metrics);
         // The lock goes with the render: a scrape abandoned meanwhile does not let another
         // render start beside it.
         let render = tokio::task::spawn_blocking(move || {
-            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| encode(&registry))).map(Bytes::from).map_err(|panic| {
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| encode(&metrics))).map(Bytes::from).map_err(|panic| {
                 let message: Arc<str> = panic
                     .downcast_ref::<&str>()
                     .map(|s| Arc::from(*s))

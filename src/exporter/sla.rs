@@ -1,36 +1,37 @@
 //! The SLA families, pure: the configured targets, windowed outcomes per policy and target,
 //! and the current target gauges, from a [`View`] and the [`ExportRules`].
 
-use prometheus::proto::MetricType;
+use std::borrow::Cow;
 
 use crate::engine::{SlaRow, View};
 use crate::kpi::SlaSlice;
 use crate::sla::SlaTarget;
 
-use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Labels};
-use super::labels::ExportRules;
+use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, Labels};
+use super::labels::{DimLabels, ExportRules};
 
 /// Reads one count of a current SLA series.
 type SlaCount = fn(&SlaRow) -> i64;
 
-pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
+pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
     // From configuration, so alerts can compare a KPI with its policy's target.
     let mf = out.family(
         "ticketpulse_sla_target_seconds",
         "Configured SLA target of each policy, in the time of its calendar (business seconds unless 24x7).",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (policy, target, ms) in &rules.targets {
-        push_gauge(mf, &[("policy", policy.clone()), ("target", target.as_str().to_string())], &[], seconds(*ms));
+        push_gauge(mf, &[("policy", Cow::Borrowed(policy.as_str())), ("target", Cow::Borrowed(target.as_str()))], &[], seconds(*ms));
     }
 
-    let rows: Vec<(Labels, (&SlaSlice, usize))> = view
+    let rows: Vec<(Labels<'a>, (&SlaSlice, usize))> = view
         .sla_windows
         .iter()
         .flat_map(|((w, (key, policy)), slice)| {
             SlaTarget::ALL.map(|t| {
-                let mut labels = vec![("window", rules.windows[*w].clone())];
-                labels.extend(rules.sla_series(*key, *policy, t));
+                let mut labels = Labels::new();
+                labels.push(("window", Cow::Borrowed(rules.windows[*w].as_str())));
+                labels.extend(rules.sla_series(dims, *key, *policy, t));
                 (labels, (slice, t.index()))
             })
         })
@@ -55,7 +56,7 @@ pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
     let mf = out.family(
         "ticketpulse_sla_business_time_seconds",
         "Business time (policy calendar, pauses excluded) from a target's start to its fulfilment, recorded at fulfilment, in the window.",
-        MetricType::SUMMARY,
+        Kind::Summary,
     );
     for (labels, (s, i)) in &rows {
         if s.business_time[*i].count() > 0 {
@@ -63,9 +64,9 @@ pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
         }
     }
 
-    let current: Vec<(Labels, &SlaRow)> =
-        view.current.sla.iter().map(|((key, policy, target), row)| (rules.sla_series(*key, *policy, *target), row)).collect();
-    let counts: [(&str, &str, SlaCount); 3] = [
+    let current: Vec<(Labels<'a>, &SlaRow)> =
+        view.current.sla.iter().map(|((key, policy, target), row)| (rules.sla_series(dims, *key, *policy, *target), row)).collect();
+    let counts: [(&'static str, &'static str, SlaCount); 3] = [
         (
             "ticketpulse_sla_running_targets",
             "SLA targets of open tickets whose clock runs and whose deadline is still ahead (current).",
@@ -79,7 +80,7 @@ pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
         ),
     ];
     for (name, help, pick) in counts {
-        let mf = out.family(name, help, MetricType::GAUGE);
+        let mf = out.family(name, help, Kind::Gauge);
         for (labels, row) in &current {
             push_gauge(mf, labels, &[], pick(row) as f64);
         }
@@ -87,17 +88,17 @@ pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
     let mf = out.family(
         "ticketpulse_sla_at_risk_targets",
         "Running SLA targets due within the horizon and not yet breached (current).",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (labels, row) in &current {
         for (horizon, n) in rules.horizons.iter().zip(&row.at_risk) {
-            push_gauge(mf, labels, &[("horizon", horizon)], *n as f64);
+            push_gauge(mf, labels, &[("horizon", horizon.as_str())], *n as f64);
         }
     }
     let mf = out.family(
         "ticketpulse_sla_next_deadline_seconds",
         "Seconds until the earliest deadline among running SLA targets (current).",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (labels, row) in &current {
         if let Some(due) = row.next_deadline {
@@ -107,9 +108,9 @@ pub fn render_sla(out: &mut Families, view: &View, rules: &ExportRules) {
     let mf = out.family(
         "ticketpulse_sla_unmatched_open_tickets",
         "Open tickets no SLA policy matches: they have no SLA (current).",
-        MetricType::GAUGE,
+        Kind::Gauge,
     );
     for (key, n) in &view.current.unmatched {
-        push_gauge(mf, &rules.dims(*key), &[], *n as f64);
+        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[], *n as f64);
     }
 }
