@@ -16,6 +16,11 @@ use ticketpulse::exporter::{self, ExportRules};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 
+/// The binary's allocator (src/main.rs), so allocation costs, and how they scale across
+/// threads, are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PARTITIONS: i32 = 4;
 /// Messages fed from one partition before moving to the next, as a worker takes them from
 /// its queue interleaved.
