@@ -19,6 +19,10 @@ use ticketpulse::internal_events::Telemetry;
 use ticketpulse::kpi::{KpiSlice, Sample};
 use ticketpulse::window::{WindowSpec, Windows};
 
+/// The binary's allocator (src/main.rs), so allocation costs are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 2026-01-05T00:00:00Z.
 const START: i64 = 1_767_571_200_000;
 

@@ -8,6 +8,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+/// The binary's allocator (src/main.rs), so allocation costs are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Deserialize)]
 #[allow(dead_code)] // read to be parsed, never used
 struct Contract<'a> {

@@ -13,6 +13,10 @@ use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::tickets::{scan, Query};
 
+/// The binary's allocator (src/main.rs), so allocation costs are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(100_000, |a| a.parse().expect("N must be a number"));
     let config = Config::default();
