@@ -9,12 +9,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ticketpulse::config::{Config, Dimension};
+use ticketpulse::config::Config;
 use ticketpulse::dimensions::{Catalog, Dims};
 use ticketpulse::engine::{Engine, Rules, ViewFolds};
 use ticketpulse::event::{self, Priority};
 use ticketpulse::exporter::{self, ExportRules};
-use ticketpulse::generator::{Generator, GeneratorOptions};
+use ticketpulse::generator::{widest_config, Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::kpi::{KpiSlice, Sample};
 use ticketpulse::window::{WindowSpec, Windows};
@@ -109,11 +109,7 @@ fn window_record(c: &mut Criterion) {
 /// optional KPI on, `team` a label too: about 20 000 series; examples/scrape_lock measures
 /// the lock and the pause).
 fn render(c: &mut Criterion) {
-    let mut config = Config::default();
-    config.kpis.agents.enabled = true;
-    config.kpis.cost.per_hour = Some(1400.0);
-    config.dimensions.labels = vec![Dimension::Channel, Dimension::Priority, Dimension::Team];
-    config.dimensions.teams = ["emea", "us", "vip"].map(String::from).to_vec();
+    let config = widest_config();
     let telemetry = Arc::new(Telemetry::default());
     let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     let partition = ("bench".to_string(), 0);

@@ -15,10 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ticketpulse::config::{Config, Dimension};
 use ticketpulse::engine::{Engine, Rules, ViewFolds};
 use ticketpulse::exporter::{self, ExportRules};
-use ticketpulse::generator::{Generator, GeneratorOptions};
+use ticketpulse::generator::{widest_config, Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 
 /// The binary's allocator (src/main.rs), so allocation costs are the service's.
@@ -29,11 +28,7 @@ const SCRAPES: usize = 9;
 
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(200_000, |a| a.parse().expect("EVENTS must be a number"));
-    let mut config = Config::default();
-    config.kpis.agents.enabled = true;
-    config.kpis.cost.per_hour = Some(1400.0);
-    config.dimensions.labels = vec![Dimension::Channel, Dimension::Priority, Dimension::Team];
-    config.dimensions.teams = ["emea", "us", "vip"].map(String::from).to_vec();
+    let config = widest_config();
     let telemetry = Arc::new(Telemetry::default());
     let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
     let partition = ("events".to_string(), 0);

@@ -39,6 +39,15 @@ fn exposition(engine: Engine, telemetry: Arc<Telemetry>) -> String {
     exporter::encode(&exporter::registry(Arc::new(engine), telemetry, None))
 }
 
+/// The exposition after every one of `events`, fed in one go and flushed.
+fn uninterrupted(config: &Config, events: &[String]) -> String {
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry));
+    feed(&engine, events, 0);
+    engine.finish(None);
+    exposition(engine, telemetry)
+}
+
 #[test]
 fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     let events = payloads(20_000);
@@ -46,11 +55,7 @@ fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     // Per-agent windows and each ticket's last replying agent cross the snapshot too.
     config.kpis.agents.enabled = true;
 
-    let telemetry = Arc::new(Telemetry::default());
-    let uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
-    feed(&uninterrupted, &events, 0);
-    uninterrupted.finish(None);
-    let expected = exposition(uninterrupted, telemetry);
+    let expected = uninterrupted(&config, &events);
 
     // Crash after 12 345 messages: only the snapshot survives.
     let before = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
@@ -155,11 +160,7 @@ fn a_capture_is_the_state_at_capture_time_whatever_is_ingested_before_it_is_seal
     let mut config = Config::default();
     config.kpis.agents.enabled = true;
 
-    let telemetry = Arc::new(Telemetry::default());
-    let uninterrupted = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
-    feed(&uninterrupted, &events, 0);
-    uninterrupted.finish(None);
-    let expected = exposition(uninterrupted, telemetry);
+    let expected = uninterrupted(&config, &events);
 
     // The same 12 345 messages into a second engine, which is not snapshotted.
     let at_capture = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
