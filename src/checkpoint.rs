@@ -35,6 +35,11 @@ pub struct Checkpointer {
     jobs: mpsc::Sender<Job>,
     /// Per partition, the offset of the newest snapshot queued (and not failed).
     queued: Arc<Mutex<HashMap<PartitionId, i64>>>,
+    /// Per partition, how many of its captures wait for the writer or are being written.
+    /// A periodic snapshot is not taken while there are any: a store slower than the interval
+    /// would otherwise queue captures without bound, each holding its own copy of every
+    /// ticket changed since the one before.
+    writing: Arc<Mutex<HashMap<PartitionId, usize>>>,
 }
 
 impl Checkpointer {
@@ -42,8 +47,9 @@ impl Checkpointer {
     pub fn new(store: Option<Arc<dyn SnapshotStore>>, engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Self {
         let (jobs, receiver) = mpsc::channel::<Job>();
         let queued = Arc::new(Mutex::new(HashMap::new()));
+        let writing = Arc::new(Mutex::new(HashMap::new()));
         if let Some(store) = store.clone() {
-            let (telemetry, queued) = (Arc::clone(&telemetry), Arc::clone(&queued));
+            let (telemetry, queued, writing) = (Arc::clone(&telemetry), Arc::clone(&queued), Arc::clone(&writing));
             std::thread::Builder::new()
                 .name("snapshot-writer".into())
                 .spawn(move || {
@@ -60,6 +66,7 @@ impl Checkpointer {
                                 }
                             }
                         }
+                        release(&mut lock(&writing), &job.partition);
                         if let Some(done) = job.done {
                             let _ = done.send(());
                         }
@@ -67,11 +74,12 @@ impl Checkpointer {
                 })
                 .expect("spawn the snapshot writer thread");
         }
-        Self { store, engine, telemetry, jobs, queued }
+        Self { store, engine, telemetry, jobs, queued, writing }
     }
 
     /// Snapshots `partitions` (all held, when `None`) that took input since their last
-    /// snapshot. With `wait`, returns once they are written (or failed).
+    /// snapshot. With `wait`, returns once they are written (or failed); without, skips those
+    /// with a snapshot still being written (the next round takes them).
     pub fn checkpoint(&self, partitions: Option<&[PartitionId]>, wait: bool) {
         if self.store.is_none() {
             return;
@@ -85,15 +93,18 @@ impl Checkpointer {
         for partition in partitions {
             let started = Instant::now();
             let unchanged = self.engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
-            if unchanged {
+            if unchanged || (!wait && lock(&self.writing).contains_key(&partition)) {
                 continue;
             }
             let Some(capture) = self.engine.capture(&partition) else { continue };
             let offset = capture.offset();
             lock(&self.queued).insert(partition.clone(), offset);
+            *lock(&self.writing).entry(partition.clone()).or_default() += 1;
             let job = Job { partition, offset, capture, pause: started.elapsed(), done: wait.then(|| done.clone()) };
-            if self.jobs.send(job).is_ok() && wait {
-                pending += 1;
+            match self.jobs.send(job) {
+                Ok(()) => pending += usize::from(wait),
+                // The writer thread is gone (it panicked): nothing is being written.
+                Err(job) => release(&mut lock(&self.writing), &job.0.partition),
             }
         }
         for _ in 0..pending {
@@ -141,11 +152,80 @@ impl Checkpointer {
         None
     }
 
-    /// Forgets what was queued for partitions this process gave up.
+    /// Forgets what was queued for partitions this process gave up (what is being written
+    /// still counts until written).
     pub fn forget(&self, partitions: &[PartitionId]) {
         let mut queued = lock(&self.queued);
         for p in partitions {
             queued.remove(p);
         }
+    }
+}
+
+/// One of `partition`'s captures was written (or failed).
+fn release(writing: &mut HashMap<PartitionId, usize>, partition: &PartitionId) {
+    if let Some(n) = writing.get_mut(partition) {
+        *n -= 1;
+        if *n == 0 {
+            writing.remove(partition);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::Rules;
+    use crate::snapshot::{SnapshotError, Stored};
+
+    /// Records each save, once `gate` lets it through.
+    #[derive(Default)]
+    struct GatedStore {
+        gate: Mutex<()>,
+        saved: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl SnapshotStore for GatedStore {
+        fn save(&self, _: &PartitionId, bytes: &[u8]) -> Result<(), SnapshotError> {
+            drop(lock(&self.gate));
+            lock(&self.saved).push(bytes.to_vec());
+            Ok(())
+        }
+        fn load(&self, _: &PartitionId) -> Result<Vec<Stored>, SnapshotError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Ticket `T{n}` created on email at 2026-01-05 08:00 plus `n` minutes, as message `n`.
+    fn created(engine: &Engine, partition: &PartitionId, n: i64) {
+        let at = 1_767_600_000_000 + n * 60_000;
+        let event = format!(r#"{{"event_id":"c{n}","ticket_id":"T{n}","type":"ticket_created","at":{at},"channel":"email"}}"#);
+        engine.handle(partition, event.as_bytes(), None, &"test").unwrap();
+        engine.consumed(partition, n);
+    }
+
+    #[test]
+    fn a_periodic_snapshot_waits_for_the_one_being_written_rather_than_queue_behind_it() {
+        let store = Arc::new(GatedStore::default());
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Arc::new(Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry)));
+        let checkpoints = Checkpointer::new(Some(Arc::clone(&store) as Arc<dyn SnapshotStore>), Arc::clone(&engine), telemetry);
+        let p: PartitionId = ("tickets".into(), 0);
+        created(&engine, &p, 0);
+        let held = lock(&store.gate);
+        // Offset 1 is captured and held at the store; the two rounds after it take nothing.
+        checkpoints.checkpoint(None, false);
+        let first = engine.snapshot(&p).unwrap();
+        created(&engine, &p, 1);
+        checkpoints.checkpoint(None, false);
+        created(&engine, &p, 2);
+        checkpoints.checkpoint(None, false);
+        drop(held);
+        // A snapshot that must be written (a revoke's) is taken whatever is being written.
+        checkpoints.checkpoint(None, true);
+        let newest = engine.snapshot(&p).unwrap();
+        assert_eq!((first.0, newest.0), (1, 3));
+        assert!(*lock(&store.saved) == [first.1, newest.1], "two saves: offsets 1 and 3");
     }
 }
