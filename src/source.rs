@@ -293,7 +293,13 @@ impl KafkaSource {
                     Ok(())
                 }
                 // Also where a worker that panicked with nothing more dispatched to it is seen.
-                _ = idle_tick.tick() => dispatcher.stopped().map(|()| self.engine.advance_idle(clock.now())),
+                _ = idle_tick.tick() => dispatcher.stopped().and_then(|()| {
+                    // Through the workers' queues for the partitions they own, after what waits there.
+                    let now = clock.now();
+                    let owned = dispatcher.idle(now)?;
+                    self.engine.advance_idle_where(now, |p| !owned.contains(p));
+                    Ok(())
+                }),
                 message = self.consumer.recv() => match message {
                     Ok(message) => {
                         self.telemetry.set_broker_reachable(true);
@@ -363,6 +369,10 @@ impl Worker for PartitionWorker {
 
     fn caught_up(&mut self, partition: &PartitionId, at: Millis) {
         self.engine.caught_up(partition, at);
+    }
+
+    fn idle(&mut self, partitions: &[PartitionId], at: Millis) {
+        self.engine.advance_idle_where(at, |p| partitions.contains(p));
     }
 
     fn forget(&mut self, partitions: &[PartitionId]) {

@@ -11,7 +11,9 @@
 //!   messages are handled in order; a new partition goes to the worker owning fewest.
 //! - Queues are bounded: a busy worker makes the consumer loop wait (backpressure) rather than
 //!   buffer without limit. librdkafka's prefetch keeps the others fed meanwhile.
-//! - End of partition travels through the same queue, after the messages before it.
+//! - End of partition travels through the same queue, after the messages before it, and so
+//!   does the idle check of the partitions a worker owns: a message waiting in a queue was
+//!   received before the check, so it must be handled before stream time follows the clock.
 //! - [`Dispatcher::drain`] sends a barrier to the workers owning the given partitions and
 //!   waits until each has handled everything queued before it (and forgotten them), so a
 //!   revoke or a shutdown snapshots exactly what was consumed. std channels are used because
@@ -46,6 +48,9 @@ pub trait Worker: Send + 'static {
     fn message(&mut self, partition: &PartitionId, message: Self::Message);
     /// `partition` was read to its end at `at` (after the messages before it).
     fn caught_up(&mut self, partition: &PartitionId, at: Millis);
+    /// `partitions` (the ones it owns) are checked for idleness at `at` (after the messages
+    /// before it).
+    fn idle(&mut self, partitions: &[PartitionId], at: Millis);
     /// `partitions` are being let go: drops what the worker keeps for them.
     fn forget(&mut self, partitions: &[PartitionId]);
 }
@@ -53,6 +58,7 @@ pub trait Worker: Send + 'static {
 enum Job<M> {
     Message(PartitionId, M),
     CaughtUp(PartitionId, Millis),
+    Idle(Vec<PartitionId>, Millis),
     /// Acknowledged (with the worker's index) once everything queued before it is handled
     /// and the partitions forgotten.
     Barrier(Vec<PartitionId>, mpsc::Sender<usize>, usize),
@@ -103,6 +109,7 @@ impl<M: Send + 'static> Dispatcher<M> {
                         match job {
                             Job::Message(partition, message) => worker.message(&partition, message),
                             Job::CaughtUp(partition, at) => worker.caught_up(&partition, at),
+                            Job::Idle(partitions, at) => worker.idle(&partitions, at),
                             Job::Barrier(partitions, done, index) => {
                                 worker.forget(&partitions);
                                 let _ = done.send(index);
@@ -124,6 +131,24 @@ impl<M: Send + 'static> Dispatcher<M> {
     /// Queues `partition`'s end, after the messages dispatched before it.
     pub fn caught_up(&self, partition: PartitionId, at: Millis) -> Result<(), WorkerStopped> {
         self.send(partition, |partition| Job::CaughtUp(partition, at))
+    }
+
+    /// Queues the idle check at `at` of the partitions owned, each after the messages
+    /// dispatched before it, and returns them: the caller checks the others itself.
+    pub fn idle(&self, at: Millis) -> Result<Vec<PartitionId>, WorkerStopped> {
+        let pool = lock(&self.pool);
+        let mut by_worker: HashMap<usize, Vec<PartitionId>> = HashMap::new();
+        for (partition, worker) in &pool.owners {
+            by_worker.entry(*worker).or_default().push(partition.clone());
+        }
+        let owned: Vec<PartitionId> = by_worker.values().flatten().cloned().collect();
+        for (worker, mut partitions) in by_worker {
+            partitions.sort();
+            if pool.queues[worker].send(Job::Idle(partitions, at)).is_err() {
+                return Err(pool.stopped(worker));
+            }
+        }
+        Ok(owned)
     }
 
     /// The partitions of a worker that stopped, if one did (it panicked).
@@ -236,6 +261,9 @@ mod tests {
         fn caught_up(&mut self, partition: &PartitionId, at: Millis) {
             let _ = self.log.send((self.id, format!("{}/{} eof at {at}", partition.0, partition.1)));
         }
+        fn idle(&mut self, partitions: &[PartitionId], at: Millis) {
+            let _ = self.log.send((self.id, format!("idle {partitions:?} at {at}")));
+        }
         fn forget(&mut self, partitions: &[PartitionId]) {
             let _ = self.log.send((self.id, format!("forget {partitions:?}")));
         }
@@ -289,6 +317,25 @@ mod tests {
         dispatcher.close();
         let got: Vec<String> = records.try_iter().map(|(_, r)| r).collect();
         assert_eq!(got, ["t/0@7", "t/0@8", "t/0 eof at 1000", "t/0@9"]);
+    }
+
+    #[test]
+    fn an_idle_check_comes_after_the_messages_before_it_on_the_workers_owning_partitions() {
+        let (dispatcher, records, gate) = pool(2, 8);
+        // Held at the gate: t/0 -> worker 0 and t/1 -> worker 1 have messages waiting.
+        let held = lock(&gate);
+        dispatcher.dispatch(p(0), 7).unwrap();
+        dispatcher.dispatch(p(1), 3).unwrap();
+        dispatcher.dispatch(p(2), 4).unwrap();
+        let mut owned = dispatcher.idle(5_000).unwrap();
+        owned.sort();
+        assert_eq!(owned, [p(0), p(1), p(2)]);
+        drop(held);
+        dispatcher.close();
+        let seen: Vec<(usize, String)> = records.try_iter().collect();
+        let on = |worker| seen.iter().filter(|(w, _)| *w == worker).map(|(_, r)| r.as_str()).collect::<Vec<_>>();
+        assert_eq!(on(0), ["t/0@7", "t/2@4", "idle [(\"t\", 0), (\"t\", 2)] at 5000"]);
+        assert_eq!(on(1), ["t/1@3", "idle [(\"t\", 1)] at 5000"]);
     }
 
     #[test]
