@@ -23,8 +23,38 @@ struct Job {
     offset: i64,
     capture: Capture,
     pause: std::time::Duration,
+    /// Counts the job as being written until it is done, or dropped with a panicked writer.
+    writing: Writing,
     /// Signalled once the job is done, for callers that must wait.
     done: Option<mpsc::Sender<()>>,
+}
+
+/// Per partition, how many of its captures wait for the writer or are being written.
+type WritingCounts = Arc<Mutex<HashMap<PartitionId, usize>>>;
+
+/// One capture counted in [`WritingCounts`] for as long as it lives.
+struct Writing {
+    counts: WritingCounts,
+    partition: PartitionId,
+}
+
+impl Writing {
+    fn new(counts: &WritingCounts, partition: &PartitionId) -> Self {
+        *lock(counts).entry(partition.clone()).or_default() += 1;
+        Self { counts: Arc::clone(counts), partition: partition.clone() }
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts);
+        if let Some(n) = counts.get_mut(&self.partition) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.partition);
+            }
+        }
+    }
 }
 
 /// Takes and restores the snapshots of one process's partitions.
@@ -35,11 +65,10 @@ pub struct Checkpointer {
     jobs: mpsc::Sender<Job>,
     /// Per partition, the offset of the newest snapshot queued (and not failed).
     queued: Arc<Mutex<HashMap<PartitionId, i64>>>,
-    /// Per partition, how many of its captures wait for the writer or are being written.
-    /// A periodic snapshot is not taken while there are any: a store slower than the interval
-    /// would otherwise queue captures without bound, each holding its own copy of every
-    /// ticket changed since the one before.
-    writing: Arc<Mutex<HashMap<PartitionId, usize>>>,
+    /// Captures being written: a periodic snapshot of a partition is not taken while one of
+    /// its own is, as a store slower than the interval would otherwise queue captures without
+    /// bound, each holding its own copy of every ticket changed since the one before.
+    writing: WritingCounts,
 }
 
 impl Checkpointer {
@@ -47,9 +76,9 @@ impl Checkpointer {
     pub fn new(store: Option<Arc<dyn SnapshotStore>>, engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Self {
         let (jobs, receiver) = mpsc::channel::<Job>();
         let queued = Arc::new(Mutex::new(HashMap::new()));
-        let writing = Arc::new(Mutex::new(HashMap::new()));
+        let writing = WritingCounts::default();
         if let Some(store) = store.clone() {
-            let (telemetry, queued, writing) = (Arc::clone(&telemetry), Arc::clone(&queued), Arc::clone(&writing));
+            let (telemetry, queued) = (Arc::clone(&telemetry), Arc::clone(&queued));
             std::thread::Builder::new()
                 .name("snapshot-writer".into())
                 .spawn(move || {
@@ -66,7 +95,7 @@ impl Checkpointer {
                                 }
                             }
                         }
-                        release(&mut lock(&writing), &job.partition);
+                        drop(job.writing);
                         if let Some(done) = job.done {
                             let _ = done.send(());
                         }
@@ -89,7 +118,6 @@ impl Checkpointer {
             None => self.engine.partition_ids(),
         };
         let (done, finished) = mpsc::channel();
-        let mut pending = 0;
         for partition in partitions {
             let started = Instant::now();
             let unchanged = self.engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
@@ -99,17 +127,16 @@ impl Checkpointer {
             let Some(capture) = self.engine.capture(&partition) else { continue };
             let offset = capture.offset();
             lock(&self.queued).insert(partition.clone(), offset);
-            *lock(&self.writing).entry(partition.clone()).or_default() += 1;
-            let job = Job { partition, offset, capture, pause: started.elapsed(), done: wait.then(|| done.clone()) };
-            match self.jobs.send(job) {
-                Ok(()) => pending += usize::from(wait),
+            let writing = Writing::new(&self.writing, &partition);
+            let job = Job { partition, offset, capture, pause: started.elapsed(), writing, done: wait.then(|| done.clone()) };
+            if let Err(job) = self.jobs.send(job) {
                 // The writer thread is gone (it panicked): nothing is being written.
-                Err(job) => release(&mut lock(&self.writing), &job.0.partition),
+                tracing::error!(partition = ?job.0.partition, "the snapshot writer stopped; no snapshot is written");
             }
         }
-        for _ in 0..pending {
-            let _ = finished.recv();
-        }
+        // Ends once every job sent is done, or dropped by a writer that panicked on it.
+        drop(done);
+        for () in finished {}
     }
 
     /// Loads the newest usable snapshot of `partition` into the engine and returns the offset
@@ -162,16 +189,6 @@ impl Checkpointer {
     }
 }
 
-/// One of `partition`'s captures was written (or failed).
-fn release(writing: &mut HashMap<PartitionId, usize>, partition: &PartitionId) {
-    if let Some(n) = writing.get_mut(partition) {
-        *n -= 1;
-        if *n == 0 {
-            writing.remove(partition);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +212,45 @@ mod tests {
         fn load(&self, _: &PartitionId) -> Result<Vec<Stored>, SnapshotError> {
             Ok(Vec::new())
         }
+    }
+
+    /// Panics on every save.
+    struct PanickingStore;
+
+    impl SnapshotStore for PanickingStore {
+        fn save(&self, _: &PartitionId, _: &[u8]) -> Result<(), SnapshotError> {
+            panic!("a save that panics");
+        }
+        fn load(&self, _: &PartitionId) -> Result<Vec<Stored>, SnapshotError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_waited_snapshot_returns_when_the_writer_panicked_on_it_or_before_it() {
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Arc::new(Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry)));
+        let checkpoints = Arc::new(Checkpointer::new(Some(Arc::new(PanickingStore)), Arc::clone(&engine), telemetry));
+        let p: PartitionId = ("tickets".into(), 0);
+        let (returned, rounds) = mpsc::channel();
+        let waited = {
+            let (engine, checkpoints, p) = (Arc::clone(&engine), Arc::clone(&checkpoints), p.clone());
+            std::thread::spawn(move || {
+                // The writer panics on the first; the second finds it gone.
+                for n in 0..2 {
+                    created(&engine, &p, n);
+                    checkpoints.checkpoint(None, true);
+                    returned.send(n).unwrap();
+                }
+            })
+        };
+        // An upper bound only: both return at once.
+        let timeout = std::time::Duration::from_secs(60);
+        assert_eq!(rounds.recv_timeout(timeout), Ok(0), "the revoke waiting on a panicked save returns");
+        assert_eq!(rounds.recv_timeout(timeout), Ok(1), "and so does the next one");
+        waited.join().unwrap();
+        // Nothing is left counted as being written: a periodic round is not held back.
+        assert!(lock(&checkpoints.writing).is_empty());
     }
 
     /// Ticket `T{n}` created on email at 2026-01-05 08:00 plus `n` minutes, as message `n`.
