@@ -23,8 +23,38 @@ struct Job {
     offset: i64,
     capture: Capture,
     pause: std::time::Duration,
+    /// Counts the job as being written until it is done, or dropped with a panicked writer.
+    writing: Writing,
     /// Signalled once the job is done, for callers that must wait.
     done: Option<mpsc::Sender<()>>,
+}
+
+/// Per partition, how many of its captures wait for the writer or are being written.
+type WritingCounts = Arc<Mutex<HashMap<PartitionId, usize>>>;
+
+/// One capture counted in [`WritingCounts`] for as long as it lives.
+struct Writing {
+    counts: WritingCounts,
+    partition: PartitionId,
+}
+
+impl Writing {
+    fn new(counts: &WritingCounts, partition: &PartitionId) -> Self {
+        *lock(counts).entry(partition.clone()).or_default() += 1;
+        Self { counts: Arc::clone(counts), partition: partition.clone() }
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts);
+        if let Some(n) = counts.get_mut(&self.partition) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.partition);
+            }
+        }
+    }
 }
 
 /// Takes and restores the snapshots of one process's partitions.
@@ -35,6 +65,10 @@ pub struct Checkpointer {
     jobs: mpsc::Sender<Job>,
     /// Per partition, the offset of the newest snapshot queued (and not failed).
     queued: Arc<Mutex<HashMap<PartitionId, i64>>>,
+    /// Captures being written: a periodic snapshot of a partition is not taken while one of
+    /// its own is, as a store slower than the interval would otherwise queue captures without
+    /// bound, each holding its own copy of every ticket changed since the one before.
+    writing: WritingCounts,
 }
 
 impl Checkpointer {
@@ -42,6 +76,7 @@ impl Checkpointer {
     pub fn new(store: Option<Arc<dyn SnapshotStore>>, engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Self {
         let (jobs, receiver) = mpsc::channel::<Job>();
         let queued = Arc::new(Mutex::new(HashMap::new()));
+        let writing = WritingCounts::default();
         if let Some(store) = store.clone() {
             let (telemetry, queued) = (Arc::clone(&telemetry), Arc::clone(&queued));
             std::thread::Builder::new()
@@ -60,6 +95,7 @@ impl Checkpointer {
                                 }
                             }
                         }
+                        drop(job.writing);
                         if let Some(done) = job.done {
                             let _ = done.send(());
                         }
@@ -67,11 +103,12 @@ impl Checkpointer {
                 })
                 .expect("spawn the snapshot writer thread");
         }
-        Self { store, engine, telemetry, jobs, queued }
+        Self { store, engine, telemetry, jobs, queued, writing }
     }
 
     /// Snapshots `partitions` (all held, when `None`) that took input since their last
-    /// snapshot. With `wait`, returns once they are written (or failed).
+    /// snapshot. With `wait`, returns once they are written (or failed); without, skips those
+    /// with a snapshot still being written (the next round takes them).
     pub fn checkpoint(&self, partitions: Option<&[PartitionId]>, wait: bool) {
         if self.store.is_none() {
             return;
@@ -81,24 +118,25 @@ impl Checkpointer {
             None => self.engine.partition_ids(),
         };
         let (done, finished) = mpsc::channel();
-        let mut pending = 0;
         for partition in partitions {
             let started = Instant::now();
             let unchanged = self.engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
-            if unchanged {
+            if unchanged || (!wait && lock(&self.writing).contains_key(&partition)) {
                 continue;
             }
             let Some(capture) = self.engine.capture(&partition) else { continue };
             let offset = capture.offset();
             lock(&self.queued).insert(partition.clone(), offset);
-            let job = Job { partition, offset, capture, pause: started.elapsed(), done: wait.then(|| done.clone()) };
-            if self.jobs.send(job).is_ok() && wait {
-                pending += 1;
+            let writing = Writing::new(&self.writing, &partition);
+            let job = Job { partition, offset, capture, pause: started.elapsed(), writing, done: wait.then(|| done.clone()) };
+            if let Err(job) = self.jobs.send(job) {
+                // The writer thread is gone (it panicked): nothing is being written.
+                tracing::error!(partition = ?job.0.partition, "the snapshot writer stopped; no snapshot is written");
             }
         }
-        for _ in 0..pending {
-            let _ = finished.recv();
-        }
+        // Ends once every job sent is done, or dropped by a writer that panicked on it.
+        drop(done);
+        for () in finished {}
     }
 
     /// Loads the newest usable snapshot of `partition` into the engine and returns the offset
@@ -141,11 +179,109 @@ impl Checkpointer {
         None
     }
 
-    /// Forgets what was queued for partitions this process gave up.
+    /// Forgets what was queued for partitions this process gave up (what is being written
+    /// still counts until written).
     pub fn forget(&self, partitions: &[PartitionId]) {
         let mut queued = lock(&self.queued);
         for p in partitions {
             queued.remove(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::Rules;
+    use crate::snapshot::{SnapshotError, Stored};
+
+    /// Records each save, once `gate` lets it through.
+    #[derive(Default)]
+    struct GatedStore {
+        gate: Mutex<()>,
+        saved: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl SnapshotStore for GatedStore {
+        fn save(&self, _: &PartitionId, bytes: &[u8]) -> Result<(), SnapshotError> {
+            drop(lock(&self.gate));
+            lock(&self.saved).push(bytes.to_vec());
+            Ok(())
+        }
+        fn load(&self, _: &PartitionId) -> Result<Vec<Stored>, SnapshotError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Panics on every save.
+    struct PanickingStore;
+
+    impl SnapshotStore for PanickingStore {
+        fn save(&self, _: &PartitionId, _: &[u8]) -> Result<(), SnapshotError> {
+            panic!("a save that panics");
+        }
+        fn load(&self, _: &PartitionId) -> Result<Vec<Stored>, SnapshotError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_waited_snapshot_returns_when_the_writer_panicked_on_it_or_before_it() {
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Arc::new(Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry)));
+        let checkpoints = Arc::new(Checkpointer::new(Some(Arc::new(PanickingStore)), Arc::clone(&engine), telemetry));
+        let p: PartitionId = ("tickets".into(), 0);
+        let (returned, rounds) = mpsc::channel();
+        let waited = {
+            let (engine, checkpoints, p) = (Arc::clone(&engine), Arc::clone(&checkpoints), p.clone());
+            std::thread::spawn(move || {
+                // The writer panics on the first; the second finds it gone.
+                for n in 0..2 {
+                    created(&engine, &p, n);
+                    checkpoints.checkpoint(None, true);
+                    returned.send(n).unwrap();
+                }
+            })
+        };
+        // An upper bound only: both return at once.
+        let timeout = std::time::Duration::from_secs(60);
+        assert_eq!(rounds.recv_timeout(timeout), Ok(0), "the revoke waiting on a panicked save returns");
+        assert_eq!(rounds.recv_timeout(timeout), Ok(1), "and so does the next one");
+        waited.join().unwrap();
+        // Nothing is left counted as being written: a periodic round is not held back.
+        assert!(lock(&checkpoints.writing).is_empty());
+    }
+
+    /// Ticket `T{n}` created on email at 2026-01-05 08:00 plus `n` minutes, as message `n`.
+    fn created(engine: &Engine, partition: &PartitionId, n: i64) {
+        let at = 1_767_600_000_000 + n * 60_000;
+        let event = format!(r#"{{"event_id":"c{n}","ticket_id":"T{n}","type":"ticket_created","at":{at},"channel":"email"}}"#);
+        engine.handle(partition, event.as_bytes(), None, &"test").unwrap();
+        engine.consumed(partition, n);
+    }
+
+    #[test]
+    fn a_periodic_snapshot_waits_for_the_one_being_written_rather_than_queue_behind_it() {
+        let store = Arc::new(GatedStore::default());
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Arc::new(Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry)));
+        let checkpoints = Checkpointer::new(Some(Arc::clone(&store) as Arc<dyn SnapshotStore>), Arc::clone(&engine), telemetry);
+        let p: PartitionId = ("tickets".into(), 0);
+        created(&engine, &p, 0);
+        let held = lock(&store.gate);
+        // Offset 1 is captured and held at the store; the two rounds after it take nothing.
+        checkpoints.checkpoint(None, false);
+        let first = engine.snapshot(&p).unwrap();
+        created(&engine, &p, 1);
+        checkpoints.checkpoint(None, false);
+        created(&engine, &p, 2);
+        checkpoints.checkpoint(None, false);
+        drop(held);
+        // A snapshot that must be written (a revoke's) is taken whatever is being written.
+        checkpoints.checkpoint(None, true);
+        let newest = engine.snapshot(&p).unwrap();
+        assert_eq!((first.0, newest.0), (1, 3));
+        assert!(*lock(&store.saved) == [first.1, newest.1], "two saves: offsets 1 and 3");
     }
 }

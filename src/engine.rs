@@ -1011,11 +1011,16 @@ impl Engine {
     /// Live mode: partitions that received nothing for `idle_timeout`, or were read to their
     /// end since their last message, move to wall-clock time.
     pub fn advance_idle(&self, now: Millis) {
+        self.advance_idle_where(now, |_| true);
+    }
+
+    /// [`Engine::advance_idle`] of the partitions `which` selects.
+    pub fn advance_idle_where(&self, now: Millis, which: impl Fn(&PartitionId) -> bool) {
         let idle = self.rules.idle_timeout;
         if idle == 0 {
             return;
         }
-        for (_, lane) in self.lanes() {
+        for (_, lane) in self.lanes().into_iter().filter(|(id, _)| which(id)) {
             let mut p = lock(&lane);
             if p.state.following || p.state.last_arrival.is_some_and(|last| now - last >= idle) {
                 p.advance_to(now);

@@ -22,7 +22,7 @@ use crate::generator::{Generator, GeneratorOptions};
 use crate::internal_events::Telemetry;
 use crate::kafka::client_config;
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
-use crate::source::KafkaSource;
+use crate::source::{KafkaSource, SourceError};
 
 /// How often idle partitions are checked for wall-clock advancement (so a breach is counted
 /// at most this long after the idle timeout and lateness have passed).
@@ -35,7 +35,7 @@ pub struct Running {
     /// Where the tickets API and page are served when `ui.listen` gives them their own address.
     pub ui_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    source: JoinHandle<()>,
+    source: JoinHandle<Result<(), SourceError>>,
     http: JoinHandle<()>,
     shutdown_timeout: Duration,
 }
@@ -46,8 +46,9 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         let stopping = async {
-            self.source.await.context("source task")?;
-            self.http.await.context("http task")
+            let source = self.source.await.context("source task")?;
+            self.http.await.context("http task")?;
+            source.context("source")
         };
         match tokio::time::timeout(self.shutdown_timeout, stopping).await {
             Ok(result) => result?,
@@ -183,6 +184,7 @@ async fn start_with(config: &Config, input: Input) -> anyhow::Result<Running> {
                     _ = feed => {}
                     _ = wait_for_stop(stopped) => {}
                 }
+                Ok(())
             })
         }
     };
@@ -203,9 +205,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// The service until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let running = start(config).await?;
-    shutdown.await;
-    tracing::info!("shutting down");
+    let mut running = start(config).await?;
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutting down"),
+        // The source ends on its own only when it failed (a partition worker panicked): exit
+        // with its error, so the process is restarted, rather than serve what no longer moves.
+        ended = &mut running.source => {
+            let _ = running.stop.send(true);
+            ended.context("source task")?.context("source")?;
+            anyhow::bail!("the source stopped unasked");
+        }
+    }
     running.shutdown().await
 }
 

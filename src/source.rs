@@ -43,7 +43,7 @@ use crate::kafka::{client_config, ClientError, ClientLog};
 
 pub mod workers;
 
-use workers::{Dispatcher, Worker};
+use workers::{Dispatcher, Worker, WorkerStopped};
 
 /// Defaults ticketpulse applies unless `kafka.librdkafka` overrides them.
 const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 4] = [
@@ -74,6 +74,9 @@ pub enum SourceError {
     /// Subscribing to the input topics failed.
     #[error("could not subscribe to {topics:?}: {source}")]
     Subscribe { topics: Vec<String>, source: KafkaError },
+    /// A partition worker panicked; the source stopped rather than hold partitions unread.
+    #[error(transparent)]
+    WorkerStopped(#[from] WorkerStopped),
 }
 
 /// Keeps the engine, its snapshots and telemetry in step with the group's assignment.
@@ -147,7 +150,8 @@ impl ConsumerContext for SourceContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                self.dispatcher.drain(&partitions);
+                // A panicked worker's partitions are dropped here; the consumer loop sees it stopped.
+                let _ = self.drain(Some(&partitions));
                 self.checkpoints.checkpoint(Some(&partitions), true);
                 self.checkpoints.forget(&partitions);
                 self.engine.revoke(&partitions);
@@ -163,6 +167,23 @@ impl ConsumerContext for SourceContext {
         if let Err(error) = result {
             tracing::error!(%error, "rebalance failed");
         }
+    }
+}
+
+impl SourceContext {
+    /// Waits until what was dispatched for `partitions` (all, when `None`) is handled. Those
+    /// a panicked worker owned are dropped, not snapshotted: the panic may have left their
+    /// state half-changed, and their last snapshot re-reads what came after it exactly.
+    fn drain(&self, partitions: Option<&[PartitionId]>) -> Result<(), WorkerStopped> {
+        let drained = match partitions {
+            Some(partitions) => self.dispatcher.drain(partitions),
+            None => self.dispatcher.drain_all(),
+        };
+        drained.inspect_err(|stopped| {
+            tracing::error!(partitions = ?stopped.partitions, "a partition worker panicked; its partitions are dropped unsnapshotted");
+            self.checkpoints.forget(&stopped.partitions);
+            self.engine.revoke(&stopped.partitions);
+        })
     }
 }
 
@@ -251,46 +272,63 @@ impl KafkaSource {
     }
 
     /// Consumes until `stop` turns true; then finishes the messages dispatched, snapshots
-    /// every partition, commits and leaves the group.
-    pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration, snapshot_interval: Duration) {
+    /// every partition, commits and leaves the group. Stops the same way, with the error, when
+    /// a partition worker panicked (its partitions are not snapshotted), so that the group
+    /// hands them to a healthy instance rather than have this one hold them unread.
+    pub async fn run(self, mut stop: watch::Receiver<bool>, idle_check: Duration, snapshot_interval: Duration) -> Result<(), SourceError> {
         let clock = self.clock;
         let dispatcher = &self.consumer.context().dispatcher;
         let mut idle_tick = tokio::time::interval(idle_check);
         idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut snapshot_tick = tokio::time::interval(snapshot_interval);
         snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        let failed = loop {
             // Biased, with the ticks first: under a backlog `recv` is always ready and would
             // starve them.
-            tokio::select! {
+            let handed = tokio::select! {
                 biased;
-                _ = stop.changed() => break,
-                _ = snapshot_tick.tick() => self.checkpoints.checkpoint(None, false),
-                _ = idle_tick.tick() => self.engine.advance_idle(clock.now()),
+                _ = stop.changed() => break Ok(()),
+                _ = snapshot_tick.tick() => {
+                    self.checkpoints.checkpoint(None, false);
+                    Ok(())
+                }
+                // Also where a worker that panicked with nothing more dispatched to it is seen.
+                _ = idle_tick.tick() => dispatcher.stopped().and_then(|()| {
+                    // Through the workers' queues for the partitions they own, after what waits there.
+                    let now = clock.now();
+                    let owned = dispatcher.idle(now)?;
+                    self.engine.advance_idle_where(now, |p| !owned.contains(p));
+                    Ok(())
+                }),
                 message = self.consumer.recv() => match message {
                     Ok(message) => {
                         self.telemetry.set_broker_reachable(true);
                         let partition = (message.topic().to_string(), message.partition());
-                        dispatcher.dispatch(partition, (message.detach(), clock.now()));
+                        dispatcher.dispatch(partition, (message.detach(), clock.now()))
                     }
                     // librdkafka names only the partition number; with several input topics it
                     // is ambiguous, and those partitions follow the clock after idle_timeout.
                     Err(KafkaError::PartitionEOF(number)) => {
                         let assigned = self.consumer.assignment().map(|list| partition_ids(&list)).unwrap_or_default();
-                        if let [partition] = &assigned.into_iter().filter(|(_, p)| *p == number).collect::<Vec<_>>()[..] {
-                            dispatcher.caught_up(partition.clone(), clock.now());
+                        match &assigned.into_iter().filter(|(_, p)| *p == number).collect::<Vec<_>>()[..] {
+                            [partition] => dispatcher.caught_up(partition.clone(), clock.now()),
+                            _ => Ok(()),
                         }
                     }
                     Err(error) => {
                         self.telemetry.kafka_error("consumer", &error, "");
                         tokio::time::sleep(Duration::from_millis(200)).await;
+                        Ok(())
                     }
                 },
+            };
+            if let Err(stopped) = handed {
+                break Err(stopped);
             }
-        }
+        };
         let (consumer, checkpoints) = (Arc::clone(&self.consumer), Arc::clone(&self.checkpoints));
         let _ = tokio::task::spawn_blocking(move || {
-            consumer.context().dispatcher.drain_all();
+            let _ = consumer.context().drain(None);
             checkpoints.checkpoint(None, true);
         })
         .await;
@@ -307,6 +345,7 @@ impl KafkaSource {
         })
         .await
         .ok();
+        failed.map_err(SourceError::from)
     }
 }
 
@@ -330,6 +369,10 @@ impl Worker for PartitionWorker {
 
     fn caught_up(&mut self, partition: &PartitionId, at: Millis) {
         self.engine.caught_up(partition, at);
+    }
+
+    fn idle(&mut self, partitions: &[PartitionId], at: Millis) {
+        self.engine.advance_idle_where(at, |p| partitions.contains(p));
     }
 
     fn forget(&mut self, partitions: &[PartitionId]) {
