@@ -5,9 +5,12 @@
 //!
 //! The backlogs of the last two tests make the partition workers the bottleneck on purpose:
 //! every fifth message is rejected, and a rejected message's dead-letter write is awaited by
-//! its worker (at least librdkafka's 5 ms linger), while the consumer loop reads far faster.
-//! So each worker's queue is full (1024 messages) moments after the start, and a revoke or a
-//! shutdown has to drain it before the snapshot.
+//! its worker (at least the 20 ms `linger.ms` the test configures), while the consumer loop
+//! reads far faster. So each worker's queue is full (1024 messages) moments after the start,
+//! and a revoke or a shutdown has to drain it before the snapshot. Without that drain (each
+//! removed in turn from src/source.rs to check), the revoke test finds A counting about a
+//! thousand messages that B counts again, and the SIGTERM test a second snapshot per
+//! partition, written as the instance left the group after handling the queued messages.
 
 mod common;
 
@@ -17,7 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{create_topics, free_port, key_of, kpis, parse_exposition, produce_all, scrape, total_events, value, wait_for, Broker, Service};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use common::{
+    create_topics, free_port, key_of, kpis, parse_exposition, produce_all, scrape, total_events, value, wait_for, Broker, Service,
+};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 
 const PARTITIONS: i32 = 4;
@@ -73,7 +81,8 @@ async fn four_partitions_on_one_instance_give_the_hand_derived_kpis_and_those_of
     create_topics(&broker.bootstrap, &[(topic, PARTITIONS)]).await;
     // Each ticket's events go to the partition named (keyed by ticket as well). Produced in
     // event-time order, so no event is late on its partition nor in replay's single one.
-    let (email, chat, phone, web) = (created("email", "normal"), created("chat", "urgent"), created("phone", "high"), created("web", "low"));
+    let (email, chat, phone, web) =
+        (created("email", "normal"), created("chat", "urgent"), created("phone", "high"), created("web", "low"));
     let events = [
         event("2026-01-05T09:00:00Z", "P0-EMAIL", 0, &email),
         event("2026-01-05T09:05:00Z", "P0-CHAT", 0, &chat),
@@ -211,8 +220,17 @@ impl Backlog {
 }
 
 /// A `run` configuration: idle advancement off (event time only), snapshots only on revoke
-/// and shutdown (the interval is an hour), on `state`.
-fn write_config(dir: &Path, name: &str, bootstrap: &str, topic: &str, group: &str, dead_letter: &str, state: &Path) -> (PathBuf, SocketAddr) {
+/// and shutdown (the interval is an hour), on `state`; fetches that interleave the
+/// partitions and slow dead-letter writes (see the module docs).
+fn write_config(
+    dir: &Path,
+    name: &str,
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    dead_letter: &str,
+    state: &Path,
+) -> (PathBuf, SocketAddr) {
     let port = free_port();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -227,6 +245,15 @@ dead_letter_topic = "{dead_letter}"
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
 "client.id" = "{name}"
+# tansu answers a fetch with whole partitions up to the request's total (it ignores the
+# per-partition limit): without a small total, A would read the partitions one after the
+# other and reach the last only near the end of the backlog.
+"fetch.max.bytes" = "131072"
+# librdkafka wants it no larger than fetch.max.bytes; the messages are a few hundred bytes.
+"message.max.bytes" = "131072"
+# The dead-letter producer's batching delay, which each awaited rejection waits out: the
+# workers stay the bottleneck (consumers ignore it).
+"linger.ms" = "20"
 [http]
 listen = "127.0.0.1:{port}"
 [time]
@@ -292,10 +319,12 @@ fn restored(log: &str) -> BTreeMap<i32, i64> {
         .collect()
 }
 
-/// Partition numbers named by the log's last line containing `what` ("partitions revoked").
+/// Partition numbers named by the log's lines containing `what` ("partitions revoked"), all
+/// together: a cooperative rebalance may log further lines naming none.
 fn partitions_logged(log: &str, what: &str) -> BTreeSet<i32> {
-    let line = log.lines().rev().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no \"{what}\" in the log:\n{log}"));
-    line.split("\", ").skip(1).map(|r| r.split(')').next().unwrap().parse().unwrap()).collect()
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(what)).collect();
+    assert!(!lines.is_empty(), "no \"{what}\" in the log:\n{log}");
+    lines.iter().flat_map(|line| line.split("\", ").skip(1)).map(|r| r.split(')').next().unwrap().parse().unwrap()).collect()
 }
 
 /// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
@@ -351,6 +380,8 @@ fn a_partition_revoked_with_messages_queued_is_handed_over_exactly() {
     assert_eq!(resumed.keys().copied().collect::<BTreeSet<_>>(), owned_b);
     assert_eq!(counter(&texts[1], "ticketpulse_snapshots_restored_total"), owned_b.len() as f64);
     assert!(resumed.values().all(|offset| *offset > 0), "A had handled messages of each partition: {resumed:?}");
+    let partition_end = |p: &i32| backlog.rejected[p].len() as i64;
+    assert!(resumed.iter().all(|(p, offset)| *offset < partition_end(p)), "A had not read them to the end: {resumed:?}");
 
     // Every message handled once: B from each snapshot's offset on, A everything else; every
     // rejected one dead-lettered once.
@@ -384,7 +415,12 @@ fn a_partition_revoked_with_messages_queued_is_handed_over_exactly() {
     assert!(expected.len() > 200, "a rich backlog: {} series", expected.len());
     let differing: Vec<_> = expected.iter().filter(|(k, e)| sum.get(*k) != Some(e)).map(|(k, e)| (k, sum.get(k), e)).take(10).collect();
     assert!(differing.is_empty(), "A + B differs from one instance: {differing:?}");
-    assert_eq!(sum.len(), expected.len(), "series only A + B have: {:?}", sum.keys().filter(|k| !expected.contains_key(*k)).collect::<Vec<_>>());
+    assert_eq!(
+        sum.len(),
+        expected.len(),
+        "series only A + B have: {:?}",
+        sum.keys().filter(|k| !expected.contains_key(*k)).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -400,7 +436,8 @@ fn sigterm_with_messages_queued_snapshots_them_and_a_restart_ends_exact() {
     let dir = tempfile::tempdir().unwrap();
     let (state, group) = (dir.path().join("state"), format!("{topic}-group"));
     let (config, addr) = write_config(dir.path(), "instance", &broker.bootstrap, topic, &group, dead_letter, &state);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&config).env("RUST_LOG", "warn").spawn().unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&config).env("RUST_LOG", "warn").spawn().unwrap();
     let before = wait_started_mid_backlog(addr, topic, &backlog);
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
@@ -418,11 +455,29 @@ fn sigterm_with_messages_queued_snapshots_them_and_a_restart_ends_exact() {
         let files = std::fs::read_dir(state.join(&group).join(topic).join(p.to_string())).unwrap().count();
         assert_eq!(files, 1, "partition {p}");
     }
+    // Offsets are stored as each message is handled, and committed after the snapshots and
+    // again on leaving the group: equal to the snapshots' offsets only if nothing was handled
+    // after them.
+    let group_reader: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &broker.bootstrap).set("group.id", &group).create().unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        list.add_partition(topic, p);
+    }
+    let committed: BTreeMap<i32, Offset> = group_reader
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect();
+    drop(group_reader);
 
     let restarted = Service::spawn(&config);
     let text = wait_drained(&[addr], topic, backlog.tick).remove(0);
     let resumed = restored(&restarted.stderr());
     assert_eq!(resumed.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(committed, resumed.iter().map(|(p, o)| (*p, Offset::Offset(*o))).collect(), "committed offsets and snapshots");
     assert_eq!(counter(&text, "ticketpulse_snapshots_restored_total"), 4.0);
     // The snapshots hold at least what had been handled when SIGTERM came (the queued
     // messages were handled before them), and the restart read exactly the rest.
