@@ -157,8 +157,14 @@ async fn four_partitions_on_one_instance_give_the_hand_derived_kpis_and_those_of
     assert_eq!(value(&parse_exposition(&expected), "ticketpulse_first_response_time_seconds_sum", &d24("email", "normal")), 4800.0);
 }
 
+/// Held by each backlog test: run together, their brokers and instances would share the two
+/// cores, and B could join only after A had read a partition to its end.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const START: i64 = 1_767_600_000_000; // 2026-01-05T08:00:00Z
-/// Generated events in a backlog; every fourth is followed by a rejected message.
+/// Generated events in the SIGTERM test's backlog; every fourth is followed by a rejected
+/// message. The revoke test's is twice as long: B takes a few seconds to join, and A must not
+/// have read a partition to its end by then.
 const GENERATED: usize = 8_000;
 
 /// The partition a ticket's events are produced to: explicit, so that each partition's
@@ -177,7 +183,7 @@ struct Backlog {
 }
 
 impl Backlog {
-    fn new(seed: u64) -> Backlog {
+    fn new(seed: u64, generated: usize) -> Backlog {
         let mut messages: Vec<Message> = Vec::new();
         let mut rejected: BTreeMap<i32, Vec<bool>> = BTreeMap::new();
         let mut push = |messages: &mut Vec<Message>, key: String, payload: String, p: i32, bad: bool| {
@@ -185,7 +191,7 @@ impl Backlog {
             rejected.entry(p).or_default().push(bad);
         };
         let mut last = START;
-        for (i, g) in Generator::new(GeneratorOptions { seed, tickets_per_hour: 2_000.0, start: START }).take(GENERATED).enumerate() {
+        for (i, g) in Generator::new(GeneratorOptions { seed, tickets_per_hour: 2_000.0, start: START }).take(generated).enumerate() {
             last = g.at;
             let ticket = key_of(&g.payload).expect("generated events name their ticket");
             let p = partition_of(&ticket);
@@ -252,7 +258,9 @@ dead_letter_topic = "{dead_letter}"
 # librdkafka wants it no larger than fetch.max.bytes; the messages are a few hundred bytes.
 "message.max.bytes" = "131072"
 # The dead-letter producer's batching delay, which each awaited rejection waits out: the
-# workers stay the bottleneck (consumers ignore it).
+# workers stay the bottleneck (consumers ignore it). Not much longer: a revoke drains a
+# queue of about 200 rejections, and one longer than tansu's session timeout (6 s) makes
+# the group hand the partitions back and forth before B gets them.
 "linger.ms" = "20"
 [http]
 listen = "127.0.0.1:{port}"
@@ -347,14 +355,15 @@ fn additive(text: &str) -> BTreeMap<String, i64> {
 
 #[test]
 fn a_partition_revoked_with_messages_queued_is_handed_over_exactly() {
+    let _alone = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let broker = Broker::start();
     let topic = "partitions-revoke";
     let dead_letter = "partitions-revoke-dlq";
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(create_topics(&broker.bootstrap, &[(topic, PARTITIONS), (dead_letter, 1)]));
-    let backlog = Backlog::new(31);
+    let backlog = Backlog::new(31, 2 * GENERATED);
     rt.block_on(produce_all(&broker.bootstrap, topic, &backlog.messages));
-    assert_eq!((backlog.len(), backlog.rejected_total()), (GENERATED + GENERATED / 4 + 4, GENERATED / 4));
+    assert_eq!((backlog.len(), backlog.rejected_total()), (2 * GENERATED * 5 / 4 + 4, 2 * GENERATED / 4));
 
     // A and B: one group, one snapshot directory.
     let dir = tempfile::tempdir().unwrap();
@@ -425,12 +434,13 @@ fn a_partition_revoked_with_messages_queued_is_handed_over_exactly() {
 
 #[test]
 fn sigterm_with_messages_queued_snapshots_them_and_a_restart_ends_exact() {
+    let _alone = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let broker = Broker::start();
     let topic = "partitions-sigterm";
     let dead_letter = "partitions-sigterm-dlq";
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(create_topics(&broker.bootstrap, &[(topic, PARTITIONS), (dead_letter, 1)]));
-    let backlog = Backlog::new(47);
+    let backlog = Backlog::new(47, GENERATED);
     rt.block_on(produce_all(&broker.bootstrap, topic, &backlog.messages));
 
     let dir = tempfile::tempdir().unwrap();
