@@ -203,6 +203,13 @@ impl Telemetry {
     /// logged at most once per error code every 10 s, since librdkafka repeats them while the
     /// condition lasts. `reason` must already be free of secrets.
     pub fn kafka_error(&self, client: &str, error: &rdkafka::error::KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            // Not an error: a partition's end that reached the client's queue rather than the
+            // consumer's (just after an assignment). It names no partition, so that partition
+            // follows the wall clock after `time.idle_timeout` instead (docs/operations.md).
+            tracing::debug!(client, reason, "end of partition outside the consumer's queue");
+            return;
+        }
         let kind = match error.rdkafka_error_code() {
             Some(code) => format!("kafka {code:?}"),
             None => "kafka other".to_string(),
@@ -490,6 +497,15 @@ mod tests {
         let gate = lock(&t.log_gate);
         assert_eq!(gate.get("kafka AllBrokersDown").map(|(_, n)| *n), Some(299), "suppressed, counted for the next line");
         assert_eq!(gate.get("kafka SSL").map(|(_, n)| *n), Some(1));
+    }
+
+    #[test]
+    fn an_end_of_partition_on_the_client_queue_is_no_error() {
+        let t = Telemetry::default();
+        let reason = "Fetch from broker 111 reached end of partition at offset 28 (HighwaterMark 28)";
+        let lines = logged(|| t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::PartitionEOF), reason));
+        assert_eq!(lines, Vec::<String>::new());
+        assert!(lock(&t.log_gate).is_empty(), "nothing counted as suppressed");
     }
 
     #[test]
