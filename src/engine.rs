@@ -16,9 +16,10 @@
 
 use std::collections::btree_map::Entry as BEntry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use hashbrown::hash_map::EntryRef;
+use hashbrown::hash_map::{Entry as HEntry, EntryRef};
 use hashbrown::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -150,23 +151,56 @@ pub type SlaKey = (DimKey, PolicyId, SlaTarget);
 
 /// The current (not windowed) gauges of a partition, kept up to date as tickets change.
 /// Deadlines and waiting times are kept as multisets of instants so that what depends on
-/// "now" (at risk, overdue, next deadline, age) is read at scrape time.
+/// "now" (at risk, overdue, next deadline, age) is read at scrape time. The series are found
+/// by hash (their keys are label sets of configured values, bounded), as a read only sums
+/// them into ordered maps; they are stored in key order ([`sorted`]), as when they were B-trees.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Gauges {
     /// Open tickets by status and dimensions.
-    open: BTreeMap<(Status, DimKey), i64>,
+    #[serde(with = "sorted")]
+    open: Series<(Status, DimKey), i64>,
     /// Open tickets no policy matches.
-    unmatched: BTreeMap<DimKey, i64>,
+    #[serde(with = "sorted")]
+    unmatched: Series<DimKey, i64>,
     /// Paused targets.
-    paused: BTreeMap<SlaKey, i64>,
+    #[serde(with = "sorted")]
+    paused: Series<SlaKey, i64>,
     /// Breached targets whose work is still not done.
-    breached: BTreeMap<SlaKey, i64>,
+    #[serde(with = "sorted")]
+    breached: Series<SlaKey, i64>,
     /// Deadlines of running targets.
-    deadlines: BTreeMap<SlaKey, BTreeMap<Millis, Count>>,
+    #[serde(with = "sorted")]
+    deadlines: Series<SlaKey, BTreeMap<Millis, Count>>,
     /// Oldest unanswered customer message of each open ticket.
-    waiting: BTreeMap<DimKey, BTreeMap<Millis, Count>>,
+    #[serde(with = "sorted")]
+    waiting: Series<DimKey, BTreeMap<Millis, Count>>,
     /// Creation time of each open ticket (backlog by age).
-    created: BTreeMap<DimKey, BTreeMap<Millis, Count>>,
+    #[serde(with = "sorted")]
+    created: Series<DimKey, BTreeMap<Millis, Count>>,
+}
+
+/// Gauge series by key. Keys are bounded label sets built from configured values (never raw
+/// input), so the hasher is picked for speed; aHash, as the window series use.
+type Series<K, V> = HashMap<K, V, ahash::RandomState>;
+
+/// Serde for [`Series`]: written as a map in key order, the bytes a `BTreeMap` wrote, so a
+/// snapshot does not depend on hash order and older snapshots read the same.
+mod sorted {
+    use super::Series;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::hash::Hash;
+
+    pub fn serialize<K: Ord + Serialize, V: Serialize, S: Serializer>(series: &Series<K, V>, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(&K, &V)> = series.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        serializer.collect_map(entries)
+    }
+
+    pub fn deserialize<'de, K: Deserialize<'de> + Hash + Eq, V: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Series<K, V>, D::Error> {
+        Series::deserialize(deserializer)
+    }
 }
 
 impl Gauges {
@@ -335,34 +369,40 @@ impl std::ops::AddAssign<&Count> for i64 {
 }
 
 /// [`bump`] on the multiset of instants under `key`, dropping the multiset when it empties.
-fn bump_within<K: Ord + Copy>(map: &mut BTreeMap<K, BTreeMap<Millis, Count>>, key: K, at: Millis, delta: i64) {
-    let set = map.entry(key).or_default();
-    match set.entry(at) {
-        BEntry::Occupied(mut e) => {
-            e.get_mut().0 += delta as i32;
-            if e.get().0 == 0 {
-                e.remove();
+fn bump_within<K: Hash + Eq>(map: &mut Series<K, BTreeMap<Millis, Count>>, key: K, at: Millis, delta: i64) {
+    match map.entry(key) {
+        HEntry::Occupied(mut set) => {
+            match set.get_mut().entry(at) {
+                BEntry::Occupied(mut e) => {
+                    e.get_mut().0 += delta as i32;
+                    if e.get().0 == 0 {
+                        e.remove();
+                    }
+                }
+                BEntry::Vacant(e) => {
+                    e.insert(Count(delta as i32));
+                }
+            }
+            if set.get().is_empty() {
+                set.remove();
             }
         }
-        BEntry::Vacant(e) => {
-            e.insert(Count(delta as i32));
+        HEntry::Vacant(set) => {
+            set.insert(BTreeMap::from([(at, Count(delta as i32))]));
         }
-    }
-    if set.is_empty() {
-        map.remove(&key);
     }
 }
 
 /// Adds `delta`, dropping entries that reach zero so their series disappear.
-fn bump<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, delta: i64) {
+fn bump<K: Hash + Eq>(map: &mut Series<K, i64>, key: K, delta: i64) {
     match map.entry(key) {
-        BEntry::Occupied(mut e) => {
+        HEntry::Occupied(mut e) => {
             *e.get_mut() += delta;
             if *e.get() == 0 {
                 e.remove();
             }
         }
-        BEntry::Vacant(e) => {
+        HEntry::Vacant(e) => {
             e.insert(delta);
         }
     }
