@@ -222,36 +222,45 @@ impl ParseLimits {
 /// Every field any event type may carry; validated by hand for precise reasons.
 #[derive(Deserialize)]
 struct RawEvent<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     event_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     ticket_id: Option<Cow<'a, str>>,
-    #[serde(rename = "type", borrow)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed")]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     at: Option<RawTime<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     channel: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     priority: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     team: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     topic: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     requester: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     author: Option<Cow<'a, str>>,
     public: Option<bool>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     status: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     survey: Option<Cow<'a, str>>,
     score: Option<f64>,
     seconds: Option<f64>,
     sentiment: Option<f64>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     agent_id: Option<Cow<'a, str>>,
+}
+
+/// A string field as sent, borrowed from the message unless it holds escapes. Needed because
+/// `#[serde(borrow)]` does not reach through `Option` (serde-rs/serde#2016): a plain
+/// `Option<Cow<str>>` field allocates every string, five or more an event.
+fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text>::deserialize(deserializer)?.map(|Text(text)| text))
 }
 
 /// `at` as sent: read by its own visitor rather than `#[serde(untagged)]`, which buffers the
@@ -585,6 +594,18 @@ mod tests {
         assert_eq!(err.detail, "`score` 6 is outside 1..=5");
         let sentiment = r#"{"event_id":"e","ticket_id":"t","type":"message","at":1,"author":"customer","sentiment":1.2}"#;
         assert_eq!(reason(sentiment), InvalidReason::OutOfRange);
+    }
+
+    #[test]
+    fn strings_are_borrowed_from_the_message_unless_escaped() {
+        let json = r#"{"event_id":"e-1","ticket_id":"T\u0031","type":"ticket_created","channel":null}"#;
+        let raw: RawEvent = serde_json::from_str(json).unwrap();
+        assert!(matches!(raw.event_id, Some(Cow::Borrowed("e-1"))));
+        assert!(matches!(raw.kind, Some(Cow::Borrowed("ticket_created"))));
+        assert!(matches!(raw.ticket_id.as_deref(), Some("T1")) && matches!(raw.ticket_id, Some(Cow::Owned(_))), "unescaped into a copy");
+        assert!(raw.channel.is_none() && raw.priority.is_none(), "null and absent are both none");
+        let wrong = serde_json::from_str::<RawEvent>(r#"{"channel":5}"#).err().unwrap().to_string();
+        assert_eq!(wrong, "invalid type: integer `5`, expected a string at line 1 column 12");
     }
 
     #[test]
