@@ -50,9 +50,11 @@ enum Value {
     Summary { count: u64, sum: f64, quantiles: Option<[f64; 3]> },
 }
 
+/// One series: its labels, a range of its family's `labels`, and its value. Small (64 bytes
+/// against 300 with its labels inline), as a scrape builds and sorts 20 000 of them.
 #[derive(Debug)]
-struct Series<'a> {
-    labels: Labels<'a>,
+struct Series {
+    labels: (u32, u32),
     value: Value,
 }
 
@@ -62,7 +64,30 @@ pub struct Family<'a> {
     name: &'static str,
     help: &'static str,
     kind: Kind,
-    series: Vec<Series<'a>>,
+    /// The labels of every series, one series after another.
+    labels: Vec<(&'static str, Cow<'a, str>)>,
+    series: Vec<Series>,
+}
+
+impl<'a> Family<'a> {
+    /// Appends a series of `labels` and then `extra`.
+    fn push(&mut self, labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)], value: Value) {
+        let start = self.labels.len() as u32;
+        self.labels.extend_from_slice(labels);
+        self.labels.extend(extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value))));
+        self.series.push(Series { labels: (start, self.labels.len() as u32), value });
+    }
+
+    /// Room for `series` more series of `labels` labels each, so the vectors grow once.
+    pub fn reserve(&mut self, series: usize, labels: usize) {
+        self.series.reserve(series);
+        self.labels.reserve(series * labels);
+    }
+}
+
+/// The labels of `s` in `labels`, its family's.
+fn labels_of<'f, 'a>(labels: &'f [(&'static str, Cow<'a, str>)], s: &Series) -> &'f [(&'static str, Cow<'a, str>)] {
+    &labels[s.labels.0 as usize..s.labels.1 as usize]
 }
 
 /// Metric families under construction, in declaration order.
@@ -71,34 +96,28 @@ pub struct Families<'a>(pub Vec<Family<'a>>);
 
 impl<'a> Families<'a> {
     pub fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut Family<'a> {
-        self.0.push(Family { name, help, kind, series: Vec::new() });
+        self.0.push(Family { name, help, kind, labels: Vec::new(), series: Vec::new() });
         self.0.last_mut().expect("just pushed")
     }
 }
 
-/// `labels` and then `extra`.
-fn joined<'a>(labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)]) -> Labels<'a> {
-    labels.iter().cloned().chain(extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value)))).collect()
-}
-
 pub fn push_gauge<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)], value: f64) {
-    mf.series.push(Series { labels: joined(labels, extra), value: Value::Number(value) });
+    mf.push(labels, extra, Value::Number(value));
 }
 
 pub fn push_counter<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], value: u64) {
-    mf.series.push(Series { labels: joined(labels, &[]), value: Value::Number(value as f64) });
+    mf.push(labels, &[], Value::Number(value as f64));
 }
 
 /// A summary of a distribution: its count, sum and [`QUANTILES`].
 pub fn push_summary<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], d: &Distribution) {
     let quantiles = d.quantiles(QUANTILES).map(|v| v.unwrap_or(f64::NAN));
-    mf.series
-        .push(Series { labels: joined(labels, &[]), value: Value::Summary { count: d.count(), sum: d.sum(), quantiles: Some(quantiles) } });
+    mf.push(labels, &[], Value::Summary { count: d.count(), sum: d.sum(), quantiles: Some(quantiles) });
 }
 
 /// A summary of a count and a sum only, without quantiles.
 pub fn push_count_sum<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], count: u64, sum: f64) {
-    mf.series.push(Series { labels: joined(labels, &[]), value: Value::Summary { count, sum, quantiles: None } });
+    mf.push(labels, &[], Value::Summary { count, sum, quantiles: None });
 }
 
 /// A gauge family of one series per row whose value is `Some`.
@@ -110,6 +129,7 @@ pub fn windowed<'a, T: Copy>(
     value: impl Fn(T) -> Option<f64>,
 ) {
     let mf = out.family(name, help, Kind::Gauge);
+    mf.reserve(rows.len(), rows.first().map_or(0, |(labels, _)| labels.len()));
     for (labels, item) in rows {
         if let Some(v) = value(*item) {
             push_gauge(mf, labels, &[], v);
@@ -126,7 +146,7 @@ pub fn seconds(ms: Millis) -> f64 {
 }
 
 /// The order a registry gathers series in: by number of labels, then by label values.
-fn by_label_values(a: &Labels<'_>, b: &Labels<'_>) -> std::cmp::Ordering {
+fn by_label_values(a: &[(&'static str, Cow<'_, str>)], b: &[(&'static str, Cow<'_, str>)]) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.iter().map(|(_, v)| v).cmp(b.iter().map(|(_, v)| v)))
 }
 
@@ -145,14 +165,15 @@ pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> S
         while let Some(other) = others.next_if(|o| o.name() < f.name) {
             out.push_str(&text(std::slice::from_ref(other)));
         }
-        f.series.sort_by(|a, b| by_label_values(&a.labels, &b.labels));
+        let series_labels = &f.labels;
+        f.series.sort_by(|a, b| by_label_values(labels_of(series_labels, a), labels_of(series_labels, b)));
         let _ = write!(out, "# HELP {} ", f.name);
         escape_into(&mut out, f.help, false);
         out.push('\n');
         let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
         for s in &f.series {
             labels.clear();
-            for (i, (name, value)) in s.labels.iter().enumerate() {
+            for (i, (name, value)) in labels_of(&f.labels, s).iter().enumerate() {
                 labels.push(if i == 0 { '{' } else { ',' });
                 labels.push_str(name);
                 labels.push_str("=\"");
@@ -228,7 +249,7 @@ pub fn to_proto(family: &Family<'_>) -> MetricFamily {
     for s in &family.series {
         let mut m = Metric::default();
         m.set_label(
-            s.labels
+            labels_of(&family.labels, s)
                 .iter()
                 .map(|(name, value)| {
                     let mut lp = LabelPair::default();

@@ -317,6 +317,7 @@ pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Export
             Read::Gauge(read) => windowed(out, kpi.name, kpi.help, &rows, read),
             Read::Summary(read) => {
                 let mf = out.family(kpi.name, kpi.help, Kind::Summary);
+                mf.reserve(rows.len(), rows.first().map_or(0, |(labels, _)| labels.len()));
                 for (labels, s) in &rows {
                     if read(s).count() > 0 {
                         push_summary(mf, labels, read(s));
