@@ -83,6 +83,21 @@ impl<'a> Family<'a> {
         self.series.reserve(series);
         self.labels.reserve(series * labels);
     }
+
+    /// The length of the family's text or a little more (escapes aside), so the output grows
+    /// once; room reserved and never written costs no page.
+    fn text_len(&self) -> usize {
+        let series = self.series.iter().map(|s| {
+            let labels: usize = labels_of(&self.labels, s).iter().map(|(name, value)| name.len() + value.len() + 4).sum();
+            let lines = match s.value {
+                Value::Number(_) => 1,
+                Value::Summary { quantiles, .. } => 2 + 3 * usize::from(quantiles.is_some()),
+            };
+            // Name and suffix, labels and braces, a quantile label, a value and the newline.
+            lines * (self.name.len() + 8 + labels + 20 + 26)
+        });
+        self.help.len() + 2 * self.name.len() + 32 + series.sum::<usize>()
+    }
 }
 
 /// The labels of `s` in `labels`, its family's.
@@ -157,7 +172,9 @@ fn by_label_values(a: &[(&'static str, Cow<'_, str>)], b: &[(&'static str, Cow<'
 pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> String {
     families.retain(|f| !f.series.is_empty());
     families.sort_by_key(|f| f.name);
-    let mut out = String::with_capacity(families.iter().map(|f| f.series.len() * 128 + 256).sum());
+    let mut out = String::with_capacity(families.iter().map(Family::text_len).sum());
+    // As `{q}` writes each of QUANTILES, once rather than on every line.
+    let quantiles_text = QUANTILES.map(|q| q.to_string());
     let mut others = gathered.iter().peekable();
     // One series' `{labels` (no closing brace), shared by a summary's lines.
     let mut labels = String::new();
@@ -183,8 +200,8 @@ pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> S
             match s.value {
                 Value::Number(v) => sample(&mut out, f.name, "", &labels, None, v),
                 Value::Summary { count, sum, quantiles } => {
-                    for (q, v) in QUANTILES.iter().zip(quantiles.iter().flatten()) {
-                        sample(&mut out, f.name, "", &labels, Some(*q), *v);
+                    for (q, v) in quantiles_text.iter().zip(quantiles.iter().flatten()) {
+                        sample(&mut out, f.name, "", &labels, Some(q), *v);
                     }
                     sample(&mut out, f.name, "_sum", &labels, None, sum);
                     sample(&mut out, f.name, "_count", &labels, None, count as f64);
@@ -199,21 +216,31 @@ pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> S
 }
 
 /// One line: `name{labels,quantile="q"} value`, braces only when there is a label.
-fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, quantile: Option<f64>, value: f64) {
+fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, quantile: Option<&str>, value: f64) {
     out.push_str(name);
     out.push_str(suffix);
     out.push_str(labels);
-    match (quantile, labels.is_empty()) {
-        (Some(q), true) => {
-            let _ = write!(out, "{{quantile=\"{q}\"}}");
-        }
-        (Some(q), false) => {
-            let _ = write!(out, ",quantile=\"{q}\"}}");
-        }
-        (None, true) => {}
-        (None, false) => out.push('}'),
+    if let Some(q) = quantile {
+        out.push_str(if labels.is_empty() { "{quantile=\"" } else { ",quantile=\"" });
+        out.push_str(q);
+        out.push('"');
     }
-    let _ = writeln!(out, " {value}");
+    if quantile.is_some() || !labels.is_empty() {
+        out.push('}');
+    }
+    out.push(' ');
+    number(out, value);
+    out.push('\n');
+}
+
+/// `value` as `{value}` writes it. Counts are most values: an integer below 2^53 is written as
+/// the `i64` it equals (the same digits, without the float formatting); -0 keeps its sign.
+fn number(out: &mut String, value: f64) {
+    if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 && !(value == 0.0 && value.is_sign_negative()) {
+        out.push_str(itoa::Buffer::new().format(value as i64));
+    } else {
+        let _ = write!(out, "{value}");
+    }
 }
 
 /// Appends a HELP text (`\` and newline escaped) or a label value (`"` too), as the text
@@ -318,6 +345,28 @@ pub fn text(families: &[MetricFamily]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let cases = [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (7.0, "7"),
+            (-3.0, "-3"),
+            (0.25, "0.25"),
+            (1e15, "1000000000000000"),
+            (9_007_199_254_740_991.0, "9007199254740991"),
+            // 2^60: beyond 2^53, the shortest digits that read back, as `{}` writes them.
+            (1_152_921_504_606_846_976.0, "1152921504606847000"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+        ];
+        for (value, text) in cases {
+            let mut out = String::new();
+            number(&mut out, value);
+            assert_eq!((out.as_str(), format!("{value}")), (text, text.to_string()), "{value}");
+        }
+    }
 
     #[test]
     fn families_are_written_as_the_text_encoder_writes_them() {
