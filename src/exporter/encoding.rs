@@ -50,104 +50,136 @@ enum Value {
     Summary { count: u64, sum: f64, quantiles: Option<[f64; 3]> },
 }
 
-/// One series: its labels, a range of its family's `labels`, and its value. Small (64 bytes
-/// against 300 with its labels inline), as a scrape builds and sorts 20 000 of them.
+/// Labels stored once in [`Families`] (a range of its `labels`), for any number of series:
+/// a KPI row's labels serve the series of every KPI family.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelSet(u32, u32);
+
+/// No labels.
+pub const NO_LABELS: LabelSet = LabelSet(0, 0);
+
+/// One series: a label set, its own labels after it, and its value. Small (72 bytes against
+/// 300 with its labels inline), as a scrape builds and sorts 20 000 of them.
 #[derive(Debug)]
 struct Series {
-    labels: (u32, u32),
+    labels: LabelSet,
+    extra: LabelSet,
     value: Value,
 }
 
 /// One metric family under construction.
 #[derive(Debug)]
-pub struct Family<'a> {
+struct Family {
     name: &'static str,
     help: &'static str,
     kind: Kind,
-    /// The labels of every series, one series after another.
-    labels: Vec<(&'static str, Cow<'a, str>)>,
     series: Vec<Series>,
 }
 
-impl<'a> Family<'a> {
-    /// Appends a series of `labels` and then `extra`.
-    fn push(&mut self, labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)], value: Value) {
-        let start = self.labels.len() as u32;
-        self.labels.extend_from_slice(labels);
-        self.labels.extend(extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value))));
-        self.series.push(Series { labels: (start, self.labels.len() as u32), value });
+/// Metric families under construction, in declaration order, and the labels of their series.
+#[derive(Default)]
+pub struct Families<'a> {
+    labels: Vec<(&'static str, Cow<'a, str>)>,
+    families: Vec<Family>,
+}
+
+impl<'a> Families<'a> {
+    pub fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> FamilyMut<'_, 'a> {
+        self.families.push(Family { name, help, kind, series: Vec::new() });
+        FamilyMut { labels: &mut self.labels, family: self.families.last_mut().expect("just pushed") }
     }
 
-    /// Room for `series` more series of `labels` labels each, so the vectors grow once.
-    pub fn reserve(&mut self, series: usize, labels: usize) {
-        self.series.reserve(series);
-        self.labels.reserve(series * labels);
+    /// Stores `labels` for series to share.
+    pub fn set(&mut self, labels: impl IntoIterator<Item = (&'static str, Cow<'a, str>)>) -> LabelSet {
+        store(&mut self.labels, labels)
     }
 
-    /// The length of the family's text or a little more (escapes aside), so the output grows
-    /// once; room reserved and never written costs no page.
-    fn text_len(&self) -> usize {
-        let series = self.series.iter().map(|s| {
-            let labels: usize = labels_of(&self.labels, s).iter().map(|(name, value)| name.len() + value.len() + 4).sum();
+    /// The labels of `s`: its set's, then its own.
+    fn labels_of(&self, s: &Series) -> impl ExactSizeIterator<Item = &(&'static str, Cow<'a, str>)> + Clone {
+        let range = |set: LabelSet| &self.labels[set.0 as usize..set.1 as usize];
+        let (set, extra) = (range(s.labels), range(s.extra));
+        // A chain of slices does not know its length; this one does.
+        (0..set.len() + extra.len()).map(move |i| if i < set.len() { &set[i] } else { &extra[i - set.len()] })
+    }
+
+    /// The length of `f`'s text or a little more (escapes aside), so the output grows once;
+    /// room reserved and never written costs no page.
+    fn text_len(&self, f: &Family) -> usize {
+        let series = f.series.iter().map(|s| {
+            let labels: usize = self.labels_of(s).map(|(name, value)| name.len() + value.len() + 4).sum();
             let lines = match s.value {
                 Value::Number(_) => 1,
                 Value::Summary { quantiles, .. } => 2 + 3 * usize::from(quantiles.is_some()),
             };
             // Name and suffix, labels and braces, a quantile label, a value and the newline.
-            lines * (self.name.len() + 8 + labels + 20 + 26)
+            lines * (f.name.len() + 8 + labels + 20 + 26)
         });
-        self.help.len() + 2 * self.name.len() + 32 + series.sum::<usize>()
+        f.help.len() + 2 * f.name.len() + 32 + series.sum::<usize>()
     }
 }
 
-/// The labels of `s` in `labels`, its family's.
-fn labels_of<'f, 'a>(labels: &'f [(&'static str, Cow<'a, str>)], s: &Series) -> &'f [(&'static str, Cow<'a, str>)] {
-    &labels[s.labels.0 as usize..s.labels.1 as usize]
+fn store<'a>(into: &mut Vec<(&'static str, Cow<'a, str>)>, labels: impl IntoIterator<Item = (&'static str, Cow<'a, str>)>) -> LabelSet {
+    let start = into.len() as u32;
+    into.extend(labels);
+    LabelSet(start, into.len() as u32)
 }
 
-/// Metric families under construction, in declaration order.
-#[derive(Default)]
-pub struct Families<'a>(pub Vec<Family<'a>>);
+/// The family [`Families::family`] added last, to add series to.
+pub struct FamilyMut<'f, 'a> {
+    labels: &'f mut Vec<(&'static str, Cow<'a, str>)>,
+    family: &'f mut Family,
+}
 
-impl<'a> Families<'a> {
-    pub fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut Family<'a> {
-        self.0.push(Family { name, help, kind, labels: Vec::new(), series: Vec::new() });
-        self.0.last_mut().expect("just pushed")
+impl<'a> FamilyMut<'_, 'a> {
+    /// Stores `labels` for series to share.
+    pub fn set(&mut self, labels: impl IntoIterator<Item = (&'static str, Cow<'a, str>)>) -> LabelSet {
+        store(self.labels, labels)
+    }
+
+    /// Appends a series of `labels` and then `extra`.
+    fn push(&mut self, labels: LabelSet, extra: &[(&'static str, &'a str)], value: Value) {
+        let extra = if extra.is_empty() { NO_LABELS } else { self.set(extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value)))) };
+        self.family.series.push(Series { labels, extra, value });
+    }
+
+    /// Room for `series` more series, so the vector grows once.
+    pub fn reserve(&mut self, series: usize) {
+        self.family.series.reserve(series);
     }
 }
 
-pub fn push_gauge<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], extra: &[(&'static str, &'a str)], value: f64) {
+pub fn push_gauge<'a>(mf: &mut FamilyMut<'_, 'a>, labels: LabelSet, extra: &[(&'static str, &'a str)], value: f64) {
     mf.push(labels, extra, Value::Number(value));
 }
 
-pub fn push_counter<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], value: u64) {
+pub fn push_counter(mf: &mut FamilyMut<'_, '_>, labels: LabelSet, value: u64) {
     mf.push(labels, &[], Value::Number(value as f64));
 }
 
 /// A summary of a distribution: its count, sum and [`QUANTILES`].
-pub fn push_summary<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], d: &Distribution) {
+pub fn push_summary(mf: &mut FamilyMut<'_, '_>, labels: LabelSet, d: &Distribution) {
     let quantiles = d.quantiles(QUANTILES).map(|v| v.unwrap_or(f64::NAN));
     mf.push(labels, &[], Value::Summary { count: d.count(), sum: d.sum(), quantiles: Some(quantiles) });
 }
 
 /// A summary of a count and a sum only, without quantiles.
-pub fn push_count_sum<'a>(mf: &mut Family<'a>, labels: &[(&'static str, Cow<'a, str>)], count: u64, sum: f64) {
+pub fn push_count_sum(mf: &mut FamilyMut<'_, '_>, labels: LabelSet, count: u64, sum: f64) {
     mf.push(labels, &[], Value::Summary { count, sum, quantiles: None });
 }
 
 /// A gauge family of one series per row whose value is `Some`.
-pub fn windowed<'a, T: Copy>(
-    out: &mut Families<'a>,
+pub fn windowed<T: Copy>(
+    out: &mut Families<'_>,
     name: &'static str,
     help: &'static str,
-    rows: &[(Labels<'a>, T)],
+    rows: &[(LabelSet, T)],
     value: impl Fn(T) -> Option<f64>,
 ) {
-    let mf = out.family(name, help, Kind::Gauge);
-    mf.reserve(rows.len(), rows.first().map_or(0, |(labels, _)| labels.len()));
+    let mf = &mut out.family(name, help, Kind::Gauge);
+    mf.reserve(rows.len());
     for (labels, item) in rows {
         if let Some(v) = value(*item) {
-            push_gauge(mf, labels, &[], v);
+            push_gauge(mf, *labels, &[], v);
         }
     }
 }
@@ -161,18 +193,22 @@ pub fn seconds(ms: Millis) -> f64 {
 }
 
 /// The order a registry gathers series in: by number of labels, then by label values.
-fn by_label_values(a: &[(&'static str, Cow<'_, str>)], b: &[(&'static str, Cow<'_, str>)]) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.iter().map(|(_, v)| v).cmp(b.iter().map(|(_, v)| v)))
+fn by_label_values<'l, 'a: 'l>(
+    a: impl ExactSizeIterator<Item = &'l (&'static str, Cow<'a, str>)>,
+    b: impl ExactSizeIterator<Item = &'l (&'static str, Cow<'a, str>)>,
+) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.map(|(_, v)| v).cmp(b.map(|(_, v)| v)))
 }
 
 /// The text exposition of `families` and the `gathered` families of other collectors, as a
 /// scrape of a registry holding them all gives it (their names differ): empty families left
 /// out, families by name, series by label values (both sorts stable, as the registry's),
 /// escaping and numbers as `prometheus::TextEncoder` writes them.
-pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> String {
+pub fn write_text(mut all: Families<'_>, gathered: &[MetricFamily]) -> String {
+    let mut families = std::mem::take(&mut all.families);
     families.retain(|f| !f.series.is_empty());
     families.sort_by_key(|f| f.name);
-    let mut out = String::with_capacity(families.iter().map(Family::text_len).sum());
+    let mut out = String::with_capacity(families.iter().map(|f| all.text_len(f)).sum());
     // As `{q}` writes each of QUANTILES, once rather than on every line.
     let quantiles_text = QUANTILES.map(|q| q.to_string());
     let mut others = gathered.iter().peekable();
@@ -182,15 +218,14 @@ pub fn write_text(mut families: Vec<Family<'_>>, gathered: &[MetricFamily]) -> S
         while let Some(other) = others.next_if(|o| o.name() < f.name) {
             out.push_str(&text(std::slice::from_ref(other)));
         }
-        let series_labels = &f.labels;
-        f.series.sort_by(|a, b| by_label_values(labels_of(series_labels, a), labels_of(series_labels, b)));
+        f.series.sort_by(|a, b| by_label_values(all.labels_of(a), all.labels_of(b)));
         let _ = write!(out, "# HELP {} ", f.name);
         escape_into(&mut out, f.help, false);
         out.push('\n');
         let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
         for s in &f.series {
             labels.clear();
-            for (i, (name, value)) in labels_of(&f.labels, s).iter().enumerate() {
+            for (i, (name, value)) in all.labels_of(s).enumerate() {
                 labels.push(if i == 0 { '{' } else { ',' });
                 labels.push_str(name);
                 labels.push_str("=\"");
@@ -263,8 +298,13 @@ fn escape_into(out: &mut String, text: &str, quotes: bool) {
     }
 }
 
-/// A family as a protobuf `MetricFamily`, the form `prometheus::TextEncoder` encodes.
-pub fn to_proto(family: &Family<'_>) -> MetricFamily {
+/// The families as protobuf `MetricFamily`s, empty ones included, in declaration order: the
+/// form `prometheus::TextEncoder` encodes.
+pub fn to_proto(families: &Families<'_>) -> Vec<MetricFamily> {
+    families.families.iter().map(|f| family_to_proto(families, f)).collect()
+}
+
+fn family_to_proto(families: &Families<'_>, family: &Family) -> MetricFamily {
     let mut mf = MetricFamily::default();
     mf.set_name(family.name.to_string());
     mf.set_help(family.help.to_string());
@@ -276,8 +316,8 @@ pub fn to_proto(family: &Family<'_>) -> MetricFamily {
     for s in &family.series {
         let mut m = Metric::default();
         m.set_label(
-            labels_of(&family.labels, s)
-                .iter()
+            families
+                .labels_of(s)
                 .map(|(name, value)| {
                     let mut lp = LabelPair::default();
                     lp.set_name(name.to_string());
@@ -371,19 +411,22 @@ mod tests {
     #[test]
     fn families_are_written_as_the_text_encoder_writes_them() {
         let mut families = Families::default();
-        let mf = families.family("b_seconds", "Waits.", Kind::Summary);
+        let team = families.set([("team", Cow::Borrowed("x"))]);
+        let mf = &mut families.family("b_seconds", "Waits.", Kind::Summary);
         let mut d = Distribution::default();
         d.add(2.0);
-        push_summary(mf, &[], &d);
-        push_count_sum(mf, &[("team", Cow::Borrowed("x"))], 3, 4.5);
+        push_summary(mf, NO_LABELS, &d);
+        push_count_sum(mf, team, 3, 4.5);
         families.family("c_empty", "Left out.", Kind::Gauge);
-        let mf = families.family("a_ratio", "A \\ back\nslash.", Kind::Gauge);
-        push_gauge(mf, &[("k", Cow::Borrowed("z"))], &[], f64::NAN);
-        push_gauge(mf, &[("k", Cow::Borrowed("q\"\\\n"))], &[("e", "1")], 0.25);
-        let mf = families.family("d_total", "Count.", Kind::Counter);
-        push_counter(mf, &[], 7);
-        let reference: Vec<MetricFamily> = families.0.iter().map(to_proto).collect();
-        let written = write_text(families.0, &[]);
+        let mf = &mut families.family("a_ratio", "A \\ back\nslash.", Kind::Gauge);
+        let z = mf.set([("k", Cow::Borrowed("z"))]);
+        push_gauge(mf, z, &[], f64::NAN);
+        let q = mf.set([("k", Cow::Borrowed("q\"\\\n"))]);
+        push_gauge(mf, q, &[("e", "1")], 0.25);
+        let mf = &mut families.family("d_total", "Count.", Kind::Counter);
+        push_counter(mf, NO_LABELS, 7);
+        let reference = to_proto(&families);
+        let written = write_text(families, &[]);
         // Families by name, series by number of labels and then label values, quantiles before `_sum` and `_count`; a
         // quantile of one value is that value within 1% (DDSketch's 2 → 1.9936...).
         let p = |q: f64| d.quantile(q).unwrap();
