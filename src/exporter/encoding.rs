@@ -74,6 +74,9 @@ struct Family {
     help: &'static str,
     kind: Kind,
     series: Vec<Series>,
+    /// The sets of own labels stored for its series, so a few values (`survey`, `wait`, `status`,
+    /// ...) are each stored once rather than once per series.
+    extras: Vec<LabelSet>,
 }
 
 /// Metric families under construction, in declaration order, and the labels of their series.
@@ -85,7 +88,7 @@ pub struct Families<'a> {
 
 impl<'a> Families<'a> {
     pub fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> FamilyMut<'_, 'a> {
-        self.families.push(Family { name, help, kind, series: Vec::new() });
+        self.families.push(Family { name, help, kind, series: Vec::new(), extras: Vec::new() });
         FamilyMut { labels: &mut self.labels, family: self.families.last_mut().expect("just pushed") }
     }
 
@@ -138,8 +141,22 @@ impl<'a> FamilyMut<'_, 'a> {
 
     /// Appends a series of `labels` and then `extra`.
     fn push(&mut self, labels: LabelSet, extra: &[(&'static str, &'a str)], value: Value) {
-        let extra = if extra.is_empty() { NO_LABELS } else { self.set(extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value)))) };
+        let extra = if extra.is_empty() { NO_LABELS } else { self.extra(extra) };
         self.family.series.push(Series { labels, extra, value });
+    }
+
+    /// `extra` as a set: one stored for an earlier series if it is among the last few, else a new one.
+    fn extra(&mut self, extra: &[(&'static str, &'a str)]) -> LabelSet {
+        let labels = &*self.labels;
+        let same = |set: &&LabelSet| {
+            labels[set.0 as usize..set.1 as usize].iter().map(|(name, value)| (*name, &**value)).eq(extra.iter().copied())
+        };
+        if let Some(set) = self.family.extras.iter().rev().take(16).find(same) {
+            return *set;
+        }
+        let set = store(self.labels, extra.iter().map(|(name, value)| (*name, Cow::Borrowed(*value))));
+        self.family.extras.push(set);
+        set
     }
 
     /// Room for `series` more series, so the vector grows once.
@@ -406,6 +423,20 @@ mod tests {
             number(&mut out, value);
             assert_eq!((out.as_str(), format!("{value}")), (text, text.to_string()), "{value}");
         }
+    }
+
+    #[test]
+    fn own_labels_repeated_in_a_family_are_stored_once() {
+        let mut families = Families::default();
+        let (x, y) = (families.set([("team", Cow::Borrowed("x"))]), families.set([("team", Cow::Borrowed("y"))]));
+        let mf = &mut families.family("m", "M.", Kind::Gauge);
+        push_gauge(mf, y, &[("s", "a")], 1.0);
+        push_gauge(mf, x, &[("s", "b")], 2.0);
+        push_gauge(mf, x, &[("s", "a")], 3.0);
+        // Two team sets, then `s="a"` and `s="b"` once each.
+        assert_eq!(families.labels.len(), 4);
+        let expected = "# HELP m M.\n# TYPE m gauge\nm{team=\"x\",s=\"a\"} 3\nm{team=\"x\",s=\"b\"} 2\nm{team=\"y\",s=\"a\"} 1\n";
+        assert_eq!(write_text(families, &[]), expected);
     }
 
     #[test]
