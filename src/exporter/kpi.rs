@@ -11,7 +11,7 @@ use crate::event::Survey;
 use crate::kpi::{chosen_topics, KpiSlice, TopicSlice};
 use crate::window::Distribution;
 
-use super::encoding::{push_count_sum, push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, Labels};
+use super::encoding::{push_count_sum, push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, LabelSet, Labels};
 use super::labels::{DimLabels, ExportRules};
 
 /// A windowed KPI family: one series per window and dimension key (and per value of its own
@@ -312,23 +312,26 @@ pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Export
         view.windows.iter().map(|((w, key), slice)| (rules.window_dims(dims, *w, *key), slice)).collect();
     // In the order a scrape lists series, so sorting each family finds them sorted.
     rows.sort_by(|(a, _), (b, _)| a.iter().map(|(_, v)| v).cmp(b.iter().map(|(_, v)| v)));
+    // Stored once, for the series of every family.
+    let rows: Vec<(LabelSet, &KpiSlice)> = rows.into_iter().map(|(labels, s)| (out.set(labels), s)).collect();
     for kpi in KPIS {
         match kpi.read {
             Read::Gauge(read) => windowed(out, kpi.name, kpi.help, &rows, read),
             Read::Summary(read) => {
-                let mf = out.family(kpi.name, kpi.help, Kind::Summary);
+                let mf = &mut out.family(kpi.name, kpi.help, Kind::Summary);
+                mf.reserve(rows.len());
                 for (labels, s) in &rows {
                     if read(s).count() > 0 {
-                        push_summary(mf, labels, read(s));
+                        push_summary(mf, *labels, read(s));
                     }
                 }
             }
             Read::Split(read) => {
-                let mf = out.family(kpi.name, kpi.help, Kind::Gauge);
+                let mf = &mut out.family(kpi.name, kpi.help, Kind::Gauge);
                 for (labels, s) in &rows {
                     read(s, rules, &mut |values, value| {
                         let extra: smallvec::SmallVec<[(&str, &str); 2]> = kpi.labels.iter().copied().zip(values.iter().copied()).collect();
-                        push_gauge(mf, labels, &extra, value);
+                        push_gauge(mf, *labels, &extra, value);
                     });
                 }
             }
@@ -336,32 +339,35 @@ pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Export
     }
 
     let current = &view.current;
-    let mf = out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", Kind::Gauge);
+    let mf = &mut out.family("ticketpulse_open_tickets", "Tickets created and not solved or closed, by status (current).", Kind::Gauge);
     for ((status, key), n) in &current.open {
-        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[("status", status.as_str())], *n as f64);
+        let labels = mf.set(dims.of(*key));
+        push_gauge(mf, labels, &[("status", status.as_str())], *n as f64);
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_oldest_unanswered_message_age_seconds",
         "Age of the oldest customer message of an open ticket not yet answered by a public agent message (current).",
         Kind::Gauge,
     );
     for (key, age) in &current.oldest_unanswered {
-        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[], seconds(*age));
+        let labels = mf.set(dims.of(*key));
+        push_gauge(mf, labels, &[], seconds(*age));
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_backlog_tickets",
         "Open tickets by age since creation; bucket bounds from kpis.backlog.age_buckets (current).",
         Kind::Gauge,
     );
     for (key, counts) in &current.backlog {
-        let labels: Labels = dims.of(*key).collect();
+        let labels = mf.set(dims.of(*key));
         for (age, n) in rules.age_buckets.iter().zip(counts) {
-            push_gauge(mf, &labels, &[("age", age)], *n as f64);
+            push_gauge(mf, labels, &[("age", age)], *n as f64);
         }
     }
-    let mf = out.family("ticketpulse_stale_open_tickets", "Open tickets older than kpis.backlog.stale_after (current).", Kind::Gauge);
+    let mf = &mut out.family("ticketpulse_stale_open_tickets", "Open tickets older than kpis.backlog.stale_after (current).", Kind::Gauge);
     for (key, n) in &current.stale {
-        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[], *n as f64);
+        let labels = mf.set(dims.of(*key));
+        push_gauge(mf, labels, &[], *n as f64);
     }
 }
 
@@ -371,15 +377,15 @@ pub fn render_topics<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
     static EMPTY: LazyLock<TopicSlice> = LazyLock::new(TopicSlice::default);
     let longest = view.topic_windows.get(&(rules.longest, ())).unwrap_or(&EMPTY);
     let chosen = chosen_topics(longest, &rules.topic_allow, rules.topics_top);
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_tickets_created_by_topic",
         "Tickets created by topic (kpis.topics: an allow-list or the most frequent; the rest is other), in the window.",
         Kind::Gauge,
     );
     for ((w, ()), slice) in &view.topic_windows {
-        let window = [("window", Cow::Borrowed(rules.windows[*w].as_str()))];
+        let window = mf.set([("window", Cow::Borrowed(rules.windows[*w].as_str()))]);
         for (topic, n) in slice.fold(&chosen) {
-            push_gauge(mf, &window, &[("topic", topic)], n as f64);
+            push_gauge(mf, window, &[("topic", topic)], n as f64);
         }
     }
 }
@@ -393,24 +399,21 @@ pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
     }
     static EMPTY: LazyLock<AgentSlice> = LazyLock::new(AgentSlice::default);
     let chosen = rules.agents.chosen(view.agent_windows.get(&(rules.longest, ())).unwrap_or(&EMPTY));
-    let rows: Vec<(Labels<'a>, AgentTally)> = view
-        .agent_windows
-        .iter()
-        .flat_map(|((w, ()), slice)| {
-            let window = &rules.windows[*w];
-            slice.fold(&chosen).into_iter().map(move |(agent, tally)| {
-                (Labels::from_iter([("window", Cow::Borrowed(window.as_str())), ("agent", Cow::Borrowed(agent))]), tally)
-            })
-        })
-        .collect();
+    let mut rows: Vec<(LabelSet, AgentTally)> = Vec::new();
+    for ((w, ()), slice) in &view.agent_windows {
+        let window = &rules.windows[*w];
+        for (agent, tally) in slice.fold(&chosen) {
+            rows.push((out.set([("window", Cow::Borrowed(window.as_str())), ("agent", Cow::Borrowed(agent))]), tally));
+        }
+    }
     windowed(out, "ticketpulse_agent_replies", "Public messages by the agent (kpis.agents), in the window.", &rows, |t| count(t.replies));
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_agent_first_response_time_seconds",
         "First responses the agent gave (count) and their first response times (sum; mean = sum / count), in the window.",
         Kind::Summary,
     );
     for (labels, t) in &rows {
-        push_count_sum(mf, labels, t.first_responses, t.first_response_seconds);
+        push_count_sum(mf, *labels, t.first_responses, t.first_response_seconds);
     }
     windowed(
         out,
@@ -467,10 +470,11 @@ pub fn render_cost<'a>(out: &mut Families<'a>, view: &View, rules: &'a ExportRul
         ),
     ];
     for (name, help, denominator) in families {
-        let mf = out.family(name, help, Kind::Gauge);
+        let mf = &mut out.family(name, help, Kind::Gauge);
         for (w, total) in totals.iter().enumerate() {
             if denominator(total) > 0 {
-                push_gauge(mf, &[("window", Cow::Borrowed(rules.windows[w].as_str()))], &[], cost(w) / denominator(total) as f64);
+                let window = mf.set([("window", Cow::Borrowed(rules.windows[w].as_str()))]);
+                push_gauge(mf, window, &[], cost(w) / denominator(total) as f64);
             }
         }
     }

@@ -39,7 +39,7 @@ pub use server::serve;
 
 /// Every family of a View, empty ones included, in declaration order; `dims` are the
 /// dimension labels of its keys ([`ExportRules::dim_labels`]).
-fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLabels, telemetry: &Telemetry) -> Vec<encoding::Family<'a>> {
+fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLabels, telemetry: &Telemetry) -> encoding::Families<'a> {
     let mut out = encoding::Families::default();
     kpi::render_kpis(&mut out, view, rules, dims);
     kpi::render_topics(&mut out, view, rules);
@@ -47,15 +47,14 @@ fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLab
     kpi::render_cost(&mut out, view, rules);
     sla::render_sla(&mut out, view, rules, dims);
     self_metrics::render_self(&mut out, view, telemetry);
-    out.0
+    out
 }
 
 /// Every family of a View as protobuf objects, empty ones included, in declaration order: the
 /// form `prometheus::TextEncoder` encodes, which [`exposition`] is checked against.
 pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
     let dims = rules.dim_labels(view);
-    let families = families(view, rules, &dims, telemetry);
-    families.iter().map(encoding::to_proto).collect()
+    encoding::to_proto(&families(view, rules, &dims, telemetry))
 }
 
 /// The text exposition of a View, as a scrape of [`registry`] gives it.

@@ -7,43 +7,48 @@ use crate::base::PartitionId;
 use crate::engine::{PartitionClock, View};
 use crate::internal_events::Telemetry;
 
-use super::encoding::{push_counter, push_gauge, seconds, Families, Kind, Labels};
+use super::encoding::{push_counter, push_gauge, seconds, Families, Kind, NO_LABELS};
 
 /// Reads one per-partition progress value.
 type ClockValue = fn(&PartitionClock) -> f64;
 
-fn partition_labels((topic, partition): &PartitionId) -> Labels<'_> {
-    Labels::from_iter([("topic", Cow::Borrowed(topic.as_str())), ("partition", Cow::Owned(partition.to_string()))])
+fn partition_labels((topic, partition): &PartitionId) -> [(&'static str, Cow<'_, str>); 2] {
+    [("topic", Cow::Borrowed(topic.as_str())), ("partition", Cow::Owned(partition.to_string()))]
 }
 
 pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telemetry) {
-    let mf =
-        out.family("ticketpulse_events_total", "Input messages by event type and result (ok, duplicate, invalid, late).", Kind::Counter);
+    let mf = &mut out.family(
+        "ticketpulse_events_total",
+        "Input messages by event type and result (ok, duplicate, invalid, late).",
+        Kind::Counter,
+    );
     for (event_type, result, n) in telemetry.event_counts() {
-        push_counter(mf, &[("type", Cow::Borrowed(event_type)), ("result", Cow::Borrowed(result.as_str()))], n);
+        let labels = mf.set([("type", Cow::Borrowed(event_type)), ("result", Cow::Borrowed(result.as_str()))]);
+        push_counter(mf, labels, n);
     }
-    let mf = out.family("ticketpulse_invalid_events_total", "Rejected input messages by reason.", Kind::Counter);
+    let mf = &mut out.family("ticketpulse_invalid_events_total", "Rejected input messages by reason.", Kind::Counter);
     for (reason, n) in telemetry.invalid_counts() {
-        push_counter(mf, &[("reason", Cow::Borrowed(reason.as_str()))], n);
+        let labels = mf.set([("reason", Cow::Borrowed(reason.as_str()))]);
+        push_counter(mf, labels, n);
     }
     let (dead_lettered, failed) = telemetry.dead_letter_counts();
-    let mf = out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", Kind::Counter);
-    push_counter(mf, &[], dead_lettered);
-    let mf = out.family(
+    let mf = &mut out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", Kind::Counter);
+    push_counter(mf, NO_LABELS, dead_lettered);
+    let mf = &mut out.family(
         "ticketpulse_dead_letter_failures_total",
         "Rejected messages that could not be written to the dead-letter topic.",
         Kind::Counter,
     );
-    push_counter(mf, &[], failed);
+    push_counter(mf, NO_LABELS, failed);
 
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_consumer_lag_messages",
         "Messages between the consumer position and the end of the partition.",
         Kind::Gauge,
     );
     for (p, lag) in telemetry.lags() {
-        let labels = Labels::from_iter([("topic", Cow::Owned(p.0)), ("partition", Cow::Owned(p.1.to_string()))]);
-        push_gauge(mf, &labels, &[], lag as f64);
+        let labels = mf.set([("topic", Cow::Owned(p.0)), ("partition", Cow::Owned(p.1.to_string()))]);
+        push_gauge(mf, labels, &[], lag as f64);
     }
     let clock_families: [(&'static str, &'static str, ClockValue); 4] = [
         ("ticketpulse_stream_time_seconds", "Newest event time seen on the partition (Unix time).", |c| seconds(c.stream_time)),
@@ -60,54 +65,58 @@ pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telem
         }),
     ];
     for (name, help, value) in clock_families {
-        let mf = out.family(name, help, Kind::Gauge);
+        let mf = &mut out.family(name, help, Kind::Gauge);
         for c in &view.clocks {
-            push_gauge(mf, &partition_labels(&c.partition), &[], value(c));
+            let labels = mf.set(partition_labels(&c.partition));
+            push_gauge(mf, labels, &[], value(c));
         }
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_tickets_shed_total",
         "Tickets dropped from state because a partition reached tickets.max_per_partition.",
         Kind::Counter,
     );
-    push_counter(mf, &[], telemetry.shed_count());
-    let mf = out.family(
+    push_counter(mf, NO_LABELS, telemetry.shed_count());
+    let mf = &mut out.family(
         "ticketpulse_reorder_buffer_full_events_total",
         "Events applied before the watermark passed them because a reorder buffer held time.max_buffered_events.",
         Kind::Counter,
     );
-    push_counter(mf, &[], telemetry.reorder_buffer_full_count());
+    push_counter(mf, NO_LABELS, telemetry.reorder_buffer_full_count());
     let stats = telemetry.snapshot_stats();
-    let mf = out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", Kind::Counter);
-    push_counter(mf, &[], stats.saved);
-    let mf = out.family("ticketpulse_snapshots_restored_total", "Partitions whose state was restored from a snapshot.", Kind::Counter);
-    push_counter(mf, &[], stats.restored);
-    let mf = out.family(
+    let mf = &mut out.family("ticketpulse_snapshots_saved_total", "Partition state snapshots saved.", Kind::Counter);
+    push_counter(mf, NO_LABELS, stats.saved);
+    let mf = &mut out.family("ticketpulse_snapshots_restored_total", "Partitions whose state was restored from a snapshot.", Kind::Counter);
+    push_counter(mf, NO_LABELS, stats.restored);
+    let mf = &mut out.family(
         "ticketpulse_snapshot_failures_total",
         "Snapshots that could not be saved, or stored snapshots that could not be used, by operation and reason.",
         Kind::Counter,
     );
     for ((operation, reason), n) in stats.failures {
-        push_counter(mf, &[("operation", Cow::Borrowed(operation)), ("reason", Cow::Borrowed(reason))], n);
+        let labels = mf.set([("operation", Cow::Borrowed(operation)), ("reason", Cow::Borrowed(reason))]);
+        push_counter(mf, labels, n);
     }
     if let Some((bytes, pause)) = stats.newest {
-        let mf = out.family("ticketpulse_snapshot_size_bytes", "Size of the newest snapshot.", Kind::Gauge);
-        push_gauge(mf, &[], &[], bytes as f64);
-        let mf = out.family(
+        let mf = &mut out.family("ticketpulse_snapshot_size_bytes", "Size of the newest snapshot.", Kind::Gauge);
+        push_gauge(mf, NO_LABELS, &[], bytes as f64);
+        let mf = &mut out.family(
             "ticketpulse_snapshot_pause_seconds",
             "How long capturing the newest snapshot's state held up consumption (it is encoded and written after).",
             Kind::Gauge,
         );
-        push_gauge(mf, &[], &[], pause.as_secs_f64());
+        push_gauge(mf, NO_LABELS, &[], pause.as_secs_f64());
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_http_connections_dropped_total",
         "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).",
         Kind::Counter,
     );
     for (reason, n) in telemetry.http_dropped_counts() {
-        push_counter(mf, &[("reason", Cow::Borrowed(reason.as_str()))], n);
+        let labels = mf.set([("reason", Cow::Borrowed(reason.as_str()))]);
+        push_counter(mf, labels, n);
     }
-    let mf = out.family("ticketpulse_build_info", "Build information; always 1.", Kind::Gauge);
-    push_gauge(mf, &[("version", Cow::Borrowed(env!("CARGO_PKG_VERSION")))], &[], 1.0);
+    let mf = &mut out.family("ticketpulse_build_info", "Build information; always 1.", Kind::Gauge);
+    let labels = mf.set([("version", Cow::Borrowed(env!("CARGO_PKG_VERSION")))]);
+    push_gauge(mf, labels, &[], 1.0);
 }

@@ -7,7 +7,7 @@ use crate::engine::{SlaRow, View};
 use crate::kpi::SlaSlice;
 use crate::sla::SlaTarget;
 
-use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, Labels};
+use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, LabelSet};
 use super::labels::{DimLabels, ExportRules};
 
 /// Reads one count of a current SLA series.
@@ -15,24 +15,23 @@ type SlaCount = fn(&SlaRow) -> i64;
 
 pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
     // From configuration, so alerts can compare a KPI with its policy's target.
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_sla_target_seconds",
         "Configured SLA target of each policy, in the time of its calendar (business seconds unless 24x7).",
         Kind::Gauge,
     );
     for (policy, target, ms) in &rules.targets {
-        push_gauge(mf, &[("policy", Cow::Borrowed(policy.as_str())), ("target", Cow::Borrowed(target.as_str()))], &[], seconds(*ms));
+        let labels = mf.set([("policy", Cow::Borrowed(policy.as_str())), ("target", Cow::Borrowed(target.as_str()))]);
+        push_gauge(mf, labels, &[], seconds(*ms));
     }
 
-    let rows: Vec<(Labels<'a>, (&SlaSlice, usize))> = view
+    let rows: Vec<(LabelSet, (&SlaSlice, usize))> = view
         .sla_windows
         .iter()
         .flat_map(|((w, (key, policy)), slice)| {
             SlaTarget::ALL.map(|t| {
-                let mut labels = Labels::new();
-                labels.push(("window", Cow::Borrowed(rules.windows[*w].as_str())));
-                labels.extend(rules.sla_series(dims, *key, *policy, t));
-                (labels, (slice, t.index()))
+                let window = ("window", Cow::Borrowed(rules.windows[*w].as_str()));
+                (out.set(std::iter::once(window).chain(rules.sla_series(dims, *key, *policy, t))), (slice, t.index()))
             })
         })
         .collect();
@@ -53,19 +52,23 @@ pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportR
     windowed(out, "ticketpulse_sla_compliance_ratio", "SLA met divided by met plus breached, in the window.", &rows, |(s, i)| {
         ratio(s.met[i], s.met[i] + s.breached[i])
     });
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_sla_business_time_seconds",
         "Business time (policy calendar, pauses excluded) from a target's start to its fulfilment, recorded at fulfilment, in the window.",
         Kind::Summary,
     );
     for (labels, (s, i)) in &rows {
         if s.business_time[*i].count() > 0 {
-            push_summary(mf, labels, &s.business_time[*i]);
+            push_summary(mf, *labels, &s.business_time[*i]);
         }
     }
 
-    let current: Vec<(Labels<'a>, &SlaRow)> =
-        view.current.sla.iter().map(|((key, policy, target), row)| (rules.sla_series(dims, *key, *policy, *target), row)).collect();
+    let current: Vec<(LabelSet, &SlaRow)> = view
+        .current
+        .sla
+        .iter()
+        .map(|((key, policy, target), row)| (out.set(rules.sla_series(dims, *key, *policy, *target)), row))
+        .collect();
     let counts: [(&'static str, &'static str, SlaCount); 3] = [
         (
             "ticketpulse_sla_running_targets",
@@ -80,37 +83,38 @@ pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportR
         ),
     ];
     for (name, help, pick) in counts {
-        let mf = out.family(name, help, Kind::Gauge);
+        let mf = &mut out.family(name, help, Kind::Gauge);
         for (labels, row) in &current {
-            push_gauge(mf, labels, &[], pick(row) as f64);
+            push_gauge(mf, *labels, &[], pick(row) as f64);
         }
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_sla_at_risk_targets",
         "Running SLA targets due within the horizon and not yet breached (current).",
         Kind::Gauge,
     );
     for (labels, row) in &current {
         for (horizon, n) in rules.horizons.iter().zip(&row.at_risk) {
-            push_gauge(mf, labels, &[("horizon", horizon.as_str())], *n as f64);
+            push_gauge(mf, *labels, &[("horizon", horizon.as_str())], *n as f64);
         }
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_sla_next_deadline_seconds",
         "Seconds until the earliest deadline among running SLA targets (current).",
         Kind::Gauge,
     );
     for (labels, row) in &current {
         if let Some(due) = row.next_deadline {
-            push_gauge(mf, labels, &[], seconds(due));
+            push_gauge(mf, *labels, &[], seconds(due));
         }
     }
-    let mf = out.family(
+    let mf = &mut out.family(
         "ticketpulse_sla_unmatched_open_tickets",
         "Open tickets no SLA policy matches: they have no SLA (current).",
         Kind::Gauge,
     );
     for (key, n) in &view.current.unmatched {
-        push_gauge(mf, &dims.of(*key).collect::<Labels>(), &[], *n as f64);
+        let labels = mf.set(dims.of(*key));
+        push_gauge(mf, labels, &[], *n as f64);
     }
 }
