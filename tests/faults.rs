@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{create_topics, http_get, key_of, kpis, parse_exposition, produce_all, scrape, wait_for, Broker};
+use common::{
+    additive, counter, create_topics, http_get, key_of, kpis, parse_exposition, produce_all, scrape, stream_times, wait_for, Broker,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ticketpulse::config::{Config, SnapshotStoreKind};
@@ -90,10 +92,6 @@ fn stream_time(text: &str, topic: &str, partition: i32) -> Option<f64> {
     parse_exposition(text).get(&format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"{partition}\"}}")).copied()
 }
 
-fn counter(text: &str, name: &str) -> f64 {
-    parse_exposition(text).get(name).copied().unwrap_or(0.0)
-}
-
 #[test]
 fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
     let broker = Broker::start();
@@ -137,31 +135,6 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
     assert_eq!(counter(&text, "ticketpulse_snapshots_restored_total"), 1.0);
     common::assert_same_kpis(&text, &expected);
     assert!(kpis(&expected).len() > 300);
-}
-
-/// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
-/// the NPS, costs per unit, and the configured SLA targets (the same on every instance).
-const NOT_ADDITIVE: [&str; 8] =
-    ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_", "ticketpulse_sla_target_seconds"];
-
-/// The series that add up across instances (counts and sums), zeros dropped.
-fn additive(text: &str) -> BTreeMap<String, f64> {
-    kpis(text)
-        .into_iter()
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(k, _)| !NOT_ADDITIVE.iter().any(|marker| k.contains(marker)))
-        .map(|(k, v)| (k.to_string(), v.parse::<f64>().unwrap()))
-        .filter(|(_, v)| *v != 0.0)
-        .collect()
-}
-
-/// Per partition, the stream time an instance reports.
-fn stream_times(text: &str, topic: &str) -> BTreeMap<i32, f64> {
-    let prefix = format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"");
-    parse_exposition(text)
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix(&prefix).and_then(|rest| rest.split('"').next()).map(|p| (p.parse().unwrap(), v)))
-        .collect()
 }
 
 async fn scrape_async(addr: SocketAddr) -> String {

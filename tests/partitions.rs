@@ -24,7 +24,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use common::{
-    create_topics, free_port, key_of, kpis, parse_exposition, produce_all, scrape, total_events, value, wait_for, Broker, Service,
+    counter, create_topics, free_port, key_of, kpis, parse_exposition, produce_all, scrape, stream_times, total_events, value, wait_for,
+    Broker, Service,
 };
 use ticketpulse::generator::{Generator, GeneratorOptions};
 
@@ -49,19 +50,6 @@ const AGENT_REPLY: &str = r#""type":"message","author":"agent""#;
 fn tick_event(at: i64, partition: i32) -> String {
     let ticket = format!("TICK-{partition}");
     format!(r#"{{"event_id":"{ticket}","ticket_id":"{ticket}","type":"ticket_created","at":{at},"channel":"web","priority":"low"}}"#)
-}
-
-/// Per partition, the stream time an instance reports.
-fn stream_times(text: &str, topic: &str) -> BTreeMap<i32, f64> {
-    let prefix = format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"");
-    parse_exposition(text)
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix(&prefix).and_then(|rest| rest.split('"').next()).map(|p| (p.parse().unwrap(), v)))
-        .collect()
-}
-
-fn counter(text: &str, name: &str) -> f64 {
-    parse_exposition(text).get(name).copied().unwrap_or(0.0)
 }
 
 /// `ticketpulse replay --as-live` of `lines` (the defaults, as `run` uses them here).
@@ -335,22 +323,11 @@ fn partitions_logged(log: &str, what: &str) -> BTreeSet<i32> {
     lines.iter().flat_map(|line| line.split("\", ").skip(1)).map(|r| r.split(')').next().unwrap().parse().unwrap()).collect()
 }
 
-/// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
-/// the NPS, costs per unit and the configured SLA targets (as in tests/faults.rs).
-const NOT_ADDITIVE: [&str; 8] =
-    ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_", "ticketpulse_sla_target_seconds"];
-
-/// The series that add up across instances, zeros dropped. Values are kept in thousandths:
-/// every duration is a whole number of milliseconds (event times are), so sums compare exactly
-/// whatever order their terms were added in.
+/// The series that add up across instances (`common::additive`) in thousandths: every duration
+/// is a whole number of milliseconds (event times are), so sums compare exactly whatever order
+/// their terms were added in.
 fn additive(text: &str) -> BTreeMap<String, i64> {
-    kpis(text)
-        .into_iter()
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(k, _)| !NOT_ADDITIVE.iter().any(|marker| k.contains(marker)))
-        .map(|(k, v)| (k.to_string(), (v.parse::<f64>().unwrap() * 1000.0).round() as i64))
-        .filter(|(_, v)| *v != 0)
-        .collect()
+    common::additive(text).into_iter().map(|(k, v)| (k, (v * 1000.0).round() as i64)).collect()
 }
 
 #[test]

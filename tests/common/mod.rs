@@ -612,3 +612,33 @@ pub fn http_post(addr: SocketAddr, path: &str, headers: &[(String, String)], bod
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Ok((status, body))
 }
+
+/// Per partition of `topic`, the stream time an instance reports.
+pub fn stream_times(text: &str, topic: &str) -> BTreeMap<i32, f64> {
+    let prefix = format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"");
+    parse_exposition(text)
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(&prefix).and_then(|rest| rest.split('"').next()).map(|p| (p.parse().unwrap(), v)))
+        .collect()
+}
+
+/// A series without labels (a counter's total), 0 when absent.
+pub fn counter(text: &str, name: &str) -> f64 {
+    parse_exposition(text).get(name).copied().unwrap_or(0.0)
+}
+
+/// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
+/// the NPS, costs per unit, and the configured SLA targets (the same on every instance).
+const NOT_ADDITIVE: [&str; 8] =
+    ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_", "ticketpulse_sla_target_seconds"];
+
+/// The KPI series that add up across instances (counts and sums), zeros dropped.
+pub fn additive(text: &str) -> BTreeMap<String, f64> {
+    kpis(text)
+        .into_iter()
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(k, _)| !NOT_ADDITIVE.iter().any(|marker| k.contains(marker)))
+        .map(|(k, v)| (k.to_string(), v.parse::<f64>().unwrap()))
+        .filter(|(_, v)| *v != 0.0)
+        .collect()
+}
