@@ -194,9 +194,10 @@ impl Query {
                     Some(position.ok_or_else(|| bad(name, format!("{value:?} is not one of sla.at_risk_horizons: {}", one_of(&labels))))?);
             }
             "limit" => {
-                self.limit = value
-                    .parse()
-                    .ok()
+                // Digits only: Rust's integer parse also takes a leading `+`.
+                self.limit = Some(value)
+                    .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse().ok())
                     .filter(|l| *l <= MAX_LIMIT)
                     .ok_or_else(|| bad(name, format!("{value:?} is not a whole number from 0 to {MAX_LIMIT}")))?;
             }
@@ -297,9 +298,15 @@ pub fn encode(text: &str) -> String {
     utf8_percent_encode(text, RESERVED).to_string()
 }
 
-/// `ui.ticket_url` with the id in place, URL-encoded.
-pub fn ticket_link(template: &str, ticket_id: &str) -> String {
-    template.replace(TICKET_ID_PLACEHOLDER, &encode(ticket_id))
+/// `ui.ticket_url` with the id in place, URL-encoded; `None` for the ids `.` and `..`. A
+/// browser resolves those as dot segments, percent-encoded or not (`%2E%2E` too, as the URL
+/// standard says), so `…/tickets/..` would open the parent path: such a ticket is listed
+/// without a link.
+pub fn ticket_link(template: &str, ticket_id: &str) -> Option<String> {
+    if matches!(ticket_id, "." | "..") {
+        return None;
+    }
+    Some(template.replace(TICKET_ID_PLACEHOLDER, &encode(ticket_id)))
 }
 
 /// How items sort: those with a deadline first, most overdue then soonest due (milliseconds
@@ -786,10 +793,30 @@ mod tests {
     #[test]
     fn ticket_links_encode_the_id() {
         let url = "https://example.zendesk.com/agent/tickets/{ticket_id}";
-        assert_eq!(ticket_link(url, "T-1_a.b~c"), "https://example.zendesk.com/agent/tickets/T-1_a.b~c");
+        assert_eq!(ticket_link(url, "T-1_a.b~c").unwrap(), "https://example.zendesk.com/agent/tickets/T-1_a.b~c");
         assert_eq!(
-            ticket_link(url, "<script>x\"/ ?#&é"),
+            ticket_link(url, "<script>x\"/ ?#&é").unwrap(),
             "https://example.zendesk.com/agent/tickets/%3Cscript%3Ex%22%2F%20%3F%23%26%C3%A9"
         );
+    }
+
+    #[test]
+    fn a_limit_is_digits_only() {
+        let r = rules();
+        let err = |raw: &str| Query::parse(Some(raw), &r).unwrap_err().to_string();
+        // `%2B` is `+`: Rust's parse would take "+5" as 5. (A raw `+` decodes to a space.)
+        assert_eq!(err("limit=%2B5"), r#"limit: "+5" is not a whole number from 0 to 1000"#);
+        assert_eq!(err("limit=+5"), r#"limit: " 5" is not a whole number from 0 to 1000"#);
+        assert_eq!(err("limit=5%20"), r#"limit: "5 " is not a whole number from 0 to 1000"#);
+        assert_eq!(Query::parse(Some("limit=0005"), &r).unwrap().limit(), 5);
+    }
+
+    #[test]
+    fn dot_segment_ids_get_no_link() {
+        let url = "https://desk.example.com/agent/tickets/{ticket_id}?x=1";
+        assert_eq!(ticket_link(url, "."), None);
+        assert_eq!(ticket_link(url, ".."), None);
+        assert_eq!(ticket_link(url, "..."), Some("https://desk.example.com/agent/tickets/...?x=1".to_string()));
+        assert_eq!(ticket_link(url, "../x"), Some("https://desk.example.com/agent/tickets/..%2Fx?x=1".to_string()));
     }
 }

@@ -544,3 +544,62 @@ fn ui_settings_are_validated_naming_the_field_and_the_shipped_section_equals_the
         (false, Some("https://desk.example.com/t/{ticket_id}"), Some("127.0.0.1:9851".parse().unwrap()))
     );
 }
+
+/// Issue 24 (5): ids that would act on the page. Four low-priority tickets (no policy, so
+/// `unmatched`, listed oldest first) with ids an attacker can choose: a right-to-left override
+/// that made `\u{202E}gnp.exe` read "exe.png", the dot segments `.` and `..` that a browser
+/// resolves out of `…/tickets/..?x=1`, and NUL and ESC, which went into the HTML raw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_with_bidi_overrides_dot_segments_and_control_characters_neither_act_on_the_page_nor_mislead_links() {
+    const RLO: &str = "\u{202E}gnp.exe";
+    const CONTROLS: &str = "A\u{0}B\u{1b}C";
+    let mut config = config();
+    config.ui.ticket_url = Some("https://desk.example.com/agent/tickets/{ticket_id}?x=1".into());
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    for (i, id) in [RLO, ".", "..", CONTROLS].iter().enumerate() {
+        engine.handle(&partition(0), created(id, at(i as i64, 0), "email", "low").as_bytes(), None, &"test").unwrap();
+    }
+    // Moves the watermark past the four; itself newer than it, so buffered and not listed.
+    engine.handle(&partition(0), created("Z", at(10, 0), "email", "low").as_bytes(), None, &"test").unwrap();
+    let service = Service::start(engine, &config).await;
+
+    // The API carries the ids exactly (JSON escapes the control characters).
+    let (status, body) = get(service.addr, "/api/v1/tickets?state=unmatched").await;
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""ticket_id":"A\u0000B\u001bC""#), "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = answer["items"].as_array().unwrap().iter().map(|i| i["ticket_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [RLO, ".", "..", CONTROLS]);
+
+    // The HTML, exactly: code points shown, ids isolated, no link for the dot segments.
+    let (status, page) = get(service.addr, "/tickets?state=unmatched").await;
+    assert_eq!(status, 200);
+    let cells: Vec<&str> = page.split(r#"<td class="ticket">"#).skip(1).map(|c| &c[..c.find("</td>").unwrap()]).collect();
+    assert_eq!(
+        cells,
+        [
+            r#"<bdi><a href="https://desk.example.com/agent/tickets/%E2%80%AEgnp.exe?x=1">[U+202E]gnp.exe</a></bdi>"#,
+            "<bdi>.</bdi>",
+            "<bdi>..</bdi>",
+            r#"<bdi><a href="https://desk.example.com/agent/tickets/A%00B%1BC?x=1">A[U+0000]B[U+001B]C</a></bdi>"#,
+        ]
+    );
+    for c in ['\u{0}', '\u{1b}', '\u{202E}'] {
+        assert!(!page.contains(c), "{c:?} in the page");
+    }
+
+    // As a browser builds it: the same text, no override or control character in the DOM.
+    let url = format!("http://{}/tickets?state=unmatched", service.addr);
+    let dom = tokio::task::spawn_blocking(move || chromium(&["--dump-dom"], &url)).await.unwrap();
+    assert_eq!(ticket_cells(&dom), ["[U+202E]gnp.exe", ".", "..", "A[U+0000]B[U+001B]C"], "{dom}");
+    assert!(!dom.contains('\u{202E}') && !dom.contains('\u{1b}') && !dom.contains('\u{FFFD}'), "{dom}");
+    assert_eq!(dom.matches("<a href=\"https://desk.example.com/").count(), 2, "{dom}");
+
+    // A leading `+` is no number, for the API and the page alike.
+    let (status, body) = get(service.addr, "/api/v1/tickets?limit=%2B5").await;
+    assert_eq!((status, body.as_str()), (400, r#"{"error":"limit: \"+5\" is not a whole number from 0 to 1000"}"#));
+    let (status, page) = get(service.addr, "/tickets?limit=%2B5").await;
+    assert_eq!(status, 400);
+    assert!(page.contains(r#"<p class="error">limit: &quot;+5&quot; is not a whole number from 0 to 1000</p>"#), "{page}");
+    service.stop().await;
+}

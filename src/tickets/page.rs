@@ -124,9 +124,10 @@ fn table(out: &mut String, answer: &Answer, rules: &Rules, ticket_url: Option<&s
     for item in &answer.items {
         let class = if item.at_risk { "at-risk" } else { item.state };
         let id = esc(&item.ticket_id);
-        let ticket = match ticket_url {
-            Some(template) => format!("<a href=\"{}\">{id}</a>", esc(&ticket_link(template, &item.ticket_id))),
-            None => id,
+        // Isolated, so an id in a right-to-left script cannot reorder what is around it.
+        let ticket = match ticket_url.and_then(|template| ticket_link(template, &item.ticket_id)) {
+            Some(link) => format!("<bdi><a href=\"{}\">{id}</a></bdi>", esc(&link)),
+            None => format!("<bdi>{id}</bdi>"),
         };
         let state = if item.at_risk { format!("{} (at risk)", item.state) } else { item.state.to_string() };
         let due = match item.seconds_to_deadline {
@@ -176,7 +177,11 @@ fn span(ms: Millis) -> String {
     }
 }
 
-/// Escapes text for HTML content and quoted attribute values.
+/// Escapes text for HTML content and quoted attribute values. Characters that would act on
+/// the page rather than show are written as their code point, `[U+XXXX]`: control characters
+/// (NUL, ESC, DEL, C1; a character reference would still put them in the document) and the
+/// bidirectional formatting characters, which reorder the text around them: a ticket id
+/// `\u{202E}gnp.exe` would otherwise read "exe.png". The JSON API carries the ids exactly.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -186,15 +191,34 @@ pub fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if acts_on_the_page(c) => {
+                let _ = write!(out, "[U+{:04X}]", u32::from(c));
+            }
             c => out.push(c),
         }
     }
     out
 }
 
+/// Control characters, the line and paragraph separators, and the bidirectional formatting
+/// characters (marks, embeddings, overrides, isolates: Unicode's `Bidi_Control` and the
+/// implicit marks).
+fn acts_on_the_page(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_and_bidirectional_formatting_characters_show_as_their_code_point() {
+        assert_eq!(esc("\u{202E}gnp.exe"), "[U+202E]gnp.exe");
+        assert_eq!(esc("A\0B\x1bC\x7fD\u{85}"), "A[U+0000]B[U+001B]C[U+007F]D[U+0085]");
+        assert_eq!(esc("\u{2066}x\u{2069}\u{200F}\u{061C}\u{2028}"), "[U+2066]x[U+2069][U+200F][U+061C][U+2028]");
+        // Right-to-left letters are text: shown as they are (the cell isolates them).
+        assert_eq!(esc("تذكرة-7 é"), "تذكرة-7 é");
+    }
 
     #[test]
     fn escaping_and_spans() {
