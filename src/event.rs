@@ -5,6 +5,7 @@
 //! without breaking older consumers.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,31 @@ use crate::base::{Millis, MAX_TIME};
 
 /// Longest accepted `event_id` / `ticket_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+
+/// Longest `topic` kept as sent, in bytes (the bound of ids). A topic becomes a label value
+/// (`ticketpulse_tickets_created_by_topic`) and a policy match; a longer one is read as
+/// [`OTHER_TOPIC`], so neither the exposition nor the state can grow with the input's strings
+/// (25 tickets with 65 000-character topics once made a 3.6 MB scrape that Prometheus'
+/// `label_value_length_limit` refuses whole). The event itself is kept: a ticket is not lost
+/// over a field that only names a slice.
+pub const MAX_LABEL_BYTES: usize = MAX_ID_BYTES;
+
+/// What an over-long topic is read as: the reserved label value of every topic that is not a
+/// label of its own.
+pub const OTHER_TOPIC: &str = "other";
+
+/// Topics read as [`OTHER_TOPIC`] for being longer than [`MAX_LABEL_BYTES`]. Process-wide, like
+/// every counter of the process, because [`parse`] runs before any telemetry is at hand (on
+/// the partition workers, outside any lock); read through
+/// `Telemetry::label_values_mapped_counts`.
+static TOPICS_TOO_LONG: AtomicU64 = AtomicU64::new(0);
+
+/// Input values replaced before they became label values: (field, reason, count), every
+/// series whether zero or not. The field is the event field, the reason is bounded (only
+/// `too_long` today).
+pub fn label_values_mapped() -> [(&'static str, &'static str, u64); 1] {
+    [("topic", "too_long", TOPICS_TOO_LONG.load(Ordering::Relaxed))]
+}
 
 /// Largest accepted `work_logged.seconds`: 365 days.
 pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
@@ -357,13 +383,13 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
                 .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `channel`"))?,
             priority: optional_enum(raw.priority, "priority", Priority::parse, t)?.unwrap_or(Priority::Normal),
             team: raw.team.map(Cow::into_owned),
-            topic: raw.topic.map(Cow::into_owned),
+            topic: raw.topic.map(bounded_topic),
             requester: optional_enum(raw.requester, "requester", Requester::parse, t)?.unwrap_or(Requester::Customer),
         },
         EventType::TicketUpdated => EventBody::TicketUpdated {
             priority: optional_enum(raw.priority, "priority", Priority::parse, t)?,
             team: raw.team.map(Cow::into_owned),
-            topic: raw.topic.map(Cow::into_owned),
+            topic: raw.topic.map(bounded_topic),
             channel: raw.channel.map(|c| c.to_ascii_lowercase()),
         },
         EventType::Message => EventBody::Message {
@@ -398,6 +424,18 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
         }
     };
     Ok(Event { event_id, ticket_id, at, body })
+}
+
+/// The topic as sent, or [`OTHER_TOPIC`] (counted) when it is longer than [`MAX_LABEL_BYTES`].
+/// `channel` and `team` need no such bound: they are looked up in the configured lists and
+/// never kept as sent; `status` and `priority` are enumerations; `agent_id` is an id, refused
+/// beyond [`MAX_ID_BYTES`].
+fn bounded_topic(topic: Cow<str>) -> String {
+    if topic.len() > MAX_LABEL_BYTES {
+        TOPICS_TOO_LONG.fetch_add(1, Ordering::Relaxed);
+        return OTHER_TOPIC.to_string();
+    }
+    topic.into_owned()
 }
 
 fn classify_json_error(e: serde_json::Error) -> Invalid {
@@ -744,6 +782,27 @@ mod tests {
         let err = parse(json.as_bytes(), &ParseLimits { max_message_bytes: 4096, ..LIMITS }, None).unwrap_err();
         assert_eq!(err.reason, InvalidReason::BadValue);
         assert_eq!(err.event_type, Some(EventType::ContactAbandoned));
+    }
+
+    #[test]
+    fn topics_longer_than_a_label_value_may_be_are_read_as_other_and_counted() {
+        let limits = ParseLimits { max_message_bytes: 4096, ..LIMITS };
+        let topic = |kind: &str, topic: &str| {
+            let json = format!(r#"{{"event_id":"e","ticket_id":"t","type":"{kind}","at":1,"channel":"email","topic":"{topic}"}}"#);
+            match parse(json.as_bytes(), &limits, None).expect("valid").body {
+                EventBody::TicketCreated { topic, .. } | EventBody::TicketUpdated { topic, .. } => topic,
+                other => panic!("{other:?}"),
+            }
+        };
+        let mapped = || label_values_mapped()[0];
+        let before = mapped().2;
+        // 64 two-byte characters are 128 bytes: kept; one byte more is not.
+        let at_bound = "é".repeat(64);
+        assert_eq!(topic("ticket_created", &at_bound), Some(at_bound.clone()));
+        assert_eq!(topic("ticket_created", &format!("{at_bound}x")), Some("other".to_string()));
+        assert_eq!(topic("ticket_updated", &"x".repeat(3000)), Some("other".to_string()));
+        // No other test of this process sends a topic over 128 bytes: exactly the two above.
+        assert_eq!(mapped(), ("topic", "too_long", before + 2));
     }
 
     #[test]

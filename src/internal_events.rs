@@ -405,6 +405,12 @@ impl Telemetry {
         HttpDrop::ALL.iter().zip(&self.counters.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
     }
 
+    /// Input values replaced before they became label values, as (field, reason, count):
+    /// counted where events are parsed (`event::label_values_mapped`), process-wide.
+    pub fn label_values_mapped_counts(&self) -> [(&'static str, &'static str, u64); 1] {
+        crate::event::label_values_mapped()
+    }
+
     pub fn reorder_buffer_full_count(&self) -> u64 {
         self.counters.reorder_buffer_full.load(Ordering::Relaxed)
     }

@@ -282,3 +282,81 @@ fn scram_over_tls_with_credentials_the_broker_refuses_fails_clearly_and_readines
     assert!(service.running(), "the service stays up");
     assert!(!service.stderr().contains("hunter2"), "{}", service.stderr());
 }
+
+/// Every label value of a text exposition, unescaped enough to measure (`\"`, `\\`, `\n`).
+fn label_values(exposition: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let Some(labels) = line.split_once('{').map(|(_, rest)| rest) else { continue };
+        let mut chars = labels.chars();
+        while chars.by_ref().any(|c| c == '"') {
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            values.push(value);
+        }
+    }
+    values
+}
+
+/// Issue 24 (3): 25 tickets with 65 000-character topics once made a 3.6 MB exposition (20
+/// topics × 3 windows × 65 KB) that a Prometheus with `label_value_length_limit` refuses
+/// whole. Now no label value from input is longer than 128 bytes: the topics are read as
+/// `other` and counted; over-long channels and teams are `other` by the configured lists; an
+/// over-long `agent_id` is refused like any id.
+#[test]
+fn label_values_from_input_are_at_most_128_bytes_and_the_mapped_ones_are_counted() {
+    use std::sync::Arc;
+    use ticketpulse::engine::{Engine, Rules};
+    use ticketpulse::internal_events::Telemetry;
+
+    let mut config = ticketpulse::config::Config::default();
+    config.dimensions.labels.push(ticketpulse::config::Dimension::Team);
+    config.dimensions.teams = vec!["billing".into()];
+    config.kpis.agents.enabled = true;
+    // Room for T0's long channel and team beside its topic (the default is 64 KiB).
+    config.events.max_message_bytes = 80_000;
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
+    let partition = ("tickets".to_string(), 0);
+    let long = |c: char, n: usize| c.to_string().repeat(n);
+    let at = 1_767_600_000_000i64; // 2026-01-05T08:00:00Z
+    for i in 0..25u8 {
+        // 25 distinct topics of 65 000 characters.
+        let topic = long(char::from(b'a' + i), 65_000);
+        let (channel, team) = if i == 0 { (long('c', 1000), long('t', 1000)) } else { ("email".into(), "billing".into()) };
+        let created = serde_json::json!({"event_id": format!("T{i}/c"), "ticket_id": format!("T{i}"), "type": "ticket_created",
+            "at": at + i64::from(i) * 1000, "channel": channel, "team": team, "topic": topic});
+        engine.handle(&partition, created.to_string().as_bytes(), None, &"test").expect("a long topic is no reason to refuse a ticket");
+    }
+    // Moves the watermark (stream time − 10 s) past the 25; itself buffered, in no window.
+    let later = serde_json::json!({"event_id": "Z/c", "ticket_id": "Z", "type": "ticket_created", "at": at + 40_000, "channel": "web"});
+    engine.handle(&partition, later.to_string().as_bytes(), None, &"test").unwrap();
+    let reply = serde_json::json!({"event_id": "T0/r", "ticket_id": "T0", "type": "message", "at": at + 60_000, "author": "agent",
+        "agent_id": long('a', 1000)});
+    let refused = engine.handle(&partition, reply.to_string().as_bytes(), None, &"test").unwrap_err();
+    assert_eq!((refused.reason.as_str(), refused.detail.as_str()), ("bad_value", "`agent_id` must be 1 to 128 bytes, got 1000"));
+
+    let text = ticketpulse::exporter::encode(&ticketpulse::exporter::registry(engine, telemetry, None));
+    let longest = label_values(&text).into_iter().map(|v| v.len()).max().unwrap();
+    assert!(longest <= 128, "a label value of {longest} bytes");
+    let s = parse_exposition(&text);
+    // All 25 created within the first 25 s, so in every window: all `other`, and no other series.
+    let by_topic: Vec<(&str, f64)> =
+        s.iter().filter(|(k, _)| k.starts_with("ticketpulse_tickets_created_by_topic{")).map(|(k, v)| (k.as_str(), *v)).collect();
+    let other = |window| common::key("ticketpulse_tickets_created_by_topic", &[("window", window), ("topic", "other")]);
+    assert_eq!(by_topic, [(other("1h").as_str(), 25.0), (other("24h").as_str(), 25.0), (other("5m").as_str(), 25.0)]);
+    // T0's channel and team are outside the configured lists: `other`; the 24 others are listed.
+    let created = |channel, team| {
+        value(&s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", channel), ("priority", "normal"), ("team", team)])
+    };
+    assert_eq!((created("other", "other"), created("email", "billing")), (1.0, 24.0));
+    // The only over-long values parsed in this test process are these 25 topics.
+    assert_eq!(value(&s, "ticketpulse_label_values_mapped_total", &[("field", "topic"), ("reason", "too_long")]), 25.0);
+    assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "bad_value")]), 1.0);
+}

@@ -31,6 +31,15 @@ pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telem
         let labels = mf.set([("reason", Cow::Borrowed(reason.as_str()))]);
         push_counter(mf, labels, n);
     }
+    let mf = &mut out.family(
+        "ticketpulse_label_values_mapped_total",
+        "Input values read as `other` rather than become a label value, by event field and reason (too_long: over 128 bytes).",
+        Kind::Counter,
+    );
+    for (field, reason, n) in telemetry.label_values_mapped_counts() {
+        let labels = mf.set([("field", Cow::Borrowed(field)), ("reason", Cow::Borrowed(reason))]);
+        push_counter(mf, labels, n);
+    }
     let (dead_lettered, failed) = telemetry.dead_letter_counts();
     let mf = &mut out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", Kind::Counter);
     push_counter(mf, NO_LABELS, dead_lettered);
