@@ -15,6 +15,15 @@ use crate::internal_events::{SnapshotOperation, Telemetry};
 use crate::lock;
 use crate::snapshot::SnapshotStore;
 
+/// The `reason` of a save that panicked (`ticketpulse_snapshot_failures_total`).
+pub const SAVE_PANICKED: &str = "panic";
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+    format!("panicked: {}", text.unwrap_or("(no message)"))
+}
+
 /// Attempts at reading a store before a partition falls back to the reset policy.
 const LOAD_ATTEMPTS: u32 = 3;
 
@@ -83,16 +92,33 @@ impl Checkpointer {
                 .name("snapshot-writer".into())
                 .spawn(move || {
                     for job in receiver {
-                        let bytes = job.capture.seal();
-                        match store.save(&job.partition, &bytes) {
-                            Ok(()) => telemetry.snapshot_saved(&job.partition, bytes.len(), job.pause),
-                            Err(error) => {
+                        // A panic (a defect of encoding or of the store) fails this snapshot
+                        // only: counted like any failed save, and the writer goes on with the
+                        // next, rather than stop and leave every later snapshot unwritten.
+                        let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let bytes = job.capture.seal();
+                            store.save(&job.partition, &bytes).map(|()| bytes.len())
+                        }));
+                        let failed = match saved {
+                            Ok(Ok(bytes)) => {
+                                telemetry.snapshot_saved(&job.partition, bytes, job.pause);
+                                false
+                            }
+                            Ok(Err(error)) => {
                                 telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, error.reason(), &error);
-                                // Forget it was queued, so the next round tries again.
-                                let mut queued = lock(&queued);
-                                if queued.get(&job.partition) == Some(&job.offset) {
-                                    queued.remove(&job.partition);
-                                }
+                                true
+                            }
+                            Err(panic) => {
+                                let error = panic_message(panic.as_ref());
+                                telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, SAVE_PANICKED, &error);
+                                true
+                            }
+                        };
+                        if failed {
+                            // Forget it was queued, so the next round tries again.
+                            let mut queued = lock(&queued);
+                            if queued.get(&job.partition) == Some(&job.offset) {
+                                queued.remove(&job.partition);
                             }
                         }
                         drop(job.writing);
@@ -236,7 +262,7 @@ mod tests {
         let waited = {
             let (engine, checkpoints, p) = (Arc::clone(&engine), Arc::clone(&checkpoints), p.clone());
             std::thread::spawn(move || {
-                // The writer panics on the first; the second finds it gone.
+                // The save panics both times; each is counted and the writer goes on.
                 for n in 0..2 {
                     created(&engine, &p, n);
                     checkpoints.checkpoint(None, true);
@@ -251,6 +277,24 @@ mod tests {
         waited.join().unwrap();
         // Nothing is left counted as being written: a periodic round is not held back.
         assert!(lock(&checkpoints.writing).is_empty());
+    }
+
+    #[test]
+    fn a_save_that_panics_is_counted_and_the_writer_goes_on() {
+        let telemetry = Arc::new(Telemetry::default());
+        let engine = Arc::new(Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry)));
+        let checkpoints = Checkpointer::new(Some(Arc::new(PanickingStore)), Arc::clone(&engine), Arc::clone(&telemetry));
+        let p: PartitionId = ("tickets".into(), 0);
+        // Three rounds with new input, each waited for: three saves, each panicking.
+        for n in 0..3 {
+            created(&engine, &p, n);
+            checkpoints.checkpoint(None, true);
+        }
+        let stats = telemetry.snapshot_stats();
+        assert_eq!(stats.failures.into_iter().collect::<Vec<_>>(), [(("save", "panic"), 3)]);
+        assert_eq!((stats.saved, stats.newest), (0, None));
+        // Each failure was forgotten as queued, so the next round tries again.
+        assert!(lock(&checkpoints.queued).is_empty());
     }
 
     /// Ticket `T{n}` created on email at 2026-01-05 08:00 plus `n` minutes, as message `n`.
