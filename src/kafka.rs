@@ -10,8 +10,9 @@
 use std::sync::Arc;
 
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaError;
+use rdkafka::producer::BaseProducer;
 use rdkafka::ClientContext;
 
 use crate::base::{is_secret, REDACTED};
@@ -46,10 +47,85 @@ pub fn validate(config: &KafkaConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// A run of at least this many characters copied from a secret value is redacted wherever it
-/// appears: librdkafka sometimes echoes only part of a value ("... beginning at: <the rest>").
-/// A shorter secret is redacted where it appears whole.
-const MIN_ECHO: usize = 6;
+/// The kind of client [`check_offline`] creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Consumer,
+    Producer,
+}
+
+/// Has librdkafka create a client of `client` as `run` would, but offline, and drop it: the
+/// checks librdkafka makes only then (the SASL mechanism's values, e.g. `sasl.mechanisms =
+/// "SCRAM-SHA-999"` is "Unsupported hash function", SCRAM without `sasl.username` and
+/// `sasl.password`, combinations such as `enable.idempotence` with `acks=1`) fail
+/// `check-config` rather than `run`. Offline: without `bootstrap.servers` the client contacts
+/// no broker, and with TLS turned off (`SSL` read as `PLAINTEXT`, `SASL_SSL` as
+/// `SASL_PLAINTEXT`) it reads no certificate or key, files which may exist only where `run`
+/// runs (a wrong path still fails `run` at once, naming it). The error names the property
+/// it is about when the message quotes its name or value, else `kafka.librdkafka`; secrets
+/// never show.
+pub fn check_offline(client: &ClientConfig, kind: ClientKind, config: &KafkaConfig) -> Result<(), ConfigError> {
+    let mut offline = client.clone();
+    offline.remove("bootstrap.servers");
+    if let Some(protocol) = offline.get("security.protocol").map(str::to_ascii_lowercase) {
+        let without_tls = match protocol.as_str() {
+            "ssl" => "plaintext",
+            "sasl_ssl" => "sasl_plaintext",
+            _ => &protocol,
+        };
+        offline.set("security.protocol", without_tls.to_string());
+    }
+    let created = match kind {
+        ClientKind::Consumer => offline.create_with_context::<_, BaseConsumer<Offline>>(Offline).map(drop),
+        ClientKind::Producer => offline.create_with_context::<_, BaseProducer<Offline>>(Offline).map(drop),
+    };
+    created.map_err(|error| {
+        let secrets = Secrets::of(client);
+        let message = match &error {
+            KafkaError::ClientCreation(message) => secrets.redact(message),
+            other => secrets.describe(other),
+        };
+        bad(property_named(&message, config), message)
+    })
+}
+
+/// The `kafka.librdkafka` field a client creation error is about: the property whose name it
+/// quotes, else the one whose (non-secret) value it quotes, else the section.
+fn property_named(message: &str, config: &KafkaConfig) -> String {
+    let by_name = config.librdkafka.keys().find(|k| message.contains(k.as_str()));
+    let by_value = || {
+        let quoted = config.librdkafka.iter().filter(|(k, v)| !is_secret(k) && !v.is_empty() && message.contains(v.as_str()));
+        quoted.max_by_key(|(_, v)| v.len()).map(|(k, _)| k)
+    };
+    match by_name.or_else(by_value) {
+        Some(key) => format!("kafka.librdkafka.{key}"),
+        None => "kafka.librdkafka".to_string(),
+    }
+}
+
+/// The context of a client created only to be checked: what it would log is of no use (it
+/// has no broker to reach), and its creation error is reported instead.
+struct Offline;
+
+impl ClientContext for Offline {
+    fn log(&self, _: RDKafkaLogLevel, _: &str, _: &str) {}
+    fn error(&self, _: KafkaError, _: &str) {}
+}
+
+impl ConsumerContext for Offline {}
+
+impl rdkafka::producer::ProducerContext for Offline {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: ()) {}
+}
+
+/// The shortest secret searched for in free text (librdkafka's log lines and errors), and the
+/// shortest run of a secret's characters taken for an echo of it: librdkafka sometimes echoes
+/// only part of a value ("... beginning at: <the rest>"). A shorter secret is not searched
+/// for: `sasl.password = "e"` would match inside every word, garbling every line (`Brok[redacted]r`)
+/// and showing where the secret's letters are. Where librdkafka quotes a property's value
+/// (configuration errors), a secret is redacted by property, whatever its length.
+pub const MIN_ECHO: usize = 6;
 
 /// The values of a client configuration's secret properties, to scrub from any text shown.
 #[derive(Debug, Clone, Default)]
@@ -61,16 +137,17 @@ impl Secrets {
         Self(values.filter(|v| !v.is_empty()).map(String::from).collect())
     }
 
-    /// `text` with every run of a secret value's characters (of at least [`MIN_ECHO`], or the
-    /// whole of a shorter secret) replaced by [`REDACTED`].
+    /// `text` with every run of at least [`MIN_ECHO`] characters of a secret value (of at
+    /// least that length) replaced by [`REDACTED`].
     pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
+        let searched: Vec<&str> = self.0.iter().map(String::as_str).filter(|s| s.chars().count() >= MIN_ECHO).collect();
+        if searched.is_empty() {
             return text.to_string();
         }
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(first) = rest.chars().next() {
-            let echoed = self.0.iter().map(|secret| echoed_len(rest, secret)).max().unwrap_or(0);
+            let echoed = searched.iter().map(|secret| echoed_len(rest, secret)).max().unwrap_or(0);
             if echoed > 0 {
                 out.push_str(REDACTED);
                 rest = &rest[echoed..];
@@ -83,26 +160,38 @@ impl Secrets {
     }
 
     /// A librdkafka error as it may be shown. Configuration errors give librdkafka's
-    /// description only (rdkafka's own rendering appends the value, secret or not).
+    /// description only (rdkafka's own rendering appends the value, secret or not), with the
+    /// value it quotes redacted when it is secret: the value of a secret property, or equal to
+    /// one (a password pasted into the wrong field).
     pub fn describe(&self, error: &KafkaError) -> String {
         match error {
-            KafkaError::ClientConfig(_, description, _, _) => self.redact(description.trim_end()),
+            KafkaError::ClientConfig(_, description, key, value) => {
+                let description = description.trim_end();
+                let secret = !value.is_empty() && (is_secret(key) || self.0.iter().any(|s| s == value));
+                let description =
+                    if secret { description.replace(&format!("\"{value}\""), &format!("\"{REDACTED}\"")) } else { description.to_string() };
+                self.redact(&description)
+            }
             other => self.redact(&other.to_string()),
         }
+    }
+
+    /// Whether a secret is too short for [`Secrets::redact`] to search for.
+    pub fn has_short(&self) -> bool {
+        self.0.iter().any(|s| s.chars().count() < MIN_ECHO)
     }
 }
 
 /// How many bytes at the start of `text` are copied from `secret`: the longest prefix found
-/// in it, if at least [`MIN_ECHO`] characters long (or all of a shorter secret); else 0.
+/// in it, if at least [`MIN_ECHO`] characters long; else 0.
 fn echoed_len(text: &str, secret: &str) -> usize {
-    let shortest = MIN_ECHO.min(secret.chars().count());
     let mut longest = 0;
     for (chars, (at, c)) in text.char_indices().enumerate() {
         let end = at + c.len_utf8();
         if !secret.contains(&text[..end]) {
             break;
         }
-        if chars + 1 >= shortest {
+        if chars + 1 >= MIN_ECHO {
             longest = end;
         }
     }
@@ -220,8 +309,9 @@ mod tests {
             "Unrecognized sasl.oauthbearer.config beginning at:[redacted]",
             "the space before the echo is part of the secret too"
         );
-        // Five characters of a long secret are not an echo; a short secret is, whole.
-        assert_eq!(secrets.redact("hunte;xyzzy;abc;ab"), "hunte;xyzzy;[redacted];ab");
+        // Five characters of a long secret are not an echo; a secret shorter than six
+        // characters is not searched for (issue 24: it garbled every line).
+        assert_eq!(secrets.redact("hunte;xyzzy;abc;ab"), "hunte;xyzzy;abc;ab");
         assert_eq!(Secrets::default().redact("hunter2"), "hunter2");
         let config = kafka(&[("sasl.password", "hunter2"), ("sasl.username", "bob")]);
         assert_eq!(
@@ -230,6 +320,54 @@ mod tests {
         );
         let debug = format!("{config:?}");
         assert!(debug.contains(r#"librdkafka: {"sasl.password": "[redacted]", "sasl.username": "bob"}"#), "{debug}");
+    }
+
+    #[test]
+    fn a_short_secret_garbles_no_line_and_is_redacted_where_its_property_is_quoted() {
+        let config = kafka(&[("sasl.password", "e"), ("security.protocol", "e")]);
+        let secrets = Secrets::of(&client_config(&config));
+        assert!(secrets.has_short());
+        // What librdkafka logs with the broker down: unchanged, not `sasl_plaint[redacted]xt`.
+        let line = "sasl_plaintext://127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused";
+        assert_eq!(secrets.redact(line), line);
+        // The value librdkafka quotes for a property is redacted whole, by property.
+        let err = validate(&config).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "kafka.librdkafka.security.protocol: Invalid value \"[redacted]\" for configuration property \"security.protocol\""
+        );
+        let long = Secrets::of(&client_config(&kafka(&[("sasl.password", "hunter2")])));
+        assert!(!long.has_short());
+    }
+
+    #[test]
+    fn a_client_created_offline_refuses_values_only_a_client_checks() {
+        let scram = |mechanism: &str| {
+            kafka(&[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanisms", mechanism),
+                ("sasl.username", "bob"),
+                ("sasl.password", "hunter2"),
+                // Read only when TLS is on: the check runs with TLS off, so it need not exist.
+                ("ssl.ca.location", "/nonexistent/ca.pem"),
+            ])
+        };
+        let bad = scram("SCRAM-SHA-999");
+        assert!(validate(&bad).is_ok(), "every property is fine on its own");
+        for kind in [ClientKind::Consumer, ClientKind::Producer] {
+            let mut client = client_config(&bad);
+            client.set("group.id", "g");
+            let err = check_offline(&client, kind, &bad).unwrap_err().to_string();
+            assert_eq!(err, "kafka.librdkafka.sasl.mechanisms: Unsupported hash function: SCRAM-SHA-999 (try SCRAM-SHA-512)", "{kind:?}");
+            let good = scram("SCRAM-SHA-512");
+            let mut client = client_config(&good);
+            client.set("group.id", "g");
+            assert!(check_offline(&client, kind, &good).is_ok(), "{kind:?}");
+        }
+        // SCRAM without its password (say, an environment override missing where it runs).
+        let missing = kafka(&[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanisms", "SCRAM-SHA-256"), ("sasl.username", "bob")]);
+        let err = check_offline(&client_config(&missing), ClientKind::Producer, &missing).unwrap_err().to_string();
+        assert_eq!(err, "kafka.librdkafka.sasl.username: sasl.username and sasl.password must be set");
     }
 
     #[test]

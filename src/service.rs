@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,12 +16,12 @@ use tokio::task::JoinHandle;
 use crate::base::PartitionId;
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
-use crate::config::{Config, ConfigError, SnapshotStoreKind};
+use crate::config::{Config, ConfigError, OffsetReset, SnapshotStoreKind};
 use crate::engine::{Engine, Rules};
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
 use crate::internal_events::Telemetry;
-use crate::kafka::client_config;
+use crate::kafka::{client_config, Secrets, MIN_ECHO};
 use crate::snapshot::{KafkaTopicStore, LocalDirStore, SnapshotStore};
 use crate::source::{KafkaSource, SourceError};
 
@@ -38,6 +39,45 @@ pub struct Running {
     source: JoinHandle<Result<(), SourceError>>,
     http: JoinHandle<()>,
     shutdown_timeout: Duration,
+    /// What a shutdown that runs out of time leaves behind.
+    kept: Kept,
+}
+
+/// What is kept of a service's state when its shutdown does not finish in time.
+#[derive(Debug, Clone)]
+enum Kept {
+    /// The demo: nothing, and nothing to keep.
+    Demo,
+    /// The Kafka source with `snapshots.store = "none"`: nothing; partitions start again at
+    /// `auto_offset_reset`.
+    NoSnapshots(OffsetReset),
+    /// The Kafka source with a snapshot store; the flag turns true once every partition was
+    /// drained and snapshotted.
+    Snapshots(Arc<AtomicBool>),
+}
+
+impl Kept {
+    /// What `shutdown_timeout` running out means, for its error message.
+    fn after_timeout(&self) -> String {
+        match self {
+            Kept::Demo => "the demo keeps no state".to_string(),
+            Kept::NoSnapshots(reset) => {
+                let from = match reset {
+                    OffsetReset::Earliest => "every retained message is read again",
+                    OffsetReset::Latest => "only messages produced after the restart are read",
+                };
+                format!(
+                    "snapshots.store = \"none\": this instance's state is lost, and its partitions start again at \
+                     kafka.auto_offset_reset = \"{}\" ({from})",
+                    reset.as_str()
+                )
+            }
+            Kept::Snapshots(done) if done.load(Ordering::Relaxed) => "every partition was snapshotted first, so its next owner \
+                 resumes exactly there; committing offsets or leaving the group did not finish (is a Kafka broker reachable?)"
+                .to_string(),
+            Kept::Snapshots(_) => "input since the last snapshot will be re-read on restart".to_string(),
+        }
+    }
 }
 
 impl Running {
@@ -53,8 +93,9 @@ impl Running {
         match tokio::time::timeout(self.shutdown_timeout, stopping).await {
             Ok(result) => result?,
             Err(_) => anyhow::bail!(
-                "shutdown_timeout: not stopped within {}; input since the last snapshot will be re-read on restart",
-                humantime::format_duration(self.shutdown_timeout)
+                "shutdown_timeout: not stopped within {}; {}",
+                humantime::format_duration(self.shutdown_timeout),
+                self.kept.after_timeout()
             ),
         }
         tracing::info!("stopped");
@@ -145,6 +186,7 @@ pub fn spawn_http(
 /// [`Rules::new`], because the engine (and `replay`) never talk to Kafka.
 pub fn compile(config: &Config) -> Result<Rules, ConfigError> {
     crate::kafka::validate(&config.kafka)?;
+    crate::source::check_clients(&config.kafka)?;
     Rules::new(config)
 }
 
@@ -167,29 +209,40 @@ async fn start_with(config: &Config, input: Input) -> anyhow::Result<Running> {
     let (http_addr, ui_addr) = (listeners.metrics_addr()?, listeners.ui_addr()?);
     let clock = WallClock::system();
     let (stop, stopped) = watch::channel(false);
-    let source = match input {
+    let (source, kept) = match input {
         Input::Kafka => {
+            if Secrets::of(&client_config(&config.kafka)).has_short() {
+                tracing::warn!(
+                    "a secret of kafka.librdkafka is shorter than {MIN_ECHO} characters: too short to be told apart in \
+                     librdkafka's messages, it is not scrubbed from them (only where a value is quoted)"
+                );
+            }
             let store = open_snapshot_store(config, &telemetry).await?;
             let checkpoints = Arc::new(Checkpointer::new(store, Arc::clone(&engine), Arc::clone(&telemetry)));
             let source = KafkaSource::new(&config.kafka, Arc::clone(&engine), checkpoints, Arc::clone(&telemetry), clock)?;
-            tokio::spawn(source.run(stopped.clone(), IDLE_CHECK, config.snapshots.interval))
+            let kept = match config.snapshots.store {
+                SnapshotStoreKind::None => Kept::NoSnapshots(config.kafka.auto_offset_reset),
+                _ => Kept::Snapshots(source.handed_over()),
+            };
+            (tokio::spawn(source.run(stopped.clone(), IDLE_CHECK, config.snapshots.interval)), kept)
         }
         Input::Demo(options) => {
             let partition = ("demo".to_string(), 0);
             telemetry.partitions_assigned(std::slice::from_ref(&partition));
             let feed = feed_demo(Generator::new(options), partition, Arc::clone(&engine), clock);
             let stopped = stopped.clone();
-            tokio::spawn(async move {
+            let source = tokio::spawn(async move {
                 tokio::select! {
                     _ = feed => {}
                     _ = wait_for_stop(stopped) => {}
                 }
                 Ok(())
-            })
+            });
+            (source, Kept::Demo)
         }
     };
     let http = spawn_http(listeners, config, engine, telemetry, Some(clock), stopped);
-    Ok(Running { http_addr, ui_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout })
+    Ok(Running { http_addr, ui_addr, stop, source, http, shutdown_timeout: config.shutdown_timeout, kept })
 }
 
 /// Starts the Kafka consumer and the HTTP endpoints (which may be bound to port 0).

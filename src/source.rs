@@ -15,14 +15,17 @@
 //! A rejected message's offset counts as consumed only once its dead-letter write succeeded
 //! or was given up on. While the dead-letter topic accepts writes each one is awaited, at most
 //! [`DEAD_LETTER_TIMEOUT`]; after a failure later writes are still made but not awaited, so an
-//! unwritable topic stalls no partition, until one succeeds again.
+//! unwritable topic stalls no partition, until one succeeds again. Once a stop begins no write
+//! is awaited any more, so a drain never waits on the dead-letter topic: a write still in
+//! flight when the producer closes is counted as failed and logged with its origin.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
@@ -35,11 +38,11 @@ use tokio::sync::watch;
 use crate::base::{Millis, PartitionId};
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
-use crate::config::{KafkaConfig, OffsetReset};
+use crate::config::{ConfigError, KafkaConfig, OffsetReset};
 use crate::engine::{Engine, Lane};
 use crate::event::Invalid;
 use crate::internal_events::Telemetry;
-use crate::kafka::{client_config, ClientError, ClientLog};
+use crate::kafka::{check_offline, client_config, ClientError, ClientKind, ClientLog};
 
 pub mod workers;
 
@@ -211,6 +214,11 @@ pub struct KafkaSource {
     telemetry: Arc<Telemetry>,
     /// Messages are handled at this clock's time; idle partitions follow it.
     clock: WallClock,
+    /// Set once a stop has drained and snapshotted every partition: what is left (the final
+    /// commit, leaving the group) needs a broker, and loses nothing if it never finishes.
+    handed_over: Arc<AtomicBool>,
+    /// Turned true when a stop begins: the workers stop waiting for dead-letter writes.
+    stopping: watch::Sender<bool>,
 }
 
 impl KafkaSource {
@@ -221,19 +229,8 @@ impl KafkaSource {
         telemetry: Arc<Telemetry>,
         clock: WallClock,
     ) -> Result<Self, SourceError> {
-        let mut producer_config = client_config(config);
-        producer_config
-            .set("message.timeout.ms", DEAD_LETTER_TIMEOUT.as_millis().to_string())
-            .set("queue.buffering.max.kbytes", DEAD_LETTER_QUEUE_KBYTES);
-        let mut client = client_config(config);
-        for (key, value) in DEFAULT_CONSUMER_PROPERTIES.into_iter().filter(|(key, _)| !config.librdkafka.contains_key(*key)) {
-            client.set(key, value);
-        }
-        client
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "true")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", config.auto_offset_reset.as_str());
+        let producer_config = dead_letter_config(config);
+        let client = consumer_config(config);
         let context = SourceContext {
             log: ClientLog::new(Arc::clone(&telemetry), &client, "consumer"),
             engine: Arc::clone(&engine),
@@ -256,6 +253,7 @@ impl KafkaSource {
         // Dead-letter writes are awaited on the worker threads through the runtime's handle:
         // delivery reports come from the producer's own thread, not from the consumer loop.
         let runtime = tokio::runtime::Handle::current();
+        let (stopping, stop_seen) = watch::channel(false);
         let workers = (0..workers::worker_count())
             .map(|_| PartitionWorker {
                 engine: Arc::clone(&engine),
@@ -264,11 +262,18 @@ impl KafkaSource {
                 telemetry: Arc::clone(&telemetry),
                 runtime: runtime.clone(),
                 lanes: HashMap::new(),
+                stopping: stop_seen.clone(),
             })
             .collect();
         consumer.context().dispatcher.start(workers, workers::QUEUE_CAPACITY);
         tracing::info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "subscribed");
-        Ok(Self { consumer, engine, checkpoints, telemetry, clock })
+        Ok(Self { consumer, engine, checkpoints, telemetry, clock, handed_over: Arc::default(), stopping })
+    }
+
+    /// Turns true once a stop has drained and snapshotted every partition (see
+    /// [`KafkaSource::run`]), so a shutdown that runs out of time can say what was kept.
+    pub fn handed_over(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.handed_over)
     }
 
     /// Consumes until `stop` turns true; then finishes the messages dispatched, snapshots
@@ -326,12 +331,16 @@ impl KafkaSource {
                 break Err(stopped);
             }
         };
+        // A dead-letter write being waited for, and those after it, are waited for no longer:
+        // the drain is bounded by the messages queued, not by the dead-letter topic.
+        self.stopping.send_replace(true);
         let (consumer, checkpoints) = (Arc::clone(&self.consumer), Arc::clone(&self.checkpoints));
-        let _ = tokio::task::spawn_blocking(move || {
+        let drained = tokio::task::spawn_blocking(move || {
             let _ = consumer.context().drain(None);
             checkpoints.checkpoint(None, true);
         })
         .await;
+        self.handed_over.store(drained.is_ok() && failed.is_ok(), Ordering::Relaxed);
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::info!("offsets committed"),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
@@ -349,6 +358,38 @@ impl KafkaSource {
     }
 }
 
+/// The consumer's configuration: the shared one, ticketpulse's defaults unless overridden, and
+/// the group settings it relies on.
+fn consumer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = client_config(config);
+    for (key, value) in DEFAULT_CONSUMER_PROPERTIES.into_iter().filter(|(key, _)| !config.librdkafka.contains_key(*key)) {
+        client.set(key, value);
+    }
+    client
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", config.auto_offset_reset.as_str());
+    client
+}
+
+/// The dead-letter producer's configuration.
+fn dead_letter_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = client_config(config);
+    client
+        .set("message.timeout.ms", DEAD_LETTER_TIMEOUT.as_millis().to_string())
+        .set("queue.buffering.max.kbytes", DEAD_LETTER_QUEUE_KBYTES);
+    client
+}
+
+/// Has librdkafka create the consumer and the dead-letter producer exactly as `run` configures
+/// them, offline ([`crate::kafka::check_offline`]): for `check-config`, after each property
+/// was checked on its own. The snapshot store's clients share these properties.
+pub fn check_clients(config: &KafkaConfig) -> Result<(), ConfigError> {
+    check_offline(&consumer_config(config), ClientKind::Consumer, config)?;
+    check_offline(&dead_letter_config(config), ClientKind::Producer, config)
+}
+
 /// A partition worker: handles the messages of the partitions it owns, in order.
 struct PartitionWorker {
     engine: Arc<Engine>,
@@ -358,6 +399,8 @@ struct PartitionWorker {
     runtime: tokio::runtime::Handle,
     /// The lanes of the partitions this worker fed since they were assigned.
     lanes: HashMap<PartitionId, Lane>,
+    /// True once the source is stopping.
+    stopping: watch::Receiver<bool>,
 }
 
 impl Worker for PartitionWorker {
@@ -433,12 +476,25 @@ impl PartitionWorker {
                 Err(_) => telemetry.dead_letter_failed(&topic, &origin, reason, &"the producer closed before delivery"),
             }
         };
-        if self.telemetry.dead_letter_blocked() {
-            // The topic failed last time: write, but let consumption go on meanwhile; the
-            // outcome is still counted, and a success unblocks.
+        if self.telemetry.dead_letter_blocked() || *self.stopping.borrow() {
+            // The topic failed last time, or the source is stopping: write, but let the
+            // partition go on meanwhile; the outcome is still counted (a write the producer
+            // drops at exit as failed, with its origin), and a success unblocks.
             self.runtime.spawn(outcome);
-        } else {
-            self.runtime.block_on(outcome);
+            return;
+        }
+        // Waited for, until it is done or a stop begins: a stop must not wait on a slow or
+        // unwritable dead-letter topic beyond `shutdown_timeout`.
+        let mut outcome = Box::pin(outcome);
+        let mut stopping = self.stopping.clone();
+        let done = self.runtime.block_on(async {
+            tokio::select! {
+                () = &mut outcome => true,
+                _ = stopping.wait_for(|stop| *stop) => false,
+            }
+        });
+        if !done {
+            self.runtime.spawn(outcome);
         }
     }
 }

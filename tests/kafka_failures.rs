@@ -107,3 +107,93 @@ fn a_broker_that_is_down_gives_one_line_per_error_code_per_interval() {
         }
     }
 }
+
+/// Issue 24 (6): with the broker gone and `snapshots.store = "none"`, SIGTERM ran into
+/// `shutdown_timeout` (the final commit and leaving the group wait for a broker) and said
+/// "input since the last snapshot will be re-read", which no snapshot backs. It now says what
+/// is true for that store.
+#[test]
+fn a_shutdown_that_runs_out_of_time_without_snapshots_says_the_state_is_lost() {
+    let (broker, mut proxy) = Broker::start_behind_proxy();
+    let topic = "kf-sigterm";
+    tokio::runtime::Runtime::new().unwrap().block_on(create_topics(&broker.bootstrap, &[(topic, 1)]));
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "shutdown_timeout = \"3s\"\n[kafka]\nbrokers = \"127.0.0.1:{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"{topic}-group\"\n\
+         [http]\nlisten = \"127.0.0.1:0\"\nshutdown_grace = \"1s\"\n[snapshots]\nstore = \"none\"\n",
+        proxy.port
+    );
+    let path = dir.path().join("sigterm.toml");
+    std::fs::write(&path, toml).unwrap();
+    let log_file = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ticketpulse"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_file).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log_file).unwrap();
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !read_log().contains(what) {
+            assert!(Instant::now() < deadline, "no {what:?} within 60 s: {}", read_log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("partitions assigned");
+    // The broker goes away under the running instance.
+    proxy.stop();
+    wait_for("AllBrokersDown");
+    let signalled = Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("did not exit within 60 s of SIGTERM: {}", read_log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = signalled.elapsed();
+    let log = read_log();
+    assert_eq!(status.code(), Some(1), "{log}");
+    let expected = "error: shutdown_timeout: not stopped within 3s; snapshots.store = \"none\": this instance's state is lost, \
+                    and its partitions start again at kafka.auto_offset_reset = \"earliest\" (every retained message is read again)";
+    assert!(log.contains(expected), "{log}");
+    assert!(!log.contains("re-read"), "{log}");
+    // The 3 s timeout, then at most a second for the runtime's blocking threads.
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+/// Issue 24 (6): while the dead-letter topic seems writable each write is waited for, up to
+/// 5 s; a SIGTERM meanwhile waited for it too, so a drain could run past `shutdown_timeout`
+/// (here 2 s, shorter than that 5 s). Now a stop waits for no dead-letter write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_write_being_waited_for_does_not_hold_a_shutdown_past_its_timeout() {
+    let broker = Broker::start();
+    let topic = "kf-drain";
+    create_topics(&broker.bootstrap, &[(topic, 1)]).await;
+    let mut config = config(&broker.bootstrap, topic);
+    // The dead-letter topic does not exist and may not be created by writing to it: the
+    // producer retries until its 5 s message timeout.
+    config.kafka.librdkafka.insert("allow.auto.create.topics".into(), "false".into());
+    config.snapshots.store = ticketpulse::config::SnapshotStoreKind::None;
+    config.shutdown_timeout = Duration::from_secs(2);
+    config.http.shutdown_grace = Duration::from_millis(500);
+    let running = ticketpulse::service::start(config).await.unwrap();
+    let addr = running.http_addr;
+    produce(&broker.bootstrap, topic, &["not json at all"]).await;
+    // Counted as rejected, not yet given up on: its dead-letter write is being waited for.
+    let invalid = |s: &BTreeMap<String, f64>| value(s, "ticketpulse_events_total", &[("type", "unknown"), ("result", "invalid")]);
+    let text = scrape_until(addr, |s| invalid(s) == 1.0).await;
+    assert_eq!(value(&parse_exposition(&text), "ticketpulse_dead_letter_failures_total", &[]), 0.0);
+    let started = Instant::now();
+    let stopped = running.shutdown().await;
+    let elapsed = started.elapsed();
+    assert!(stopped.is_ok(), "{stopped:?} after {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}

@@ -360,3 +360,46 @@ fn label_values_from_input_are_at_most_128_bytes_and_the_mapped_ones_are_counted
     assert_eq!(value(&s, "ticketpulse_label_values_mapped_total", &[("field", "topic"), ("reason", "too_long")]), 25.0);
     assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "bad_value")]), 1.0);
 }
+
+/// Issue 24 (6): each property was checked on its own, so `check-config` passed a mechanism
+/// librdkafka refuses only when `run` creates its clients ("Unsupported hash function"). Now
+/// the clients are created offline at check time; the TLS files need not exist there.
+#[test]
+fn check_config_refuses_a_sasl_mechanism_librdkafka_refuses_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let properties = |mechanism: &str| {
+        format!(
+            "[kafka.librdkafka]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.mechanisms\" = \"{mechanism}\"\n\
+             \"sasl.username\" = \"bob\"\n\"sasl.password\" = \"hunter2\"\n\"ssl.ca.location\" = \"/nonexistent/ca.pem\"\n"
+        )
+    };
+    let bad = write(dir.path(), "bad.toml", &properties("SCRAM-SHA-999"));
+    let out = ticketpulse(&["check-config", bad.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out), "error: kafka.librdkafka.sasl.mechanisms: Unsupported hash function: SCRAM-SHA-999 (try SCRAM-SHA-512)\n");
+    let good = write(dir.path(), "good.toml", &properties("SCRAM-SHA-256"));
+    let out = ticketpulse(&["check-config", good.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("hunter2"), "{}", text(&out));
+}
+
+/// Issue 24 (6): with `sasl.password = "e"` the log redaction rewrote every `e`
+/// (`sasl_plaint[redacted]xt … Brok[redacted]r`), garbling the log and showing where the
+/// secret's letters are. A secret under 6 characters is now not searched for; `run` warns.
+#[test]
+fn a_one_letter_password_garbles_no_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = common::free_port();
+    let toml = format!(
+        "[kafka]\nbrokers = \"127.0.0.1:{closed}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[snapshots]\nstore = \"none\"\n\
+         [kafka.librdkafka]\n\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanisms\" = \"PLAIN\"\n\
+         \"sasl.username\" = \"bob\"\n\"sasl.password\" = \"e\"\n"
+    );
+    let service = common::Service::spawn(&write(dir.path(), "t.toml", &toml));
+    let bootstrap = format!("sasl_plaintext://127.0.0.1:{closed}/bootstrap");
+    let log = service.wait_for_log(Duration::from_secs(30), |log| log.contains("BrokerTransportFailure"));
+    drop(service);
+    assert!(log.contains(&bootstrap), "librdkafka's broker name, whole: {log}");
+    assert!(!log.contains("[redacted]"), "{log}");
+    assert!(log.contains("a secret of kafka.librdkafka is shorter than 6 characters"), "{log}");
+}
