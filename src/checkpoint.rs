@@ -34,8 +34,8 @@ struct Job {
     pause: std::time::Duration,
     /// Counts the job as being written until it is done, or dropped with a panicked writer.
     writing: Writing,
-    /// Signalled once the job is done, for callers that must wait.
-    done: Option<mpsc::Sender<()>>,
+    /// Signalled once the job is done (with whether it was saved), for callers that must wait.
+    done: Option<mpsc::Sender<bool>>,
 }
 
 /// Per partition, how many of its captures wait for the writer or are being written.
@@ -123,7 +123,7 @@ impl Checkpointer {
                         }
                         drop(job.writing);
                         if let Some(done) = job.done {
-                            let _ = done.send(());
+                            let _ = done.send(!failed);
                         }
                     }
                 })
@@ -133,17 +133,19 @@ impl Checkpointer {
     }
 
     /// Snapshots `partitions` (all held, when `None`) that took input since their last
-    /// snapshot. With `wait`, returns once they are written (or failed); without, skips those
-    /// with a snapshot still being written (the next round takes them).
-    pub fn checkpoint(&self, partitions: Option<&[PartitionId]>, wait: bool) {
+    /// snapshot. With `wait`, returns once they are written (or failed), and whether every
+    /// one was written; without, skips those with a snapshot still being written (the next
+    /// round takes them). Without a store there is nothing to write: `false`.
+    pub fn checkpoint(&self, partitions: Option<&[PartitionId]>, wait: bool) -> bool {
         if self.store.is_none() {
-            return;
+            return false;
         }
         let partitions = match partitions {
             Some(p) => p.to_vec(),
             None => self.engine.partition_ids(),
         };
         let (done, finished) = mpsc::channel();
+        let (mut sent, mut unsent) = (0, 0);
         for partition in partitions {
             let started = Instant::now();
             let unchanged = self.engine.next_offset(&partition).is_some_and(|o| lock(&self.queued).get(&partition) == Some(&o));
@@ -155,14 +157,23 @@ impl Checkpointer {
             lock(&self.queued).insert(partition.clone(), offset);
             let writing = Writing::new(&self.writing, &partition);
             let job = Job { partition, offset, capture, pause: started.elapsed(), writing, done: wait.then(|| done.clone()) };
-            if let Err(job) = self.jobs.send(job) {
-                // The writer thread is gone (it panicked): nothing is being written.
-                tracing::error!(partition = ?job.0.partition, "the snapshot writer stopped; no snapshot is written");
+            match self.jobs.send(job) {
+                Ok(()) => sent += 1,
+                // The writer thread is gone: nothing is being written.
+                Err(job) => {
+                    unsent += 1;
+                    tracing::error!(partition = ?job.0.partition, "the snapshot writer stopped; no snapshot is written");
+                }
             }
         }
         // Ends once every job sent is done, or dropped by a writer that panicked on it.
         drop(done);
-        for () in finished {}
+        let (mut acknowledged, mut saved) = (0, true);
+        for ok in finished {
+            acknowledged += 1;
+            saved &= ok;
+        }
+        wait && saved && acknowledged == sent && unsent == 0
     }
 
     /// Loads the newest usable snapshot of `partition` into the engine and returns the offset
@@ -288,13 +299,18 @@ mod tests {
         // Three rounds with new input, each waited for: three saves, each panicking.
         for n in 0..3 {
             created(&engine, &p, n);
-            checkpoints.checkpoint(None, true);
+            assert!(!checkpoints.checkpoint(None, true), "round {n}: not saved, and the caller is told");
         }
         let stats = telemetry.snapshot_stats();
         assert_eq!(stats.failures.into_iter().collect::<Vec<_>>(), [(("save", "panic"), 3)]);
         assert_eq!((stats.saved, stats.newest), (0, None));
         // Each failure was forgotten as queued, so the next round tries again.
         assert!(lock(&checkpoints.queued).is_empty());
+
+        // A store that saves: told so, and so again when nothing changed since.
+        let saving = Checkpointer::new(Some(Arc::new(GatedStore::default())), Arc::clone(&engine), telemetry);
+        assert!(saving.checkpoint(None, true));
+        assert!(saving.checkpoint(None, true));
     }
 
     /// Ticket `T{n}` created on email at 2026-01-05 08:00 plus `n` minutes, as message `n`.

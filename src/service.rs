@@ -362,6 +362,25 @@ mod tests {
     }
 
     #[test]
+    fn a_shutdown_out_of_time_says_what_the_store_kept() {
+        let snapshotted = Arc::new(AtomicBool::new(false));
+        let kept = Kept::Snapshots(Arc::clone(&snapshotted));
+        assert_eq!(kept.after_timeout(), "input since the last snapshot will be re-read on restart");
+        snapshotted.store(true, Ordering::Relaxed);
+        assert_eq!(
+            kept.after_timeout(),
+            "every partition was snapshotted first, so its next owner resumes exactly there; committing offsets or leaving the \
+             group did not finish (is a Kafka broker reachable?)"
+        );
+        assert_eq!(
+            Kept::NoSnapshots(OffsetReset::Latest).after_timeout(),
+            "snapshots.store = \"none\": this instance's state is lost, and its partitions start again at \
+             kafka.auto_offset_reset = \"latest\" (only messages produced after the restart are read)"
+        );
+        assert_eq!(Kept::Demo.after_timeout(), "the demo keeps no state");
+    }
+
+    #[test]
     fn the_defaults_compile_to_the_four_priority_policies() {
         let rules = compiled("").unwrap();
         assert_eq!(rules.ticket.policies.names().collect::<Vec<_>>(), ["urgent", "high", "normal", "low"]);

@@ -335,12 +335,12 @@ impl KafkaSource {
         // the drain is bounded by the messages queued, not by the dead-letter topic.
         self.stopping.send_replace(true);
         let (consumer, checkpoints) = (Arc::clone(&self.consumer), Arc::clone(&self.checkpoints));
-        let drained = tokio::task::spawn_blocking(move || {
-            let _ = consumer.context().drain(None);
-            checkpoints.checkpoint(None, true);
+        let handed_over = tokio::task::spawn_blocking(move || {
+            let drained = consumer.context().drain(None).is_ok();
+            checkpoints.checkpoint(None, true) && drained
         })
         .await;
-        self.handed_over.store(drained.is_ok() && failed.is_ok(), Ordering::Relaxed);
+        self.handed_over.store(handed_over.unwrap_or(false), Ordering::Relaxed);
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::info!("offsets committed"),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
