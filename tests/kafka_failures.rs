@@ -143,6 +143,15 @@ fn a_shutdown_that_runs_out_of_time_without_snapshots_says_the_state_is_lost() {
         }
     };
     wait_for("partitions assigned");
+    // One message consumed, so there is an offset to commit at the end.
+    tokio::runtime::Runtime::new().unwrap().block_on(produce(&broker.bootstrap, topic, &[EVENTS[1]]));
+    let log = read_log();
+    let addr = log.split("http_addr=").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while common::scrape(addr).is_none_or(|text| total_events(&parse_exposition(&text)) != 1.0) {
+        assert!(Instant::now() < deadline, "the message was not consumed within 60 s: {}", read_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // The broker goes away under the running instance.
     proxy.stop();
     wait_for("AllBrokersDown");
