@@ -179,6 +179,11 @@ pub struct HttpConfig {
     /// this long).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// A request's body must arrive complete within this time from the end of its headers;
+    /// until it has, the connection counts as stalled on its client and may be closed to
+    /// make room. At most `request_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
     /// A response must be produced and written out within this time from its request's
     /// headers, or the connection is closed. At least your Prometheus `scrape_timeout`.
     #[serde(with = "humantime_serde")]
@@ -198,6 +203,7 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 9850)),
             header_read_timeout: Duration::from_secs(5),
+            body_read_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             max_connections: 256,
             shutdown_grace: Duration::from_secs(5),
@@ -756,7 +762,8 @@ pub struct ZendeskIntakeConfig {
     /// Serve `POST /webhooks/zendesk` (404 otherwise).
     pub enabled: bool,
     /// The webhook's signing secret (Zendesk Admin Center, the webhook's "Reveal secret").
-    /// Never shown.
+    /// A string, taken verbatim from the environment; never shown.
+    #[serde(deserialize_with = "secret")]
     pub signing_secret: String,
     /// Prepended to Zendesk's ticket id, so ids from several help desks cannot collide; at most
     /// 64 bytes, and not the Chatwoot prefix.
@@ -862,7 +869,9 @@ pub struct ChatwootIntakeConfig {
     /// `signature` (the webhook's secret signs each request) or `token` (the secret is a
     /// shared token in the URL or a header).
     pub auth: ChatwootAuth,
-    /// The webhook's secret (or the shared token). Never shown.
+    /// The webhook's secret (or the shared token). A string, taken verbatim from the
+    /// environment; never shown.
+    #[serde(deserialize_with = "secret")]
     pub secret: String,
     /// Prepended to the conversation id (the per-account number), which becomes the ticket id;
     /// at most 64 bytes, and not the Zendesk prefix.
@@ -1002,6 +1011,66 @@ const ENV_PREFIX: &str = "TICKETPULSE_";
 const ENV_SPLIT: &str = "__";
 /// The environment overrides of `[kafka.librdkafka]` (after the prefix, lower case), taken verbatim.
 const RAW_ENV: &str = "kafka__librdkafka__";
+/// A field whose name contains one of these holds a secret: its environment override is
+/// taken verbatim and it is read only as a string, whose value no error shows.
+const SECRET_NAMES: [&str; 5] = ["secret", "password", "passphrase", "token", "key"];
+
+/// Whether the environment override `key` (after the prefix, lower case) is taken verbatim,
+/// as a string: figment's `Env` would read `4839201746582910` as a number (and put it in the
+/// type error), strip the quotes of `"a"` and trim `  a  `. librdkafka properties are
+/// strings to librdkafka; a secret is whatever bytes the help desk or the broker issued.
+fn verbatim(key: &str) -> bool {
+    key.starts_with(RAW_ENV) || key.rsplit(ENV_SPLIT).next().is_some_and(|field| SECRET_NAMES.iter().any(|name| field.contains(name)))
+}
+
+/// The environment overrides [`verbatim`] selects, each a string at its dotted key. Named
+/// like an environment provider, so an error says which variable it came from.
+struct VerbatimEnv(Vec<(String, String)>);
+
+impl figment::Provider for VerbatimEnv {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable(s), taken verbatim")
+    }
+
+    fn data(&self) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Tag, Value};
+        fn insert(dict: &mut Dict, path: &[&str], value: &str) {
+            match path {
+                [] => {}
+                [last] => drop(dict.insert((*last).to_string(), Value::from(value.to_string()))),
+                [first, rest @ ..] => {
+                    let entry = dict.entry((*first).to_string()).or_insert_with(|| Value::Dict(Tag::Default, Dict::new()));
+                    if !matches!(entry, Value::Dict(..)) {
+                        *entry = Value::Dict(Tag::Default, Dict::new());
+                    }
+                    if let Value::Dict(_, inner) = entry {
+                        insert(inner, rest, value);
+                    }
+                }
+            }
+        }
+        let mut dict = Dict::new();
+        for (key, value) in &self.0 {
+            insert(&mut dict, &key.split('.').collect::<Vec<_>>(), value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// A secret-bearing field: a string only. Anything else (a number in the TOML file) is
+/// refused naming the field, without the value serde's type error would quote.
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Text(text) => Ok(text),
+        Raw::Other(_) => Err(serde::de::Error::custom("must be a string (in quotes); the value is not shown")),
+    }
+}
 
 impl Config {
     /// What the event parser accepts, read from `[events]`, `[time]` and `[kpis.surveys]`: the
@@ -1025,17 +1094,17 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        let typed = Env::prefixed(ENV_PREFIX).split(ENV_SPLIT).filter(|key| !key.as_str().to_ascii_lowercase().starts_with(RAW_ENV));
+        let typed = Env::prefixed(ENV_PREFIX).split(ENV_SPLIT).filter(|key| !verbatim(&key.as_str().to_ascii_lowercase()));
         figment = figment.merge(typed);
-        // librdkafka properties are strings to librdkafka: read them as written, so a password
-        // `007123` is not turned into the number 7123 (nor `{x=1}` into a table).
-        for (name, value) in std::env::vars() {
-            let lower = name.to_ascii_lowercase();
-            if let Some(property) = lower.strip_prefix(ENV_PREFIX.to_ascii_lowercase().as_str()).and_then(|k| k.strip_prefix(RAW_ENV)) {
-                let key = format!("kafka.librdkafka.{}", property.replace(ENV_SPLIT, "."));
-                figment = figment.merge(figment::providers::Serialized::default(&key, value));
-            }
+        let mut raw = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(lower) = name.to_str().map(str::to_ascii_lowercase) else { continue };
+            let Some(key) = lower.strip_prefix(ENV_PREFIX.to_ascii_lowercase().as_str()).filter(|key| verbatim(key)) else { continue };
+            let field = key.replace(ENV_SPLIT, ".");
+            let value = value.into_string().map_err(|_| bad(&field, format!("{} is not valid UTF-8", name.to_string_lossy())))?;
+            raw.push((field, value));
         }
+        figment = figment.merge(VerbatimEnv(raw));
         let config: Config = figment.extract().map_err(describe)?;
         config.validate()?;
         Ok(config)
@@ -1066,6 +1135,9 @@ impl Config {
             if value < Duration::from_millis(100) {
                 return Err(bad(field, "must be at least 100ms"));
             }
+        }
+        if h.body_read_timeout < Duration::from_millis(100) || h.body_read_timeout > h.request_timeout {
+            return Err(bad("http.body_read_timeout", "must be at least 100ms and at most http.request_timeout"));
         }
         if h.max_connections == 0 {
             return Err(bad("http.max_connections", "must be positive"));
@@ -1443,6 +1515,61 @@ mod tests {
             assert_eq!(props, ["client.id= {x=1} ", "fetch.wait.max.ms=50", "sasl.password=007123"]);
             Ok(())
         });
+    }
+
+    #[test]
+    fn intake_secrets_from_the_environment_are_taken_verbatim() {
+        // Each value as the help desk issued it: digits only, with its own quotes, with spaces
+        // around it. figment's Env would make the first a number and strip or trim the others.
+        for value in ["4839201746582910", "\"quoted-secret-0123\"", "  spaced-secret-0123  "] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env("TICKETPULSE_INTAKE__CHATWOOT__SECRET", value);
+                jail.set_env("TICKETPULSE_INTAKE__ZENDESK__SIGNING_SECRET", value);
+                jail.set_env("TICKETPULSE_INTAKE__ZENDESK__ENABLED", "true");
+                let c = Config::load(None).unwrap();
+                assert_eq!((c.intake.chatwoot.secret.as_str(), c.intake.zendesk.signing_secret.as_str()), (value, value));
+                // Other fields still read the typed way.
+                assert!(c.intake.zendesk.enabled);
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn secret_named_overrides_are_strings_and_unknown_ones_are_named_without_their_value() {
+        assert!([
+            "intake__chatwoot__secret",
+            "intake__zendesk__signing_secret",
+            "kafka__librdkafka__sasl__password",
+            "a__api_key",
+            "a__token"
+        ]
+        .iter()
+        .all(|k| verbatim(k)));
+        assert!(!["intake__zendesk__enabled", "http__max_connections", "kpis__agents__top"].iter().any(|k| verbatim(k)));
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TICKETPULSE_INTAKE__ZENDESK__SECRET", "4839201746582910");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.starts_with("intake.zendesk.secret: unknown field; expected one of enabled, signing_secret,"), "{err}");
+            assert!(err.ends_with("(from TICKETPULSE_INTAKE__ZENDESK__SECRET)"), "{err}");
+            assert!(!err.contains("4839201746582910"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_number_for_a_secret_in_the_file_is_refused_naming_the_field_not_the_value() {
+        for (toml, field) in [
+            ("[intake.chatwoot]\nsecret = 4839201746582910\n", "intake.chatwoot.secret"),
+            ("[intake.zendesk]\nsigning_secret = 4839201746582910\n", "intake.zendesk.signing_secret"),
+            ("[intake.zendesk]\nsigning_secret = true\n", "intake.zendesk.signing_secret"),
+        ] {
+            let err = load_str(toml).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{field}: must be a string (in quotes); the value is not shown (from ")), "{err}");
+            assert!(!err.contains("4839201746582910") && !err.contains("true"), "{err}");
+        }
+        let c = load_str("[intake.chatwoot]\nsecret = \"4839201746582910\"\n").unwrap();
+        assert_eq!(c.intake.chatwoot.secret, "4839201746582910");
     }
 
     #[test]

@@ -2,14 +2,17 @@
 //! limits that keep the port answering when clients misbehave.
 //!
 //! Every connection is in one `Phase`, which sets its one deadline. Reading a request's
-//! headers it has `header_read_timeout` (a slowloris client ends there); from the headers to
-//! the last byte of the response handed to the kernel it has `request_timeout` (a client
-//! that never reads ends there). At `max_connections` a newcomer (a liveness probe, a
-//! scrape) is admitted by closing the connection that has waited longest on its client:
-//! for request headers first, then to read a response. Work in progress is never cut short
-//! to make room; when every connection is being served, the newcomer is refused. On
-//! shutdown, idle connections close at once and requests in flight get `shutdown_grace`.
-//! Each early close is counted by reason ([`HttpDrop`]).
+//! headers it has `header_read_timeout` (a slowloris client ends there); reading its body,
+//! `body_read_timeout` from the end of the headers (a client that drips its body ends
+//! there); from the headers to the last byte of the response handed to the kernel it has
+//! `request_timeout` (a client that never reads ends there). At `max_connections` a
+//! newcomer (a liveness probe, a scrape, a webhook) is admitted by closing the connection
+//! that has waited longest on its client: for request headers or a request body first, then
+//! to read a response. Work in progress is never cut short to make room; when every
+//! connection is being served, the newcomer is refused. On shutdown, idle connections close
+//! at once and requests in flight get `shutdown_grace`. Each early close is counted by
+//! reason ([`HttpDrop`]). Every response, whatever the endpoint, carries the
+//! [`SECURITY_HEADERS`].
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,7 +24,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{Request, Response};
+use axum::http::{HeaderValue, Request, Response};
 use axum::Router;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
@@ -44,12 +47,25 @@ const MAX_BUF_BYTES: usize = 16 * 1024;
 /// Pause after the listener fails to accept (out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Set on every response of every listener (a handler's own value wins). Nothing served
+/// runs scripts or loads anything: the `/tickets` page is HTML with an inline style sheet,
+/// and its links to the help desk must not hand the page's URL (with its filters) over.
+pub const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    ("referrer-policy", "no-referrer"),
+];
+
 /// What a connection is doing: sets its deadline and whether it may be closed to make room.
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     /// Reading a request's headers since `since`. `idle`: kept alive after a complete
     /// exchange, with no byte of a next request yet; closing it then is routine.
     Reading { since: Instant, idle: bool },
+    /// A request's headers are in and its body is still arriving, by `body_deadline`; the
+    /// client has been holding the connection since `since`. Stalled on the client like
+    /// `Reading`: the handler can do nothing until the body is complete.
+    ReadingBody { since: Instant, body_deadline: Instant, deadline: Instant },
     /// A request is being handled; its response must be written out by `deadline`.
     Handling { deadline: Instant },
     /// The response is complete and has waited since `since` for the client to take it.
@@ -62,11 +78,16 @@ enum Phase {
 struct Slot {
     phase: watch::Sender<Phase>,
     request_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 impl Slot {
-    fn new(request_timeout: Duration) -> Self {
-        Self { phase: watch::Sender::new(Phase::Reading { since: Instant::now(), idle: false }), request_timeout }
+    fn new(config: &HttpConfig) -> Self {
+        Self {
+            phase: watch::Sender::new(Phase::Reading { since: Instant::now(), idle: false }),
+            request_timeout: config.request_timeout,
+            body_read_timeout: config.body_read_timeout,
+        }
     }
 
     /// Moves to the phase `next` gives, if any; true if it moved.
@@ -88,21 +109,34 @@ impl Slot {
         });
     }
 
-    /// A request's headers are complete and it goes to the router.
-    fn request_started(&self) {
-        let deadline = Instant::now() + self.request_timeout;
+    /// A request's headers are complete and it goes to the router; `with_body` if a body
+    /// is still to arrive.
+    fn request_started(&self, with_body: bool) {
+        let now = Instant::now();
+        let deadline = now + self.request_timeout;
+        let body_deadline = deadline.min(now + self.body_read_timeout);
         self.advance(|p| match p {
+            Phase::Reading { since, .. } if with_body => Some(Phase::ReadingBody { since, body_deadline, deadline }),
             Phase::Reading { .. } => Some(Phase::Handling { deadline }),
             // Pipelined behind a response still being written: that deadline stands.
             Phase::Writing { deadline, .. } => Some(Phase::Handling { deadline }),
-            Phase::Handling { .. } | Phase::Evicted => None,
+            Phase::ReadingBody { .. } | Phase::Handling { .. } | Phase::Evicted => None,
+        });
+    }
+
+    /// The request body was read to its end, or the handler let go of it: the request is
+    /// being handled.
+    fn body_done(&self) {
+        self.advance(|p| match p {
+            Phase::ReadingBody { deadline, .. } => Some(Phase::Handling { deadline }),
+            _ => None,
         });
     }
 
     /// hyper is done with the response body: the response is complete.
     fn response_complete(&self) {
         self.advance(|p| match p {
-            Phase::Handling { deadline } => Some(Phase::Writing { since: Instant::now(), deadline }),
+            Phase::Handling { deadline } | Phase::ReadingBody { deadline, .. } => Some(Phase::Writing { since: Instant::now(), deadline }),
             _ => None,
         });
     }
@@ -115,11 +149,11 @@ impl Slot {
         });
     }
 
-    /// Eviction order, lowest first: waiting for a request, then for the client to read, each
-    /// the longest wait first. `None` while a request is being handled.
+    /// Eviction order, lowest first: waiting for a request's headers or body, then for the
+    /// client to read, each the longest wait first. `None` while a request is being handled.
     fn stall(&self) -> Option<(u8, Instant)> {
         match *self.phase.borrow() {
-            Phase::Reading { since, .. } => Some((0, since)),
+            Phase::Reading { since, .. } | Phase::ReadingBody { since, .. } => Some((0, since)),
             Phase::Writing { since, .. } => Some((1, since)),
             Phase::Handling { .. } | Phase::Evicted => None,
         }
@@ -127,7 +161,7 @@ impl Slot {
 
     /// Marks the connection evicted unless it has started handling a request meanwhile.
     fn evict(&self) -> bool {
-        self.advance(|p| matches!(p, Phase::Reading { .. } | Phase::Writing { .. }).then_some(Phase::Evicted))
+        self.advance(|p| matches!(p, Phase::Reading { .. } | Phase::ReadingBody { .. } | Phase::Writing { .. }).then_some(Phase::Evicted))
     }
 }
 
@@ -231,10 +265,61 @@ impl hyper::service::Service<Request<Incoming>> for Routed {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        self.slot.request_started();
-        let response = self.router.call(request);
+        let with_body = !request.body().is_end_stream();
+        self.slot.request_started(with_body);
         let slot = Arc::clone(&self.slot);
-        Box::pin(async move { Ok(response.await?.map(|body| Tracked { body, slot })) })
+        let response = self.router.call(request.map(|body| Uploading { body, slot: Arc::clone(&slot), done: !with_body }));
+        Box::pin(async move {
+            let mut response = response.await?;
+            let headers = response.headers_mut();
+            for (name, value) in SECURITY_HEADERS {
+                headers.entry(name).or_insert(HeaderValue::from_static(value));
+            }
+            Ok(response.map(|body| Tracked { body, slot }))
+        })
+    }
+}
+
+/// A request body that tells its slot when it has been read to its end or let go of.
+struct Uploading {
+    body: Incoming,
+    slot: Arc<Slot>,
+    done: bool,
+}
+
+impl Uploading {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.slot.body_done();
+        }
+    }
+}
+
+impl HttpBody for Uploading {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) || self.body.is_end_stream() {
+            self.finish();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Uploading {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -301,7 +386,7 @@ pub async fn serve(
             },
         };
         next_id += 1;
-        let slot = Arc::new(Slot::new(config.request_timeout));
+        let slot = Arc::new(Slot::new(config));
         if !table.admit(next_id, &slot, &telemetry) {
             continue;
         }
@@ -338,6 +423,7 @@ async fn drive(
     loop {
         let (deadline, expired) = match *phase.borrow_and_update() {
             Phase::Reading { since, idle } => (since + header_read_timeout, (!idle).then_some(HttpDrop::HeaderTimeout)),
+            Phase::ReadingBody { body_deadline, .. } => (body_deadline, Some(HttpDrop::BodyTimeout)),
             Phase::Handling { deadline } | Phase::Writing { deadline, .. } => (deadline, Some(HttpDrop::RequestTimeout)),
             // Counted by the table.
             Phase::Evicted => return,

@@ -51,6 +51,8 @@ pub enum HttpDrop {
     Evicted,
     /// Request headers not complete within `http.header_read_timeout`.
     HeaderTimeout,
+    /// Request body not complete within `http.body_read_timeout` of its headers.
+    BodyTimeout,
     /// Response not written out within `http.request_timeout` of its request.
     RequestTimeout,
     /// Still open when `http.shutdown_grace` ran out.
@@ -58,8 +60,14 @@ pub enum HttpDrop {
 }
 
 impl HttpDrop {
-    pub const ALL: [HttpDrop; 5] =
-        [HttpDrop::Refused, HttpDrop::Evicted, HttpDrop::HeaderTimeout, HttpDrop::RequestTimeout, HttpDrop::Shutdown];
+    pub const ALL: [HttpDrop; 6] = [
+        HttpDrop::Refused,
+        HttpDrop::Evicted,
+        HttpDrop::HeaderTimeout,
+        HttpDrop::BodyTimeout,
+        HttpDrop::RequestTimeout,
+        HttpDrop::Shutdown,
+    ];
 
     /// Position in [`HttpDrop::ALL`].
     pub fn index(self) -> usize {
@@ -71,6 +79,7 @@ impl HttpDrop {
             HttpDrop::Refused => "refused",
             HttpDrop::Evicted => "evicted",
             HttpDrop::HeaderTimeout => "header_timeout",
+            HttpDrop::BodyTimeout => "body_timeout",
             HttpDrop::RequestTimeout => "request_timeout",
             HttpDrop::Shutdown => "shutdown",
         }

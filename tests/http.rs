@@ -18,7 +18,7 @@ use prometheus::proto::{Gauge, Metric, MetricFamily, MetricType};
 use ticketpulse::config::{Config, HttpConfig};
 use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::exporter;
-use ticketpulse::internal_events::{HttpDrop, Telemetry};
+use ticketpulse::internal_events::Telemetry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -83,8 +83,21 @@ fn dropped(telemetry: &Telemetry) -> BTreeMap<&'static str, u64> {
 }
 
 fn counts(refused: u64, evicted: u64, header_timeout: u64, request_timeout: u64, shutdown: u64) -> BTreeMap<&'static str, u64> {
-    let values = [refused, evicted, header_timeout, request_timeout, shutdown];
-    HttpDrop::ALL.iter().map(|r| r.as_str()).zip(values).collect()
+    drops(&[
+        ("refused", refused),
+        ("evicted", evicted),
+        ("header_timeout", header_timeout),
+        ("request_timeout", request_timeout),
+        ("shutdown", shutdown),
+    ])
+}
+
+/// Every reason, with the counts given and zero for the others.
+fn drops(given: &[(&'static str, u64)]) -> BTreeMap<&'static str, u64> {
+    let mut all: BTreeMap<&'static str, u64> =
+        ["refused", "evicted", "header_timeout", "body_timeout", "request_timeout", "shutdown"].into_iter().map(|r| (r, 0)).collect();
+    all.extend(given.iter().copied());
+    all
 }
 
 /// An HTTP/1.0 GET on a fresh connection: (status, body).
@@ -395,7 +408,121 @@ fn shipped_http_section_equals_the_defaults() {
     assert_eq!(format!("{:?}", shipped.http), format!("{:?}", HttpConfig::default()));
     let d = HttpConfig::default();
     assert_eq!(
-        (d.listen.to_string(), d.header_read_timeout, d.request_timeout, d.max_connections, d.shutdown_grace),
-        ("0.0.0.0:9850".to_string(), Duration::from_secs(5), Duration::from_secs(10), 256, Duration::from_secs(5))
+        (d.listen.to_string(), d.header_read_timeout, d.body_read_timeout, d.request_timeout, d.max_connections, d.shutdown_grace),
+        ("0.0.0.0:9850".to_string(), Duration::from_secs(5), Duration::from_secs(5), Duration::from_secs(10), 256, Duration::from_secs(5))
+    );
+}
+
+/// The response head of `request` sent on a fresh connection: status line and headers, lower case.
+async fn head(addr: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    timeout(PATIENCE, stream.read_to_end(&mut response)).await.expect("response within the upper bound").unwrap();
+    let text = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    text.split_once("\r\n\r\n").map(|(h, _)| h.to_string()).unwrap_or(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_of_every_endpoint_carries_the_security_headers() {
+    let server = serve(HttpConfig::default(), Vec::new()).await;
+    let requests = [
+        ("GET / HTTP/1.0\r\n\r\n", "200"),
+        ("GET /metrics HTTP/1.0\r\n\r\n", "200"),
+        ("GET /healthz/live HTTP/1.0\r\n\r\n", "200"),
+        ("GET /healthz/ready HTTP/1.0\r\n\r\n", "503"),
+        ("GET /nope HTTP/1.0\r\n\r\n", "404"),
+        ("POST /metrics HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}", "405"),
+    ];
+    for (request, status) in requests {
+        let head = head(server.addr, request).await;
+        assert!(head.starts_with(&format!("http/1.0 {status} ")), "{request:?}: {head}");
+        for line in [
+            "x-content-type-options: nosniff",
+            "content-security-policy: default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            "referrer-policy: no-referrer",
+        ] {
+            assert_eq!(head.lines().filter(|l| *l == line).count(), 1, "{request:?}: {line} missing in\n{head}");
+        }
+    }
+}
+
+/// A server whose `POST /upload` reads the whole body and answers its length, saying on
+/// `started` each time it begins to wait for a body; and `/healthz/live`.
+async fn upload_server(http: HttpConfig) -> (SocketAddr, Arc<Telemetry>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    use axum::routing::{get as get_route, post};
+    let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
+    let router = axum::Router::new().route("/healthz/live", get_route(|| async { "ok\n" })).route(
+        "/upload",
+        post(move |body: axum::body::Body| {
+            let started = started_tx.clone();
+            async move {
+                let _ = started.send(());
+                match axum::body::to_bytes(body, 1 << 20).await {
+                    Ok(bytes) => format!("{} bytes\n", bytes.len()),
+                    Err(_) => "body error\n".to_string(),
+                }
+            }
+        }),
+    );
+    let telemetry = Arc::new(Telemetry::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = Arc::clone(&telemetry);
+    tokio::spawn(async move { ticketpulse::http::serve(listener, router, &http, served, std::future::pending()).await });
+    (addr, telemetry, started)
+}
+
+/// An upload that declares 100 bytes and sends 6: the server waits for the other 94.
+const DRIP: &[u8] = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n123456";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_completes_is_closed_at_the_body_timeout_not_the_request_timeout() {
+    // Defaults: the body has 5 s from the end of the headers, the request 10 s; the header
+    // timeout (5 s from the connection's start) no longer applies once the headers are in.
+    let (addr, telemetry, mut started) = upload_server(HttpConfig::default()).await;
+    let mut drip = TcpStream::connect(addr).await.unwrap();
+    drip.write_all(DRIP).await.unwrap();
+    timeout(PATIENCE, started.recv()).await.unwrap().unwrap();
+    assert!(closed_by_server(&mut drip).await);
+    assert_eq!(dropped(&telemetry), drops(&[("body_timeout", 1)]));
+    // A body sent whole is read and answered.
+    let mut whole = TcpStream::connect(addr).await.unwrap();
+    whole.write_all(b"POST /upload HTTP/1.0\r\nContent-Length: 6\r\n\r\n123456").await.unwrap();
+    let mut response = Vec::new();
+    timeout(PATIENCE, whole.read_to_end(&mut response)).await.unwrap().unwrap();
+    assert_eq!(split(&response), (200, "6 bytes\n".to_string()));
+    assert_eq!(dropped(&telemetry), drops(&[("body_timeout", 1)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_a_connection_still_reading_a_body_makes_room_for_a_probe() {
+    // One place; header and request timeouts far away: only eviction can make room.
+    let (addr, telemetry, mut started) = upload_server(limits(1, 120, 120)).await;
+    let mut drip = TcpStream::connect(addr).await.unwrap();
+    drip.write_all(DRIP).await.unwrap();
+    timeout(PATIENCE, started.recv()).await.unwrap().unwrap();
+    // The only place is held by a body that does not come: the probe takes it.
+    assert_eq!(get(addr, "/healthz/live").await, (200, "ok\n".to_string()));
+    assert_eq!(dropped(&telemetry), drops(&[("evicted", 1)]));
+    assert!(closed_by_server(&mut drip).await);
+    // A complete upload, once in, is being handled: the next newcomer takes no place from
+    // it, and it is answered. (Its body is read at once, so it is never seen stalled.)
+    let mut whole = TcpStream::connect(addr).await.unwrap();
+    whole.write_all(b"POST /upload HTTP/1.0\r\nContent-Length: 6\r\n\r\n123456").await.unwrap();
+    let mut response = Vec::new();
+    timeout(PATIENCE, whole.read_to_end(&mut response)).await.unwrap().unwrap();
+    assert_eq!(split(&response), (200, "6 bytes\n".to_string()));
+    assert_eq!(dropped(&telemetry), drops(&[("evicted", 1)]));
+}
+
+#[test]
+fn the_body_read_timeout_is_validated_naming_the_field() {
+    let error = "http.body_read_timeout: must be at least 100ms and at most http.request_timeout";
+    assert_eq!(load("[http]\nbody_read_timeout = \"10ms\"\n").unwrap_err(), error);
+    assert_eq!(load("[http]\nbody_read_timeout = \"11s\"\nrequest_timeout = \"10s\"\n").unwrap_err(), error);
+    assert_eq!(
+        load("[http]\nbody_read_timeout = \"10s\"\nrequest_timeout = \"10s\"\n").unwrap().http.body_read_timeout,
+        Duration::from_secs(10)
     );
 }

@@ -276,11 +276,99 @@ fn chatwoot_messages_by_type_sender_and_privacy_and_the_csat_answer() {
     assert_eq!(chatwoot_map(&unanswered, &config).unwrap().events, []);
     let other = chatwoot_map(br#"{"event":"contact_created","id":5}"#, &config).unwrap();
     assert_eq!((other.kind, other.events.len()), ("other", 0));
-    let no_conversation = edited("chatwoot/message_created_incoming.json", &[("/conversation", Value::Null)]);
+}
+
+/// A message without its conversation names the missing field (was ``missing `id` ``).
+#[test]
+fn a_chatwoot_message_without_its_conversation_names_what_is_missing() {
+    let config = test_config();
+    let refused = |conversation: Value| {
+        let body = edited("chatwoot/message_created_incoming.json", &[("/conversation", conversation)]);
+        chatwoot_map(&body, &config).unwrap_err()
+    };
+    let unreadable = |reason, detail: &str| Unreadable::new(reason, Some("message_created"), detail);
+    assert_eq!(refused(Value::Null), unreadable("missing_field", "missing `conversation`"));
+    assert_eq!(refused(json!({"status": "open"})), unreadable("missing_field", "missing `conversation.id`"));
+    assert_eq!(refused(json!("42")), unreadable("wrong_type", "`conversation` is not an object"));
+    assert_eq!(refused(json!({"id": true})), unreadable("wrong_type", "`conversation.id` is not an id"));
+    let mut without = serde_json::from_slice::<Value>(&fixture("chatwoot/message_created_incoming.json")).unwrap();
+    without.as_object_mut().unwrap().remove("conversation");
     assert_eq!(
-        chatwoot_map(&no_conversation, &config).unwrap_err(),
-        Unreadable::new("missing_field", Some("message_created"), "missing `id`")
+        chatwoot_map(&serde_json::to_vec(&without).unwrap(), &config).unwrap_err(),
+        unreadable("missing_field", "missing `conversation`")
     );
+}
+
+/// A fixture with the field at `pointer` removed.
+fn without(path: &str, pointer: &str) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&fixture(path)).unwrap();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    value.pointer_mut(parent).and_then(Value::as_object_mut).unwrap().remove(key).unwrap_or_else(|| panic!("{path} has no {pointer}"));
+    serde_json::to_vec(&value).unwrap()
+}
+
+/// `is_public` and `is_staff` are booleans Zendesk documents on every comment: anything else is
+/// refused naming the field, and so is their absence, rather than a guess that turns a private
+/// note into a public reply or an agent into a customer.
+#[test]
+fn zendesk_comment_booleans_are_refused_when_not_booleans_or_missing() {
+    let config = test_config();
+    let comment = "zendesk/comment_added.json";
+    let result = |body: Vec<u8>| zendesk_map(&body, &config).map(|m| events(&m).remove(0)).map_err(|e| (e.reason, e.detail));
+    let wrong_public = Err(("wrong_type", "`event.comment.is_public` is not true or false".to_string()));
+    for value in [json!("yes"), json!("no"), json!("false"), json!(0), json!(1), json!([]), json!({})] {
+        assert_eq!(result(edited(comment, &[("/event/comment/is_public", value.clone())])), wrong_public, "{value}");
+    }
+    let missing_public = Err(("missing_field", "missing `event.comment.is_public`".to_string()));
+    assert_eq!(result(edited(comment, &[("/event/comment/is_public", Value::Null)])), missing_public);
+    assert_eq!(result(without(comment, "/event/comment/is_public")), missing_public);
+    let public = |body| result(body).map(|e| (e["author"].clone(), e["public"].clone()));
+    assert_eq!(public(edited(comment, &[("/event/comment/is_public", json!(false))])), Ok((json!("agent"), json!(false))));
+
+    let wrong_staff = Err(("wrong_type", "`event.comment.author.is_staff` is not true or false".to_string()));
+    for value in [json!("yes"), json!("true"), json!(1), json!(0)] {
+        assert_eq!(result(edited(comment, &[("/event/comment/author/is_staff", value.clone())])), wrong_staff, "{value}");
+    }
+    let missing_staff = Err(("missing_field", "missing `event.comment.author.is_staff`".to_string()));
+    assert_eq!(result(edited(comment, &[("/event/comment/author/is_staff", Value::Null)])), missing_staff);
+    assert_eq!(result(without(comment, "/event/comment/author/is_staff")), missing_staff);
+    assert_eq!(public(edited(comment, &[("/event/comment/author/is_staff", json!(false))])), Ok((json!("customer"), json!(true))));
+    // An author listed as a bot (8447388090499) or the system (-1) needs no `is_staff`, but
+    // one that is there must still be a boolean.
+    let listed = |id: Value, staff: Option<Value>| {
+        let mut author = json!({"id": id, "name": "n"});
+        if let Some(staff) = staff {
+            author["is_staff"] = staff;
+        }
+        result(edited(comment, &[("/event/comment/author", author)])).map(|e| e["author"].clone())
+    };
+    assert_eq!(listed(json!("8447388090499"), None), Ok(json!("bot")));
+    assert_eq!(listed(json!(-1), None), Ok(json!("system")));
+    assert_eq!(
+        listed(json!(-1), Some(json!("yes"))),
+        Err(("wrong_type", "`event.comment.author.is_staff` is not true or false".to_string()))
+    );
+}
+
+/// Chatwoot's `private` is a boolean; its model defaults it to false and reads a null as
+/// false, and versions before it was in the webhook send none: absent or null is public.
+#[test]
+fn chatwoot_private_is_refused_when_not_a_boolean_and_absent_means_public() {
+    let config = test_config();
+    let message = "chatwoot/message_created_outgoing.json";
+    let result =
+        |body: Vec<u8>| chatwoot_map(&body, &config).map(|m| events(&m).remove(0)["public"].clone()).map_err(|e| (e.reason, e.detail));
+    for value in [json!("yes"), json!("no"), json!("false"), json!(0), json!(1)] {
+        assert_eq!(
+            result(edited(message, &[("/private", value.clone())])),
+            Err(("wrong_type", "`private` is not true or false".to_string())),
+            "{value}"
+        );
+    }
+    assert_eq!(result(edited(message, &[("/private", json!(true))])), Ok(json!(false)));
+    assert_eq!(result(edited(message, &[("/private", json!(false))])), Ok(json!(true)));
+    assert_eq!(result(edited(message, &[("/private", Value::Null)])), Ok(json!(true)));
+    assert_eq!(result(without(message, "/private")), Ok(json!(true)));
 }
 
 #[test]
@@ -642,5 +730,287 @@ async fn a_broker_outage_answers_503_and_the_retry_after_recovery_counts_once() 
         1.0
     );
     running.shutdown().await.unwrap();
+    intake.shutdown().await.unwrap();
+}
+
+// The intake's port under unauthenticated load: refusals before the body, body deadlines,
+// eviction, the security headers and its own connection counters. The broker is needed
+// only where a webhook must be produced.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Upper bound on any single wait; never reached unless something is broken.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A loopback port nothing listens on: a broker that never answers.
+fn no_broker() -> String {
+    format!("127.0.0.1:{}", common::free_port())
+}
+
+/// Sends `request` on a fresh connection and reads the whole answer: (status, head in lower
+/// case, body). Status 0 if the connection was closed without one.
+async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response)).await.expect("answered or closed within the upper bound");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// A webhook's request head (HTTP/1.0: one request per connection) declaring `length` bytes.
+fn webhook_head(source: &str, length: u64, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut head = format!("POST /webhooks/{source} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// A Zendesk signature of the right shape (base64 of 32 bytes) that matches nothing.
+const FORGED_ZENDESK: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+async fn intake_metrics(addr: std::net::SocketAddr) -> std::collections::BTreeMap<String, f64> {
+    let (status, text) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics")).await.unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(common::promtool_check_metrics(&text), "");
+    parse_exposition(&text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_that_would_be_refused_are_answered_before_their_body_is_sent() {
+    let mut config = intake_config(&no_broker(), "unused");
+    config.http.header_read_timeout = Duration::from_secs(1);
+    let intake = ticketpulse::intake::start(config).await.unwrap();
+    let addr = intake.addr;
+    let now = jiff::Timestamp::now().to_string();
+    let seconds = jiff::Timestamp::now().as_second().to_string();
+    // Each request is only a head declaring a body that never comes: every answer below is
+    // given without waiting for it (the body deadline, 5 s, would otherwise close it unanswered).
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("zendesk", webhook_head("zendesk", 999_999_999_999, &[]), 413, "body larger than intake.max_body_bytes (262144)\n"),
+        ("zendesk", webhook_head("zendesk", 262_145, &[]), 413, "body larger than intake.max_body_bytes (262144)\n"),
+        ("zendesk", webhook_head("zendesk", 100, &[]), 401, "missing signature, timestamp or token\n"),
+        (
+            "zendesk",
+            webhook_head("zendesk", 100, &[(signature::ZENDESK_SIGNATURE, "not base64!"), (signature::ZENDESK_TIMESTAMP, &now)]),
+            401,
+            "signature or token does not match\n",
+        ),
+        (
+            "zendesk",
+            webhook_head("zendesk", 100, &[(signature::ZENDESK_SIGNATURE, "AAAA"), (signature::ZENDESK_TIMESTAMP, &now)]),
+            401,
+            "signature or token does not match\n",
+        ),
+        (
+            "zendesk",
+            webhook_head(
+                "zendesk",
+                100,
+                &[(signature::ZENDESK_SIGNATURE, FORGED_ZENDESK), (signature::ZENDESK_TIMESTAMP, "1767607200000")],
+            ),
+            401,
+            "signature timestamp is not RFC 3339 (Zendesk) or Unix seconds (Chatwoot)\n",
+        ),
+        (
+            "chatwoot",
+            webhook_head("chatwoot", 100, &[(signature::CHATWOOT_SIGNATURE, "sha256=zz"), (signature::CHATWOOT_TIMESTAMP, &seconds)]),
+            401,
+            "signature or token does not match\n",
+        ),
+        (
+            "chatwoot",
+            webhook_head(
+                "chatwoot",
+                100,
+                &[
+                    (signature::CHATWOOT_SIGNATURE, &format!("sha256={}", "0".repeat(64))),
+                    (signature::CHATWOOT_TIMESTAMP, "2026-01-05T10:00:00Z"),
+                ],
+            ),
+            401,
+            "signature timestamp is not RFC 3339 (Zendesk) or Unix seconds (Chatwoot)\n",
+        ),
+    ];
+    for (i, (_, request, status, text)) in cases.iter().enumerate() {
+        let (got, head, body) = exchange(addr, request).await;
+        assert_eq!((got, body.as_str()), (*status, *text), "case {i}");
+        assert!(
+            head.contains("\r\nx-content-type-options: nosniff\r\n") && head.contains("\r\nreferrer-policy: no-referrer\r\n"),
+            "case {i}: {head}"
+        );
+        assert!(
+            head.contains("\r\ncontent-security-policy: default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'\r\n"),
+            "case {i}: {head}"
+        );
+    }
+    // A correctly signed webhook whose timestamp is in epoch milliseconds: a timestamp error,
+    // not "does not match".
+    let body = zd_created("1", "09:00:00", "email", "LOW");
+    let millis = jiff::Timestamp::now().as_millisecond().to_string();
+    let signed = vec![
+        (signature::ZENDESK_SIGNATURE.to_string(), signature::sign_zendesk(ZENDESK_SECRET, &millis, &body)),
+        (signature::ZENDESK_TIMESTAMP.to_string(), millis),
+    ];
+    assert_eq!(
+        post(addr, "zendesk", signed, body).await,
+        (401, "signature timestamp is not RFC 3339 (Zendesk) or Unix seconds (Chatwoot)\n".into())
+    );
+    // The liveness probe carries the headers too.
+    let (status, head, _) = exchange(addr, b"GET /healthz/live HTTP/1.0\r\n\r\n").await;
+    assert!(status == 200 && head.contains("\r\nx-content-type-options: nosniff\r\n"), "{head}");
+
+    // Unfinished headers: closed after the 1 s header timeout, counted on the intake's own
+    // /metrics as the main port counts them.
+    let mut partial = TcpStream::connect(addr).await.unwrap();
+    partial.write_all(b"POST /webhooks/zendesk HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(tokio::time::timeout(PATIENCE, partial.read(&mut byte)).await.unwrap().unwrap_or(0), 0);
+    let m = intake_metrics(addr).await;
+    let dropped = |reason| value(&m, "ticketpulse_http_connections_dropped_total", &[("reason", reason)]);
+    assert_eq!(
+        ["refused", "evicted", "header_timeout", "body_timeout", "request_timeout", "shutdown"].map(dropped),
+        [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    );
+    let webhooks =
+        |source, result| value(&m, "ticketpulse_intake_webhooks_total", &[("result", result), ("source", source), ("type", "unknown")]);
+    // Cases 0-1 too large; 2-5 and the epoch-millisecond one unauthorized; 6-7 Chatwoot's.
+    assert_eq!(
+        [webhooks("zendesk", "too_large"), webhooks("zendesk", "unauthorized"), webhooks("chatwoot", "unauthorized")],
+        [2.0, 5.0, 2.0]
+    );
+    intake.shutdown().await.unwrap();
+
+    // A shared token is compared whole before the body is read.
+    let mut config = intake_config(&no_broker(), "unused");
+    config.intake.chatwoot.auth = ChatwootAuth::Token;
+    let intake = ticketpulse::intake::start(config).await.unwrap();
+    let wrong = webhook_head("chatwoot", 100, &[(signature::TOKEN_HEADER, "not-the-shared-token")]);
+    assert_eq!(exchange(intake.addr, &wrong).await.0, 401);
+    let (status, _, body) = exchange(intake.addr, b"POST /webhooks/chatwoot?token=nope HTTP/1.0\r\nContent-Length: 100\r\n\r\n").await;
+    assert_eq!((status, body.as_str()), (401, "signature or token does not match\n"));
+    intake.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_its_client_abandons_is_counted_as_aborted_not_too_large() {
+    let intake = ticketpulse::intake::start(intake_config(&no_broker(), "unused")).await.unwrap();
+    let addr = intake.addr;
+    let now = jiff::Timestamp::now().to_string();
+    // Three clients declare 100 bytes, send 6 and close.
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut request =
+            webhook_head("zendesk", 100, &[(signature::ZENDESK_SIGNATURE, FORGED_ZENDESK), (signature::ZENDESK_TIMESTAMP, &now)]);
+        request.extend_from_slice(b"{\"id\":");
+        stream.write_all(&request).await.unwrap();
+        drop(stream);
+    }
+    // Counted once each handler has seen its body end early.
+    let webhooks = |m: &std::collections::BTreeMap<String, f64>| -> Vec<(String, f64)> {
+        m.iter().filter(|(k, _)| k.starts_with("ticketpulse_intake_webhooks_total{")).map(|(k, v)| (k.clone(), *v)).collect()
+    };
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let counted = loop {
+        let counted = webhooks(&intake_metrics(addr).await);
+        if counted.iter().map(|(_, v)| v).sum::<f64>() >= 3.0 {
+            break counted;
+        }
+        assert!(std::time::Instant::now() < deadline, "three webhooks not counted: {counted:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(counted, [("ticketpulse_intake_webhooks_total{result=\"aborted\",source=\"zendesk\",type=\"unknown\"}".to_string(), 3.0)]);
+    intake.shutdown().await.unwrap();
+}
+
+/// One client of the flood: `POST /webhooks/zendesk` declaring 100,000 bytes, with a forged
+/// signature of the right shape (so the headers alone do not refuse it), then a byte a
+/// second; reconnects whenever the server closes it, until `stop`. Returns how many
+/// connections it opened.
+async fn slow_body_client(addr: std::net::SocketAddr, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u64 {
+    use std::sync::atomic::Ordering;
+    let mut opened = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = TcpStream::connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        opened += 1;
+        let now = jiff::Timestamp::now().to_string();
+        let head =
+            webhook_head("zendesk", 100_000, &[(signature::ZENDESK_SIGNATURE, FORGED_ZENDESK), (signature::ZENDESK_TIMESTAMP, &now)]);
+        if stream.write_all(&head).await.is_err() {
+            continue;
+        }
+        let mut byte = [0u8; 64];
+        while !stop.load(Ordering::Relaxed) {
+            tokio::select! {
+                // Any answer or close ends this connection.
+                _ = stream.read(&mut byte) => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if stream.write_all(b" ").await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    opened
+}
+
+/// The slow-body flood of issue 24, bounded: 96 clients (reconnecting when closed) against
+/// an intake with room for 64 connections, for 8 s, loopback only. Before: once their
+/// headers were read they could not be evicted, so the probes and signed webhooks were
+/// refused. Now every probe and every signed webhook is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_flood_leaves_liveness_and_signed_webhooks_answered() {
+    let broker = Broker::start();
+    let topic = "intake-flood";
+    create_topics(&broker.bootstrap, &[(topic, 1), ("intake-flood-dlq", 1)]).await;
+    let mut config = intake_config(&broker.bootstrap, topic);
+    config.http.max_connections = 64;
+    let intake = ticketpulse::intake::start(config).await.unwrap();
+    let addr = intake.addr;
+    // The broker is ready before the flood: one webhook produced.
+    let ok = (200, "produced 1 event(s)\n".to_string());
+    assert_eq!(post_signed(addr, "zendesk", zd_created("300", "09:00:00", "email", "LOW"), Duration::ZERO).await, ok);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood: Vec<_> = (0..96).map(|_| tokio::spawn(slow_body_client(addr, std::sync::Arc::clone(&stop)))).collect();
+    // Let the flood fill the table (64 places, 96 clients).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Each probe and webhook is written in one piece, as a help desk's would arrive.
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        let (status, _, body) = exchange(addr, b"GET /healthz/live HTTP/1.0\r\n\r\n").await;
+        answers.push(("live", (status, body)));
+        let reply = zd_comment("300", &format!("zd-300-flood-{i}"), "09:10:00", true, true);
+        let ts = jiff::Timestamp::now().to_string();
+        let signature = signature::sign_zendesk(ZENDESK_SECRET, &ts, &reply);
+        let mut request =
+            webhook_head("zendesk", reply.len() as u64, &[(signature::ZENDESK_SIGNATURE, &signature), (signature::ZENDESK_TIMESTAMP, &ts)]);
+        request.extend_from_slice(&reply);
+        let (status, _, body) = exchange(addr, &request).await;
+        answers.push(("webhook", (status, body)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut opened = 0;
+    for client in flood {
+        opened += client.await.unwrap();
+    }
+    let expected: Vec<_> = (0..6).flat_map(|_| [("live", (200, "ok\n".to_string())), ("webhook", ok.clone())]).collect();
+    assert_eq!(answers, expected);
+    // The flood was really there: more connections than places, and they were cut short.
+    assert!(opened > 96, "{opened} connections");
+    let m = intake_metrics(addr).await;
+    let dropped = |reason| value(&m, "ticketpulse_http_connections_dropped_total", &[("reason", reason)]);
+    assert!(dropped("evicted") + dropped("body_timeout") > 0.0, "{m:?}");
+    assert_eq!(dropped("refused"), 0.0, "a handled webhook never had to refuse a newcomer");
     intake.shutdown().await.unwrap();
 }

@@ -91,6 +91,52 @@ fn secret_values_are_refused_without_being_echoed() {
     }
 }
 
+/// Intake secrets in the environment are taken verbatim and never printed: a numeric one
+/// is a string like any other, for `check-config`, `run` and `intake` alike (one loader).
+#[test]
+fn numeric_intake_secrets_from_the_environment_load_and_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "4839201746582910";
+    // `run` and `intake` fail after the configuration loaded, for reasons of their own: a
+    // misspelt librdkafka property, and no intake source enabled.
+    let after_load = write(dir.path(), "t.toml", "[kafka.librdkafka]\n\"sasl.pasword\" = \"x\"\n");
+    let after_load = after_load.to_str().unwrap();
+    let empty = write(dir.path(), "empty.toml", "");
+    let empty = empty.to_str().unwrap();
+    for variable in ["TICKETPULSE_INTAKE__CHATWOOT__SECRET", "TICKETPULSE_INTAKE__ZENDESK__SIGNING_SECRET"] {
+        let env = [(variable, secret)];
+        let check = ticketpulse(&["check-config", empty], &env);
+        assert!(check.status.success(), "{variable}: {}", text(&check));
+        assert!(!text(&check).contains(secret), "{variable}: {}", text(&check));
+        let run = ticketpulse(&["run", "--config", after_load], &env);
+        assert_eq!(
+            text(&run),
+            "error: kafka.librdkafka.sasl.pasword: No such configuration property: \"sasl.pasword\"\n",
+            "{variable}: the whole output"
+        );
+        let intake = ticketpulse(&["intake", "--config", empty], &env);
+        assert_eq!(intake.status.code(), Some(1), "{variable}: {}", text(&intake));
+        assert!(text(&intake).contains("intake: enable at least one of intake.zendesk and intake.chatwoot"), "{}", text(&intake));
+        assert!(!text(&intake).contains(secret), "{variable}: {}", text(&intake));
+    }
+}
+
+/// In the TOML file a secret must be quoted: a number is refused naming the field, and the
+/// value is not in the message.
+#[test]
+fn a_numeric_intake_secret_in_the_file_is_refused_without_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, field) in [("intake.chatwoot", "secret"), ("intake.zendesk", "signing_secret")] {
+        let path = write(dir.path(), "t.toml", &format!("[{section}]\n{field} = 4839201746582910\n"));
+        let out = ticketpulse(&["check-config", path.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            text(&out),
+            format!("error: {section}.{field}: must be a string (in quotes); the value is not shown (from {})\n", path.display())
+        );
+    }
+}
+
 #[test]
 fn run_does_not_print_a_secret_librdkafka_echoes_when_creating_a_client() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use super::mapping::{at, id_text, kind_label, lookup, object, required_id, required_time, Builder, Mapped, Unreadable};
+use super::mapping::{at, id_text, kind_label, lookup, object, optional_bool, required_id, required_time, Builder, Mapped, Unreadable};
 use crate::base::Millis;
 use crate::config::ChatwootIntakeConfig;
 use crate::event::ParseLimits;
@@ -27,8 +27,9 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
     if kind == "other" {
         return Ok(Mapped { kind, events: Vec::new() });
     }
-    let conversation = if kind.starts_with("message_") { &payload["conversation"] } else { &payload };
-    let ticket = required_id(conversation, &["id"], kind)?;
+    // A message names its conversation; a conversation's payload is the conversation.
+    let conversation_id: &[&str] = if kind.starts_with("message_") { &["conversation", "id"] } else { &["id"] };
+    let ticket = required_id(&payload, conversation_id, kind)?;
     let ticket_id = format!("{}{ticket}", config.ticket_prefix);
     let time_path: &[&str] = match kind {
         "conversation_created" | "message_created" => &["created_at"],
@@ -75,7 +76,6 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
             }
         }
         "message_created" => {
-            let private = at(&payload, &["private"]).and_then(Value::as_bool).unwrap_or(false);
             let sender_type = text(at(&payload, &["sender", "type"])).unwrap_or_default();
             let author = match text(at(&payload, &["message_type"])).as_deref() {
                 Some("incoming") => Some("customer"),
@@ -89,6 +89,9 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
                 _ => None,
             };
             if let Some(author) = author {
+                // Chatwoot's `messages.private` defaults to false and `private?` reads a null
+                // as false; versions before `private` was in the webhook send none.
+                let private = optional_bool(&payload, &["private"], kind)?.unwrap_or(false);
                 let message = required_id(&payload, &["id"], kind)?;
                 let mut fields = json!({ "type": "message", "author": author, "public": !private });
                 if let (Some(agent), "agent") = (at(&payload, &["sender", "id"]).and_then(id_text), author) {

@@ -69,10 +69,42 @@ pub fn id_text(value: &Value) -> Option<String> {
     }
 }
 
+/// The value at `path`, or why there is none: `missing_field` naming the first step that is
+/// absent or null (`missing \`conversation\`` when there is no conversation at all, not
+/// `missing \`conversation.id\``), `wrong_type` naming a step that is not an object.
+pub fn required<'a>(value: &'a Value, path: &[&str], kind: &'static str) -> Result<&'a Value, Unreadable> {
+    let mut here = value;
+    for (i, key) in path.iter().enumerate() {
+        let Value::Object(map) = here else {
+            return Err(Unreadable::new("wrong_type", Some(kind), format!("`{}` is not an object", path[..i].join("."))));
+        };
+        here = match map.get(*key) {
+            Some(next) if !next.is_null() => next,
+            _ => return Err(Unreadable::new("missing_field", Some(kind), format!("missing `{}`", path[..=i].join(".")))),
+        };
+    }
+    Ok(here)
+}
+
 /// A required id at `path`.
 pub fn required_id(value: &Value, path: &[&str], kind: &'static str) -> Result<String, Unreadable> {
-    let found = at(value, path).ok_or_else(|| Unreadable::new("missing_field", Some(kind), format!("missing `{}`", path.join("."))))?;
+    let found = required(value, path, kind)?;
     id_text(found).ok_or_else(|| Unreadable::new("wrong_type", Some(kind), format!("`{}` is not an id", path.join("."))))
+}
+
+/// A boolean at `path`, if there is one: absent or null is `None`; anything but `true` or
+/// `false` (`"yes"`, `"false"`, `0`, `1`) is `wrong_type` naming the field, never guessed.
+pub fn optional_bool(value: &Value, path: &[&str], kind: &'static str) -> Result<Option<bool>, Unreadable> {
+    match at(value, path) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Unreadable::new("wrong_type", Some(kind), format!("`{}` is not true or false", path.join(".")))),
+    }
+}
+
+/// A boolean at `path` that must be there: absent or null is `missing_field`.
+pub fn required_bool(value: &Value, path: &[&str], kind: &'static str) -> Result<bool, Unreadable> {
+    optional_bool(value, path, kind)?.ok_or_else(|| Unreadable::new("missing_field", Some(kind), format!("missing `{}`", path.join("."))))
 }
 
 /// A required RFC 3339 time at `path`.

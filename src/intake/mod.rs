@@ -1,9 +1,14 @@
 //! `ticketpulse intake`: help-desk webhooks in, contract v1 events out to the topic (see
-//! `docs/intake.md`). Each webhook goes one way: body read within `intake.max_body_bytes`
-//! (413) → signature checked on the raw bytes (401) → mapped to events, each checked by the
-//! engine's parser (400 with a reason) → produced and acknowledged (503 if not, so the help
-//! desk retries) → 200. A webhook that carries nothing for the KPIs is 200 and counted as
-//! ignored.
+//! `docs/intake.md`). Each webhook goes one way: a declared length over
+//! `intake.max_body_bytes` refused at once (413) → the signature headers' presence and shape,
+//! or the whole token, checked before any of the body is read (401) → body read within
+//! `intake.max_body_bytes` (413; a client that stops short is `aborted`) and
+//! `http.body_read_timeout` → signature checked on the raw bytes (401) → mapped to events,
+//! each checked by the engine's parser (400 with a reason) → produced and acknowledged (503
+//! if not, so the help desk retries) → 200. A webhook that carries nothing for the KPIs is
+//! 200 and counted as ignored. An unauthenticated client thus holds a connection only as
+//! long as it takes to send headers, and one that drips a body is closed at
+//! `http.body_read_timeout` or evicted for a newcomer (see `crate::http`).
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -31,6 +36,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -43,7 +50,7 @@ use crate::event::ParseLimits;
 use crate::internal_events::Telemetry;
 use mapping::{Mapped, Unreadable};
 use producer::Producer;
-use signature::AuthError;
+use signature::{AuthError, Credentials};
 
 /// A help desk sending webhooks: the `source` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +79,7 @@ struct Metrics {
 }
 
 impl Metrics {
-    fn new() -> Self {
+    fn new(telemetry: &Arc<Telemetry>) -> Self {
         let registry = Registry::new();
         let webhooks = IntCounterVec::new(
             Opts::new("ticketpulse_intake_webhooks_total", "Webhooks received, by source, vendor event type and result."),
@@ -86,8 +93,81 @@ impl Metrics {
         .expect("valid metric");
         registry.register(Box::new(webhooks.clone())).expect("unique metric");
         registry.register(Box::new(events.clone())).expect("unique metric");
+        registry.register(Box::new(HttpDrops::new(Arc::clone(telemetry)))).expect("unique metric");
         Self { registry, webhooks, events }
     }
+}
+
+/// `ticketpulse_http_connections_dropped_total` of the intake's listener, read from the
+/// telemetry its HTTP server counts into (the same family `run` serves for its port).
+struct HttpDrops {
+    desc: Desc,
+    telemetry: Arc<Telemetry>,
+}
+
+impl HttpDrops {
+    const NAME: &'static str = "ticketpulse_http_connections_dropped_total";
+    const HELP: &'static str = "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).";
+
+    fn new(telemetry: Arc<Telemetry>) -> Self {
+        let desc = Desc::new(Self::NAME.into(), Self::HELP.into(), vec!["reason".into()], Default::default()).expect("valid metric");
+        Self { desc, telemetry }
+    }
+}
+
+impl Collector for HttpDrops {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut family = MetricFamily::default();
+        family.set_name(Self::NAME.into());
+        family.set_help(Self::HELP.into());
+        family.set_field_type(MetricType::COUNTER);
+        for (reason, n) in self.telemetry.http_dropped_counts() {
+            let mut label = LabelPair::default();
+            label.set_name("reason".into());
+            label.set_value(reason.as_str().into());
+            let mut counter = Counter::default();
+            counter.set_value(n as f64);
+            let mut metric = Metric::default();
+            metric.set_label(vec![label]);
+            metric.set_counter(counter);
+            family.mut_metric().push(metric);
+        }
+        vec![family]
+    }
+}
+
+/// Why a webhook's body was not read whole.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// More than `intake.max_body_bytes`, declared or sent.
+    TooLarge,
+    /// The client stopped before the end of its body (closed, or sent a malformed chunk).
+    Aborted,
+}
+
+/// Reads `body` up to `max` bytes.
+async fn read_body(mut body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
+    use hyper::body::Body as _;
+    let mut out = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|_| BodyError::Aborted)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err(BodyError::TooLarge);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// The `Content-Length` a request declares, if it declares one it can be read as.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// Everything a webhook handler needs.
@@ -113,13 +193,27 @@ impl Intake {
     /// One webhook from `source`, start to answer.
     async fn receive(&self, source: Source, headers: &HeaderMap, query: Option<&str>, body: Body) -> Outcome {
         let outcome = |status, kind, result, text: String| Outcome { status, kind, result, text };
-        let Ok(body) = axum::body::to_bytes(body, self.config.intake.max_body_bytes).await else {
-            let text = format!("body larger than intake.max_body_bytes ({})\n", self.config.intake.max_body_bytes);
-            return outcome(StatusCode::PAYLOAD_TOO_LARGE, UNKNOWN, "too_large", text);
+        let max = self.config.intake.max_body_bytes;
+        let too_large =
+            || outcome(StatusCode::PAYLOAD_TOO_LARGE, UNKNOWN, "too_large", format!("body larger than intake.max_body_bytes ({max})\n"));
+        // Refused before a byte of the body is waited for: nobody sends a body this large.
+        if declared_length(headers).is_some_and(|length| length > max as u64) {
+            return too_large();
+        }
+        let credentials = match self.credentials(source, headers, query) {
+            Ok(credentials) => credentials,
+            Err(error) => return self.unauthorized(source, error),
         };
-        if let Err(error) = self.authenticate(source, headers, query, &body) {
-            self.log_rejection(source, error.label(), error.detail());
-            return outcome(StatusCode::UNAUTHORIZED, UNKNOWN, error.label(), format!("{}\n", error.detail()));
+        let body = match read_body(body, max).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return too_large(),
+            Err(BodyError::Aborted) => {
+                return outcome(StatusCode::BAD_REQUEST, UNKNOWN, "aborted", "the body ended before it was complete\n".into());
+            }
+        };
+        let (now, max_age) = (self.clock.now(), millis(self.config.intake.max_signature_age));
+        if let Err(error) = credentials.verify(self.secret(source), &body, now, max_age) {
+            return self.unauthorized(source, error);
         }
         let mapped = match self.map(source, &body) {
             Ok(mapped) => mapped,
@@ -145,31 +239,33 @@ impl Intake {
         }
     }
 
-    fn authenticate(&self, source: Source, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<(), AuthError> {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (now, max_age) = (self.clock.now(), millis(self.config.intake.max_signature_age));
+    fn unauthorized(&self, source: Source, error: AuthError) -> Outcome {
+        self.log_rejection(source, error.label(), error.detail());
+        Outcome { status: StatusCode::UNAUTHORIZED, kind: UNKNOWN, result: error.label(), text: format!("{}\n", error.detail()) }
+    }
+
+    /// `source`'s signing secret (or shared token).
+    fn secret(&self, source: Source) -> &str {
         match source {
-            Source::Zendesk => {
-                let secret = &self.config.intake.zendesk.signing_secret;
-                signature::zendesk(secret, header(signature::ZENDESK_SIGNATURE), header(signature::ZENDESK_TIMESTAMP), body, now, max_age)
-            }
-            Source::Chatwoot => {
-                let c = &self.config.intake.chatwoot;
-                match c.auth {
-                    ChatwootAuth::Signature => signature::chatwoot(
-                        &c.secret,
-                        header(signature::CHATWOOT_SIGNATURE),
-                        header(signature::CHATWOOT_TIMESTAMP),
-                        body,
-                        now,
-                        max_age,
-                    ),
-                    ChatwootAuth::Token => {
-                        let from_query = query_token(query);
-                        signature::token(&c.secret, header(signature::TOKEN_HEADER).or(from_query.as_deref()))
-                    }
+            Source::Zendesk => &self.config.intake.zendesk.signing_secret,
+            Source::Chatwoot => &self.config.intake.chatwoot.secret,
+        }
+    }
+
+    /// What the headers (and the query, for a token) say, before the body is read.
+    fn credentials(&self, source: Source, headers: &HeaderMap, query: Option<&str>) -> Result<Credentials, AuthError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        match source {
+            Source::Zendesk => Credentials::zendesk(header(signature::ZENDESK_SIGNATURE), header(signature::ZENDESK_TIMESTAMP)),
+            Source::Chatwoot => match self.config.intake.chatwoot.auth {
+                ChatwootAuth::Signature => {
+                    Credentials::chatwoot(header(signature::CHATWOOT_SIGNATURE), header(signature::CHATWOOT_TIMESTAMP))
                 }
-            }
+                ChatwootAuth::Token => {
+                    let from_query = query_token(query);
+                    Credentials::token(self.secret(source), header(signature::TOKEN_HEADER).or(from_query.as_deref()))
+                }
+            },
         }
     }
 
@@ -283,7 +379,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         limits,
         clock: WallClock::system(),
         producer,
-        metrics: Metrics::new(),
+        metrics: Metrics::new(&telemetry),
         telemetry: Arc::clone(&telemetry),
     });
     let (stop, mut stopped) = watch::channel(false);

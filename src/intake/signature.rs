@@ -1,5 +1,9 @@
 //! Who sent a webhook: each help desk's signature, checked on the raw body before anything
-//! reads it, in constant time, with stale timestamps refused.
+//! reads it, in constant time, with stale timestamps refused. Checked in two steps so that an
+//! unauthenticated client cannot make the intake wait for a body: [`Credentials::read`]
+//! takes the headers alone (presence and shape of the signature and its timestamp, or the
+//! whole token) before the body is read; [`Credentials::verify`] then checks the signature on
+//! the body.
 //!
 //! - Zendesk: `X-Zendesk-Webhook-Signature` = base64(HMAC-SHA256(secret,
 //!   `X-Zendesk-Webhook-Signature-Timestamp` + body)); the timestamp is RFC 3339.
@@ -35,6 +39,9 @@ pub enum AuthError {
     Missing,
     /// The signature or token does not match (or cannot be read).
     Wrong,
+    /// The signature timestamp is not in the help desk's format (Zendesk: RFC 3339;
+    /// Chatwoot: Unix seconds), e.g. epoch milliseconds from a client that is not the help desk.
+    Timestamp,
     /// Authentic, but its timestamp is further from the clock than `max_signature_age`.
     Stale,
 }
@@ -43,7 +50,7 @@ impl AuthError {
     /// The `result` label.
     pub fn label(self) -> &'static str {
         match self {
-            AuthError::Missing | AuthError::Wrong => "unauthorized",
+            AuthError::Missing | AuthError::Wrong | AuthError::Timestamp => "unauthorized",
             AuthError::Stale => "stale",
         }
     }
@@ -53,6 +60,7 @@ impl AuthError {
         match self {
             AuthError::Missing => "missing signature, timestamp or token",
             AuthError::Wrong => "signature or token does not match",
+            AuthError::Timestamp => "signature timestamp is not RFC 3339 (Zendesk) or Unix seconds (Chatwoot)",
             AuthError::Stale => "signature timestamp outside intake.max_signature_age",
         }
     }
@@ -75,6 +83,59 @@ fn fresh(signed_at: Millis, now: Millis, max_age: Millis) -> Result<(), AuthErro
     Ok(())
 }
 
+/// What the headers say about a webhook's sender, read before its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// A signature (32 bytes of HMAC-SHA256) over `prefix` + the body, made at `signed_at`.
+    Signed { mac: Vec<u8>, prefix: Vec<u8>, signed_at: Millis },
+    /// A shared token, already compared: nothing to check on the body.
+    Token,
+}
+
+/// HMAC-SHA256's output length: a signature of any other length cannot match.
+const MAC_BYTES: usize = 32;
+
+impl Credentials {
+    /// Zendesk's headers: `signature` is base64 of 32 bytes, `timestamp` RFC 3339.
+    pub fn zendesk(signature: Option<&str>, timestamp: Option<&str>) -> Result<Self, AuthError> {
+        let (Some(signature), Some(timestamp)) = (signature, timestamp) else { return Err(AuthError::Missing) };
+        let mac = base64::engine::general_purpose::STANDARD.decode(signature.trim()).map_err(|_| AuthError::Wrong)?;
+        if mac.len() != MAC_BYTES {
+            return Err(AuthError::Wrong);
+        }
+        let signed_at = crate::event::parse_time_text(timestamp.trim()).map_err(|_| AuthError::Timestamp)?;
+        Ok(Credentials::Signed { mac, prefix: timestamp.as_bytes().to_vec(), signed_at })
+    }
+
+    /// Chatwoot's headers: `signature` is `sha256=` and 64 hex digits, `timestamp` Unix seconds.
+    pub fn chatwoot(signature: Option<&str>, timestamp: Option<&str>) -> Result<Self, AuthError> {
+        let (Some(signature), Some(timestamp)) = (signature, timestamp) else { return Err(AuthError::Missing) };
+        let hex = signature.trim().strip_prefix("sha256=").ok_or(AuthError::Wrong)?;
+        let mac = decode_hex(hex).filter(|mac| mac.len() == MAC_BYTES).ok_or(AuthError::Wrong)?;
+        let seconds: i64 = timestamp.trim().parse().map_err(|_| AuthError::Timestamp)?;
+        let mut prefix = timestamp.as_bytes().to_vec();
+        prefix.push(b'.');
+        Ok(Credentials::Signed { mac, prefix, signed_at: seconds.saturating_mul(1000) })
+    }
+
+    /// A shared token (from the header, else the query), compared in constant time.
+    pub fn token(secret: &str, given: Option<&str>) -> Result<Self, AuthError> {
+        token(secret, given).map(|()| Credentials::Token)
+    }
+
+    /// Checks the signature on `body`, then that it was made within `max_age` of `now`.
+    pub fn verify(&self, secret: &str, body: &[u8], now: Millis, max_age: Millis) -> Result<(), AuthError> {
+        match self {
+            Credentials::Token => Ok(()),
+            Credentials::Signed { mac: given, prefix, signed_at } => {
+                // verify_slice compares in constant time.
+                mac(secret, &[prefix, body]).verify_slice(given).map_err(|_| AuthError::Wrong)?;
+                fresh(*signed_at, now, max_age)
+            }
+        }
+    }
+}
+
 /// Checks a Zendesk webhook. `signature` and `timestamp` are the header values.
 pub fn zendesk(
     secret: &str,
@@ -84,12 +145,7 @@ pub fn zendesk(
     now: Millis,
     max_age: Millis,
 ) -> Result<(), AuthError> {
-    let (Some(signature), Some(timestamp)) = (signature, timestamp) else { return Err(AuthError::Missing) };
-    let given = base64::engine::general_purpose::STANDARD.decode(signature.trim()).map_err(|_| AuthError::Wrong)?;
-    // verify_slice compares in constant time.
-    mac(secret, &[timestamp.as_bytes(), body]).verify_slice(&given).map_err(|_| AuthError::Wrong)?;
-    let signed_at = crate::event::parse_time_text(timestamp.trim()).map_err(|_| AuthError::Wrong)?;
-    fresh(signed_at, now, max_age)
+    Credentials::zendesk(signature, timestamp)?.verify(secret, body, now, max_age)
 }
 
 /// Checks a signed Chatwoot webhook. `signature` and `timestamp` are the header values.
@@ -101,12 +157,7 @@ pub fn chatwoot(
     now: Millis,
     max_age: Millis,
 ) -> Result<(), AuthError> {
-    let (Some(signature), Some(timestamp)) = (signature, timestamp) else { return Err(AuthError::Missing) };
-    let hex = signature.trim().strip_prefix("sha256=").ok_or(AuthError::Wrong)?;
-    let given = decode_hex(hex).ok_or(AuthError::Wrong)?;
-    mac(secret, &[timestamp.as_bytes(), b".", body]).verify_slice(&given).map_err(|_| AuthError::Wrong)?;
-    let seconds: i64 = timestamp.trim().parse().map_err(|_| AuthError::Wrong)?;
-    fresh(seconds.saturating_mul(1000), now, max_age)
+    Credentials::chatwoot(signature, timestamp)?.verify(secret, body, now, max_age)
 }
 
 /// Checks a shared token (from the header, else the query) in constant time.

@@ -7,7 +7,9 @@
 
 use serde_json::{json, Value};
 
-use super::mapping::{at, id_text, kind_label, lookup, object, required_id, required_time, Builder, Mapped, Unreadable};
+use super::mapping::{
+    at, id_text, kind_label, lookup, object, optional_bool, required_bool, required_id, required_time, Builder, Mapped, Unreadable,
+};
 use crate::base::Millis;
 use crate::config::ZendeskIntakeConfig;
 use crate::event::ParseLimits;
@@ -63,20 +65,23 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now:
             out.push(event_id, fields)?;
         }
         "ticket.comment_added" => {
+            // Zendesk documents `is_public` and `author.is_staff` on every comment: a payload
+            // without them is not Zendesk's, and neither is guessed (a private note guessed
+            // public would count as a first response).
             let comment = at(event, &["comment"]).ok_or_else(|| Unreadable::new("missing_field", Some(kind), "missing `event.comment`"))?;
             let author_id = at(comment, &["author", "id"]).and_then(id_text);
-            let staff = at(comment, &["author", "is_staff"]).and_then(Value::as_bool).unwrap_or(false);
+            let staff = optional_bool(&payload, &["event", "comment", "author", "is_staff"], kind)?;
+            let public = required_bool(&payload, &["event", "comment", "is_public"], kind)?;
             let listed = |ids: &[String]| author_id.as_ref().is_some_and(|id| ids.contains(id));
             let author = if listed(&config.system_user_ids) {
                 "system"
             } else if listed(&config.bot_user_ids) {
                 "bot"
-            } else if staff {
+            } else if staff.ok_or_else(|| Unreadable::new("missing_field", Some(kind), "missing `event.comment.author.is_staff`"))? {
                 "agent"
             } else {
                 "customer"
             };
-            let public = at(comment, &["is_public"]).and_then(Value::as_bool).unwrap_or(true);
             let mut fields = json!({ "type": "message", "author": author, "public": public });
             if let (Some(id), "agent") = (author_id, author) {
                 fields["agent_id"] = json!(id);
