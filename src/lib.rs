@@ -20,7 +20,7 @@
 //! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
 //! | [`clock`] | the one wall clock (live service, rebalance restore, demo, `generate --follow`), read through tokio so tests can pause it |
-//! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path |
+//! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path (`engine/`: rules, partition, gauges, capture, read) |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets scrubbed from what it says |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |

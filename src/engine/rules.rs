@@ -1,0 +1,69 @@
+//! [`Rules`]: the configuration the engine needs, compiled once.
+
+use crate::agent::AgentRules;
+use crate::base::Millis;
+use crate::config::{Config, ConfigError};
+use crate::dimensions::Catalog;
+use crate::event::ParseLimits;
+use crate::kpi::KpiRules;
+use crate::sla::SlaPolicies;
+use crate::snapshot::StateShape;
+use crate::ticket::TicketRules;
+use crate::window::WindowSpec;
+
+/// Configuration the engine needs, resolved once.
+#[derive(Debug)]
+pub struct Rules {
+    pub ticket: TicketRules,
+    pub windows: Vec<WindowSpec>,
+    pub allowed_lateness: Millis,
+    pub idle_timeout: Millis,
+    pub retention: Millis,
+    pub limits: ParseLimits,
+    pub dedup_ids_per_ticket: usize,
+    pub max_tickets: usize,
+    /// Events a partition's reorder buffer holds at most.
+    pub max_buffered: usize,
+    /// Topic labels: the allow-list (empty: top N), and distinct topics kept per slice.
+    pub topic_allow: Vec<String>,
+    pub topics_top: usize,
+    pub topics_per_slice: usize,
+    /// Per-agent KPIs (`kpis.agents`).
+    pub agents: AgentRules,
+    /// Operating cost per hour, for cost per resolution and per contact.
+    pub cost_per_hour: Option<f64>,
+    /// Upper bounds of the backlog age buckets, and the age from which a ticket is stale.
+    pub backlog_buckets: Vec<Millis>,
+    pub stale_after: Millis,
+    /// What snapshots are checked against before use.
+    pub shape: StateShape,
+}
+
+impl Rules {
+    /// Compiles a configuration that passed [`Config::validate`]: the one place SLA policies
+    /// and calendars are built, naming the field of the first problem.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let ms = crate::base::millis;
+        let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
+        let catalog = Catalog::new(&config.dimensions);
+        Ok(Self {
+            ticket: TicketRules { kpi: KpiRules::new(config, &catalog), catalog, policies: SlaPolicies::new(&config.sla)? },
+            windows: windows.clone(),
+            allowed_lateness: ms(config.time.allowed_lateness),
+            idle_timeout: ms(config.time.idle_timeout),
+            retention: ms(config.tickets.retention),
+            limits: config.parse_limits(),
+            dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
+            max_tickets: config.tickets.max_per_partition,
+            max_buffered: config.time.max_buffered_events,
+            topic_allow: config.kpis.topics.allow.clone(),
+            topics_top: config.kpis.topics.top,
+            topics_per_slice: config.kpis.topics.max_tracked_per_slice,
+            agents: AgentRules::new(&config.kpis.agents),
+            cost_per_hour: config.kpis.cost.per_hour,
+            backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
+            stale_after: ms(config.kpis.backlog.stale_after),
+            shape: StateShape::new(config, windows),
+        })
+    }
+}
