@@ -1,17 +1,59 @@
 //! The windowed KPIs: what a ticket reports ([`Sample`]), how one window slice accumulates it
-//! ([`KpiSlice`], [`SlaSlice`], [`TopicSlice`]) and the configuration that classifies samples
-//! ([`KpiRules`]). `docs/metrics.md` is the user-facing description of the same.
+//! ([`KpiSlice`], [`SlaSlice`]) and the configuration that classifies samples ([`KpiRules`]).
+//! `docs/metrics.md` is the user-facing description of the same.
+//!
+//! Every window family (these two, [`crate::topic`] and [`crate::agent`]) is a [`Family`]:
+//! a slice type that records what applying an event or a timer produced ([`Fact`]) into its
+//! windows. The engine keeps, reads, captures and merges them all from one list
+//! (`engine/families.rs`).
 
-use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::Hash;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::base::{window_label, Millis};
 use crate::config::Config;
-use crate::dimensions::Catalog;
-use crate::event::Survey;
-use crate::sla::{SlaOutcome, SlaSample};
-use crate::window::{Aggregate, Distribution};
+use crate::dimensions::{Catalog, DimKey};
+use crate::event::{EventBody, Survey};
+use crate::sla::{PolicyId, SlaOutcome, SlaSample};
+use crate::window::{Aggregate, Distribution, Windows};
+
+/// What applying one event or timer to a ticket produced, as the window families record it.
+#[derive(Debug, Clone, Copy)]
+pub struct Fact<'a> {
+    /// The event's time (a timer's: the instant it fired), and the partition's stream time.
+    pub at: Millis,
+    pub now: Millis,
+    /// The ticket's dimensions, after the change.
+    pub key: DimKey,
+    /// The event applied; `None` for a timer.
+    pub body: Option<&'a EventBody>,
+    pub samples: &'a [Sample],
+    pub sla: &'a [SlaSample],
+    /// The agent of the ticket's last public reply, after the change.
+    pub last_agent: Option<&'a str>,
+}
+
+/// A window family: a slice type, the key of its series, and how a [`Fact`] is recorded into
+/// its windows. Reading, pruning, capturing and merging are the same for every family
+/// ([`Windows`], [`crate::window::Folds`]); the engine lists the families once.
+pub trait Family: Aggregate + Clone + Debug + Serialize + DeserializeOwned {
+    /// What a series is kept by.
+    type Key: Clone + Ord + Hash + Eq + Debug + Serialize + DeserializeOwned;
+    /// The settings recording reads, resolved once (`()` when none).
+    type Rules: Debug;
+
+    fn rules(config: &Config) -> Self::Rules;
+
+    /// Records what one event or timer produced into the slices of its time. On the hot path:
+    /// no allocation beyond the slices' own.
+    fn record(windows: &mut Windows<Self::Key, Self>, rules: &Self::Rules, fact: &Fact<'_>);
+
+    /// The dimensions of a series, whose labels the exporter resolves (`None`: it has none).
+    fn dims(key: &Self::Key) -> Option<DimKey>;
+}
 
 /// Configuration that turns raw facts into KPI classes, resolved once.
 #[derive(Debug, Clone)]
@@ -248,74 +290,29 @@ impl Aggregate for KpiSlice {
     }
 }
 
+/// The KPIs by dimensions: every sample of a change goes to one slice, in the order produced.
+impl Family for KpiSlice {
+    type Key = DimKey;
+    type Rules = ();
+
+    fn rules(_: &Config) {}
+
+    fn record(windows: &mut Windows<DimKey, Self>, _: &(), fact: &Fact<'_>) {
+        // One visit of the slices for all samples: each slice takes them in the same order.
+        if !fact.samples.is_empty() {
+            windows.record(&fact.key, fact.at, fact.now, |slice| fact.samples.iter().for_each(|sample| slice.add(*sample)));
+        }
+    }
+
+    fn dims(key: &DimKey) -> Option<DimKey> {
+        Some(*key)
+    }
+}
+
 /// Adds `other` into the leading entries of `into`.
 fn add_all(into: &mut [u64], other: &[u64]) {
     for (a, b) in into.iter_mut().zip(other) {
         *a += b;
-    }
-}
-
-/// The `topic` label of tickets without a topic.
-pub const NO_TOPIC: &str = "none";
-/// The `topic` label of every topic that is not a label of its own.
-pub const OTHER_TOPIC: &str = "other";
-
-/// Tickets created by topic in one slice. At most `cap` distinct topics are kept per slice
-/// (later new ones count in `overflow`), so a flood of random topics cannot grow memory.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TopicSlice {
-    pub counts: BTreeMap<String, u64>,
-    pub overflow: u64,
-}
-
-impl TopicSlice {
-    /// Counts one creation under `label`; `None` counts as `other`, and so does a new label
-    /// once the slice holds `cap` of them.
-    pub fn add(&mut self, label: Option<&str>, cap: usize) {
-        let Some(label) = label else {
-            self.overflow += 1;
-            return;
-        };
-        if let Some(n) = self.counts.get_mut(label) {
-            *n += 1;
-        } else if self.counts.len() < cap {
-            self.counts.insert(label.to_string(), 1);
-        } else {
-            self.overflow += 1;
-        }
-    }
-}
-
-/// The topics reported with a label of their own, given the longest window: the allow-list,
-/// or the `top` most frequent (ties by name); and `none`.
-pub fn chosen_topics<'a>(longest: &'a TopicSlice, allow: &'a [String], top: usize) -> Vec<&'a str> {
-    if !allow.is_empty() {
-        return allow.iter().map(String::as_str).chain([NO_TOPIC]).collect();
-    }
-    let mut ranked: Vec<(&String, &u64)> = longest.counts.iter().filter(|(t, _)| *t != NO_TOPIC).collect();
-    ranked.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    ranked.into_iter().take(top).map(|(t, _)| t.as_str()).chain([NO_TOPIC]).collect()
-}
-
-impl TopicSlice {
-    /// The rows to report: each of the `chosen` topics present, then `other` (every topic not
-    /// chosen, and the overflow) unless it is 0.
-    pub fn fold<'a>(&'a self, chosen: &[&'a str]) -> Vec<(&'a str, u64)> {
-        let other = self.overflow + self.counts.iter().filter(|(t, _)| !chosen.contains(&t.as_str())).map(|(_, n)| n).sum::<u64>();
-        let mut rows: Vec<(&str, u64)> = chosen.iter().filter_map(|t| self.counts.get(*t).map(|n| (*t, *n))).collect();
-        if other > 0 {
-            rows.push((OTHER_TOPIC, other));
-        }
-        rows
-    }
-}
-
-impl Aggregate for TopicSlice {
-    fn merge(&mut self, o: &Self) {
-        for (topic, n) in &o.counts {
-            *self.counts.entry(topic.clone()).or_default() += n;
-        }
-        self.overflow += o.overflow;
     }
 }
 
@@ -353,6 +350,24 @@ impl Aggregate for SlaSlice {
     }
 }
 
+/// SLA outcomes by dimensions and policy.
+impl Family for SlaSlice {
+    type Key = (DimKey, PolicyId);
+    type Rules = ();
+
+    fn rules(_: &Config) {}
+
+    fn record(windows: &mut Windows<(DimKey, PolicyId), Self>, _: &(), fact: &Fact<'_>) {
+        for sample in fact.sla {
+            windows.record(&(fact.key, sample.policy), fact.at, fact.now, |slice| slice.add(sample));
+        }
+    }
+
+    fn dims((key, _): &(DimKey, PolicyId)) -> Option<DimKey> {
+        Some(*key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,41 +398,6 @@ mod tests {
             ratings(Survey::Nps, &[0.0, 6.0, 6.5, 7.0, 8.0, 9.0, 10.0]),
             ["detractor", "detractor", "passive", "passive", "passive", "promoter", "promoter"]
         );
-    }
-
-    #[test]
-    fn a_full_topic_slice_counts_new_topics_as_overflow() {
-        let mut slice = TopicSlice::default();
-        for topic in ["a", "b", "a", "c", "b", "d"] {
-            slice.add(Some(topic), 2);
-        }
-        slice.add(None, 2);
-        assert_eq!(slice.counts, BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 2)]));
-        assert_eq!(slice.overflow, 3, "c and d, and the unlabelled one");
-        let mut merged = TopicSlice::default();
-        merged.merge(&slice);
-        merged.merge(&slice);
-        assert_eq!((merged.counts["a"], merged.overflow), (4, 6));
-    }
-
-    #[test]
-    fn topics_are_the_top_n_by_count_or_the_allow_list_and_the_rest_is_other() {
-        let mut longest = TopicSlice::default();
-        for topic in ["billing", "login", "billing", "refund", "login", "billing", "api"] {
-            longest.add(Some(topic), 10);
-        }
-        longest.add(Some(NO_TOPIC), 10);
-        longest.overflow = 2;
-        // billing 3, login 2; refund and api tie at 1 and go by name.
-        let top = chosen_topics(&longest, &[], 3);
-        assert_eq!(top, ["billing", "login", "api", NO_TOPIC]);
-        assert_eq!(longest.fold(&top), [("billing", 3), ("login", 2), ("api", 1), (NO_TOPIC, 1), (OTHER_TOPIC, 3)]);
-        let allow = ["refund".to_string(), "shipping".to_string()];
-        let listed = chosen_topics(&longest, &allow, 3);
-        assert_eq!(listed, ["refund", "shipping", NO_TOPIC]);
-        // billing 3 + login 2 + api 1 + the overflow 2 are other; shipping has no series.
-        assert_eq!(longest.fold(&listed), [("refund", 1), (NO_TOPIC, 1), (OTHER_TOPIC, 8)]);
-        assert_eq!(TopicSlice::default().fold(&listed), []);
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
 //! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
 //! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
-//! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them |
+//! | [`topic`] | tickets created by topic: the recorded label, bounded `topic` labels |
+//! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them; the window [`kpi::Family`] trait |
 //! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
 //! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
 //! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |
@@ -59,6 +60,7 @@ pub mod snapshot;
 pub mod source;
 pub mod ticket;
 pub mod tickets;
+pub mod topic;
 pub mod window;
 
 /// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by

@@ -221,6 +221,18 @@ pub struct Current {
     pub stale: BTreeMap<DimKey, i64>,
 }
 
+impl Current {
+    /// The dimension keys of every current series, whose labels the exporter resolves.
+    pub fn dim_keys(&self) -> impl Iterator<Item = DimKey> + '_ {
+        (self.open.keys().map(|(_, key)| *key))
+            .chain(self.unmatched.keys().copied())
+            .chain(self.sla.keys().map(|(key, _, _)| *key))
+            .chain(self.oldest_unanswered.keys().copied())
+            .chain(self.backlog.keys().copied())
+            .chain(self.stale.keys().copied())
+    }
+}
+
 /// How many open tickets share one instant of a multiset: 4 bytes, as a B-tree entry costs
 /// per open ticket (counts are per partition, far below 2^31). It adds up into `i64`s, and
 /// postcard writes it as it wrote the `i64` before (a zigzag varint), so snapshots read the same.

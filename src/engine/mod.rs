@@ -17,13 +17,15 @@
 //! | part | what it holds |
 //! |---|---|
 //! | [`rules`] | [`Rules`]: the configuration compiled once |
-//! | [`partition`] | [`Partition`]: tickets, the reorder buffer, timers, shedding, the window families |
+//! | [`partition`] | [`Partition`]: tickets, the reorder buffer, timers, shedding |
+//! | [`families`] | the window families (kpi, sla, topic, agent), listed once: kept, recorded, pruned, read, merged |
 //! | [`gauges`] | the current gauges kept as tickets change, read at scrape time |
 //! | [`capture`] | a partition's state captured under its lock and sealed into a snapshot after it |
 //! | [`read`] | the read model: what a scrape takes under each lock ([`Reading`]) and merges after it ([`View`]) |
 //! | this file | [`Engine`]: the partitions' lanes and the single input path |
 
 mod capture;
+mod families;
 mod gauges;
 mod partition;
 mod read;
@@ -40,9 +42,10 @@ use crate::snapshot::{self, SnapshotError};
 use crate::ticket::Effects;
 
 pub use capture::Capture;
+pub use families::{FamilyRules, ViewFolds, WindowView};
 pub use gauges::{Current, SlaKey, SlaRow};
 pub use partition::{Partition, PartitionState};
-pub use read::{PartitionClock, Reading, View, ViewFolds};
+pub use read::{PartitionClock, Reading, View};
 pub use rules::Rules;
 
 /// One partition's state behind its own lock. A worker keeps this handle while it feeds the

@@ -1,5 +1,6 @@
 //! One Kafka partition's state and how an event or a timer changes it: the ticket table, the
-//! reorder buffer, the timers, shedding at the ticket cap, and the window families.
+//! reorder buffer, the timers, shedding at the ticket cap; what a change produced goes to the
+//! window families ([`super::families`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,16 +10,13 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::agent::{self, AgentSlice};
 use crate::base::{MaybeTime, Millis};
-use crate::dimensions::DimKey;
 use crate::event::{Event, EventBody};
 use crate::internal_events::EventResult;
-use crate::kpi::{KpiSlice, Sample, SlaSlice, TopicSlice, NO_TOPIC, OTHER_TOPIC};
-use crate::sla::PolicyId;
+use crate::kpi::Fact;
 use crate::ticket::{Effects, Ticket};
-use crate::window::Windows;
 
+use super::families::WindowFamilies;
 use super::gauges::Gauges;
 use super::Rules;
 
@@ -81,12 +79,7 @@ pub struct PartitionState {
     /// Each ticket's one timer, at its [`Ticket::timer`]: when the watermark passes it, the
     /// ticket's due SLA deadlines fire and a quiet resolved ticket is evicted.
     pub(super) timers: BTreeSet<(Millis, TicketId)>,
-    pub(super) windows: Windows<DimKey, KpiSlice>,
-    pub(super) sla_windows: Windows<(DimKey, PolicyId), SlaSlice>,
-    /// Tickets created by topic (no dimensions: topics × dimensions would be too many series).
-    pub(super) topic_windows: Windows<(), TopicSlice>,
-    /// Per-agent facts (no dimensions either), recorded only when `kpis.agents` is enabled.
-    pub(super) agent_windows: Windows<(), AgentSlice>,
+    pub(super) windows: WindowFamilies,
     pub(super) gauges: Gauges,
     pub(super) stream_time: Option<Millis>,
     /// Where a full reorder buffer pushed the watermark: it never goes back below this.
@@ -112,10 +105,7 @@ pub struct Partition {
 impl Partition {
     pub fn new(rules: Arc<Rules>) -> Self {
         let state = PartitionState {
-            windows: Windows::new(rules.windows.clone()),
-            sla_windows: Windows::new(rules.windows.clone()),
-            topic_windows: Windows::new(rules.windows.clone()),
-            agent_windows: Windows::new(rules.windows.clone()),
+            windows: WindowFamilies::new(&rules.windows),
             tickets: Tickets::default(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -227,9 +217,6 @@ impl Partition {
         self.release(false);
         if let Some(now) = self.state.stream_time {
             self.state.windows.prune(now);
-            self.state.sla_windows.prune(now);
-            self.state.topic_windows.prune(now);
-            self.state.agent_windows.prune(now);
         }
     }
 
@@ -270,47 +257,11 @@ impl Partition {
     /// Applies an event, `buffered` when it comes out of the reorder buffer.
     fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody, buffered: bool) {
         let rules = Arc::clone(&self.rules);
-        self.update_ticket(ticket_id, at, |ticket, effects| {
+        self.update_ticket(ticket_id, at, Some(body), |ticket, effects| {
             // A ticket evicted while its event waited comes back as a stub counting none.
             ticket.buffered = ticket.buffered.saturating_sub(u32::from(buffered));
             ticket.apply(body, at, &rules.ticket, effects)
         });
-        if let EventBody::TicketCreated { topic, .. } = body {
-            if self.effects.samples.contains(&Sample::Created) {
-                self.record_topic(at, topic.as_deref());
-            }
-        }
-        if self.rules.agents.enabled {
-            self.record_agents(ticket_id, at, body);
-        }
-    }
-
-    /// Credits agents with what the event just produced ([`agent::attribute`]), each under
-    /// its label ([`AgentRules::label`]).
-    fn record_agents(&mut self, ticket_id: &str, at: Millis, body: &EventBody) {
-        let last_agent = self.state.tickets.get(ticket_id).and_then(|t| t.last_agent());
-        let now = self.state.stream_time.unwrap_or(at);
-        let (rules, windows) = (&self.rules.agents, &mut self.state.agent_windows);
-        agent::attribute(body, &self.effects.samples, last_agent, |agent, sample| {
-            let label = rules.label(agent);
-            windows.record(&(), at, now, |slice| slice.add(label, rules.per_slice, sample));
-        });
-    }
-
-    /// Counts a creation under its topic label: `none` without a topic; with an allow-list,
-    /// the topic if listed and `other` if not; otherwise the topic itself (the top N are
-    /// picked at read time). A topic literally named `none` or `other` counts as `other`, so
-    /// a reserved label value never stands for two things.
-    fn record_topic(&mut self, at: Millis, topic: Option<&str>) {
-        let label = match topic {
-            None => Some(NO_TOPIC),
-            Some(NO_TOPIC | OTHER_TOPIC) => None,
-            Some(t) if self.rules.topic_allow.is_empty() || self.rules.topic_allow.iter().any(|a| a == t) => Some(t),
-            Some(_) => None,
-        };
-        let now = self.state.stream_time.unwrap_or(at);
-        let cap = self.rules.topics_per_slice;
-        self.state.topic_windows.record(&(), at, now, |slice| slice.add(label, cap));
     }
 
     /// A ticket's timer fired at `at`: a resolved (or never created) ticket quiet for the
@@ -322,16 +273,17 @@ impl Partition {
         if !ticket.is_open() && ticket.last_event_at + self.rules.retention <= at {
             self.state.tickets.remove(ticket_id);
         } else if ticket.sla.next_deadline().is_some_and(|d| d <= at) {
-            self.update_ticket(ticket_id, at, |ticket, effects| ticket.sla.on_timer(at, &mut effects.sla));
+            self.update_ticket(ticket_id, at, None, |ticket, effects| ticket.sla.on_timer(at, &mut effects.sla));
         } else {
             let (id, ticket) = self.state.tickets.get_key_value_mut(ticket_id).expect("looked up above");
             arm(&mut self.state.timers, triomphe::Arc::make_mut(ticket), id, self.rules.retention);
         }
     }
 
-    /// Runs `change` on a ticket and books its consequences: gauge shares before and after,
-    /// samples into the window slices of time `at`, and the ticket's timer.
-    fn update_ticket(&mut self, ticket_id: &str, at: Millis, change: impl FnOnce(&mut Ticket, &mut Effects)) {
+    /// Runs `change` on a ticket (applying `body`, or a timer) and books its consequences:
+    /// gauge shares before and after, the ticket's timer, and what it produced into every
+    /// window family's slices of time `at`.
+    fn update_ticket(&mut self, ticket_id: &str, at: Millis, body: Option<&EventBody>, change: impl FnOnce(&mut Ticket, &mut Effects)) {
         let catalog = &self.rules.ticket.catalog;
         let policies = &self.rules.ticket.policies;
         let (id, ticket) = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, ticket_id, at);
@@ -343,16 +295,16 @@ impl Partition {
             self.state.gauges.change(catalog, before, after);
         }
         arm(&mut self.state.timers, ticket, id, self.rules.retention);
-        let key = catalog.key(ticket.dims);
-        let now = self.state.stream_time.unwrap_or(at);
-        // One visit of the slices for all samples: each slice takes them in the same order.
-        let samples = &self.effects.samples;
-        if !samples.is_empty() {
-            self.state.windows.record(&key, at, now, |slice| samples.iter().for_each(|sample| slice.add(*sample)));
-        }
-        for sample in &self.effects.sla.samples {
-            self.state.sla_windows.record(&(key, sample.policy), at, now, |slice| slice.add(sample));
-        }
+        let fact = Fact {
+            at,
+            now: self.state.stream_time.unwrap_or(at),
+            key: catalog.key(ticket.dims),
+            body,
+            samples: &self.effects.samples,
+            sla: &self.effects.sla.samples,
+            last_agent: ticket.last_agent(),
+        };
+        self.state.windows.record(&self.rules.families, &fact);
     }
 
     /// The partition's current time: its stream time, which in the live service (`wall`

@@ -2,15 +2,9 @@
 //! to window slices, the current gauges read, the clocks) and the [`View`] merged from it after
 //! the lock is released.
 
-use std::collections::BTreeMap;
-
-use crate::agent::AgentSlice;
 use crate::base::{Millis, PartitionId};
-use crate::dimensions::DimKey;
-use crate::kpi::{KpiSlice, SlaSlice, TopicSlice};
-use crate::sla::PolicyId;
-use crate::window::{Folds, Slices};
 
+use super::families::{ViewFolds, WindowReading, WindowView};
 use super::gauges::Current;
 use super::partition::Partition;
 
@@ -20,9 +14,6 @@ impl Partition {
     pub fn read_into(&self, wall: Option<Millis>, view: &mut Reading) {
         let (Some(stream_time), Some(now)) = (self.state.stream_time, self.current_time(wall)) else { return };
         self.state.windows.read_into(stream_time, &mut view.windows);
-        self.state.sla_windows.read_into(stream_time, &mut view.sla_windows);
-        self.state.topic_windows.read_into(stream_time, &mut view.topic_windows);
-        self.state.agent_windows.read_into(stream_time, &mut view.agent_windows);
         self.state.gauges.read_into(now, &self.rules, &mut view.current);
     }
 }
@@ -42,10 +33,8 @@ pub struct PartitionClock {
 /// partition's time, per-partition clocks), made from a [`Reading`] after the lock is released.
 #[derive(Debug, Default)]
 pub struct View {
-    pub windows: BTreeMap<(usize, DimKey), KpiSlice>,
-    pub sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), SlaSlice>,
-    pub topic_windows: BTreeMap<(usize, ()), TopicSlice>,
-    pub agent_windows: BTreeMap<(usize, ()), AgentSlice>,
+    /// Every window family's series ([`super::families`]).
+    pub windows: WindowView,
     pub current: Current,
     pub clocks: Vec<PartitionClock>,
 }
@@ -55,10 +44,7 @@ pub struct View {
 /// current gauges and the clocks. [`Reading::merge`] makes the [`View`], after the lock.
 #[derive(Debug, Default)]
 pub struct Reading {
-    windows: BTreeMap<(usize, DimKey), Slices<KpiSlice>>,
-    sla_windows: BTreeMap<(usize, (DimKey, PolicyId)), Slices<SlaSlice>>,
-    topic_windows: BTreeMap<(usize, ()), Slices<TopicSlice>>,
-    agent_windows: BTreeMap<(usize, ()), Slices<AgentSlice>>,
+    windows: WindowReading,
     current: Current,
     pub(super) clocks: Vec<PartitionClock>,
 }
@@ -67,22 +53,6 @@ impl Reading {
     /// Merges every series' slices, partition by partition in the order they were read, as a
     /// read under the lock would have merged them; `folds` keeps what the next merge can reuse.
     pub fn merge(self, folds: &mut ViewFolds) -> View {
-        View {
-            windows: folds.windows.merge(self.windows),
-            sla_windows: folds.sla_windows.merge(self.sla_windows),
-            topic_windows: folds.topic_windows.merge(self.topic_windows),
-            agent_windows: folds.agent_windows.merge(self.agent_windows),
-            current: self.current,
-            clocks: self.clocks,
-        }
+        View { windows: self.windows.merge(folds), current: self.current, clocks: self.clocks }
     }
-}
-
-/// The [`Folds`] of a [`View`]'s windows, kept by whoever merges [`Reading`]s one after another.
-#[derive(Debug, Default)]
-pub struct ViewFolds {
-    windows: Folds<(usize, DimKey), KpiSlice>,
-    sla_windows: Folds<(usize, (DimKey, PolicyId)), SlaSlice>,
-    topic_windows: Folds<(usize, ()), TopicSlice>,
-    agent_windows: Folds<(usize, ()), AgentSlice>,
 }

@@ -1,6 +1,5 @@
 //! [`Rules`]: the configuration the engine needs, compiled once.
 
-use crate::agent::AgentRules;
 use crate::base::Millis;
 use crate::config::{Config, ConfigError};
 use crate::dimensions::Catalog;
@@ -10,6 +9,8 @@ use crate::sla::SlaPolicies;
 use crate::snapshot::StateShape;
 use crate::ticket::TicketRules;
 use crate::window::WindowSpec;
+
+use super::families::FamilyRules;
 
 /// Configuration the engine needs, resolved once.
 #[derive(Debug)]
@@ -24,12 +25,10 @@ pub struct Rules {
     pub max_tickets: usize,
     /// Events a partition's reorder buffer holds at most.
     pub max_buffered: usize,
-    /// Topic labels: the allow-list (empty: top N), and distinct topics kept per slice.
-    pub topic_allow: Vec<String>,
+    /// What recording each window family reads.
+    pub families: FamilyRules,
+    /// How many topics have a label of their own without an allow-list.
     pub topics_top: usize,
-    pub topics_per_slice: usize,
-    /// Per-agent KPIs (`kpis.agents`).
-    pub agents: AgentRules,
     /// Operating cost per hour, for cost per resolution and per contact.
     pub cost_per_hour: Option<f64>,
     /// Upper bounds of the backlog age buckets, and the age from which a ticket is stale.
@@ -56,10 +55,8 @@ impl Rules {
             dedup_ids_per_ticket: config.events.dedup_ids_per_ticket,
             max_tickets: config.tickets.max_per_partition,
             max_buffered: config.time.max_buffered_events,
-            topic_allow: config.kpis.topics.allow.clone(),
+            families: FamilyRules::new(config),
             topics_top: config.kpis.topics.top,
-            topics_per_slice: config.kpis.topics.max_tracked_per_slice,
-            agents: AgentRules::new(&config.kpis.agents),
             cost_per_hour: config.kpis.cost.per_hour,
             backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
             stale_after: ms(config.kpis.backlog.stale_after),

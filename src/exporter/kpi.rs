@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 use crate::agent::{AgentSlice, AgentTally};
 use crate::engine::View;
 use crate::event::Survey;
-use crate::kpi::{chosen_topics, KpiSlice, TopicSlice};
+use crate::kpi::KpiSlice;
+use crate::topic::{chosen_topics, TopicSlice};
 use crate::window::Distribution;
 
 use super::encoding::{push_count_sum, push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, LabelSet, Labels};
@@ -309,7 +310,7 @@ pub const KPIS: &[Kpi] = &[
 /// in `rows`) and the current ticket gauges.
 pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
     let mut rows: Vec<(Labels<'a>, &KpiSlice)> =
-        view.windows.iter().map(|((w, key), slice)| (rules.window_dims(dims, *w, *key), slice)).collect();
+        view.windows.kpi.iter().map(|((w, key), slice)| (rules.window_dims(dims, *w, *key), slice)).collect();
     // In the order a scrape lists series, so sorting each family finds them sorted.
     rows.sort_by(|(a, _), (b, _)| a.iter().map(|(_, v)| v).cmp(b.iter().map(|(_, v)| v)));
     // Stored once, for the series of every family.
@@ -375,14 +376,14 @@ pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Export
 /// over the longest window, across every partition of this process; the rest is `other`.
 pub fn render_topics<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
     static EMPTY: LazyLock<TopicSlice> = LazyLock::new(TopicSlice::default);
-    let longest = view.topic_windows.get(&(rules.longest, ())).unwrap_or(&EMPTY);
+    let longest = view.windows.topic.get(&(rules.longest, ())).unwrap_or(&EMPTY);
     let chosen = chosen_topics(longest, &rules.topic_allow, rules.topics_top);
     let mf = &mut out.family(
         "ticketpulse_tickets_created_by_topic",
         "Tickets created by topic (kpis.topics: an allow-list or the most frequent; the rest is other), in the window.",
         Kind::Gauge,
     );
-    for ((w, ()), slice) in &view.topic_windows {
+    for ((w, ()), slice) in &view.windows.topic {
         let window = mf.set([("window", Cow::Borrowed(rules.windows[*w].as_str()))]);
         for (topic, n) in slice.fold(&chosen) {
             push_gauge(mf, window, &[("topic", topic)], n as f64);
@@ -398,9 +399,9 @@ pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
         return;
     }
     static EMPTY: LazyLock<AgentSlice> = LazyLock::new(AgentSlice::default);
-    let chosen = rules.agents.chosen(view.agent_windows.get(&(rules.longest, ())).unwrap_or(&EMPTY));
+    let chosen = rules.agents.chosen(view.windows.agent.get(&(rules.longest, ())).unwrap_or(&EMPTY));
     let mut rows: Vec<(LabelSet, AgentTally)> = Vec::new();
-    for ((w, ()), slice) in &view.agent_windows {
+    for ((w, ()), slice) in &view.windows.agent {
         let window = &rules.windows[*w];
         for (agent, tally) in slice.fold(&chosen) {
             rows.push((out.set([("window", Cow::Borrowed(window.as_str())), ("agent", Cow::Borrowed(agent))]), tally));
@@ -451,7 +452,7 @@ pub fn render_cost<'a>(out: &mut Families<'a>, view: &View, rules: &'a ExportRul
     let Some(per_hour) = rules.cost_per_hour else { return };
     // (solved, created) per window, over every dimension key.
     let mut totals = vec![(0u64, 0u64); rules.windows.len()];
-    for ((w, _), s) in &view.windows {
+    for ((w, _), s) in &view.windows.kpi {
         totals[*w].0 += s.full_resolution.count();
         totals[*w].1 += s.created;
     }

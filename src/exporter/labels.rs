@@ -53,24 +53,16 @@ impl ExportRules {
             horizons: policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
             wait_buckets: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets),
             age_buckets: bucket_labels(&rules.backlog_buckets),
-            topic_allow: rules.topic_allow.clone(),
+            topic_allow: rules.families.topic.allow.clone(),
             topics_top: rules.topics_top,
-            agents: rules.agents.clone(),
+            agents: rules.families.agent.clone(),
             cost_per_hour: rules.cost_per_hour,
         }
     }
 
     /// The dimension labels of every key `view` holds, for [`DimLabels::of`].
     pub fn dim_labels(&self, view: &View) -> DimLabels {
-        let c = &view.current;
-        let keys = (view.windows.keys().map(|(_, key)| *key))
-            .chain(view.sla_windows.keys().map(|(_, (key, _))| *key))
-            .chain(c.open.keys().map(|(_, key)| *key))
-            .chain(c.unmatched.keys().copied())
-            .chain(c.sla.keys().map(|(key, _, _)| *key))
-            .chain(c.oldest_unanswered.keys().copied())
-            .chain(c.backlog.keys().copied())
-            .chain(c.stale.keys().copied());
+        let keys = view.windows.dim_keys().chain(view.current.dim_keys());
         let mut labels = BTreeMap::new();
         for key in keys {
             labels.entry(key).or_insert_with(|| self.catalog.labels(key));

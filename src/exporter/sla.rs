@@ -26,7 +26,8 @@ pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportR
     }
 
     let rows: Vec<(LabelSet, (&SlaSlice, usize))> = view
-        .sla_windows
+        .windows
+        .sla
         .iter()
         .flat_map(|((w, (key, policy)), slice)| {
             SlaTarget::ALL.map(|t| {
