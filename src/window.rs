@@ -28,6 +28,44 @@ pub trait Aggregate: Default {
     fn merge(&mut self, other: &Self);
 }
 
+/// A count adds.
+impl Aggregate for u64 {
+    fn merge(&mut self, other: &Self) {
+        *self += other;
+    }
+}
+
+/// A sum adds.
+impl Aggregate for f64 {
+    fn merge(&mut self, other: &Self) {
+        *self += other;
+    }
+}
+
+/// Element by element.
+impl<T: Aggregate, const N: usize> Aggregate for [T; N]
+where
+    [T; N]: Default,
+{
+    fn merge(&mut self, other: &Self) {
+        for (a, b) in self.iter_mut().zip(other) {
+            a.merge(b);
+        }
+    }
+}
+
+/// Element by element, as long as the longer of the two (buckets filled lazily).
+impl<T: Aggregate + Clone> Aggregate for Vec<T> {
+    fn merge(&mut self, other: &Self) {
+        if self.len() < other.len() {
+            self.resize(other.len(), T::default());
+        }
+        for (a, b) in self.iter_mut().zip(other) {
+            a.merge(b);
+        }
+    }
+}
+
 /// One configured window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowSpec {

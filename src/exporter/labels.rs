@@ -9,7 +9,7 @@ use crate::agent::AgentRules;
 use crate::base::Millis;
 use crate::dimensions::{Catalog, DimKey};
 use crate::engine::{Rules, View};
-use crate::kpi::bucket_labels;
+use crate::kpi::{bucket_labels, KpiLabels};
 use crate::sla::{PolicyId, SlaTarget};
 
 use super::encoding::Labels;
@@ -29,8 +29,9 @@ pub struct ExportRules {
     pub targets: Vec<(String, SlaTarget, Millis)>,
     /// `horizon` label values of the at-risk gauges.
     pub horizons: Vec<String>,
-    /// `wait` label values of abandon wait buckets, and `age` values of backlog age buckets.
-    pub wait_buckets: Vec<String>,
+    /// Label values of the windowed KPIs' own labels (`wait`).
+    pub kpi: KpiLabels,
+    /// `age` label values of backlog age buckets.
     pub age_buckets: Vec<String>,
     /// Topic labels: the allow-list (empty: the top `topics_top`).
     pub topic_allow: Vec<String>,
@@ -51,7 +52,7 @@ impl ExportRules {
             policies: policies.names().map(String::from).collect(),
             targets: policies.targets().map(|(policy, target, ms)| (policy.to_string(), target, ms)).collect(),
             horizons: policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
-            wait_buckets: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets),
+            kpi: KpiLabels { wait: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets) },
             age_buckets: bucket_labels(&rules.backlog_buckets),
             topic_allow: rules.families.topic.allow.clone(),
             topics_top: rules.topics_top,

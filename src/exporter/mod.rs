@@ -10,13 +10,15 @@
 //! |---|---|
 //! | [`server`] | `/metrics`, the health checks and the tickets endpoints beside them |
 //! | [`labels`] | [`ExportRules`]: label values by id and read-time settings, resolved once |
-//! | [`kpi`] | the KPI families ([`kpi::KPIS`] declares the windowed ones), topics, agents, cost |
+//! | [`kpi`] | the KPI families (the windowed ones declared in `src/kpi/catalogue.rs`, [`kpi::KPIS`]), topics, agents, cost |
 //! | [`sla`] | the SLA families |
 //! | [`self_metrics`] | ticketpulse's own families |
+//! | [`across`] | how each family's series combine across instances (sum, max, min, never) |
 //! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder) |
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
+pub mod across;
 pub mod encoding;
 pub mod kpi;
 pub mod labels;
@@ -34,6 +36,7 @@ use crate::clock::WallClock;
 use crate::engine::{Engine, View, ViewFolds};
 use crate::internal_events::Telemetry;
 
+pub use across::across;
 pub use labels::ExportRules;
 pub use server::serve;
 

@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 
 use crate::engine::{SlaRow, View};
-use crate::kpi::SlaSlice;
+use crate::kpi::{ratio, SlaSlice};
 use crate::sla::SlaTarget;
 
-use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, LabelSet};
+use super::encoding::{push_gauge, push_summary, seconds, windowed, Families, Kind, LabelSet};
 use super::labels::{DimLabels, ExportRules};
 
 /// Reads one count of a current SLA series.

@@ -1,11 +1,19 @@
 //! The windowed KPIs: what a ticket reports ([`Sample`]), how one window slice accumulates it
 //! ([`KpiSlice`], [`SlaSlice`]) and the configuration that classifies samples ([`KpiRules`]).
-//! `docs/metrics.md` is the user-facing description of the same.
+//! Each KPI is declared once, in [`catalogue`]: its sample, slice fields, merge, exported
+//! families and how they combine across instances ([`KPIS`]). `docs/metrics.md` is the
+//! user-facing description of the same.
 //!
 //! Every window family (these two, [`crate::topic`] and [`crate::agent`]) is a [`Family`]:
 //! a slice type that records what applying an event or a timer produced ([`Fact`]) into its
 //! windows. The engine keeps, reads, captures and merges them all from one list
 //! (`engine/families.rs`).
+
+mod catalogue;
+mod declare;
+
+pub use catalogue::{KpiSlice, Sample, KPIS, LAYOUT};
+pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read};
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -136,37 +144,10 @@ pub fn bucket_labels(bounds: &[Millis]) -> Vec<String> {
     out
 }
 
-/// A KPI fact produced by a ticket, counted in the window slice of its time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Sample {
-    /// `ticket_created` (volume).
-    Created,
-    /// First public human agent reply, seconds after creation.
-    FirstResponse(f64),
-    /// A later public agent reply, seconds after the oldest customer message it answers.
-    NextReply(f64),
-    /// First `solved`, seconds after creation.
-    FirstResolution(f64),
-    /// At the first `solved`: how many public agent replies the ticket had (one-touch = 1).
-    FirstSolveReplies(u32),
-    /// Every `solved` (again after a reopen), seconds after creation.
-    FullResolution(f64),
-    /// `solved`/`closed` → an open status.
-    Reopened,
-    /// Customer left before any public agent reply; `short` when sooner than the threshold;
-    /// the wait bucket when the creation is known; `realtime` on a real-time channel.
-    Abandoned { short: bool, wait_bucket: Option<u8>, realtime: bool },
-    /// First public agent reply on a real-time channel: the queue wait, and whether it was
-    /// within the channel's service-level threshold.
-    Answered { wait: f64, within: bool },
-    /// A survey answer with its rating class (see [`KpiRules::rating`]).
-    Survey { survey: Survey, score: f64, rating: u8 },
-    /// Agent handling time logged (`work_logged.seconds`).
-    WorkLogged(f64),
-    /// A public message by the customer (`inbound`) or a human agent.
-    Message { inbound: bool },
-    /// A customer message's upstream sentiment score.
-    Sentiment { score: f64, negative: bool },
+impl KpiLabels {
+    pub fn new(config: &Config) -> Self {
+        Self { wait: bucket_labels(&config.abandonment.wait_buckets.iter().map(|d| crate::base::millis(*d)).collect::<Vec<_>>()) }
+    }
 }
 
 /// Responses to one survey kind.
@@ -178,115 +159,11 @@ pub struct SurveyTally {
     pub ratings: [u64; 3],
 }
 
-/// Everything one slice of one series knows.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct KpiSlice {
-    pub created: u64,
-    pub first_response: Distribution,
-    pub next_reply: Distribution,
-    pub first_resolution: Distribution,
-    /// First solves by public agent replies before them: 0, 1, 2 or more.
-    pub first_solves_by_replies: [u64; 3],
-    pub full_resolution: Distribution,
-    pub reopened: u64,
-    pub abandoned: u64,
-    pub short_abandoned: u64,
-    /// Every abandon (short ones too) by wait bucket; empty until the first.
-    pub abandoned_by_wait: Vec<u64>,
-    /// Real-time contacts answered, answered within the threshold, their total wait, and
-    /// abandoned (short abandons excluded).
-    pub realtime_answered: u64,
-    pub realtime_within: u64,
-    pub realtime_wait_sum: f64,
-    pub realtime_abandoned: u64,
-    /// Per [`Survey`] in declaration order.
-    pub surveys: [SurveyTally; 3],
-    pub work_seconds: f64,
-    pub messages_in: u64,
-    pub messages_out: u64,
-    pub sentiment_count: u64,
-    pub sentiment_sum: f64,
-    pub sentiment_negative: u64,
-}
-
-impl KpiSlice {
-    pub fn add(&mut self, sample: Sample) {
-        match sample {
-            Sample::Created => self.created += 1,
-            Sample::FirstResponse(s) => self.first_response.add(s),
-            Sample::NextReply(s) => self.next_reply.add(s),
-            Sample::FirstResolution(s) => self.first_resolution.add(s),
-            Sample::FirstSolveReplies(n) => self.first_solves_by_replies[n.min(2) as usize] += 1,
-            Sample::FullResolution(s) => self.full_resolution.add(s),
-            Sample::Reopened => self.reopened += 1,
-            Sample::Abandoned { short, wait_bucket, realtime } => {
-                if short {
-                    self.short_abandoned += 1;
-                } else {
-                    self.abandoned += 1;
-                    self.realtime_abandoned += u64::from(realtime);
-                }
-                if let Some(b) = wait_bucket {
-                    let b = usize::from(b);
-                    if self.abandoned_by_wait.len() <= b {
-                        self.abandoned_by_wait.resize(b + 1, 0);
-                    }
-                    self.abandoned_by_wait[b] += 1;
-                }
-            }
-            Sample::Answered { wait, within } => {
-                self.realtime_answered += 1;
-                self.realtime_within += u64::from(within);
-                self.realtime_wait_sum += wait;
-            }
-            Sample::Survey { survey, score, rating } => {
-                let t = &mut self.surveys[survey.index()];
-                t.responses += 1;
-                t.score_sum += score;
-                t.ratings[usize::from(rating)] += 1;
-            }
-            Sample::WorkLogged(s) => self.work_seconds += s,
-            Sample::Message { inbound: true } => self.messages_in += 1,
-            Sample::Message { inbound: false } => self.messages_out += 1,
-            Sample::Sentiment { score, negative } => {
-                self.sentiment_count += 1;
-                self.sentiment_sum += score;
-                self.sentiment_negative += u64::from(negative);
-            }
-        }
-    }
-}
-
-impl Aggregate for KpiSlice {
+impl Aggregate for SurveyTally {
     fn merge(&mut self, o: &Self) {
-        self.created += o.created;
-        self.first_response.merge(&o.first_response);
-        self.next_reply.merge(&o.next_reply);
-        self.first_resolution.merge(&o.first_resolution);
-        add_all(&mut self.first_solves_by_replies, &o.first_solves_by_replies);
-        self.full_resolution.merge(&o.full_resolution);
-        self.reopened += o.reopened;
-        self.abandoned += o.abandoned;
-        self.short_abandoned += o.short_abandoned;
-        if self.abandoned_by_wait.len() < o.abandoned_by_wait.len() {
-            self.abandoned_by_wait.resize(o.abandoned_by_wait.len(), 0);
-        }
-        add_all(&mut self.abandoned_by_wait, &o.abandoned_by_wait);
-        self.realtime_answered += o.realtime_answered;
-        self.realtime_within += o.realtime_within;
-        self.realtime_wait_sum += o.realtime_wait_sum;
-        self.realtime_abandoned += o.realtime_abandoned;
-        for (s, t) in self.surveys.iter_mut().zip(&o.surveys) {
-            s.responses += t.responses;
-            s.score_sum += t.score_sum;
-            add_all(&mut s.ratings, &t.ratings);
-        }
-        self.work_seconds += o.work_seconds;
-        self.messages_in += o.messages_in;
-        self.messages_out += o.messages_out;
-        self.sentiment_count += o.sentiment_count;
-        self.sentiment_sum += o.sentiment_sum;
-        self.sentiment_negative += o.sentiment_negative;
+        self.responses += o.responses;
+        self.score_sum += o.score_sum;
+        self.ratings.merge(&o.ratings);
     }
 }
 
@@ -306,13 +183,6 @@ impl Family for KpiSlice {
 
     fn dims(key: &DimKey) -> Option<DimKey> {
         Some(*key)
-    }
-}
-
-/// Adds `other` into the leading entries of `into`.
-fn add_all(into: &mut [u64], other: &[u64]) {
-    for (a, b) in into.iter_mut().zip(other) {
-        *a += b;
     }
 }
 
