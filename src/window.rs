@@ -22,6 +22,7 @@ use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 use triomphe::Arc;
 
 use crate::base::{window_label, Millis};
+use crate::config::TimeConfig;
 
 /// An aggregate that can be combined with another of its kind.
 pub trait Aggregate: Default {
@@ -76,6 +77,11 @@ pub struct WindowSpec {
 }
 
 impl WindowSpec {
+    /// The configured windows (`time.windows`, each of `time.slices_per_window` slices).
+    pub fn configured(time: &TimeConfig) -> Vec<Self> {
+        time.windows.iter().map(|w| Self::new(*w, time.slices_per_window)).collect()
+    }
+
     pub fn new(window: Duration, slices: u32) -> Self {
         Self { label: window_label(window), slice_ms: crate::base::millis(window) / Millis::from(slices), slices: slices as usize }
     }

@@ -328,7 +328,8 @@ fn engines_holding_part_of_the_partitions_combine_into_one_as_each_family_declar
             engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
         }
     }
-    let text = |engine: &Engine| exposition(&engine.view(None), &ExportRules::new(engine.rules()), &Telemetry::default());
+    let rules = ExportRules::new(&config);
+    let text = |engine: &Engine| exposition(&engine.view(None), &rules, &Telemetry::default());
     // Thousandths: every duration is whole milliseconds, so sums compare exactly in any order.
     let thousandths = |v: f64| (v * 1000.0).round() as i64;
     let expected: BTreeMap<String, i64> = additive(&text(&one)).into_iter().map(|(k, v)| (k, thousandths(v))).collect();

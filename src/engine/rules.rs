@@ -27,10 +27,6 @@ pub struct Rules {
     pub max_buffered: usize,
     /// What recording each window family reads.
     pub families: FamilyRules,
-    /// How many topics have a label of their own without an allow-list.
-    pub topics_top: usize,
-    /// Operating cost per hour, for cost per resolution and per contact.
-    pub cost_per_hour: Option<f64>,
     /// Upper bounds of the backlog age buckets, and the age from which a ticket is stale.
     pub backlog_buckets: Vec<Millis>,
     pub stale_after: Millis,
@@ -43,7 +39,7 @@ impl Rules {
     /// and calendars are built, naming the field of the first problem.
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
         let ms = crate::base::millis;
-        let windows: Vec<WindowSpec> = config.time.windows.iter().map(|w| WindowSpec::new(*w, config.time.slices_per_window)).collect();
+        let windows = WindowSpec::configured(&config.time);
         let catalog = Catalog::new(&config.dimensions);
         Ok(Self {
             ticket: TicketRules { kpi: KpiRules::new(config, &catalog), catalog, policies: SlaPolicies::new(&config.sla)? },
@@ -56,8 +52,6 @@ impl Rules {
             max_tickets: config.tickets.max_per_partition,
             max_buffered: config.time.max_buffered_events,
             families: FamilyRules::new(config),
-            topics_top: config.kpis.topics.top,
-            cost_per_hour: config.kpis.cost.per_hour,
             backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
             stale_after: ms(config.kpis.backlog.stale_after),
             shape: StateShape::new(config, windows),

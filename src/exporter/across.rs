@@ -70,7 +70,7 @@ mod tests {
         let mut config = Config::default();
         config.kpis.agents.enabled = true;
         config.kpis.cost.per_hour = Some(1400.0);
-        let rules = ExportRules::new(&crate::engine::Rules::new(&config).unwrap());
+        let rules = ExportRules::new(&config);
         let (view, telemetry) = (View::default(), Telemetry::default());
         let mut own = encoding::Families::default();
         self_metrics::render_self(&mut own, &view, &telemetry);

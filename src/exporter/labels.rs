@@ -1,16 +1,18 @@
 //! What the exporter renders with besides a [`crate::engine::View`]: label values by id and
-//! the read-time settings, resolved from the rules once at start, so a scrape neither holds
-//! the engine lock for names nor rebuilds them.
+//! the read-time settings, resolved from the configuration once at start (the engine carries
+//! none of them), so a scrape neither holds the engine lock for names nor rebuilds them.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::agent::AgentRules;
-use crate::base::Millis;
+use crate::base::{millis, window_label, Millis};
+use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
-use crate::engine::{Rules, View};
+use crate::engine::View;
 use crate::kpi::{bucket_labels, KpiLabels};
 use crate::sla::{PolicyId, SlaTarget};
+use crate::window::WindowSpec;
 
 use super::encoding::Labels;
 
@@ -41,23 +43,33 @@ pub struct ExportRules {
 }
 
 impl ExportRules {
-    pub fn new(rules: &Rules) -> Self {
-        let policies = &rules.ticket.policies;
-        let window_ms: Vec<Millis> = rules.windows.iter().map(|w| w.length()).collect();
+    /// From a configuration the engine's rules compiled (`engine::Rules::new` checks it).
+    pub fn new(config: &Config) -> Self {
+        let windows = WindowSpec::configured(&config.time);
+        let window_ms: Vec<Millis> = windows.iter().map(|w| w.length()).collect();
+        let policies = &config.sla.policies;
+        let target = |policy: &crate::config::PolicyConfig, target: SlaTarget| match target {
+            SlaTarget::FirstResponse => policy.first_response,
+            SlaTarget::NextReply => policy.next_reply,
+            SlaTarget::Resolution => policy.resolution,
+        };
         Self {
-            windows: rules.windows.iter().map(|w| w.label.clone()).collect(),
+            windows: windows.iter().map(|w| w.label.clone()).collect(),
             longest: (0..window_ms.len()).max_by_key(|w| window_ms[*w]).unwrap_or(0),
             window_ms,
-            catalog: rules.ticket.catalog.clone(),
-            policies: policies.names().map(String::from).collect(),
-            targets: policies.targets().map(|(policy, target, ms)| (policy.to_string(), target, ms)).collect(),
-            horizons: policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
-            kpi: KpiLabels { wait: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets) },
-            age_buckets: bucket_labels(&rules.backlog_buckets),
-            topic_allow: rules.families.topic.allow.clone(),
-            topics_top: rules.topics_top,
-            agents: rules.families.agent.clone(),
-            cost_per_hour: rules.cost_per_hour,
+            catalog: Catalog::new(&config.dimensions),
+            policies: policies.iter().map(|p| p.name.clone()).collect(),
+            targets: policies
+                .iter()
+                .flat_map(|p| SlaTarget::ALL.into_iter().filter_map(move |t| Some((p.name.clone(), t, millis(target(p, t)?)))))
+                .collect(),
+            horizons: config.sla.at_risk_horizons.iter().map(|h| window_label(*h)).collect(),
+            kpi: KpiLabels::new(config),
+            age_buckets: bucket_labels(&config.kpis.backlog.age_buckets.iter().map(|d| millis(*d)).collect::<Vec<_>>()),
+            topic_allow: config.kpis.topics.allow.clone(),
+            topics_top: config.kpis.topics.top,
+            agents: AgentRules::new(&config.kpis.agents),
+            cost_per_hour: config.kpis.cost.per_hour,
         }
     }
 

@@ -86,9 +86,8 @@ impl Metrics {
     }
 }
 
-/// Builds what `/metrics` renders.
-pub fn registry(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
-    let rules = ExportRules::new(&engine.shared_rules());
+/// Builds what `/metrics` renders: `engine`'s state with the export settings `rules`.
+pub fn registry(engine: Arc<Engine>, rules: ExportRules, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
     Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
 }
 
@@ -114,7 +113,7 @@ mod tests {
     fn collectors_registered_beside_the_engine_are_listed_among_its_families_by_name() {
         let telemetry = Arc::new(Telemetry::default());
         let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
-        let metrics = registry(Arc::new(engine), telemetry, None);
+        let metrics = registry(Arc::new(engine), ExportRules::new(&Config::default()), telemetry, None);
         let gauge = prometheus::Gauge::new("ticketpulse_tickets_extra", "Sorts between two of ours.").unwrap();
         gauge.set(2.5);
         metrics.register(Box::new(gauge)).unwrap();

@@ -576,13 +576,14 @@ pub fn harness_partition() -> ticketpulse::base::PartitionId {
 pub struct Harness {
     pub engine: std::sync::Arc<ticketpulse::engine::Engine>,
     pub telemetry: std::sync::Arc<ticketpulse::internal_events::Telemetry>,
+    pub rules: ticketpulse::exporter::ExportRules,
 }
 
 impl Harness {
     pub fn new(config: &Config) -> Self {
         let telemetry = std::sync::Arc::new(ticketpulse::internal_events::Telemetry::default());
         let engine = ticketpulse::engine::Engine::new(ticketpulse::engine::Rules::new(config).unwrap(), std::sync::Arc::clone(&telemetry));
-        Self { engine: std::sync::Arc::new(engine), telemetry }
+        Self { engine: std::sync::Arc::new(engine), telemetry, rules: ticketpulse::exporter::ExportRules::new(config) }
     }
 
     pub fn send(&self, line: &str, now: Option<i64>) -> ticketpulse::internal_events::EventResult {
@@ -590,7 +591,12 @@ impl Harness {
     }
 
     pub fn scrape(&self) -> BTreeMap<String, f64> {
-        let registry = ticketpulse::exporter::registry(std::sync::Arc::clone(&self.engine), std::sync::Arc::clone(&self.telemetry), None);
+        let registry = ticketpulse::exporter::registry(
+            std::sync::Arc::clone(&self.engine),
+            self.rules.clone(),
+            std::sync::Arc::clone(&self.telemetry),
+            None,
+        );
         parse_exposition(&ticketpulse::exporter::encode(&registry))
     }
 }
