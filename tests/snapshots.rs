@@ -248,3 +248,57 @@ fn a_ticket_changed_after_the_capture_is_sealed_as_it_was() {
     assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("chat")), 1.0);
     assert!(!s.contains_key(&common::key("ticketpulse_open_tickets", &open_new("email"))));
 }
+
+/// The stored snapshot, tests/data/snapshot.bin: the state after the first 40 events of the
+/// KPI and agent scenarios (tests/data, in time order), every family recorded, with tickets,
+/// SLA clocks, timers and buffered events. It must read back under this build and continue
+/// exactly as a partition that never stopped, so changing the snapshot layout without bumping
+/// `snapshot::FORMAT_VERSION` fails here (a changed KPI declaration is refused by the layout
+/// check on its own). After a bump, or a change of the KPI declarations, rewrite it with
+/// `TICKETPULSE_WRITE_SNAPSHOT=1 cargo test --test snapshots a_stored_snapshot`.
+#[test]
+fn a_stored_snapshot_reads_back_under_this_format_version_and_continues_exactly() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot.bin");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let mut lines: Vec<String> = ["kpi_scenario.jsonl", "agent_scenario.jsonl"]
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(format!("{data}/{f}")).unwrap().lines().map(String::from).collect::<Vec<_>>())
+        .collect();
+    // RFC 3339 times in UTC sort as text.
+    lines.sort_by_key(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["at"].as_str().unwrap().to_string());
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+    if std::env::var_os("TICKETPULSE_WRITE_SNAPSHOT").is_some() {
+        let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+        feed(&engine, &lines[..40], 0);
+        std::fs::write(fixture, engine.snapshot(&partition()).unwrap().1).unwrap();
+    }
+
+    let bytes = std::fs::read(fixture).unwrap();
+    let telemetry = Arc::new(Telemetry::default());
+    let restored = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let offset = restored.restore(&partition(), &bytes, None).unwrap_or_else(|e| {
+        panic!(
+            "tests/data/snapshot.bin does not read under this build ({e}). A change of the snapshot layout bumps \
+             snapshot::FORMAT_VERSION; after a bump or a change of the KPI declarations, rewrite the file: \
+             TICKETPULSE_WRITE_SNAPSHOT=1 cargo test --test snapshots a_stored_snapshot"
+        )
+    });
+    assert_eq!(offset, 40);
+    {
+        let lane = restored.partition(&partition()).unwrap();
+        let p = lane.lock().unwrap();
+        let counts = (p.ticket_count(), p.timer_count(), p.buffered_count());
+        assert!(counts.0 > 5 && counts.1 > 0 && counts.2 > 0, "tickets, timers and buffered events: {counts:?}");
+    }
+    feed(&restored, &lines[40..], 40);
+    restored.finish(None);
+    let actual = exposition(restored, &config, telemetry);
+    let expected = uninterrupted(&config, &lines);
+    assert_eq!(kpis(&actual), kpis(&expected), "restored from tests/data/snapshot.bin and continued");
+    for family in
+        ["ticketpulse_survey_responses", "ticketpulse_agent_replies", "ticketpulse_tickets_created_by_topic", "ticketpulse_sla_met"]
+    {
+        assert!(kpis(&expected).iter().any(|l| l.starts_with(family)), "{family}");
+    }
+}
