@@ -141,9 +141,10 @@ impl Gauges {
         }
     }
 
-    /// Adds these gauges, read at time `now`, into `view`.
+    /// Adds these gauges, read at time `now`, into `view`; SLA targets as [`AsOf`] classifies them.
     pub(super) fn read_into(&self, now: Millis, rules: &Rules, view: &mut Current) {
         let horizons = rules.ticket.policies.horizons();
+        let at = AsOf(now);
         for (k, v) in &self.open {
             *view.open.entry(*k).or_default() += v;
         }
@@ -161,16 +162,14 @@ impl Gauges {
         }
         for (k, deadlines) in &self.deadlines {
             let r = row(&mut view.sla, k, horizons.len());
-            // A deadline already passed is breached as of `now`; the timer confirms it (and the
-            // windowed count takes it) once the watermark passes it too.
-            let overdue: i64 = deadlines.range(..now).map(|(_, n)| n).sum();
+            let overdue: i64 = deadlines.range(at.overdue()).map(|(_, n)| n).sum();
             let total: i64 = deadlines.values().sum();
             r.breached += overdue;
             r.running += total - overdue;
             for ((_, horizon), count) in horizons.iter().zip(r.at_risk.iter_mut()) {
-                *count += deadlines.range(now..=now.saturating_add(*horizon)).map(|(_, n)| n).sum::<i64>();
+                *count += deadlines.range(at.due_within(*horizon)).map(|(_, n)| n).sum::<i64>();
             }
-            if let Some((next, _)) = deadlines.range(now..).next() {
+            if let Some((next, _)) = deadlines.range(at.ahead()).next() {
                 let due_in = next - now;
                 r.next_deadline = Some(r.next_deadline.map_or(due_in, |d| d.min(due_in)));
             }
@@ -190,6 +189,59 @@ impl Gauges {
                 *entry = (*entry).max(age);
             }
         }
+    }
+}
+
+/// Where an open ticket's SLA target stands at an instant ([`AsOf::state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    /// Its clock runs and its deadline is still ahead.
+    Running,
+    /// Its clock is stopped by a pause status.
+    Paused,
+    /// Its deadline passed and the overdue work is not done: the timer declared it, or the
+    /// deadline is before the instant (the timer declares it, and the windowed count takes it,
+    /// once the watermark passes it too).
+    Breached,
+}
+
+/// The one classification of SLA targets at the instant `.0` (a partition's current time):
+/// breached (overdue), at risk within a horizon, running. The gauges count multisets of
+/// deadlines by its ranges ([`Gauges::read_into`]); the tickets API classifies each ticket's
+/// targets with [`AsOf::state`] and [`AsOf::at_risk`], which read the same ranges, so both
+/// always agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf(pub Millis);
+
+impl AsOf {
+    /// Running deadlines already passed: breached as of now.
+    pub fn overdue(self) -> std::ops::RangeTo<Millis> {
+        ..self.0
+    }
+
+    /// Running deadlines not yet passed: running.
+    pub fn ahead(self) -> std::ops::RangeFrom<Millis> {
+        self.0..
+    }
+
+    /// Running deadlines due within `horizon`: at risk (and running).
+    pub fn due_within(self, horizon: Millis) -> std::ops::RangeInclusive<Millis> {
+        self.0..=self.0.saturating_add(horizon)
+    }
+
+    /// Where one target stands.
+    pub fn state(self, gauge: TargetGauge) -> TargetState {
+        match gauge {
+            TargetGauge::Running(deadline) if self.overdue().contains(&deadline) => TargetState::Breached,
+            TargetGauge::Running(_) => TargetState::Running,
+            TargetGauge::Paused => TargetState::Paused,
+            TargetGauge::Breached => TargetState::Breached,
+        }
+    }
+
+    /// Whether one target is at risk within `horizon`: running and due within it.
+    pub fn at_risk(self, gauge: TargetGauge, horizon: Millis) -> bool {
+        matches!(gauge, TargetGauge::Running(deadline) if self.due_within(horizon).contains(&deadline))
     }
 }
 
@@ -288,5 +340,29 @@ fn bump<K: Hash + Eq>(map: &mut Series<K, i64>, key: K, delta: i64) {
         HEntry::Vacant(e) => {
             e.insert(delta);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deadline at the instant is still running (a reply exactly at it meets it) and at risk;
+    /// one a millisecond before is breached; the horizon's end is inclusive.
+    #[test]
+    fn a_target_is_breached_from_just_after_its_deadline_and_at_risk_up_to_the_horizon() {
+        let at = AsOf(1_000);
+        let states = [999, 1_000, 1_060, 1_061].map(|d| (at.state(TargetGauge::Running(d)), at.at_risk(TargetGauge::Running(d), 60)));
+        assert_eq!(
+            states,
+            [(TargetState::Breached, false), (TargetState::Running, true), (TargetState::Running, true), (TargetState::Running, false)]
+        );
+        assert_eq!((at.state(TargetGauge::Paused), at.at_risk(TargetGauge::Paused, 60)), (TargetState::Paused, false));
+        assert_eq!(at.state(TargetGauge::Breached), TargetState::Breached);
+        // The gauges count the same deadlines by the ranges.
+        let deadlines = BTreeMap::from([(999, Count(1)), (1_000, Count(2)), (1_060, Count(4)), (1_061, Count(8))]);
+        let sum = |range: std::collections::btree_map::Range<'_, Millis, Count>| range.map(|(_, n)| i64::from(n.0)).sum::<i64>();
+        let counts = (sum(deadlines.range(at.overdue())), sum(deadlines.range(at.due_within(60))), sum(deadlines.range(at.ahead())));
+        assert_eq!(counts, (1, 6, 14));
     }
 }
