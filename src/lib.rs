@@ -28,7 +28,7 @@
 //! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
 //! | [`topic`] | tickets created by topic: the recorded label, bounded `topic` labels |
 //! | [`kpi`] | the KPI catalogue: each windowed KPI declared once (`kpi/catalogue.rs`: sample, slice fields, families, how they combine across instances), their classes (survey ratings, wait buckets); the window [`kpi::Family`] trait |
-//! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
+//! | [`window`] | event-time rolling windows of epoch-aligned slices, what merges (`Aggregate`); the quantile sketch (`window/distribution.rs`) |
 //! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
 //! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
