@@ -117,7 +117,7 @@ fn render(c: &mut Criterion) {
     for g in Generator::new(options).take(200_000) {
         engine.handle(&partition, g.payload.as_bytes(), None, &"bench").expect("generated events are valid");
     }
-    let rules = ExportRules::new(engine.rules());
+    let rules = ExportRules::new(&config);
     let mut group = c.benchmark_group("render");
     group.sample_size(20);
     // As `/metrics` keeps them: the folds of closed slices from the previous scrape.

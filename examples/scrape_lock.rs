@@ -40,7 +40,7 @@ fn main() {
     // Generated ahead, so the ingesting thread does nothing but ingest; enough to outlast the
     // scrapes at a million events a second.
     let more: Vec<String> = generator.take(4 * n).map(|g| g.payload).collect();
-    let rules = ExportRules::new(engine.rules());
+    let rules = ExportRules::new(&config);
     let engine = Arc::new(engine);
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::AgentsConfig;
+use crate::config::{AgentsConfig, Config};
+use crate::dimensions::DimKey;
 use crate::event::{EventBody, Survey};
-use crate::kpi::Sample;
-use crate::window::Aggregate;
+use crate::kpi::{Fact, Family, Sample};
+use crate::window::{Aggregate, Windows};
 
 /// The `agent` label of facts whose agent is not known (the event carried no `agent_id`).
 pub const NO_AGENT: &str = "none";
@@ -153,6 +154,29 @@ impl Aggregate for AgentSlice {
             self.agents.entry(agent.clone()).or_default().merge(tally);
         }
         self.overflow.merge(&o.overflow);
+    }
+}
+
+/// One series (no dimensions either), recorded only when `kpis.agents` is enabled: an event's
+/// facts credited to agents ([`attribute`]), each under its label ([`AgentRules::label`]).
+impl Family for AgentSlice {
+    type Key = ();
+    type Rules = AgentRules;
+
+    fn rules(config: &Config) -> AgentRules {
+        AgentRules::new(&config.kpis.agents)
+    }
+
+    fn record(windows: &mut Windows<(), Self>, rules: &AgentRules, fact: &Fact<'_>) {
+        let Some(body) = fact.body.filter(|_| rules.enabled) else { return };
+        attribute(body, fact.samples, fact.last_agent, |agent, sample| {
+            let label = rules.label(agent);
+            windows.record(&(), fact.at, fact.now, |slice| slice.add(label, rules.per_slice, sample));
+        });
+    }
+
+    fn dims(_: &()) -> Option<DimKey> {
+        None
     }
 }
 

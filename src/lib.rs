@@ -20,14 +20,15 @@
 //! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
 //! | [`clock`] | the one wall clock (live service, rebalance restore, demo, `generate --follow`), read through tokio so tests can pause it |
-//! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path |
+//! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path (`engine/`: rules, partition, gauges, capture, read) |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets scrubbed from what it says |
 //! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines |
 //! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
 //! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
-//! | [`kpi`] | the KPI catalogue: samples, their classes (survey ratings, wait buckets), and the slices that accumulate them |
-//! | [`window`] | event-time rolling windows of epoch-aligned slices; the quantile sketch |
+//! | [`topic`] | tickets created by topic: the recorded label, bounded `topic` labels |
+//! | [`kpi`] | the KPI catalogue: each windowed KPI declared once (`kpi/catalogue.rs`: sample, slice fields, families, how they combine across instances), their classes (survey ratings, wait buckets); the window [`kpi::Family`] trait |
+//! | [`window`] | event-time rolling windows of epoch-aligned slices, what merges (`Aggregate`); the quantile sketch (`window/distribution.rs`) |
 //! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
 //! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
@@ -59,6 +60,7 @@ pub mod snapshot;
 pub mod source;
 pub mod ticket;
 pub mod tickets;
+pub mod topic;
 pub mod window;
 
 /// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by

@@ -56,7 +56,7 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
     if let End::Flush(end_time) = end {
         engine.finish(end_time);
     }
-    let rules = exporter::ExportRules::new(engine.rules());
+    let rules = exporter::ExportRules::new(config);
     Ok(exporter::exposition(&engine.view(None), &rules, &telemetry))
 }
 

@@ -161,7 +161,7 @@ pub fn spawn_http(
     clock: Option<WallClock>,
     stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let registry = exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), clock);
+    let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(config), Arc::clone(&telemetry), clock);
     let api = config.ui.enabled.then(|| crate::tickets::Api::new(engine, clock, &config.ui));
     let (beside, own) = match listeners.ui {
         Some(listener) => (None, api.map(|api| (listener, api))),

@@ -1,9 +1,9 @@
 //! The tickets behind a number: `GET /api/v1/tickets` (JSON) and the `/tickets` page
 //! ([`page`]) list the open tickets the current SLA gauges count. Prometheus must not carry
 //! ticket ids, so ticketpulse serves them itself, from the same state and at the same instant
-//! as the gauges: each ticket's gauge share, classified as [`crate::engine::Gauges`] reads it
-//! at its partition's current time. So for every (policy, target, dimensions) the `breached`
-//! items are exactly `ticketpulse_sla_breached_open_tickets`, the `at_risk` items of a horizon
+//! as the gauges: each ticket's gauge share, classified by [`crate::engine::AsOf`] at its
+//! partition's current time as the gauges are. So for every (policy, target, dimensions) the
+//! `breached` items are exactly `ticketpulse_sla_breached_open_tickets`, the `at_risk` items of a horizon
 //! `ticketpulse_sla_at_risk_targets`, and `running`, `paused`, `unmatched` their gauges.
 //!
 //! A read scans every ticket under the partitions' locks, keeping only what passes the filters and
@@ -30,7 +30,7 @@ use crate::base::{Millis, PartitionId};
 use crate::clock::WallClock;
 use crate::config::{Dimension, HttpConfig, UiConfig, TICKET_ID_PLACEHOLDER};
 use crate::dimensions::DimKey;
-use crate::engine::{Engine, Rules};
+use crate::engine::{AsOf, Engine, Rules, TargetState};
 use crate::internal_events::Telemetry;
 use crate::sla::{PolicyId, SlaTarget, TargetGauge};
 use crate::ticket::GaugeShare;
@@ -437,14 +437,18 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
                 if query.target.is_some_and(|t| t != target) {
                     continue;
                 }
-                let (state, at_risk, deadline) = match gauge {
-                    None => continue,
-                    Some(TargetGauge::Running(deadline)) if deadline < now => (TicketState::Breached, false, Some(deadline)),
-                    Some(TargetGauge::Running(deadline)) => {
-                        (TicketState::Running, horizon.is_some_and(|h| deadline <= now.saturating_add(h)), Some(deadline))
-                    }
-                    Some(TargetGauge::Paused) => (TicketState::Paused, false, None),
-                    Some(TargetGauge::Breached) => (TicketState::Breached, false, ticket.sla.deadline(target)),
+                let Some(gauge) = gauge else { continue };
+                // Classified as the gauges classify it.
+                let state = match AsOf(now).state(gauge) {
+                    TargetState::Breached => TicketState::Breached,
+                    TargetState::Running => TicketState::Running,
+                    TargetState::Paused => TicketState::Paused,
+                };
+                let at_risk = horizon.is_some_and(|h| AsOf(now).at_risk(gauge, h));
+                let deadline = match gauge {
+                    TargetGauge::Running(deadline) => Some(deadline),
+                    TargetGauge::Paused => None,
+                    TargetGauge::Breached => ticket.sla.deadline(target),
                 };
                 if query.wants(state, at_risk) {
                     keep(Some(target), state, at_risk, deadline);

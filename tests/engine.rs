@@ -64,7 +64,7 @@ fn breach_fires_from_idle_wall_clock_advancement_alone() {
     let created =
         format!(r#"{{"event_id":"1","ticket_id":"T","type":"ticket_created","at":{START},"channel":"chat","priority":"urgent"}}"#);
     engine.handle(&p, created.as_bytes(), Some(START), &"test").unwrap();
-    let counted = |engine: &Engine| engine.view(None).sla_windows.values().map(|s| s.breached[0]).max().unwrap_or(0);
+    let counted = |engine: &Engine| engine.view(None).windows.sla.values().map(|s| s.breached[0]).max().unwrap_or(0);
     // Urgent first response: 30 min. Watermark = wall clock − 10 s lateness; the breach is
     // counted once the watermark is strictly beyond the deadline.
     let deadline = START + 1_800_000;
@@ -75,9 +75,9 @@ fn breach_fires_from_idle_wall_clock_advancement_alone() {
     // Counted at the deadline: inside the 5m window, which no longer holds the creation
     // 30 min earlier; the 1h window holds both.
     let view = engine.view(None);
-    let created: Vec<_> = view.windows.iter().map(|((w, _), s)| (*w, s.created)).collect();
+    let created: Vec<_> = view.windows.kpi.iter().map(|((w, _), s)| (*w, s.created)).collect();
     assert_eq!(created, [(1, 1), (2, 1)], "no creation in the 5m window");
-    let breached: Vec<_> = view.sla_windows.iter().map(|((w, _), s)| (*w, s.breached)).collect();
+    let breached: Vec<_> = view.windows.sla.iter().map(|((w, _), s)| (*w, s.breached)).collect();
     assert_eq!(breached, [(0, [1, 0, 0]), (1, [1, 0, 0]), (2, [1, 0, 0])]);
 }
 

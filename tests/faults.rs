@@ -12,7 +12,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{
-    additive, counter, create_topics, http_get, key_of, kpis, parse_exposition, produce_all, scrape, stream_times, wait_for, Broker,
+    additive, counter, create_topics, fleet, http_get, key_of, kpis, parse_exposition, produce_all, scrape, stream_times, wait_for, Broker,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -213,20 +213,8 @@ async fn partitions_move_between_three_instances_and_the_sum_is_exact() {
     let expected = wait_drained(&[single.http_addr], topic, 4, tick).await.remove(0);
 
     // Counts add up across instances; the oldest unanswered age is a max and the time to
-    // the next deadline a min, over partitions just as within one instance.
-    let mut sum: BTreeMap<String, f64> = BTreeMap::new();
-    for text in &texts {
-        for (k, v) in additive(text) {
-            let combine: fn(f64, f64) -> f64 = if k.starts_with("ticketpulse_oldest_unanswered_message_age_seconds") {
-                f64::max
-            } else if k.starts_with("ticketpulse_sla_next_deadline_seconds") {
-                f64::min
-            } else {
-                |a, b| a + b
-            };
-            sum.entry(k).and_modify(|total| *total = combine(*total, v)).or_insert(v);
-        }
-    }
+    // the next deadline a min, over partitions just as within one instance (`common::fleet`).
+    let sum = fleet(&texts, |v| v);
     let expected = additive(&expected);
     assert!(expected.len() > 200);
     // Counts must match exactly; sums of seconds up to float rounding (the addition order

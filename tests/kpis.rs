@@ -19,8 +19,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::Arc;
 
-use common::{parse_exposition, promtool_check_metrics, value};
+use common::{additive, fleet, parse_exposition, promtool_check_metrics, value};
+use ticketpulse::config::Config;
+use ticketpulse::engine::{Engine, Rules};
+use ticketpulse::exporter::{exposition, ExportRules};
+use ticketpulse::generator::{Generator, GeneratorOptions};
+use ticketpulse::internal_events::Telemetry;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
@@ -301,4 +307,45 @@ fn a_generated_day_shows_every_kpi_with_plausible_values() {
     // The generator's 6 topics are all under the default top 20.
     let topics = s.keys().filter(|k| k.starts_with("ticketpulse_tickets_created_by_topic{window=\"24h\"")).count();
     assert_eq!(topics, 6);
+}
+
+/// Two engines holding two partitions each show, combined as every family declares
+/// (`ticketpulse::exporter::across`), exactly what one engine holding all four shows: the rule
+/// tests/faults.rs and tests/partitions.rs apply to instances of a fleet, checked in process.
+#[test]
+fn engines_holding_part_of_the_partitions_combine_into_one_as_each_family_declares() {
+    let mut config = Config::default();
+    // Every agent and topic with a label of its own, so each engine reports the same labels.
+    config.kpis.agents.enabled = true;
+    config.kpis.agents.top = 50;
+    let engine = || Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let (one, a, b) = (engine(), engine(), engine());
+    let options = GeneratorOptions { seed: 5, tickets_per_hour: 90.0, start: 1_767_571_200_000 };
+    for g in Generator::new(options).take(30_000) {
+        let p = g.ticket_id.bytes().map(i32::from).sum::<i32>() % 4;
+        let partition = ("tickets".to_string(), p);
+        for engine in [&one, if p < 2 { &a } else { &b }] {
+            engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
+        }
+    }
+    let rules = ExportRules::new(&config);
+    let text = |engine: &Engine| exposition(&engine.view(None), &rules, &Telemetry::default());
+    // Thousandths: every duration is whole milliseconds, so sums compare exactly in any order.
+    let thousandths = |v: f64| (v * 1000.0).round() as i64;
+    let expected: BTreeMap<String, i64> = additive(&text(&one)).into_iter().map(|(k, v)| (k, thousandths(v))).collect();
+    let combined = fleet(&[text(&a), text(&b)], thousandths);
+    let differing: Vec<_> =
+        expected.iter().filter(|(k, e)| combined.get(*k) != Some(e)).map(|(k, e)| (k, combined.get(k), e)).take(10).collect();
+    assert!(differing.is_empty(), "a + b differs from one engine: {differing:?}");
+    assert_eq!(combined.len(), expected.len());
+    for family in [
+        "ticketpulse_first_response_time_seconds_count",
+        "ticketpulse_first_response_time_max_seconds",
+        "ticketpulse_oldest_unanswered_message_age_seconds",
+        "ticketpulse_sla_next_deadline_seconds",
+        "ticketpulse_agent_replies",
+        "ticketpulse_tickets_created_by_topic",
+    ] {
+        assert!(expected.keys().any(|k| k.starts_with(family)), "{family} is compared");
+    }
 }

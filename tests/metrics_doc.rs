@@ -40,8 +40,8 @@ fn a_view_renders_exactly_what_a_scrape_of_the_registry_gives() {
     for g in Generator::new(options).take(2_000) {
         engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
     }
-    let text = exposition(&engine.view(None), &ExportRules::new(engine.rules()), &telemetry);
-    let scraped = encode(&registry(Arc::new(engine), telemetry, None));
+    let text = exposition(&engine.view(None), &ExportRules::new(&config), &telemetry);
+    let scraped = encode(&registry(Arc::new(engine), ExportRules::new(&config), telemetry, None));
     assert_eq!(text, scraped);
     assert!(text.contains("# TYPE ticketpulse_agent_replies gauge"), "the optional families are in both");
 }
@@ -69,8 +69,7 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
     telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
-    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
-    let families = render(&View::default(), &ExportRules::new(engine.rules()), &telemetry);
+    let families = render(&View::default(), &ExportRules::new(&config), &telemetry);
     emitted.extend(exposed(&encoding::text(&encoding::gathered(families))));
 
     let documented = documented();
@@ -122,7 +121,7 @@ fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
     telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
 
     let view = engine.view(None);
-    let rules = ExportRules::new(engine.rules());
+    let rules = ExportRules::new(&config);
     let text = exposition(&view, &rules, &telemetry);
     assert_eq!(text, encoding::text(&encoding::gathered(render(&view, &rules, &telemetry))));
     // The one ticket of that topic, in every window; the agent's one reply.

@@ -327,7 +327,11 @@ fn partitions_logged(log: &str, what: &str) -> BTreeSet<i32> {
 /// is a whole number of milliseconds (event times are), so sums compare exactly whatever order
 /// their terms were added in.
 fn additive(text: &str) -> BTreeMap<String, i64> {
-    common::additive(text).into_iter().map(|(k, v)| (k, (v * 1000.0).round() as i64)).collect()
+    common::additive(text).into_iter().map(|(k, v)| (k, thousandths(v))).collect()
+}
+
+fn thousandths(v: f64) -> i64 {
+    (v * 1000.0).round() as i64
 }
 
 #[test]
@@ -385,19 +389,7 @@ fn a_partition_revoked_with_messages_queued_is_handed_over_exactly() {
     // Each KPI count and sum of A and B together is exactly that of one undisturbed instance;
     // the oldest unanswered age is a maximum and the next deadline a minimum over both.
     let expected = additive(&undisturbed(&broker.bootstrap, topic, backlog.tick));
-    let mut sum: BTreeMap<String, i64> = BTreeMap::new();
-    for text in &texts {
-        for (k, v) in additive(text) {
-            let combine: fn(i64, i64) -> i64 = if k.starts_with("ticketpulse_oldest_unanswered_message_age_seconds") {
-                i64::max
-            } else if k.starts_with("ticketpulse_sla_next_deadline_seconds") {
-                i64::min
-            } else {
-                |x, y| x + y
-            };
-            sum.entry(k).and_modify(|total| *total = combine(*total, v)).or_insert(v);
-        }
-    }
+    let sum = common::fleet(&texts, thousandths);
     assert!(expected.len() > 200, "a rich backlog: {} series", expected.len());
     let differing: Vec<_> = expected.iter().filter(|(k, e)| sum.get(*k) != Some(e)).map(|(k, e)| (k, sum.get(k), e)).take(10).collect();
     assert!(differing.is_empty(), "A + B differs from one instance: {differing:?}");

@@ -277,7 +277,7 @@ impl Live {
     fn new(config: &Config, clock: Option<WallClock>) -> Self {
         let telemetry = Arc::new(Telemetry::default());
         let engine = Arc::new(Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry)));
-        let registry = exporter::registry(Arc::clone(&engine), telemetry, clock);
+        let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(config), telemetry, clock);
         Self { engine, registry }
     }
 

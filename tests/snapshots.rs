@@ -12,7 +12,7 @@ use ticketpulse::base::PartitionId;
 use ticketpulse::checkpoint::Checkpointer;
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules};
-use ticketpulse::exporter;
+use ticketpulse::exporter::{self, ExportRules};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::snapshot::{LocalDirStore, SnapshotError, SnapshotStore};
@@ -35,8 +35,8 @@ fn feed(engine: &Engine, payloads: &[String], first_offset: i64) {
     }
 }
 
-fn exposition(engine: Engine, telemetry: Arc<Telemetry>) -> String {
-    exporter::encode(&exporter::registry(Arc::new(engine), telemetry, None))
+fn exposition(engine: Engine, config: &Config, telemetry: Arc<Telemetry>) -> String {
+    exporter::encode(&exporter::registry(Arc::new(engine), exporter::ExportRules::new(config), telemetry, None))
 }
 
 /// The exposition after every one of `events`, fed in one go and flushed.
@@ -45,7 +45,7 @@ fn uninterrupted(config: &Config, events: &[String]) -> String {
     let engine = Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry));
     feed(&engine, events, 0);
     engine.finish(None);
-    exposition(engine, telemetry)
+    exposition(engine, config, telemetry)
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn a_restored_partition_continues_exactly_as_an_uninterrupted_one() {
     assert_eq!(after.restore(&partition(), &bytes, None).unwrap(), 12_345);
     feed(&after, &events[12_345..], 12_345);
     after.finish(None);
-    let actual = exposition(after, telemetry);
+    let actual = exposition(after, &config, telemetry);
 
     assert_eq!(kpis(&actual), kpis(&expected));
     assert!(kpis(&expected).len() > 300, "open tickets, timers and windows all cross the snapshot");
@@ -91,7 +91,12 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     checkpoints.checkpoint(None, true); // no new input: nothing is written
     feed(&engine, &events[400..700], 400);
     checkpoints.checkpoint(None, true);
-    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::clone(&engine), Arc::clone(&telemetry), None)));
+    let s = parse_exposition(&exporter::encode(&exporter::registry(
+        Arc::clone(&engine),
+        ExportRules::new(&config),
+        Arc::clone(&telemetry),
+        None,
+    )));
     assert_eq!(value(&s, "ticketpulse_snapshots_saved_total", &[]), 2.0);
 
     // Flip one byte of the newest file.
@@ -105,7 +110,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     let fresh = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
     let checkpoints = Checkpointer::new(Some(store), Arc::clone(&fresh), Arc::clone(&telemetry));
     assert_eq!(checkpoints.restore(&partition(), 0), Some(400), "the previous snapshot's offset");
-    let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, Arc::clone(&telemetry), None)));
+    let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, ExportRules::new(&config), Arc::clone(&telemetry), None)));
     assert_eq!(value(&s, "ticketpulse_snapshot_failures_total", &[("operation", "load"), ("reason", "corrupt")]), 1.0);
     assert_eq!(value(&s, "ticketpulse_snapshots_restored_total", &[]), 1.0);
 }
@@ -139,7 +144,7 @@ fn the_ticket_cap_sheds_the_least_recently_active() {
     // At 101 tickets the cap sheds 2 (1 over, plus 1% of the cap), back to 99: that happens
     // at tickets 101, 103, ..., 149 (25 times, 50 tickets); ticket 150 brings it to 100.
     assert_eq!(engine.partition(&partition()).unwrap().lock().unwrap().ticket_count(), 100);
-    let s = parse_exposition(&exposition(engine, telemetry));
+    let s = parse_exposition(&exposition(engine, &config, telemetry));
     assert_eq!(value(&s, "ticketpulse_tickets_shed_total", &[]), 50.0);
     assert_eq!(value(&s, "ticketpulse_open_tickets", &[("channel", "email"), ("priority", "normal"), ("status", "new")]), 100.0);
     // Volume is windowed history, not state: all 150 creations are still counted.
@@ -190,7 +195,7 @@ fn a_capture_is_the_state_at_capture_time_whatever_is_ingested_before_it_is_seal
     // Continued from it, the partition ends exactly as the uninterrupted one.
     feed(&restored, &events[12_345..], 12_345);
     restored.finish(None);
-    let actual = exposition(restored, telemetry);
+    let actual = exposition(restored, &config, telemetry);
     assert_eq!(kpis(&actual), kpis(&expected));
     assert!(kpis(&expected).len() > 300, "open tickets, timers and windows all cross the snapshot");
 }
@@ -231,14 +236,69 @@ fn a_ticket_changed_after_the_capture_is_sealed_as_it_was() {
         assert_eq!((p.ticket_count(), p.timer_count(), p.buffered_count()), (2, 2, 1));
     }
     // The gauges sealed with it count T1 open on email, and nothing on chat or web yet.
-    let s = parse_exposition(&exporter::encode(&exporter::registry(Arc::new(restored), telemetry, None)));
+    let s =
+        parse_exposition(&exporter::encode(&exporter::registry(Arc::new(restored), ExportRules::new(&Config::default()), telemetry, None)));
     let open_new = |channel| [("channel", channel), ("priority", "normal"), ("status", "new")];
     assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("email")), 1.0);
     for channel in ["chat", "web"] {
         assert!(!s.contains_key(&common::key("ticketpulse_open_tickets", &open_new(channel))), "{channel}");
     }
     // The live partition kept its own changes: T1 solved, T2 open on chat.
-    let s = parse_exposition(&exposition(live, Arc::new(Telemetry::default())));
+    let s = parse_exposition(&exposition(live, &Config::default(), Arc::new(Telemetry::default())));
     assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("chat")), 1.0);
     assert!(!s.contains_key(&common::key("ticketpulse_open_tickets", &open_new("email"))));
+}
+
+/// The stored snapshot, tests/data/snapshot.bin: the state after the first 40 events of the
+/// KPI and agent scenarios (tests/data, in time order), every family recorded, with tickets,
+/// SLA clocks, timers and buffered events. It must read back under this build and continue
+/// exactly as a partition that never stopped, so changing the snapshot layout without bumping
+/// `snapshot::FORMAT_VERSION` fails here (a changed KPI declaration is refused by the layout
+/// check on its own). After a bump, or a change of the KPI declarations, rewrite it with
+/// `TICKETPULSE_WRITE_SNAPSHOT=1 cargo test --test snapshots a_stored_snapshot`.
+#[test]
+fn a_stored_snapshot_reads_back_under_this_format_version_and_continues_exactly() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot.bin");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let mut lines: Vec<String> = ["kpi_scenario.jsonl", "agent_scenario.jsonl"]
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(format!("{data}/{f}")).unwrap().lines().map(String::from).collect::<Vec<_>>())
+        .collect();
+    // RFC 3339 times in UTC sort as text.
+    lines.sort_by_key(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["at"].as_str().unwrap().to_string());
+    let mut config = Config::default();
+    config.kpis.agents.enabled = true;
+    if std::env::var_os("TICKETPULSE_WRITE_SNAPSHOT").is_some() {
+        let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+        feed(&engine, &lines[..40], 0);
+        std::fs::write(fixture, engine.snapshot(&partition()).unwrap().1).unwrap();
+    }
+
+    let bytes = std::fs::read(fixture).unwrap();
+    let telemetry = Arc::new(Telemetry::default());
+    let restored = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let offset = restored.restore(&partition(), &bytes, None).unwrap_or_else(|e| {
+        panic!(
+            "tests/data/snapshot.bin does not read under this build ({e}). A change of the snapshot layout bumps \
+             snapshot::FORMAT_VERSION; after a bump or a change of the KPI declarations, rewrite the file: \
+             TICKETPULSE_WRITE_SNAPSHOT=1 cargo test --test snapshots a_stored_snapshot"
+        )
+    });
+    assert_eq!(offset, 40);
+    {
+        let lane = restored.partition(&partition()).unwrap();
+        let p = lane.lock().unwrap();
+        let counts = (p.ticket_count(), p.timer_count(), p.buffered_count());
+        assert!(counts.0 > 5 && counts.1 > 0 && counts.2 > 0, "tickets, timers and buffered events: {counts:?}");
+    }
+    feed(&restored, &lines[40..], 40);
+    restored.finish(None);
+    let actual = exposition(restored, &config, telemetry);
+    let expected = uninterrupted(&config, &lines);
+    assert_eq!(kpis(&actual), kpis(&expected), "restored from tests/data/snapshot.bin and continued");
+    for family in
+        ["ticketpulse_survey_responses", "ticketpulse_agent_replies", "ticketpulse_tickets_created_by_topic", "ticketpulse_sla_met"]
+    {
+        assert!(kpis(&expected).iter().any(|l| l.starts_with(family)), "{family}");
+    }
 }

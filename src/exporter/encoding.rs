@@ -201,10 +201,6 @@ pub fn windowed<T: Copy>(
     }
 }
 
-pub fn ratio(num: u64, den: u64) -> Option<f64> {
-    (den > 0).then(|| num as f64 / den as f64)
-}
-
 pub fn seconds(ms: Millis) -> f64 {
     ms as f64 / 1000.0
 }

@@ -1,16 +1,18 @@
 //! What the exporter renders with besides a [`crate::engine::View`]: label values by id and
-//! the read-time settings, resolved from the rules once at start, so a scrape neither holds
-//! the engine lock for names nor rebuilds them.
+//! the read-time settings, resolved from the configuration once at start (the engine carries
+//! none of them), so a scrape neither holds the engine lock for names nor rebuilds them.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::agent::AgentRules;
-use crate::base::Millis;
+use crate::base::{millis, window_label, Millis};
+use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
-use crate::engine::{Rules, View};
-use crate::kpi::bucket_labels;
+use crate::engine::View;
+use crate::kpi::{bucket_labels, KpiLabels};
 use crate::sla::{PolicyId, SlaTarget};
+use crate::window::WindowSpec;
 
 use super::encoding::Labels;
 
@@ -29,8 +31,9 @@ pub struct ExportRules {
     pub targets: Vec<(String, SlaTarget, Millis)>,
     /// `horizon` label values of the at-risk gauges.
     pub horizons: Vec<String>,
-    /// `wait` label values of abandon wait buckets, and `age` values of backlog age buckets.
-    pub wait_buckets: Vec<String>,
+    /// Label values of the windowed KPIs' own labels (`wait`).
+    pub kpi: KpiLabels,
+    /// `age` label values of backlog age buckets.
     pub age_buckets: Vec<String>,
     /// Topic labels: the allow-list (empty: the top `topics_top`).
     pub topic_allow: Vec<String>,
@@ -40,37 +43,39 @@ pub struct ExportRules {
 }
 
 impl ExportRules {
-    pub fn new(rules: &Rules) -> Self {
-        let policies = &rules.ticket.policies;
-        let window_ms: Vec<Millis> = rules.windows.iter().map(|w| w.length()).collect();
+    /// From a configuration the engine's rules compiled (`engine::Rules::new` checks it).
+    pub fn new(config: &Config) -> Self {
+        let windows = WindowSpec::configured(&config.time);
+        let window_ms: Vec<Millis> = windows.iter().map(|w| w.length()).collect();
+        let policies = &config.sla.policies;
+        let target = |policy: &crate::config::PolicyConfig, target: SlaTarget| match target {
+            SlaTarget::FirstResponse => policy.first_response,
+            SlaTarget::NextReply => policy.next_reply,
+            SlaTarget::Resolution => policy.resolution,
+        };
         Self {
-            windows: rules.windows.iter().map(|w| w.label.clone()).collect(),
+            windows: windows.iter().map(|w| w.label.clone()).collect(),
             longest: (0..window_ms.len()).max_by_key(|w| window_ms[*w]).unwrap_or(0),
             window_ms,
-            catalog: rules.ticket.catalog.clone(),
-            policies: policies.names().map(String::from).collect(),
-            targets: policies.targets().map(|(policy, target, ms)| (policy.to_string(), target, ms)).collect(),
-            horizons: policies.horizons().iter().map(|(label, _)| label.clone()).collect(),
-            wait_buckets: bucket_labels(&rules.ticket.kpi.abandon_wait_buckets),
-            age_buckets: bucket_labels(&rules.backlog_buckets),
-            topic_allow: rules.topic_allow.clone(),
-            topics_top: rules.topics_top,
-            agents: rules.agents.clone(),
-            cost_per_hour: rules.cost_per_hour,
+            catalog: Catalog::new(&config.dimensions),
+            policies: policies.iter().map(|p| p.name.clone()).collect(),
+            targets: policies
+                .iter()
+                .flat_map(|p| SlaTarget::ALL.into_iter().filter_map(move |t| Some((p.name.clone(), t, millis(target(p, t)?)))))
+                .collect(),
+            horizons: config.sla.at_risk_horizons.iter().map(|h| window_label(*h)).collect(),
+            kpi: KpiLabels::new(config),
+            age_buckets: bucket_labels(&config.kpis.backlog.age_buckets.iter().map(|d| millis(*d)).collect::<Vec<_>>()),
+            topic_allow: config.kpis.topics.allow.clone(),
+            topics_top: config.kpis.topics.top,
+            agents: AgentRules::new(&config.kpis.agents),
+            cost_per_hour: config.kpis.cost.per_hour,
         }
     }
 
     /// The dimension labels of every key `view` holds, for [`DimLabels::of`].
     pub fn dim_labels(&self, view: &View) -> DimLabels {
-        let c = &view.current;
-        let keys = (view.windows.keys().map(|(_, key)| *key))
-            .chain(view.sla_windows.keys().map(|(_, (key, _))| *key))
-            .chain(c.open.keys().map(|(_, key)| *key))
-            .chain(c.unmatched.keys().copied())
-            .chain(c.sla.keys().map(|(key, _, _)| *key))
-            .chain(c.oldest_unanswered.keys().copied())
-            .chain(c.backlog.keys().copied())
-            .chain(c.stale.keys().copied());
+        let keys = view.windows.dim_keys().chain(view.current.dim_keys());
         let mut labels = BTreeMap::new();
         for key in keys {
             labels.entry(key).or_insert_with(|| self.catalog.labels(key));

@@ -10,13 +10,15 @@
 //! |---|---|
 //! | [`server`] | `/metrics`, the health checks and the tickets endpoints beside them |
 //! | [`labels`] | [`ExportRules`]: label values by id and read-time settings, resolved once |
-//! | [`kpi`] | the KPI families ([`kpi::KPIS`] declares the windowed ones), topics, agents, cost |
+//! | [`kpi`] | the KPI families (the windowed ones declared in `src/kpi/catalogue.rs`, [`kpi::KPIS`]), topics, agents, cost |
 //! | [`sla`] | the SLA families |
 //! | [`self_metrics`] | ticketpulse's own families |
+//! | [`across`] | how each family's series combine across instances (sum, max, min, never) |
 //! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder) |
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
+pub mod across;
 pub mod encoding;
 pub mod kpi;
 pub mod labels;
@@ -34,6 +36,7 @@ use crate::clock::WallClock;
 use crate::engine::{Engine, View, ViewFolds};
 use crate::internal_events::Telemetry;
 
+pub use across::across;
 pub use labels::ExportRules;
 pub use server::serve;
 
@@ -83,9 +86,8 @@ impl Metrics {
     }
 }
 
-/// Builds what `/metrics` renders.
-pub fn registry(engine: Arc<Engine>, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
-    let rules = ExportRules::new(&engine.shared_rules());
+/// Builds what `/metrics` renders: `engine`'s state with the export settings `rules`.
+pub fn registry(engine: Arc<Engine>, rules: ExportRules, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
     Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
 }
 
@@ -111,7 +113,7 @@ mod tests {
     fn collectors_registered_beside_the_engine_are_listed_among_its_families_by_name() {
         let telemetry = Arc::new(Telemetry::default());
         let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
-        let metrics = registry(Arc::new(engine), telemetry, None);
+        let metrics = registry(Arc::new(engine), ExportRules::new(&Config::default()), telemetry, None);
         let gauge = prometheus::Gauge::new("ticketpulse_tickets_extra", "Sorts between two of ours.").unwrap();
         gauge.set(2.5);
         metrics.register(Box::new(gauge)).unwrap();

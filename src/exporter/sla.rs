@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 
 use crate::engine::{SlaRow, View};
-use crate::kpi::SlaSlice;
+use crate::kpi::{ratio, SlaSlice};
 use crate::sla::SlaTarget;
 
-use super::encoding::{push_gauge, push_summary, ratio, seconds, windowed, Families, Kind, LabelSet};
+use super::encoding::{push_gauge, push_summary, seconds, windowed, Families, Kind, LabelSet};
 use super::labels::{DimLabels, ExportRules};
 
 /// Reads one count of a current SLA series.
@@ -26,7 +26,8 @@ pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportR
     }
 
     let rows: Vec<(LabelSet, (&SlaSlice, usize))> = view
-        .sla_windows
+        .windows
+        .sla
         .iter()
         .flat_map(|((w, (key, policy)), slice)| {
             SlaTarget::ALL.map(|t| {

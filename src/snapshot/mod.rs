@@ -23,7 +23,10 @@ use crate::dimensions::Catalog;
 use crate::window::WindowSpec;
 
 /// Bumped whenever the payload's shape changes; older snapshots are then refused by name.
-pub const FORMAT_VERSION: u32 = 4;
+/// The KPI slice is the exception: its layout follows its declarations and is checked on its own
+/// ([`SnapshotError::Layout`]). `tests/snapshots.rs` reads a stored snapshot
+/// (`tests/data/snapshot.bin`) and fails when the layout changed without a bump.
+pub const FORMAT_VERSION: u32 = 5;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -51,6 +54,10 @@ pub enum SnapshotError {
     /// Taken under a configuration that shapes state differently; its series would be wrong.
     #[error("snapshot was taken with a different `{field}` configuration; restore the old setting or start this partition afresh")]
     ConfigChanged { field: &'static str },
+    /// Written by a build that declares other windowed KPIs (`src/kpi/catalogue.rs`): its
+    /// window slices are laid out otherwise.
+    #[error("snapshot was written by a build with other KPI declarations (window slices laid out otherwise); start this partition afresh")]
+    Layout,
     /// Stored under the wrong key.
     #[error("snapshot belongs to partition {found:?}")]
     WrongPartition { found: PartitionId },
@@ -66,7 +73,7 @@ impl SnapshotError {
             SnapshotError::Io { .. } => "io",
             SnapshotError::Kafka { .. } => "kafka",
             SnapshotError::Corrupt(_) => "corrupt",
-            SnapshotError::Version { .. } => "version",
+            SnapshotError::Version { .. } | SnapshotError::Layout => "version",
             SnapshotError::ConfigChanged { .. } => "config_changed",
             SnapshotError::WrongPartition { .. } => "wrong_partition",
             SnapshotError::TooLarge { .. } => "too_large",
@@ -102,37 +109,94 @@ pub trait SnapshotStore: Send + Sync {
     fn load(&self, partition: &PartitionId) -> Result<Vec<Stored>, SnapshotError>;
 }
 
-/// What the state's layout depends on in the configuration. A snapshot is only used under
-/// the same shape: window slices and dimension ids would otherwise be misread.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the state's layout depends on: the configuration that shapes it and the KPI slice's
+/// layout. A snapshot is only used under the same shape: window slices and dimension ids would
+/// otherwise be misread, and counts taken under other classes mixed with new ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StateShape {
     pub catalog: Catalog,
     pub windows: Vec<WindowSpec>,
-    /// A fingerprint of the `sla` section and of the KPI classes (abandon wait buckets,
-    /// `kpis`): tickets hold policy ids and deadlines, and window slices hold counts by class,
-    /// so a snapshot taken under other settings is not reused (the partition is rebuilt from
-    /// its input instead, under the new settings).
-    pub sla: u64,
+    /// A fingerprint of each other setting that shapes stored state, by name ([`shaping`]).
+    settings: Vec<(&'static str, u64)>,
+    /// A fingerprint of [`crate::kpi::LAYOUT`].
+    layout: u64,
+}
+
+/// A [`StateShape`] as stored: the settings by the names they had.
+#[derive(Deserialize)]
+struct StoredShape {
+    catalog: Catalog,
+    windows: Vec<WindowSpec>,
+    settings: Vec<(String, u64)>,
+    layout: u64,
+}
+
+/// Fingerprints of the settings that shape stored state, besides `dimensions` (the catalog)
+/// and `time.windows`: tickets hold policy ids, SLA clocks and pauses; window slices hold
+/// counts by class (abandons short or by wait, real-time answers within threshold, good
+/// ratings, negative sentiment) and topics and agents under the labels recorded. Settings only
+/// read at scrape time are not among them (`sla.at_risk_horizons`, `kpis.backlog`,
+/// `kpis.topics.top`, `kpis.agents.top`, `kpis.cost`), nor input checks (survey scales).
+fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
+    let (sla, k) = (&config.sla, &config.kpis);
+    let fingerprint = |value: &dyn std::fmt::Debug| xxh3_64(format!("{value:?}").as_bytes());
+    vec![
+        ("sla.policies", fingerprint(&sla.policies)),
+        ("sla.calendars", fingerprint(&sla.calendars)),
+        ("sla.pause_statuses", fingerprint(&sla.pause_statuses)),
+        ("abandonment.short_abandon_threshold", fingerprint(&config.abandonment.short_abandon_threshold)),
+        ("abandonment.wait_buckets", fingerprint(&config.abandonment.wait_buckets)),
+        ("kpis.realtime", fingerprint(&k.realtime)),
+        ("kpis.surveys.csat.good_from", fingerprint(&k.surveys.csat.good_from)),
+        ("kpis.surveys.ces.good_from", fingerprint(&k.surveys.ces.good_from)),
+        ("kpis.sentiment.negative_below", fingerprint(&k.sentiment.negative_below)),
+        ("kpis.topics.allow", fingerprint(&k.topics.allow)),
+        ("kpis.topics.max_tracked_per_slice", fingerprint(&k.topics.max_tracked_per_slice)),
+        ("kpis.agents.enabled", fingerprint(&k.agents.enabled)),
+        ("kpis.agents.allow", fingerprint(&k.agents.allow)),
+        ("kpis.agents.max_tracked_per_slice", fingerprint(&k.agents.max_tracked_per_slice)),
+    ]
 }
 
 impl StateShape {
     pub fn new(config: &Config, windows: Vec<WindowSpec>) -> Self {
-        let classes = format!("{:?}{:?}{:?}", config.sla, config.abandonment, config.kpis);
-        Self { catalog: Catalog::new(&config.dimensions), windows, sla: xxh3_64(classes.as_bytes()) }
+        Self {
+            catalog: Catalog::new(&config.dimensions),
+            windows,
+            settings: shaping(config),
+            layout: xxh3_64(crate::kpi::LAYOUT.as_bytes()),
+        }
+    }
+
+    /// Why a snapshot stored under `stored` cannot be read under this shape, naming the first
+    /// setting that differs.
+    fn refuse(&self, stored: &StoredShape) -> Option<SnapshotError> {
+        if stored.catalog != self.catalog {
+            return Some(SnapshotError::ConfigChanged { field: "dimensions" });
+        }
+        if stored.windows != self.windows {
+            return Some(SnapshotError::ConfigChanged { field: "time.windows" });
+        }
+        for (name, fingerprint) in &self.settings {
+            if !stored.settings.iter().any(|(n, f)| n == name && f == fingerprint) {
+                return Some(SnapshotError::ConfigChanged { field: name });
+            }
+        }
+        (stored.layout != self.layout).then_some(SnapshotError::Layout)
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Body<S> {
-    partition: PartitionId,
-    shape: StateShape,
-    state: S,
+#[derive(Serialize)]
+struct Body<'a, S> {
+    partition: &'a PartitionId,
+    shape: &'a StateShape,
+    state: &'a S,
 }
 
 /// Encodes and seals a partition's state. The payload is written after room for the header,
 /// which is filled in last, so the payload is never copied.
 pub fn encode<S: Serialize>(partition: &PartitionId, shape: &StateShape, state: &S) -> Vec<u8> {
-    let body = Body { partition: partition.clone(), shape: shape.clone(), state };
+    let body = Body { partition, shape, state };
     let mut out = postcard::to_io(&body, vec![0; HEADER_LEN]).expect("in-memory state always serializes");
     let (header, payload) = out.split_at_mut(HEADER_LEN);
     let checksum = xxh3_64(payload);
@@ -165,20 +229,17 @@ pub fn decode<S: DeserializeOwned>(bytes: &[u8], partition: &PartitionId, shape:
     if xxh3_64(payload) != checksum {
         return Err(SnapshotError::Corrupt("checksum mismatch".into()));
     }
-    let body: Body<S> = postcard::from_bytes(payload).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
-    if body.partition != *partition {
-        return Err(SnapshotError::WrongPartition { found: body.partition });
+    // The partition and the shape first, so a state laid out otherwise is refused by name
+    // rather than misread.
+    let corrupt = |e: postcard::Error| SnapshotError::Corrupt(e.to_string());
+    let ((found, stored), state): ((PartitionId, StoredShape), _) = postcard::take_from_bytes(payload).map_err(corrupt)?;
+    if found != *partition {
+        return Err(SnapshotError::WrongPartition { found });
     }
-    if body.shape.catalog != shape.catalog {
-        return Err(SnapshotError::ConfigChanged { field: "dimensions" });
+    if let Some(refusal) = shape.refuse(&stored) {
+        return Err(refusal);
     }
-    if body.shape.windows != shape.windows {
-        return Err(SnapshotError::ConfigChanged { field: "time.windows" });
-    }
-    if body.shape.sla != shape.sla {
-        return Err(SnapshotError::ConfigChanged { field: "sla" });
-    }
-    Ok(body.state)
+    postcard::from_bytes(state).map_err(corrupt)
 }
 
 /// A file- and key-safe rendering of a name (Kafka group ids may hold any character).
@@ -219,6 +280,43 @@ mod tests {
         let mut changed = shape();
         changed.windows[0] = WindowSpec::new(std::time::Duration::from_secs(120), 6);
         assert!(matches!(decode::<Vec<u32>>(&sealed, &p, &changed), Err(SnapshotError::ConfigChanged { field: "time.windows" })));
+    }
+
+    /// Settings only read at scrape time keep the shape; each that shapes stored state is
+    /// named when it changed, and so is a build with other KPI declarations.
+    #[test]
+    fn a_refusal_names_the_setting_that_shapes_state_and_reading_settings_shape_nothing() {
+        let windows = vec![WindowSpec::new(std::time::Duration::from_secs(60), 6)];
+        let base = Config::default();
+        let mut reading = base.clone();
+        reading.kpis.cost.per_hour = Some(90.0);
+        reading.kpis.topics.top = 3;
+        reading.kpis.agents.top = 3;
+        reading.kpis.backlog.stale_after = std::time::Duration::from_secs(60);
+        reading.kpis.backlog.age_buckets.pop();
+        reading.sla.at_risk_horizons.pop();
+        reading.kpis.surveys.csat.max = 10.0;
+        assert_eq!(StateShape::new(&reading, windows.clone()), StateShape::new(&base, windows.clone()));
+
+        let p: PartitionId = ("events".into(), 0);
+        let sealed = encode(&p, &StateShape::new(&base, windows.clone()), &1u8);
+        let refusal = |change: &dyn Fn(&mut Config)| {
+            let mut changed = base.clone();
+            change(&mut changed);
+            match decode::<u8>(&sealed, &p, &StateShape::new(&changed, windows.clone())) {
+                Err(SnapshotError::ConfigChanged { field }) => field,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(refusal(&|c| c.abandonment.wait_buckets.pop().map(drop).unwrap()), "abandonment.wait_buckets");
+        assert_eq!(refusal(&|c| c.sla.policies[0].first_response = Some(std::time::Duration::from_secs(60))), "sla.policies");
+        assert_eq!(refusal(&|c| c.kpis.topics.allow = vec!["billing".into()]), "kpis.topics.allow");
+        assert_eq!(refusal(&|c| c.kpis.agents.enabled = true), "kpis.agents.enabled");
+        assert_eq!(refusal(&|c| c.kpis.surveys.csat.good_from = 5.0), "kpis.surveys.csat.good_from");
+
+        let mut other_build = StateShape::new(&base, windows);
+        other_build.layout ^= 1;
+        assert!(matches!(decode::<u8>(&sealed, &p, &other_build), Err(SnapshotError::Layout)));
     }
 
     #[test]

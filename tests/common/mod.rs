@@ -12,6 +12,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use ticketpulse::config::Config;
+use ticketpulse::exporter::across;
+use ticketpulse::kpi::Across;
 
 /// Series (`name{labels}` exactly as exposed) → value, comments dropped.
 pub fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
@@ -574,13 +576,14 @@ pub fn harness_partition() -> ticketpulse::base::PartitionId {
 pub struct Harness {
     pub engine: std::sync::Arc<ticketpulse::engine::Engine>,
     pub telemetry: std::sync::Arc<ticketpulse::internal_events::Telemetry>,
+    pub rules: ticketpulse::exporter::ExportRules,
 }
 
 impl Harness {
     pub fn new(config: &Config) -> Self {
         let telemetry = std::sync::Arc::new(ticketpulse::internal_events::Telemetry::default());
         let engine = ticketpulse::engine::Engine::new(ticketpulse::engine::Rules::new(config).unwrap(), std::sync::Arc::clone(&telemetry));
-        Self { engine: std::sync::Arc::new(engine), telemetry }
+        Self { engine: std::sync::Arc::new(engine), telemetry, rules: ticketpulse::exporter::ExportRules::new(config) }
     }
 
     pub fn send(&self, line: &str, now: Option<i64>) -> ticketpulse::internal_events::EventResult {
@@ -588,7 +591,12 @@ impl Harness {
     }
 
     pub fn scrape(&self) -> BTreeMap<String, f64> {
-        let registry = ticketpulse::exporter::registry(std::sync::Arc::clone(&self.engine), std::sync::Arc::clone(&self.telemetry), None);
+        let registry = ticketpulse::exporter::registry(
+            std::sync::Arc::clone(&self.engine),
+            self.rules.clone(),
+            std::sync::Arc::clone(&self.telemetry),
+            None,
+        );
         parse_exposition(&ticketpulse::exporter::encode(&registry))
     }
 }
@@ -627,18 +635,40 @@ pub fn counter(text: &str, name: &str) -> f64 {
     parse_exposition(text).get(name).copied().unwrap_or(0.0)
 }
 
-/// Series that do not add up across instances: quantiles, maxima, ratios, means, averages,
-/// the NPS, costs per unit, and the configured SLA targets (the same on every instance).
-const NOT_ADDITIVE: [&str; 8] =
-    ["quantile=", "_max_seconds", "_ratio", "_mean", "_average_", "_nps_score", "_cost_per_", "ticketpulse_sla_target_seconds"];
-
-/// The KPI series that add up across instances (counts and sums), zeros dropped.
+/// The KPI series that combine across instances, as their families declare
+/// (`ticketpulse::exporter::across`: counts and sums, maxima, minima; not quantiles, ratios,
+/// means or configured values), zeros dropped.
 pub fn additive(text: &str) -> BTreeMap<String, f64> {
     kpis(text)
         .into_iter()
         .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(k, _)| !NOT_ADDITIVE.iter().any(|marker| k.contains(marker)))
+        .filter(|(k, _)| across(k).is_some_and(|a| a != Across::Never))
         .map(|(k, v)| (k.to_string(), v.parse::<f64>().unwrap()))
         .filter(|(_, v)| *v != 0.0)
         .collect()
+}
+
+/// The one rule for combining series across instances: the [`additive`] series of several
+/// instances' expositions, each value taken through `unit` first, combined as its family
+/// declares (counts and sums add, an oldest age is the largest, the time to the next deadline
+/// the smallest): what one instance holding every partition shows.
+pub fn fleet<T: Copy + PartialOrd + std::ops::Add<Output = T>>(texts: &[String], unit: impl Fn(f64) -> T) -> BTreeMap<String, T> {
+    let mut fleet: BTreeMap<String, T> = BTreeMap::new();
+    for text in texts {
+        for (k, v) in additive(text) {
+            let (v, rule) = (unit(v), across(&k));
+            fleet
+                .entry(k)
+                .and_modify(|total| {
+                    *total = match rule {
+                        Some(Across::Max) if v > *total => v,
+                        Some(Across::Min) if v < *total => v,
+                        Some(Across::Max | Across::Min) => *total,
+                        _ => *total + v,
+                    }
+                })
+                .or_insert(v);
+        }
+    }
+    fleet
 }

@@ -1,0 +1,58 @@
+//! The read model: what a scrape takes under each partition's lock ([`Reading`]: references
+//! to window slices, the current gauges read, the clocks) and the [`View`] merged from it after
+//! the lock is released.
+
+use crate::base::{Millis, PartitionId};
+
+use super::families::{ViewFolds, WindowReading, WindowView};
+use super::gauges::Current;
+use super::partition::Partition;
+
+impl Partition {
+    /// Adds this partition's windows (at its stream time: references to their slices) and
+    /// current gauges (at its current time) into `view`.
+    pub fn read_into(&self, wall: Option<Millis>, view: &mut Reading) {
+        let (Some(stream_time), Some(now)) = (self.state.stream_time, self.current_time(wall)) else { return };
+        self.state.windows.read_into(stream_time, &mut view.windows);
+        self.state.gauges.read_into(now, &self.rules, &mut view.current);
+    }
+}
+
+/// Per-partition progress, for the self-metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionClock {
+    pub partition: PartitionId,
+    pub stream_time: Millis,
+    pub watermark: Millis,
+    pub tickets: usize,
+    /// Events waiting in the reorder buffer.
+    pub buffered: usize,
+}
+
+/// Everything the exporter renders: owned data (windows merged, current gauges read at each
+/// partition's time, per-partition clocks), made from a [`Reading`] after the lock is released.
+#[derive(Debug, Default)]
+pub struct View {
+    /// Every window family's series ([`super::families`]).
+    pub windows: WindowView,
+    pub current: Current,
+    pub clocks: Vec<PartitionClock>,
+}
+
+/// What a scrape takes under each partition's lock: each window series' slices (shared references,
+/// not merged: merging the sketches of a day of slices is most of a scrape's work), the
+/// current gauges and the clocks. [`Reading::merge`] makes the [`View`], after the lock.
+#[derive(Debug, Default)]
+pub struct Reading {
+    windows: WindowReading,
+    current: Current,
+    pub(super) clocks: Vec<PartitionClock>,
+}
+
+impl Reading {
+    /// Merges every series' slices, partition by partition in the order they were read, as a
+    /// read under the lock would have merged them; `folds` keeps what the next merge can reuse.
+    pub fn merge(self, folds: &mut ViewFolds) -> View {
+        View { windows: self.windows.merge(folds), current: self.current, clocks: self.clocks }
+    }
+}
