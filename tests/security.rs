@@ -388,7 +388,12 @@ fn label_values_from_input_are_at_most_128_bytes_and_the_mapped_ones_are_counted
     let refused = engine.handle(&partition, reply.to_string().as_bytes(), None, &"test").unwrap_err();
     assert_eq!((refused.reason.as_str(), refused.detail.as_str()), ("bad_value", "`agent_id` must be 1 to 128 bytes, got 1000"));
 
-    let text = ticketpulse::exporter::encode(&ticketpulse::exporter::registry(engine, ticketpulse::exporter::ExportRules::new(&config), telemetry, None));
+    let text = ticketpulse::exporter::encode(&ticketpulse::exporter::registry(
+        engine,
+        ticketpulse::exporter::ExportRules::new(&config),
+        telemetry,
+        None,
+    ));
     let longest = label_values(&text).into_iter().map(|v| v.len()).max().unwrap();
     assert!(longest <= 128, "a label value of {longest} bytes");
     let s = parse_exposition(&text);

@@ -140,7 +140,7 @@ pub fn history(config: &Config, mut input: impl BufRead, steps: Steps, out: impl
     let telemetry = Arc::new(Telemetry::default());
     let engine = Engine::new(rules, Arc::clone(&telemetry));
     let mut stepper = Stepper {
-        export: ExportRules::new(engine.rules()),
+        export: ExportRules::new(config),
         engine,
         telemetry,
         partition: replay_partition(),
