@@ -36,9 +36,21 @@ pub enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Advance time to this instant (RFC 3339) before printing, firing due SLA timers.
-        /// Default: the newest event time.
+        /// Default: the newest event time. With `--history-step`: the last step is at or
+        /// before it, and events dated after it are left out.
         #[arg(long, value_parser = parse_rfc3339, conflicts_with = "as_live")]
         end_time: Option<Millis>,
+        /// Print the exposition at every multiple of this step of event time (`1m`, `5m`, ...;
+        /// whole seconds) from the first event on, as OpenMetrics with timestamps, for
+        /// `promtool tsdb create-blocks-from openmetrics`. Step t holds what `--end-time t`
+        /// prints for the events dated up to t (docs/operations.md, "History from the first day").
+        #[arg(long, value_parser = parse_step, conflicts_with = "as_live")]
+        history_step: Option<Millis>,
+        /// With `--history-step`: write one OpenMetrics file per UTC day of steps into this
+        /// directory (`YYYY-MM-DD.om`, each complete once under that name) rather than one
+        /// exposition to standard output: what promtool can convert for long histories.
+        #[arg(long, requires = "history_step")]
+        history_dir: Option<PathBuf>,
         /// Stop where the live service would be right after the last line: events within the
         /// allowed lateness of the newest one stay buffered and no timer fires past the
         /// watermark. Reproduces a live scrape of the same input exactly.
@@ -117,6 +129,16 @@ fn parse_rfc3339(s: &str) -> Result<Millis, String> {
     crate::event::parse_time_text(s)
 }
 
+/// A history step: a whole number of seconds, at least one (OpenMetrics timestamps are
+/// seconds; promtool reads fractions through a float).
+fn parse_step(s: &str) -> Result<Millis, String> {
+    let step = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if step.subsec_nanos() != 0 || step.as_secs() == 0 {
+        return Err("a whole number of seconds, at least 1s".into());
+    }
+    Millis::try_from(step.as_millis()).map_err(|_| "too long".into())
+}
+
 /// What `--version` prints after the name: this build and the librdkafka it links, whose
 /// `builtin.features` say which security protocols and SASL mechanisms work.
 pub fn long_version() -> String {
@@ -149,7 +171,33 @@ fn execute(command: Command) -> anyhow::Result<()> {
             let config = Config::load(run_config_path(config).as_deref())?;
             block_on(crate::service::run(config, crate::service::shutdown_signal()))?
         }
-        Command::Replay { config, end_time, as_live, input } => {
+        Command::Replay { config, end_time, as_live: _, input, history_step: Some(step), history_dir } => {
+            use crate::replay::history::{history, DailyFiles, Steps};
+            let config = Config::load(config.as_deref())?;
+            let steps = Steps { step, end_time };
+            let input: Box<dyn std::io::BufRead> = if input == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(BufReader::new(std::fs::File::open(&input).map_err(|e| anyhow::anyhow!("{input}: {e}"))?))
+            };
+            let written = match history_dir {
+                Some(dir) => history(&config, input, steps, DailyFiles::new(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?)?,
+                None => history(&config, input, steps, std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?,
+            };
+            let time = |t: Option<Millis>| t.map_or_else(|| "-".to_string(), crate::tickets::rfc3339);
+            tracing::info!(steps = written.steps, first = %time(written.first), last = %time(written.last), "history written");
+            if written.too_late > 0 {
+                tracing::warn!(
+                    events = written.too_late,
+                    "events dated at or before a step already written (out of order by more than time.allowed_lateness): only later steps include them"
+                );
+            }
+            if written.after_end > 0 {
+                tracing::info!(events = written.after_end, "events dated after --end-time left out");
+            }
+            Ok(())
+        }
+        Command::Replay { config, end_time, as_live, input, history_step: None, .. } => {
             let config = Config::load(config.as_deref())?;
             let end = if as_live { End::AsLive } else { End::Flush(end_time) };
             let text = if input == "-" {

@@ -12,7 +12,7 @@
 //! | [`cli`] | the command line |
 //! | [`intake`] | `intake`: Zendesk and Chatwoot webhooks, signed, mapped to events and produced to the topic |
 //! | [`service`] | `run` and `demo`: `compile` (librdkafka check + `Rules::new`), one wiring of a source, the engine and the exporter on the wall clock, signals |
-//! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout |
+//! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout; `replay/history`: the exposition at every step of event time as OpenMetrics, for backfilling Prometheus |
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo`, following a given clock in real time |
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |

@@ -3,6 +3,8 @@
 //! same input always gives byte-identical output: the backfill and "what would the SLA have
 //! been" tool.
 
+pub mod history;
+
 use std::io::BufRead;
 use std::sync::Arc;
 

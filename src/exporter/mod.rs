@@ -66,6 +66,13 @@ pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> St
     encoding::write_text(families(view, rules, &dims, telemetry), &[])
 }
 
+/// Appends the exposition of a View as OpenMetrics samples at time `at`: the series and
+/// values [`exposition`] prints, one step of `replay --history-step`.
+pub fn openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
+    let dims = rules.dim_labels(view);
+    encoding::write_openmetrics(families(view, rules, &dims, telemetry), at, out);
+}
+
 /// What `/metrics` renders: the engine and the telemetry, on every scrape, and the collectors
 /// registered besides them (none in the service; a test adds some).
 pub struct Metrics {
