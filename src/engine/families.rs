@@ -1,4 +1,4 @@
-//! The window families, listed once ([`families!`] below): for each, a partition keeps its
+//! The window families, listed once (`families!` below): for each, a partition keeps its
 //! windows ([`WindowFamilies`]), records every [`Fact`] into them, prunes them, captures them
 //! (a clone) and stores them in snapshots in list order; a scrape reads their slices under the
 //! lock ([`WindowReading`]) and merges them after it ([`WindowView`], from [`ViewFolds`]).
@@ -44,6 +44,7 @@ macro_rules! families {
             }
 
             /// What one event or timer produced, into every family's windows.
+            #[inline]
             pub fn record(&mut self, rules: &FamilyRules, fact: &Fact<'_>) {
                 $(<$slice as Family>::record(&mut self.$name, &rules.$name, fact);)*
             }

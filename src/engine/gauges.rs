@@ -207,7 +207,7 @@ pub enum TargetState {
 
 /// The one classification of SLA targets at the instant `.0` (a partition's current time):
 /// breached (overdue), at risk within a horizon, running. The gauges count multisets of
-/// deadlines by its ranges ([`Gauges::read_into`]); the tickets API classifies each ticket's
+/// deadlines by its ranges (`Gauges::read_into`); the tickets API classifies each ticket's
 /// targets with [`AsOf::state`] and [`AsOf::at_risk`], which read the same ranges, so both
 /// always agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

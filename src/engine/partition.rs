@@ -1,6 +1,6 @@
 //! One Kafka partition's state and how an event or a timer changes it: the ticket table, the
 //! reorder buffer, the timers, shedding at the ticket cap; what a change produced goes to the
-//! window families ([`super::families`]).
+//! window families (`engine/families.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -33,7 +33,7 @@ pub struct PartitionClock {
 /// partition's time, per-partition clocks), made from a [`Reading`] after the lock is released.
 #[derive(Debug, Default)]
 pub struct View {
-    /// Every window family's series ([`super::families`]).
+    /// Every window family's series (`engine/families.rs`).
     pub windows: WindowView,
     pub current: Current,
     pub clocks: Vec<PartitionClock>,

@@ -1,6 +1,6 @@
 //! Every windowed KPI, declared once: the sample a ticket reports, the slice fields it adds
 //! into, and the families exported from them with how each combines across instances
-//! ([`super::declare`] says how to read an entry). A new KPI is one entry here, the ticket
+//! (`kpi/declare.rs` says how to read an entry). A new KPI is one entry here, the ticket
 //! logic that reports its sample (`src/ticket.rs`) and its row in `docs/metrics.md`.
 
 use crate::event::Survey;

@@ -1,4 +1,4 @@
-//! How a windowed KPI is declared: [`kpis!`] turns one entry per sample (its variant, the
+//! How a windowed KPI is declared: `kpis!` turns one entry per sample (its variant, the
 //! slice fields it accumulates into, how it adds, and the families exported from the slice)
 //! into [`super::Sample`], [`super::KpiSlice`] with its `add` and `merge`, the [`KPIS`] table
 //! the exporter renders and the tests read, and the slice's layout fingerprint

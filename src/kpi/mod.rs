@@ -1,6 +1,6 @@
 //! The windowed KPIs: what a ticket reports ([`Sample`]), how one window slice accumulates it
 //! ([`KpiSlice`], [`SlaSlice`]) and the configuration that classifies samples ([`KpiRules`]).
-//! Each KPI is declared once, in [`catalogue`]: its sample, slice fields, merge, exported
+//! Each KPI is declared once, in `kpi/catalogue.rs`: its sample, slice fields, merge, exported
 //! families and how they combine across instances ([`KPIS`]). `docs/metrics.md` is the
 //! user-facing description of the same.
 //!
@@ -174,6 +174,7 @@ impl Family for KpiSlice {
 
     fn rules(_: &Config) {}
 
+    #[inline]
     fn record(windows: &mut Windows<DimKey, Self>, _: &(), fact: &Fact<'_>) {
         // One visit of the slices for all samples: each slice takes them in the same order.
         if !fact.samples.is_empty() {
@@ -227,6 +228,7 @@ impl Family for SlaSlice {
 
     fn rules(_: &Config) {}
 
+    #[inline]
     fn record(windows: &mut Windows<(DimKey, PolicyId), Self>, _: &(), fact: &Fact<'_>) {
         for sample in fact.sla {
             windows.record(&(fact.key, sample.policy), fact.at, fact.now, |slice| slice.add(sample));
