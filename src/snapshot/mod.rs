@@ -23,7 +23,7 @@ use crate::dimensions::Catalog;
 use crate::window::WindowSpec;
 
 /// Bumped whenever the payload's shape changes; older snapshots are then refused by name.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
