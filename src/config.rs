@@ -455,11 +455,20 @@ pub struct AbandonmentConfig {
     /// (creation to abandon), ascending; a last bucket takes every longer wait.
     #[serde(deserialize_with = "durations")]
     pub wait_buckets: Vec<Duration>,
+    /// `true`: a `contact_abandoned` ends the contact (no longer open, its running SLA targets
+    /// stopped with no outcome, forgotten after `tickets.retention`) until a public message
+    /// or a status change brings it back. `false`: the ticket stays open with its SLA clocks
+    /// running, as a ticket to follow up. The abandon KPIs are the same either way.
+    pub ends_contact: bool,
 }
 
 impl Default for AbandonmentConfig {
     fn default() -> Self {
-        Self { short_abandon_threshold: Duration::from_secs(10), wait_buckets: [10, 30, 60, 120, 300].map(Duration::from_secs).to_vec() }
+        Self {
+            short_abandon_threshold: Duration::from_secs(10),
+            wait_buckets: [10, 30, 60, 120, 300].map(Duration::from_secs).to_vec(),
+            ends_contact: true,
+        }
     }
 }
 

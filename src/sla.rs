@@ -12,7 +12,8 @@
 //!
 //! A target is *met* when fulfilled by its deadline (counted at fulfilment) and *breached* when
 //! the watermark passes the deadline unfulfilled (counted by the deadline timer, never later
-//! when a late reply shows up).
+//! when a late reply shows up). A target stopped by a solve it does not measure, or by an
+//! abandon that ends the contact, is neither.
 
 use serde::{Deserialize, Serialize};
 
@@ -460,8 +461,22 @@ impl SlaClock {
         }
     }
 
-    /// Reopened: resolution runs again from where it stood, as a new instance to be met or
-    /// breached on its own.
+    /// The contact ended at `at` (an abandon): every active target stops without an outcome,
+    /// its elapsed time kept. Only [`SlaClock::reopened`] starts resolution again, from there;
+    /// first response and the next-reply instance that was open never run again.
+    pub fn end(&mut self, at: Millis, policies: &SlaPolicies) {
+        let calendar = policies.calendar(self.policy);
+        for clock in &mut self.clocks {
+            if clock.is_active() {
+                clock.settle(at, calendar);
+                clock.run = Run::Stopped;
+                clock.deadline = MaybeTime::NONE;
+            }
+        }
+    }
+
+    /// Reopened (or an ended contact brought back): resolution runs again from where it
+    /// stood, as a new instance to be met or breached on its own.
     pub fn reopened(&mut self, at: Millis, paused: bool, policies: &SlaPolicies) {
         let clock = &mut self.clocks[SlaTarget::Resolution.index()];
         if clock.run != Run::Stopped {

@@ -49,7 +49,12 @@ pub struct Ticket {
     /// The oldest customer public message not yet answered by a public agent message (a
     /// customer-opened ticket waits from its creation).
     waiting_since: MaybeTime,
+    /// A `contact_abandoned` was counted (at most once per ticket).
     abandoned: bool,
+    /// A `contact_abandoned` ended the contact (`abandonment.ends_contact`): the ticket is not
+    /// open, and its SLA targets are stopped, until a public message or a status change brings
+    /// it back ([`Ticket::resume`]).
+    ended: bool,
     pub sla: SlaClock,
     /// Newest event time applied to this ticket (drives eviction).
     pub last_event_at: Millis,
@@ -101,6 +106,7 @@ impl Ticket {
             first_solved_at: MaybeTime::NONE,
             waiting_since: MaybeTime::NONE,
             abandoned: false,
+            ended: false,
             sla: SlaClock::default(),
             last_event_at: at,
             seen: Seen::default(),
@@ -130,9 +136,9 @@ impl Ticket {
         self.last_agent.as_deref()
     }
 
-    /// Created and not solved or closed.
+    /// Created, not solved or closed, and its contact not ended by an abandon.
     pub fn is_open(&self) -> bool {
-        self.created_at.is_some() && !self.status.is_some_and(Status::is_resolved)
+        self.created_at.is_some() && !self.ended && !self.status.is_some_and(Status::is_resolved)
     }
 
     /// When the ticket next needs attention without an event: its earliest SLA deadline, or,
@@ -187,6 +193,11 @@ impl Ticket {
                 let fields =
                     MatchFields { priority: Some(*priority), channel: Some(channel), team: team.as_deref(), topic: topic.as_deref() };
                 self.sla.created(at, policies.key(fields), self.paused(policies), policies);
+                if self.ended {
+                    // An abandon was applied first (it arrived `late`, or is dated before the
+                    // creation): the contact has ended, so its targets do not run.
+                    self.sla.end(at, policies);
+                }
             }
             EventBody::TicketUpdated { priority, team, topic, channel } => {
                 if let Some(channel) = channel {
@@ -205,6 +216,9 @@ impl Ticket {
                 }
             }
             EventBody::Message { author: Author::Agent, public: true, agent_id, .. } => {
+                // A follow-up of an ended contact: open again, and the targets the abandon
+                // stopped stay stopped (this reply meets none of them).
+                self.resume(at, policies);
                 self.agent_public_messages += 1;
                 self.last_agent = agent_id.as_deref().map(Box::from);
                 out.samples.push(Sample::Message { inbound: false });
@@ -237,8 +251,15 @@ impl Ticket {
                 if *public {
                     out.samples.push(Sample::Message { inbound: true });
                 }
-                if *public && self.waiting_since.is_none() {
-                    self.waiting_since = Some(at).into();
+                if *public {
+                    // The customer came back after an abandon: open again.
+                    self.resume(at, policies);
+                    if self.waiting_since.is_none() {
+                        self.waiting_since = Some(at).into();
+                    }
+                    // A next-reply cycle from this message unless one is open: normally only
+                    // when it is the oldest unanswered one; once an abandon ended the cycle
+                    // that was open, also when an older message is still unanswered.
                     if self.first_response_at.is_some() && self.is_open() {
                         self.sla.awaiting_reply(at, self.paused(policies), policies);
                     }
@@ -256,6 +277,12 @@ impl Ticket {
                         realtime: rules.kpi.realtime_threshold(self.dims.channel).is_some(),
                     });
                 }
+                // The customer left: the contact ends, whether or not this counts as an abandon
+                // (it does not after an agent's answer). A resolved ticket has ended already.
+                if rules.kpi.abandon_ends_contact && !self.ended && !self.status.is_some_and(Status::is_resolved) {
+                    self.ended = true;
+                    self.sla.end(at, policies);
+                }
             }
             EventBody::SurveyResponse { survey, score } => {
                 out.samples.push(Sample::Survey { survey: *survey, score: *score, rating: rules.kpi.rating(*survey, *score) })
@@ -264,9 +291,20 @@ impl Ticket {
         }
     }
 
+    /// A public message after an abandon ended the contact: open again, resolution running on
+    /// from where it stood as a new instance (as after a reopen). First response and the
+    /// next-reply instance the abandon stopped never run again.
+    fn resume(&mut self, at: Millis, policies: &SlaPolicies) {
+        if std::mem::take(&mut self.ended) && self.is_open() {
+            self.sla.reopened(at, self.paused(policies), policies);
+        }
+    }
+
     fn change_status(&mut self, status: Status, at: Millis, policies: &SlaPolicies, out: &mut Effects) {
         let was_resolved = self.status.is_some_and(Status::is_resolved);
         let was_paused = self.paused(policies);
+        // The help desk's status governs a contact an abandon ended: open again, or resolved.
+        let resumed = std::mem::take(&mut self.ended);
         self.status = Some(status);
         let paused = self.paused(policies);
         match (was_resolved, status.is_resolved()) {
@@ -294,6 +332,8 @@ impl Ticket {
                     self.sla.awaiting_reply(since, paused, policies);
                 }
             }
+            // Open again after an abandon: as `resume`, paused if the status pauses.
+            (false, false) if resumed => self.sla.reopened(at, paused, policies),
             (false, false) if was_paused != paused => self.sla.pause(paused, at, policies),
             _ => {}
         }
@@ -342,11 +382,14 @@ mod tests {
     }
 
     fn run_effects(events: &[(i64, EventBody)]) -> (Ticket, Effects) {
-        let rules = rules();
+        run_with(&rules(), events)
+    }
+
+    fn run_with(rules: &TicketRules, events: &[(i64, EventBody)]) -> (Ticket, Effects) {
         let mut t = Ticket::new(rules.catalog.unknown(), 0);
         let mut out = Effects::default();
         for (at, body) in events {
-            t.apply(body, at * 1000, &rules, &mut out);
+            t.apply(body, at * 1000, rules, &mut out);
         }
         (t, out)
     }
@@ -452,9 +495,173 @@ mod tests {
         assert!(!answered.iter().any(|s| matches!(s, Sample::Abandoned { .. })));
     }
 
+    /// The samples but the message counts.
+    fn kpis(out: &Effects) -> Vec<Sample> {
+        out.samples.iter().copied().filter(|s| !matches!(s, Sample::Message { .. })).collect()
+    }
+
+    const ABANDONED_AT_40S: Sample = Sample::Abandoned { short: false, wait_bucket: Some(2), realtime: true };
+
+    /// The urgent policy: first response 30 min, next reply 1 h, resolution 8 h.
+    const RESOLUTION: Millis = 28_800_000;
+
+    #[test]
+    fn an_abandon_ends_the_contact_its_targets_neither_met_nor_breached() {
+        let rules = rules();
+        let (mut t, out) = run_effects(&[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned)]);
+        // Counted once as before: 40 s is in the 30s-1m wait bucket, chat is real-time.
+        assert_eq!(out.samples, [Sample::Created, ABANDONED_AT_40S]);
+        assert!(out.sla.samples.is_empty());
+        assert!(!t.is_open());
+        assert_eq!(t.gauge_share(&rules.policies), None, "in no gauge: open, backlog, SLA");
+        assert_eq!(t.sla.next_deadline(), None, "nothing left to breach");
+        assert_eq!(t.next_due(3_600_000), Some(3_640_000), "forgotten a retention after its last event");
+        let mut sla = SlaEffects::default();
+        t.sla.on_timer(1_800_000, &mut sla);
+        assert!(sla.samples.is_empty(), "the old first-response deadline finds nothing");
+        // A second abandon counts nothing and changes nothing.
+        let mut out = Effects::default();
+        t.apply(&EventBody::ContactAbandoned, 50_000, &rules, &mut out);
+        assert!(out.samples.is_empty() && !t.is_open());
+    }
+
+    #[test]
+    fn an_agent_reply_after_an_abandon_opens_it_again_without_meeting_first_response() {
+        let rules = rules();
+        let (t, out) =
+            run_effects(&[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned), (600, msg(Author::Agent, true))]);
+        // The KPIs as before: the follow-up is the first response, 600 s after creation.
+        assert_eq!(
+            kpis(&out),
+            [Sample::Created, ABANDONED_AT_40S, Sample::FirstResponse(600.0), Sample::Answered { wait: 600.0, within: false }]
+        );
+        assert!(out.sla.samples.is_empty(), "the stopped first-response target is not met");
+        let share = t.gauge_share(&rules.policies).unwrap();
+        assert_eq!((share.status, share.waiting_since), (Status::New, None));
+        // Resolution runs on from the 40 s it had: due 600 s + 8 h − 40 s.
+        assert_eq!(share.targets, [None, None, Some(TargetGauge::Running(600_000 + RESOLUTION - 40_000))]);
+    }
+
+    #[test]
+    fn a_status_change_after_an_abandon_opens_it_again_and_resolution_runs_on() {
+        let rules = rules();
+        let (t, out) = run_effects(&[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned), (300, status(Status::Open))]);
+        let share = t.gauge_share(&rules.policies).unwrap();
+        // The customer's request from creation is still unanswered; no first-response target.
+        assert_eq!((share.status, share.waiting_since), (Status::Open, Some(0)));
+        assert_eq!(share.targets, [None, None, Some(TargetGauge::Running(300_000 + RESOLUTION - 40_000))]);
+        assert!(out.sla.samples.is_empty());
+        // Pending pauses it; the reply meets nothing; solved while paused: 40 s + 100 s ran.
+        let (t, out) = run_effects(&[
+            (0, created(Requester::Customer)),
+            (40, EventBody::ContactAbandoned),
+            (300, status(Status::Open)),
+            (400, status(Status::Pending)),
+            (1000, msg(Author::Agent, true)),
+            (2000, status(Status::Solved)),
+        ]);
+        assert_eq!(out.sla.samples, [met(SlaTarget::Resolution, 140.0)]);
+        assert_eq!(kpis(&out)[2..4], [Sample::FirstResponse(1000.0), Sample::Answered { wait: 1000.0, within: false }]);
+        assert!(!t.is_open());
+        // Closed straight after the abandon (what agents do with a missed chat): resolution
+        // is neither met nor breached; the solve KPIs are as before.
+        let (t, out) = run_effects(&[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned), (41, status(Status::Closed))]);
+        assert_eq!(
+            kpis(&out),
+            [Sample::Created, ABANDONED_AT_40S, Sample::FirstResolution(41.0), Sample::FirstSolveReplies(0), Sample::FullResolution(41.0)]
+        );
+        assert!(out.sla.samples.is_empty());
+        assert!(!t.is_open());
+    }
+
+    #[test]
+    fn an_abandon_stops_a_running_next_reply_and_the_customer_coming_back_starts_one() {
+        let rules = rules();
+        let events = [
+            (0, created(Requester::Customer)),
+            (60, msg(Author::Agent, true)),
+            (100, msg(Author::Customer, true)),
+            (130, EventBody::ContactAbandoned),
+        ];
+        let (t, out) = run_effects(&events);
+        // Answered before: not an abandon. The contact ends all the same; the next reply due
+        // at 100 s + 1 h is gone.
+        assert!(!kpis(&out).iter().any(|s| matches!(s, Sample::Abandoned { .. })));
+        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 60.0)]);
+        assert!(!t.is_open());
+        assert_eq!(t.sla.next_deadline(), None);
+        // A late agent reply: the next reply time as before (from the 100 s message), no outcome.
+        let (t, out) = run_effects(&[events.as_slice(), &[(5000, msg(Author::Agent, true))]].concat());
+        assert_eq!(kpis(&out)[3..], [Sample::NextReply(4900.0)]);
+        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 60.0)]);
+        assert_eq!(
+            t.gauge_share(&rules.policies).unwrap().targets,
+            [None, None, Some(TargetGauge::Running(5_000_000 + RESOLUTION - 130_000))]
+        );
+        // The customer writes again at 1000 s: a next reply from then, though the 100 s message
+        // is still the oldest unanswered one.
+        let (t, _) = run_effects(&[events.as_slice(), &[(1000, msg(Author::Customer, true))]].concat());
+        let share = t.gauge_share(&rules.policies).unwrap();
+        assert_eq!(share.waiting_since, Some(100_000));
+        assert_eq!(
+            share.targets,
+            [None, Some(TargetGauge::Running(1_000_000 + 3_600_000)), Some(TargetGauge::Running(1_000_000 + RESOLUTION - 130_000))]
+        );
+    }
+
+    #[test]
+    fn an_abandon_after_a_breach_keeps_it_counted_and_a_solved_ticket_is_not_ended() {
+        let rules = rules();
+        let mut t = Ticket::new(rules.catalog.unknown(), 0);
+        let mut out = Effects::default();
+        t.apply(&created(Requester::Customer), 0, &rules, &mut out);
+        t.sla.on_timer(1_800_000, &mut out.sla);
+        assert_eq!(out.sla.samples.len(), 1, "first response breached at 30 min");
+        for (at, body) in [(2_000_000, EventBody::ContactAbandoned), (3_000_000, status(Status::Open))] {
+            t.apply(&body, at, &rules, &mut out);
+        }
+        // Open again: the breached first response is stopped, not breached again.
+        assert_eq!(out.sla.samples.len(), 1);
+        assert_eq!(
+            t.gauge_share(&rules.policies).unwrap().targets,
+            [None, None, Some(TargetGauge::Running(3_000_000 + RESOLUTION - 2_000_000))]
+        );
+        // Solved, then an abandon, then reopened: a reopen as ever (resolution runs on).
+        let (t, _) = run_effects(&[
+            (0, created(Requester::Customer)),
+            (50, status(Status::Solved)),
+            (60, EventBody::ContactAbandoned),
+            (100, status(Status::Open)),
+        ]);
+        assert_eq!(
+            t.gauge_share(&rules.policies).unwrap().targets,
+            [None, None, Some(TargetGauge::Running(100_000 + RESOLUTION - 50_000))]
+        );
+    }
+
+    #[test]
+    fn an_abandon_applied_before_its_creation_still_ends_the_contact() {
+        let (t, out) = run_effects(&[(40, EventBody::ContactAbandoned), (0, created(Requester::Customer))]);
+        // The KPIs as before: no wait known, no channel yet.
+        assert_eq!(out.samples, [Sample::Abandoned { short: false, wait_bucket: None, realtime: false }, Sample::Created]);
+        assert!(!t.is_open());
+        assert_eq!(t.sla.next_deadline(), None);
+    }
+
+    #[test]
+    fn with_ends_contact_false_an_abandoned_contact_stays_open() {
+        let mut rules = rules();
+        rules.kpi.abandon_ends_contact = false;
+        let (t, out) = run_with(&rules, &[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned)]);
+        assert_eq!(out.samples, [Sample::Created, ABANDONED_AT_40S]);
+        assert!(t.is_open());
+        let share = t.gauge_share(&rules.policies).unwrap();
+        assert_eq!(share.targets, [Some(TargetGauge::Running(1_800_000)), None, Some(TargetGauge::Running(RESOLUTION))]);
+        assert_eq!(t.next_due(3_600_000), Some(1_800_000));
+    }
+
     #[test]
     fn gauge_share_follows_status_pause_and_breach() {
-        use crate::sla::TargetGauge;
         let rules = rules();
         let p = &rules.policies;
         let mut t = Ticket::new(rules.catalog.unknown(), 0);

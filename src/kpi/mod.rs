@@ -75,6 +75,8 @@ pub struct KpiRules {
     pub csat_good_from: f64,
     pub ces_easy_from: f64,
     pub sentiment_negative_below: f64,
+    /// `abandonment.ends_contact`: an abandon ends the contact (see `Ticket::apply`).
+    pub abandon_ends_contact: bool,
 }
 
 impl KpiRules {
@@ -88,6 +90,7 @@ impl KpiRules {
             csat_good_from: k.surveys.csat.good_from,
             ces_easy_from: k.surveys.ces.good_from,
             sentiment_negative_below: k.sentiment.negative_below,
+            abandon_ends_contact: config.abandonment.ends_contact,
         }
     }
 

@@ -26,7 +26,7 @@ use crate::window::WindowSpec;
 /// The KPI slice is the exception: its layout follows its declarations and is checked on its own
 /// ([`SnapshotError::Layout`]). `tests/snapshots.rs` reads a stored snapshot
 /// (`tests/data/snapshot.bin`) and fails when the layout changed without a bump.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -146,6 +146,7 @@ fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
         ("sla.pause_statuses", fingerprint(&sla.pause_statuses)),
         ("abandonment.short_abandon_threshold", fingerprint(&config.abandonment.short_abandon_threshold)),
         ("abandonment.wait_buckets", fingerprint(&config.abandonment.wait_buckets)),
+        ("abandonment.ends_contact", fingerprint(&config.abandonment.ends_contact)),
         ("kpis.realtime", fingerprint(&k.realtime)),
         ("kpis.surveys.csat.good_from", fingerprint(&k.surveys.csat.good_from)),
         ("kpis.surveys.ces.good_from", fingerprint(&k.surveys.ces.good_from)),
@@ -309,6 +310,7 @@ mod tests {
             }
         };
         assert_eq!(refusal(&|c| c.abandonment.wait_buckets.pop().map(drop).unwrap()), "abandonment.wait_buckets");
+        assert_eq!(refusal(&|c| c.abandonment.ends_contact = false), "abandonment.ends_contact");
         assert_eq!(refusal(&|c| c.sla.policies[0].first_response = Some(std::time::Duration::from_secs(60))), "sla.policies");
         assert_eq!(refusal(&|c| c.kpis.topics.allow = vec!["billing".into()]), "kpis.topics.allow");
         assert_eq!(refusal(&|c| c.kpis.agents.enabled = true), "kpis.agents.enabled");
