@@ -1,4 +1,4 @@
-//! How long a `/api/v1/tickets` read holds the engine lock: builds one partition with N open
+//! How long a `/api/v1/tickets` read holds a partition lock: builds one partition with N open
 //! tickets (default 100 000, one every 50 ms; every tenth urgent and unanswered, so its first
 //! response breaches after 30 min; the rest answered, resolution running), then times the
 //! scan done under the lock, and the sorting and naming done after it, for a few queries.

@@ -49,9 +49,10 @@ impl Catalog {
         lookup(&self.channels, value)
     }
 
-    /// Team id; `None` is a ticket without a team.
+    /// Team id; `None` and the empty string are a ticket without a team (a `ticket_updated`
+    /// with `"team": ""` clears it: the help desk unassigned the group).
     pub fn team(&self, value: Option<&str>) -> u16 {
-        value.map_or(NONE, |v| lookup(&self.teams, v))
+        value.filter(|v| !v.is_empty()).map_or(NONE, |v| lookup(&self.teams, v))
     }
 
     pub fn key(&self, dims: Dims) -> DimKey {

@@ -143,8 +143,18 @@ fn zendesk_status_priority_group_and_tags() {
     );
     let group = zendesk_map(&fixture("zendesk/group_assignment_changed.json"), &config).unwrap();
     assert_eq!((group.kind, events(&group)[0]["team"].clone()), ("ticket.group_assignment_changed", json!("tech")));
-    let unlisted = edited("zendesk/group_assignment_changed.json", &[("/event/current", json!(99)), ("/detail/group_id", json!("99"))]);
-    assert_eq!(zendesk_map(&unlisted, &config).unwrap().events, []);
+    // A move to a group without a team, or out of every group, clears the team ("" is no
+    // team); the old one must not stay. Without group_teams, groups never set teams.
+    let team_after = |current: Value, config: &Config| {
+        let body = edited("zendesk/group_assignment_changed.json", &[("/event/current", current), ("/detail/group_id", json!("99"))]);
+        events(&zendesk_map(&body, config).unwrap()).first().map(|e| e["team"].clone())
+    };
+    assert_eq!(team_after(json!(99), &config), Some(json!("")));
+    assert_eq!(team_after(Value::Null, &config), Some(json!("")));
+    assert_eq!(team_after(json!(8447320466430u64), &config), Some(json!("billing")));
+    let mut no_groups = test_config();
+    no_groups.intake.zendesk.group_teams.clear();
+    assert_eq!(team_after(json!(99), &no_groups), None);
     // A tag change with no team mapping carries nothing; with one it sets the team.
     let tags = zendesk_map(&fixture("zendesk/tags_changed.json"), &config).unwrap();
     assert_eq!((tags.kind, tags.events.len()), ("ticket.tags_changed", 0));
@@ -236,6 +246,19 @@ fn chatwoot_conversations_map_channel_priority_team_and_status() {
     );
     let ignored = chatwoot_map(&labels, &config).unwrap();
     assert_eq!((ignored.kind, ignored.events.len()), ("conversation_updated", 0));
+    // A new team without a mapping, or none: the inbox's team (inbox 3 -> web-support), else
+    // no team (""); never the old team left in place.
+    let team_after = |current: Value, inbox: Value| {
+        let body = edited(
+            "chatwoot/conversation_updated.json",
+            &[("/changed_attributes", json!([{"team_id": {"previous_value": 7, "current_value": current}}])), ("/inbox_id", inbox)],
+        );
+        events(&chatwoot_map(&body, &config).unwrap()).first().map(|e| e["team"].clone())
+    };
+    assert_eq!(team_after(json!(99), json!(3)), Some(json!("web-support")));
+    assert_eq!(team_after(Value::Null, json!(3)), Some(json!("web-support")));
+    assert_eq!(team_after(json!(99), json!(4)), Some(json!("")));
+    assert_eq!(team_after(json!(7), json!(4)), Some(json!("billing")));
 }
 
 #[test]

@@ -349,3 +349,61 @@ fn engines_holding_part_of_the_partitions_combine_into_one_as_each_family_declar
         assert!(expected.keys().any(|k| k.starts_with(family)), "{family} is compared");
     }
 }
+
+/// A team change to an unlisted team is `other`; to `""` (the help desk unassigned the group,
+/// what the intake sends then) the ticket has no team (`none`), and a team-bound policy lets it
+/// go. Teams billing; policy "vip-billing" (team billing, first response 10m), then "normal".
+/// A, B, C created at 10:00 in billing; at 10:01 A moves to "sales", B to "", C's update names
+/// no team. At 10:05: billing 1 (C), other 1 (A), none 1 (B); only C is still under
+/// vip-billing, so vip-billing first response running 1 and normal running 2.
+#[test]
+fn a_team_change_to_an_unlisted_or_empty_team_moves_the_ticket_out_of_its_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        r#"
+[dimensions]
+labels = ["team"]
+teams = ["billing"]
+
+[[sla.policies]]
+name = "vip-billing"
+team = ["billing"]
+first_response = "10m"
+
+[[sla.policies]]
+name = "normal"
+first_response = "1h"
+"#,
+    )
+    .unwrap();
+    let input = dir.path().join("e.jsonl");
+    let created = |id: &str| {
+        format!(
+            r#"{{"event_id":"c{id}","ticket_id":"{id}","type":"ticket_created","at":"2026-01-05T10:00:00Z","channel":"email","team":"billing"}}"#
+        )
+    };
+    let updated = |id: &str, team: &str| {
+        format!(r#"{{"event_id":"u{id}","ticket_id":"{id}","type":"ticket_updated","at":"2026-01-05T10:01:00Z"{team}}}"#)
+    };
+    let lines = [
+        created("A"),
+        created("B"),
+        created("C"),
+        updated("A", r#","team":"sales""#),
+        updated("B", r#","team":"""#),
+        updated("C", r#","priority":"high""#),
+    ];
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let s = parse_exposition(&replay(config.to_str().unwrap(), input.to_str().unwrap(), Some("2026-01-05T10:05:00Z")));
+    let open = |team| value(&s, "ticketpulse_open_tickets", &[("team", team), ("status", "new")]);
+    assert_eq!((open("billing"), open("other"), open("none")), (1.0, 1.0, 1.0));
+    let running = |team, policy| {
+        s.get(&common::key("ticketpulse_sla_running_targets", &[("team", team), ("policy", policy), ("target", "first_response")])).copied()
+    };
+    assert_eq!(
+        (running("billing", "vip-billing"), running("other", "normal"), running("none", "normal")),
+        (Some(1.0), Some(1.0), Some(1.0))
+    );
+}

@@ -68,8 +68,11 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
             if let Some(current) = changed.iter().find_map(|(name, current)| (*name == "priority").then_some(*current)) {
                 fields["priority"] = json!(priority(current));
             }
-            if let Some(team) = changed.iter().find_map(|(name, current)| (*name == "team_id").then(|| team_of(*current, None)).flatten()) {
-                fields["team"] = json!(team);
+            // A new team without a mapping, or none, falls back to the inbox's team and else
+            // clears it ("") rather than leave the old one; without mappings, teams never change.
+            let mapped = !config.team_teams.is_empty() || !config.inbox_teams.is_empty();
+            if let Some(current) = changed.iter().find_map(|(name, current)| (*name == "team_id").then_some(*current)).filter(|_| mapped) {
+                fields["team"] = json!(team_of(current.filter(|v| !v.is_null()), at(&payload, &["inbox_id"])).unwrap_or_default());
             }
             if fields.as_object().is_some_and(|f| f.len() > 1) {
                 out.push(format!("{ticket_id}-updated-{time}"), fields)?;

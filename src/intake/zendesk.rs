@@ -98,10 +98,18 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now:
         "ticket.priority_changed" => {
             out.push(event_id, json!({ "type": "ticket_updated", "priority": priority(at(event, &["current"])) }))?;
         }
+        "ticket.group_assignment_changed" if !config.group_teams.is_empty() => {
+            // The new group (`event.current`, else the ticket's `group_id`); one without a
+            // team in `group_teams`, or none at all, clears the team rather than leave the old one.
+            let current = match event.get("current") {
+                Some(current) => Some(current),
+                None => at(detail, &["group_id"]),
+            };
+            let team = group_team(current.filter(|v| !v.is_null())).unwrap_or_default();
+            out.push(event_id, json!({ "type": "ticket_updated", "team": team }))?;
+        }
         "ticket.group_assignment_changed" => {
-            if let Some(team) = group_team(at(event, &["current"])).or_else(|| group_team(at(detail, &["group_id"]))) {
-                out.push(event_id, json!({ "type": "ticket_updated", "team": team }))?;
-            }
+            // Teams do not come from groups (`group_teams` is empty): nothing to change.
         }
         _ => {
             // ticket.tags_changed: the first added tag with a team sets it.
