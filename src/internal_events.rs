@@ -242,6 +242,20 @@ impl Telemetry {
         }
     }
 
+    /// An event was applied to a ticket whose `ticket_created` its partition has not seen. Counted
+    /// per partition by the engine (`ticketpulse_events_without_creation_total`); logged here
+    /// at a bounded rate, since a stream of them means a producer that does not key by ticket id.
+    pub fn events_without_creation(&self, partition: &PartitionId) {
+        if let Some(suppressed) = self.log_allowed("events_without_creation") {
+            tracing::warn!(
+                ?partition,
+                suppressed_since_last = suppressed,
+                "an event was applied to a ticket whose ticket_created this partition has not seen: if this repeats, \
+                 check that producers key every message by ticket_id (docs/events.md); such tickets count as channel and priority \"unknown\""
+            );
+        }
+    }
+
     /// A partition's reorder buffer was full: its oldest events were applied ahead of the
     /// watermark.
     pub fn reorder_buffer_full(&self, partition: &PartitionId, count: usize, cap: usize) {
