@@ -142,6 +142,9 @@ impl Engine {
             }
         };
         let event_type = event.body.event_type();
+        if event.topic_too_long {
+            self.telemetry.topic_too_long();
+        }
         let (max_tickets, max_buffered) = (self.rules.max_tickets, self.rules.max_buffered);
         if now.is_some() {
             state.state.last_arrival = now;
