@@ -5,7 +5,6 @@
 //! without breaking older consumers.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,19 +25,6 @@ pub const MAX_LABEL_BYTES: usize = MAX_ID_BYTES;
 /// label of its own.
 pub const OTHER_TOPIC: &str = "other";
 
-/// Topics read as [`OTHER_TOPIC`] for being longer than [`MAX_LABEL_BYTES`]. Process-wide, like
-/// every counter of the process, because [`parse`] runs before any telemetry is at hand (on
-/// the partition workers, outside any lock); read through
-/// `Telemetry::label_values_mapped_counts`.
-static TOPICS_TOO_LONG: AtomicU64 = AtomicU64::new(0);
-
-/// Input values replaced before they became label values: (field, reason, count), every
-/// series whether zero or not. The field is the event field, the reason is bounded (only
-/// `too_long` today).
-pub fn label_values_mapped() -> [(&'static str, &'static str, u64); 1] {
-    [("topic", "too_long", TOPICS_TOO_LONG.load(Ordering::Relaxed))]
-}
-
 /// Largest accepted `work_logged.seconds`: 365 days.
 pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
 
@@ -53,6 +39,9 @@ pub struct Event {
     pub at: Millis,
     /// What happened.
     pub body: EventBody,
+    /// The topic sent was longer than [`MAX_LABEL_BYTES`] and is read as [`OTHER_TOPIC`]: the
+    /// engine that ingests the event counts it (`ticketpulse_label_values_mapped_total`).
+    pub topic_too_long: bool,
 }
 
 /// The type-specific part of an event.
@@ -375,6 +364,7 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
             return Err(invalid(InvalidReason::FutureTimestamp, t, detail));
         }
     }
+    let topic_too_long = raw.topic.as_ref().is_some_and(|topic| topic.len() > MAX_LABEL_BYTES);
     let body = match event_type {
         EventType::TicketCreated => EventBody::TicketCreated {
             channel: raw
@@ -423,16 +413,16 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
             }
         }
     };
-    Ok(Event { event_id, ticket_id, at, body })
+    Ok(Event { event_id, ticket_id, at, body, topic_too_long })
 }
 
-/// The topic as sent, or [`OTHER_TOPIC`] (counted) when it is longer than [`MAX_LABEL_BYTES`].
+/// The topic as sent, or [`OTHER_TOPIC`] when it is longer than [`MAX_LABEL_BYTES`] (flagged in
+/// [`Event::topic_too_long`]).
 /// `channel` and `team` need no such bound: they are looked up in the configured lists and
 /// never kept as sent; `status` and `priority` are enumerations; `agent_id` is an id, refused
 /// beyond [`MAX_ID_BYTES`].
 fn bounded_topic(topic: Cow<str>) -> String {
     if topic.len() > MAX_LABEL_BYTES {
-        TOPICS_TOO_LONG.fetch_add(1, Ordering::Relaxed);
         return OTHER_TOPIC.to_string();
     }
     topic.into_owned()
@@ -789,20 +779,17 @@ mod tests {
         let limits = ParseLimits { max_message_bytes: 4096, ..LIMITS };
         let topic = |kind: &str, topic: &str| {
             let json = format!(r#"{{"event_id":"e","ticket_id":"t","type":"{kind}","at":1,"channel":"email","topic":"{topic}"}}"#);
-            match parse(json.as_bytes(), &limits, None).expect("valid").body {
-                EventBody::TicketCreated { topic, .. } | EventBody::TicketUpdated { topic, .. } => topic,
+            let event = parse(json.as_bytes(), &limits, None).expect("valid");
+            match event.body {
+                EventBody::TicketCreated { topic, .. } | EventBody::TicketUpdated { topic, .. } => (topic, event.topic_too_long),
                 other => panic!("{other:?}"),
             }
         };
-        let mapped = || label_values_mapped()[0];
-        let before = mapped().2;
-        // 64 two-byte characters are 128 bytes: kept; one byte more is not.
+        // 64 two-byte characters are 128 bytes: kept; one byte more is not (and is flagged).
         let at_bound = "é".repeat(64);
-        assert_eq!(topic("ticket_created", &at_bound), Some(at_bound.clone()));
-        assert_eq!(topic("ticket_created", &format!("{at_bound}x")), Some("other".to_string()));
-        assert_eq!(topic("ticket_updated", &"x".repeat(3000)), Some("other".to_string()));
-        // No other test of this process sends a topic over 128 bytes: exactly the two above.
-        assert_eq!(mapped(), ("topic", "too_long", before + 2));
+        assert_eq!(topic("ticket_created", &at_bound), (Some(at_bound.clone()), false));
+        assert_eq!(topic("ticket_created", &format!("{at_bound}x")), (Some("other".to_string()), true));
+        assert_eq!(topic("ticket_updated", &"x".repeat(3000)), (Some("other".to_string()), true));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! ticketpulse's own events: every log line about the service's health and the counter that
-//! goes with it are defined here, in one place (as Vector does). Counters are process-wide
-//! atomics, read by the exporter at scrape time.
+//! goes with it are defined here, in one place (as Vector does). Counters are atomics of one
+//! [`Telemetry`] (one per engine), read by the exporter at scrape time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,6 +117,8 @@ struct Counters {
     tickets_shed: AtomicU64,
     /// Events applied ahead of the watermark because a reorder buffer was full.
     reorder_buffer_full: AtomicU64,
+    /// Ingested events whose topic was over 128 bytes, read as `other`.
+    topics_too_long: AtomicU64,
     snapshots_saved: AtomicU64,
     snapshots_restored: AtomicU64,
     /// By (operation, reason).
@@ -238,6 +240,20 @@ impl Telemetry {
                 cap,
                 suppressed_since_last = suppressed,
                 "ticket cap reached: shed the least recently active tickets (raise tickets.max_per_partition or lower tickets.retention)"
+            );
+        }
+    }
+
+    /// An event was applied to a ticket whose `ticket_created` its partition has not seen. Counted
+    /// per partition by the engine (`ticketpulse_events_without_creation_total`); logged here
+    /// at a bounded rate, since a stream of them means a producer that does not key by ticket id.
+    pub fn events_without_creation(&self, partition: &PartitionId) {
+        if let Some(suppressed) = self.log_allowed("events_without_creation") {
+            tracing::warn!(
+                ?partition,
+                suppressed_since_last = suppressed,
+                "an event was applied to a ticket whose ticket_created this partition has not seen: if this repeats, \
+                 check that producers key every message by ticket_id (docs/events.md); such tickets count as channel and priority \"unknown\""
             );
         }
     }
@@ -414,10 +430,15 @@ impl Telemetry {
         HttpDrop::ALL.iter().zip(&self.counters.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
     }
 
-    /// Input values replaced before they became label values, as (field, reason, count):
-    /// counted where events are parsed (`event::label_values_mapped`), process-wide.
+    /// An ingested event's topic was over 128 bytes and read as `other`.
+    pub fn topic_too_long(&self) {
+        self.counters.topics_too_long.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Input values replaced before they became label values, as (field, reason, count), every
+    /// series whether zero or not; the reason is bounded (only `too_long` today).
     pub fn label_values_mapped_counts(&self) -> [(&'static str, &'static str, u64); 1] {
-        crate::event::label_values_mapped()
+        [("topic", "too_long", self.counters.topics_too_long.load(Ordering::Relaxed))]
     }
 
     pub fn reorder_buffer_full_count(&self) -> u64 {

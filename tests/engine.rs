@@ -117,3 +117,32 @@ fn resolved_and_orphan_tickets_are_evicted_after_retention() {
     send(&mut engine, "6", "clock", START + h + 80_000, r#""type":"message","author":"customer""#);
     assert_eq!(engine.partition(&p).unwrap().lock().unwrap().ticket_count(), 2);
 }
+
+/// A producer that does not key by ticket id: T is created on partition 0, answered and solved
+/// on partition 1. Partition 1 applies 2 events to a ticket it never saw created (counted and
+/// logged, the ticket under channel/priority "unknown"); partition 0 applies none. Both
+/// partitions' later events (at 10:10, still buffered) keep the watermark past them.
+#[test]
+fn events_of_a_ticket_created_on_another_partition_are_counted_per_partition() {
+    let config = Config::default();
+    let telemetry = Arc::new(Telemetry::default());
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry));
+    let (p0, p1) = (("events".to_string(), 0), ("events".to_string(), 1));
+    let send = |p: &(String, i32), line: &str| engine.handle(p, line.as_bytes(), None, &"test").unwrap();
+    send(&p0, r#"{"event_id":"1","ticket_id":"T","type":"ticket_created","at":"2026-01-05T10:00:00Z","channel":"email"}"#);
+    send(&p1, r#"{"event_id":"2","ticket_id":"T","type":"message","at":"2026-01-05T10:01:00Z","author":"agent"}"#);
+    send(&p1, r#"{"event_id":"3","ticket_id":"T","type":"status_changed","at":"2026-01-05T10:02:00Z","status":"solved"}"#);
+    for p in [&p0, &p1] {
+        send(
+            p,
+            &format!(
+                r#"{{"event_id":"x{}","ticket_id":"U{}","type":"ticket_created","at":"2026-01-05T10:10:00Z","channel":"email"}}"#,
+                p.1, p.1
+            ),
+        );
+    }
+    let text = ticketpulse::exporter::exposition(&engine.view(None), &ticketpulse::exporter::ExportRules::new(&config), &telemetry);
+    let s = common::parse_exposition(&text);
+    let uncreated = |p: &str| common::value(&s, "ticketpulse_events_without_creation_total", &[("topic", "events"), ("partition", p)]);
+    assert_eq!((uncreated("0"), uncreated("1")), (0.0, 2.0));
+}

@@ -407,8 +407,10 @@ fn label_values_from_input_are_at_most_128_bytes_and_the_mapped_ones_are_counted
         value(&s, "ticketpulse_tickets_created", &[("window", "24h"), ("channel", channel), ("priority", "normal"), ("team", team)])
     };
     assert_eq!((created("other", "other"), created("email", "billing")), (1.0, 24.0));
-    // The only over-long values parsed in this test process are these 25 topics.
+    // Counted by the engine that ingested them (not process-wide): these 25 topics, and none
+    // in another engine's telemetry of the same process (replay and tests run several).
     assert_eq!(value(&s, "ticketpulse_label_values_mapped_total", &[("field", "topic"), ("reason", "too_long")]), 25.0);
+    assert_eq!(ticketpulse::internal_events::Telemetry::default().label_values_mapped_counts(), [("topic", "too_long", 0)]);
     assert_eq!(value(&s, "ticketpulse_invalid_events_total", &[("reason", "bad_value")]), 1.0);
 }
 

@@ -142,13 +142,18 @@ impl Engine {
             }
         };
         let event_type = event.body.event_type();
+        if event.topic_too_long {
+            self.telemetry.topic_too_long();
+        }
         let (max_tickets, max_buffered) = (self.rules.max_tickets, self.rules.max_buffered);
         if now.is_some() {
             state.state.last_arrival = now;
             state.state.following = false;
         }
+        let uncreated_before = state.uncreated_events;
         let result = state.ingest(event, clock);
         let early = state.bound_buffer();
+        let uncreated = state.uncreated_events - uncreated_before;
         // The cap counts tickets besides those with buffered events (fewer than the buffered
         // events). Shed 1% of the tickets more at a time, so the scan over them for the oldest
         // is amortised over many events.
@@ -163,6 +168,9 @@ impl Engine {
         }
         if let Some(shed) = shed {
             self.telemetry.tickets_shed(partition, shed, max_tickets);
+        }
+        if uncreated > 0 {
+            self.telemetry.events_without_creation(partition);
         }
         self.telemetry.event(Some(event_type), result);
         Ok(result)
@@ -200,7 +208,7 @@ impl Engine {
         let mut state: PartitionState = snapshot::decode(bytes, partition, &self.rules.shape)?;
         let offset = state.next_offset.ok_or_else(|| SnapshotError::Corrupt("snapshot has no input offset".into()))?;
         state.last_arrival = now;
-        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default() };
+        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default(), uncreated_events: 0 };
         // Into the lane a worker may already hold (a message that came before the assignment
         // completed), so that worker feeds the restored state rather than a dropped one.
         let mut partitions = lock(&self.partitions);
@@ -289,8 +297,8 @@ impl Engine {
             let p = lock(&lane);
             p.read_into(wall, &mut reading);
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
-                let (tickets, buffered) = (p.ticket_count(), p.buffered_count());
-                reading.clocks.push(PartitionClock { partition: id, stream_time, watermark, tickets, buffered });
+                let (tickets, buffered, uncreated_events) = (p.ticket_count(), p.buffered_count(), p.uncreated_events);
+                reading.clocks.push(PartitionClock { partition: id, stream_time, watermark, tickets, buffered, uncreated_events });
             }
         }
         reading

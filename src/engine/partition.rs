@@ -100,6 +100,10 @@ pub struct Partition {
     pub(super) rules: Arc<Rules>,
     pub(super) state: PartitionState,
     pub(super) effects: Effects,
+    /// Events applied to a ticket whose `ticket_created` this partition has not seen, since
+    /// this instance took the partition (not snapshotted: an operational signal, see
+    /// `ticketpulse_events_without_creation_total`). Many mean a producer not keying by ticket id.
+    pub(super) uncreated_events: u64,
 }
 
 impl Partition {
@@ -116,7 +120,7 @@ impl Partition {
             next_offset: None,
             following: false,
         };
-        Self { rules, state, effects: Effects::default() }
+        Self { rules, state, effects: Effects::default(), uncreated_events: 0 }
     }
 
     pub fn stream_time(&self) -> Option<Millis> {
@@ -256,6 +260,11 @@ impl Partition {
 
     /// Applies an event, `buffered` when it comes out of the reorder buffer.
     fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody, buffered: bool) {
+        if !matches!(body, EventBody::TicketCreated { .. })
+            && self.state.tickets.get(ticket_id).is_none_or(|t| t.created_at.get().is_none())
+        {
+            self.uncreated_events += 1;
+        }
         let rules = Arc::clone(&self.rules);
         self.update_ticket(ticket_id, at, Some(body), |ticket, effects| {
             // A ticket evicted while its event waited comes back as a stub counting none.

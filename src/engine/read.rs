@@ -27,6 +27,8 @@ pub struct PartitionClock {
     pub tickets: usize,
     /// Events waiting in the reorder buffer.
     pub buffered: usize,
+    /// Events applied to tickets never created on this partition, since this instance took it.
+    pub uncreated_events: u64,
 }
 
 /// Everything the exporter renders: owned data (windows merged, current gauges read at each

@@ -81,6 +81,15 @@ pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telem
         }
     }
     let mf = &mut out.family(
+        "ticketpulse_events_without_creation_total",
+        "Events applied to a ticket whose ticket_created the partition has not seen, since this instance took the partition.",
+        Kind::Counter,
+    );
+    for c in &view.clocks {
+        let labels = mf.set(partition_labels(&c.partition));
+        push_counter(mf, labels, c.uncreated_events);
+    }
+    let mf = &mut out.family(
         "ticketpulse_tickets_shed_total",
         "Tickets dropped from state because a partition reached tickets.max_per_partition.",
         Kind::Counter,
