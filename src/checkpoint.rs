@@ -87,7 +87,7 @@ impl Checkpointer {
         let queued = Arc::new(Mutex::new(HashMap::new()));
         let writing = WritingCounts::default();
         if let Some(store) = store.clone() {
-            let (telemetry, queued) = (Arc::clone(&telemetry), Arc::clone(&queued));
+            let (telemetry, queued, engine) = (Arc::clone(&telemetry), Arc::clone(&queued), Arc::clone(&engine));
             std::thread::Builder::new()
                 .name("snapshot-writer".into())
                 .spawn(move || {
@@ -95,6 +95,7 @@ impl Checkpointer {
                         // A panic (a defect of encoding or of the store) fails this snapshot
                         // only: counted like any failed save, and the writer goes on with the
                         // next, rather than stop and leave every later snapshot unwritten.
+                        let totals = job.capture.totals();
                         let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             let bytes = job.capture.seal();
                             store.save(&job.partition, &bytes).map(|()| bytes.len())
@@ -102,6 +103,8 @@ impl Checkpointer {
                         let failed = match saved {
                             Ok(Ok(bytes)) => {
                                 telemetry.snapshot_saved(&job.partition, bytes, job.pause);
+                                // Saved, so a restart or a new owner finds these totals: shown now.
+                                engine.publish(&job.partition, job.offset, totals);
                                 false
                             }
                             Ok(Err(error)) => {
