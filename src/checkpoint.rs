@@ -87,7 +87,7 @@ impl Checkpointer {
         let queued = Arc::new(Mutex::new(HashMap::new()));
         let writing = WritingCounts::default();
         if let Some(store) = store.clone() {
-            let (telemetry, queued) = (Arc::clone(&telemetry), Arc::clone(&queued));
+            let (telemetry, queued, engine) = (Arc::clone(&telemetry), Arc::clone(&queued), Arc::clone(&engine));
             std::thread::Builder::new()
                 .name("snapshot-writer".into())
                 .spawn(move || {
@@ -95,6 +95,7 @@ impl Checkpointer {
                         // A panic (a defect of encoding or of the store) fails this snapshot
                         // only: counted like any failed save, and the writer goes on with the
                         // next, rather than stop and leave every later snapshot unwritten.
+                        let totals = job.capture.totals();
                         let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             let bytes = job.capture.seal();
                             store.save(&job.partition, &bytes).map(|()| bytes.len())
@@ -102,6 +103,8 @@ impl Checkpointer {
                         let failed = match saved {
                             Ok(Ok(bytes)) => {
                                 telemetry.snapshot_saved(&job.partition, bytes, job.pause);
+                                // Saved, so a restart or a new owner finds these totals: shown now.
+                                engine.publish(&job.partition, job.offset, totals);
                                 false
                             }
                             Ok(Err(error)) => {
@@ -311,6 +314,54 @@ mod tests {
         let saving = Checkpointer::new(Some(Arc::new(GatedStore::default())), Arc::clone(&engine), telemetry);
         assert!(saving.checkpoint(None, true));
         assert!(saving.checkpoint(None, true));
+    }
+
+    /// Tickets created that a scrape shows, over every partition and key.
+    fn shown_created(engine: &Engine) -> Vec<u64> {
+        engine.view(None).totals.iter().map(|(_, t)| t.kpi.values().map(|k| k.created).sum()).collect()
+    }
+
+    /// With a store, a scrape shows the totals of the last snapshot saved: not those of a
+    /// capture still being written, nor the live ones; a restore of that snapshot shows them
+    /// again, so after a SIGKILL nothing shown goes back.
+    #[test]
+    fn totals_are_shown_as_of_the_last_snapshot_saved_and_restored_as_shown() {
+        let store = Arc::new(GatedStore::default());
+        let telemetry = Arc::new(Telemetry::default());
+        let rules = || Rules::new(&Config::default()).unwrap();
+        let engine = Arc::new(Engine::new(rules(), Arc::clone(&telemetry)).with_totals_as_of_snapshots(true));
+        let checkpoints =
+            Checkpointer::new(Some(Arc::clone(&store) as Arc<dyn SnapshotStore>), Arc::clone(&engine), Arc::clone(&telemetry));
+        let p: PartitionId = ("tickets".into(), 0);
+        // T0, T1 created (a minute apart: T1 waits in the reorder buffer, 10 s of lateness);
+        // nothing saved yet: nothing shown.
+        created(&engine, &p, 0);
+        created(&engine, &p, 1);
+        assert_eq!(shown_created(&engine), Vec::<u64>::new());
+        assert!(checkpoints.checkpoint(None, true));
+        // Saved at offset 2: T0 shown. T2 releases T1, live only until the next save.
+        assert_eq!(shown_created(&engine), [1]);
+        created(&engine, &p, 2);
+        assert_eq!(shown_created(&engine), [1]);
+        // A capture held at the store (taken, not saved) shows nothing new either.
+        let held = lock(&store.gate);
+        checkpoints.checkpoint(None, false);
+        assert_eq!(shown_created(&engine), [1]);
+        drop(held);
+        // T3 releases T2; once written (after the held one, in order): T0, T1, T2.
+        created(&engine, &p, 3);
+        assert!(checkpoints.checkpoint(None, true));
+        assert_eq!(shown_created(&engine), [3]);
+        // A new owner restoring the newest snapshot shows exactly what was shown.
+        let newest = lock(&store.saved).last().cloned().unwrap();
+        let other = Engine::new(rules(), telemetry).with_totals_as_of_snapshots(true);
+        other.restore(&p, &newest, Some(0)).unwrap();
+        assert_eq!(shown_created(&other), [3]);
+        // Without a store (and in replay) the live totals are shown.
+        let live = Engine::new(rules(), Arc::new(Telemetry::default()));
+        created(&live, &p, 0);
+        created(&live, &p, 1);
+        assert_eq!(shown_created(&live), [1]);
     }
 
     /// Ticket `T{n}` created on email at 2026-01-05 08:00 plus `n` minutes, as message `n`.

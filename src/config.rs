@@ -490,6 +490,19 @@ pub struct KpisConfig {
     pub cost: CostConfig,
     /// Customer sentiment carried by `message` events.
     pub sentiment: SentimentConfig,
+    /// Bucket bounds of the cumulative histograms (`*_cumulative_seconds`).
+    pub histograms: HistogramsConfig,
+}
+
+/// The `le` bounds of the cumulative histograms: every SLA target of the family's kind is
+/// always a bound (so "within target" is an exact ratio), besides these.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistogramsConfig {
+    /// Bounds in seconds (numbers) or durations (`"5m"`), any order; unset (the default):
+    /// 1m, 5m, 15m, 30m, 1h, 2h, 4h, 8h, 24h, 48h, 7d, 30d. Changing them reshapes snapshots.
+    #[serde(deserialize_with = "seconds_or_durations")]
+    pub buckets: Option<Vec<f64>>,
 }
 
 /// CSAT and CES scales.
@@ -1278,6 +1291,15 @@ impl Config {
         if !(-1.0..=1.0).contains(&k.sentiment.negative_below) {
             return Err(bad("kpis.sentiment.negative_below", "must be between -1 and 1"));
         }
+        if let Some(buckets) = &k.histograms.buckets {
+            // Each bound is a series per key and partition: bounded like the other bucket lists.
+            if buckets.is_empty() || buckets.len() > 30 {
+                return Err(bad("kpis.histograms.buckets", "must list 1 to 30 bounds"));
+            }
+            if let Some(i) = buckets.iter().position(|b| !b.is_finite() || *b <= 0.0) {
+                return Err(bad(format!("kpis.histograms.buckets[{i}]"), "must be a positive, finite number of seconds"));
+            }
+        }
         Ok(())
     }
 }
@@ -1368,6 +1390,29 @@ fn list<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Resu
 fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     let texts: Vec<String> = list(d)?;
     texts.iter().map(|t| humantime::parse_duration(t).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))).collect()
+}
+
+/// Numbers of seconds or duration texts (`"5m"`), in a list or a comma-separated string (an
+/// environment override).
+fn seconds_or_durations<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Bound {
+        Seconds(f64),
+        Text(String),
+    }
+    let bounds: Vec<Bound> = list(d)?;
+    bounds
+        .into_iter()
+        .map(|b| match b {
+            Bound::Seconds(s) => Ok(s),
+            // A number from the environment's comma form arrives as text.
+            Bound::Text(t) => t.parse::<f64>().or_else(|_| {
+                humantime::parse_duration(&t).map(|d| d.as_secs_f64()).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))
+            }),
+        })
+        .collect::<Result<Vec<f64>, D::Error>>()
+        .map(Some)
 }
 
 fn duration_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duration>, D::Error> {

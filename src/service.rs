@@ -204,7 +204,9 @@ enum Input {
 async fn start_with(config: &Config, input: Input) -> anyhow::Result<Running> {
     let rules = compile(config)?;
     let telemetry = Arc::new(Telemetry::default());
-    let engine = Arc::new(Engine::new(rules, Arc::clone(&telemetry)));
+    // With a snapshot store, totals are shown as of each partition's last snapshot saved.
+    let kept = matches!(input, Input::Kafka) && !matches!(config.snapshots.store, SnapshotStoreKind::None);
+    let engine = Arc::new(Engine::new(rules, Arc::clone(&telemetry)).with_totals_as_of_snapshots(kept));
     let listeners = Listeners::bind(config).await?;
     let (http_addr, ui_addr) = (listeners.metrics_addr()?, listeners.ui_addr()?);
     let clock = WallClock::system();

@@ -27,6 +27,7 @@ impl Partition {
             pending: s.pending.clone(),
             timers: BTreeSet::new(),
             windows: s.windows.clone(),
+            totals: s.totals.clone(),
             gauges: Gauges::default(),
             stream_time: s.stream_time,
             watermark_floor: s.watermark_floor,
@@ -34,7 +35,31 @@ impl Partition {
             next_offset: s.next_offset,
             following: s.following,
         };
-        Some(Capture { partition: id.clone(), offset, rules: Arc::clone(&self.rules), state })
+        // Shown once the snapshot is saved ([`Partition::publish`]): the totals of exactly
+        // the state it holds, together with its offset.
+        let totals = Arc::new(s.totals.clone());
+        Some(Capture { partition: id.clone(), offset, rules: Arc::clone(&self.rules), state, totals })
+    }
+
+    /// The snapshot of `offset`, holding `totals`, is saved: a scrape shows those totals from
+    /// now on. A restart after a SIGKILL, or a new owner, restores the newest snapshot saved,
+    /// so it shows these (or newer) again: a total never goes back, and the lag behind the
+    /// live totals is at most `snapshots.interval`. An older capture saved late changes
+    /// nothing.
+    pub fn publish(&mut self, offset: i64, totals: Arc<crate::kpi::Totals>) {
+        if self.published.as_ref().is_none_or(|(shown, _)| *shown <= offset) {
+            self.published = Some((offset, totals));
+        }
+    }
+
+    /// The totals a scrape shows: as of the last snapshot saved, or the live ones when no
+    /// snapshot is kept (`snapshots.store = "none"`, replay).
+    pub fn totals(&self, as_of_snapshots: bool) -> Option<Arc<crate::kpi::Totals>> {
+        if as_of_snapshots {
+            self.published.as_ref().map(|(_, totals)| Arc::clone(totals))
+        } else {
+            self.state.stream_time.map(|_| Arc::new(self.state.totals.clone()))
+        }
     }
 }
 
@@ -47,12 +72,19 @@ pub struct Capture {
     rules: Arc<Rules>,
     /// Without its timer queue and gauges, until `seal`.
     state: PartitionState,
+    /// Its totals, to show once it is saved.
+    totals: Arc<crate::kpi::Totals>,
 }
 
 impl Capture {
     /// The input offset the snapshot resumes at.
     pub fn offset(&self) -> i64 {
         self.offset
+    }
+
+    /// The totals it holds, for [`crate::engine::Engine::publish`] once it is saved.
+    pub fn totals(&self) -> Arc<crate::kpi::Totals> {
+        Arc::clone(&self.totals)
     }
 
     /// Rebuilds the timer queue (each ticket's [`Ticket::timer`]) and the gauges (the sum of

@@ -66,11 +66,29 @@ pub struct Engine {
     /// Replay with `--end-time`: events are checked against it as the live service checks
     /// them against the wall clock (`future_timestamp`).
     end_time: Option<Millis>,
+    /// Snapshots are kept: scrapes show each partition's totals as of its last snapshot saved
+    /// rather than the live ones ([`Partition::totals`]).
+    totals_as_of_snapshots: bool,
 }
 
 impl Engine {
     pub fn new(rules: Rules, telemetry: Arc<Telemetry>) -> Self {
-        Self { rules: Arc::new(rules), partitions: Mutex::default(), telemetry, end_time: None }
+        Self { rules: Arc::new(rules), partitions: Mutex::default(), telemetry, end_time: None, totals_as_of_snapshots: false }
+    }
+
+    /// Snapshots are kept (`run` with a snapshot store): totals are shown as of each
+    /// partition's last snapshot saved, so they never go back across restarts and handovers.
+    pub fn with_totals_as_of_snapshots(mut self, on: bool) -> Self {
+        self.totals_as_of_snapshots = on;
+        self
+    }
+
+    /// The snapshot of `partition` at `offset`, holding `totals`, was saved
+    /// ([`Partition::publish`]); nothing when the partition is no longer held.
+    pub fn publish(&self, partition: &PartitionId, offset: i64, totals: Arc<crate::kpi::Totals>) {
+        if let Some(lane) = self.partition(partition) {
+            lock(&lane).publish(offset, totals);
+        }
     }
 
     /// Replay up to `end_time`: an event dated more than `time.max_future_skew` after it is
@@ -208,7 +226,9 @@ impl Engine {
         let mut state: PartitionState = snapshot::decode(bytes, partition, &self.rules.shape)?;
         let offset = state.next_offset.ok_or_else(|| SnapshotError::Corrupt("snapshot has no input offset".into()))?;
         state.last_arrival = now;
-        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default(), uncreated_events: 0 };
+        // What the snapshot holds is what its saver showed last: shown again at once.
+        let published = Some((offset, Arc::new(state.totals.clone())));
+        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default(), published, uncreated_events: 0 };
         // Into the lane a worker may already hold (a message that came before the assignment
         // completed), so that worker feeds the restored state rather than a dropped one.
         let mut partitions = lock(&self.partitions);
@@ -296,6 +316,9 @@ impl Engine {
         for (id, lane) in self.lanes() {
             let p = lock(&lane);
             p.read_into(wall, &mut reading);
+            if let Some(totals) = p.totals(self.totals_as_of_snapshots) {
+                reading.totals.push((id.clone(), totals));
+            }
             if let (Some(stream_time), Some(watermark)) = (p.stream_time(), p.watermark()) {
                 let (tickets, buffered, uncreated_events) = (p.ticket_count(), p.buffered_count(), p.uncreated_events);
                 reading.clocks.push(PartitionClock { partition: id, stream_time, watermark, tickets, buffered, uncreated_events });

@@ -13,7 +13,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::base::{MaybeTime, Millis};
 use crate::event::{Event, EventBody};
 use crate::internal_events::EventResult;
-use crate::kpi::Fact;
+use crate::kpi::{Fact, Totals};
 use crate::ticket::{Effects, Ticket};
 
 use super::families::WindowFamilies;
@@ -80,6 +80,8 @@ pub struct PartitionState {
     /// ticket's due SLA deadlines fire and a quiet resolved ticket is evicted.
     pub(super) timers: BTreeSet<(Millis, TicketId)>,
     pub(super) windows: WindowFamilies,
+    /// All-time totals by key, never pruned (`kpi/totals.rs`).
+    pub(super) totals: Totals,
     pub(super) gauges: Gauges,
     pub(super) stream_time: Option<Millis>,
     /// Where a full reorder buffer pushed the watermark: it never goes back below this.
@@ -104,12 +106,17 @@ pub struct Partition {
     /// this instance took the partition (not snapshotted: an operational signal, see
     /// `ticketpulse_events_without_creation_total`). Many mean a producer not keying by ticket id.
     pub(super) uncreated_events: u64,
+    /// The totals as of the last snapshot saved (or restored), with its offset: what a scrape
+    /// shows when snapshots are kept, so a restart or a new owner, restoring that snapshot,
+    /// shows them again and never less (`engine/capture.rs`).
+    pub(super) published: Option<(i64, Arc<Totals>)>,
 }
 
 impl Partition {
     pub fn new(rules: Arc<Rules>) -> Self {
         let state = PartitionState {
             windows: WindowFamilies::new(&rules.windows),
+            totals: Totals::default(),
             tickets: Tickets::default(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -120,7 +127,7 @@ impl Partition {
             next_offset: None,
             following: false,
         };
-        Self { rules, state, effects: Effects::default(), uncreated_events: 0 }
+        Self { rules, state, effects: Effects::default(), published: None, uncreated_events: 0 }
     }
 
     pub fn stream_time(&self) -> Option<Millis> {
@@ -314,6 +321,7 @@ impl Partition {
             last_agent: ticket.last_agent(),
         };
         self.state.windows.record(&self.rules.families, &fact);
+        self.state.totals.record(&self.rules.totals, &fact);
     }
 
     /// The partition's current time: its stream time, which in the live service (`wall`

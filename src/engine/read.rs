@@ -2,7 +2,10 @@
 //! to window slices, the current gauges read, the clocks) and the [`View`] merged from it after
 //! the lock is released.
 
+use std::sync::Arc;
+
 use crate::base::{Millis, PartitionId};
+use crate::kpi::Totals;
 
 use super::families::{ViewFolds, WindowReading, WindowView};
 use super::gauges::Current;
@@ -39,6 +42,8 @@ pub struct View {
     pub windows: WindowView,
     pub current: Current,
     pub clocks: Vec<PartitionClock>,
+    /// Each partition's totals as shown ([`Partition::totals`]), in partition order.
+    pub totals: Vec<(PartitionId, Arc<Totals>)>,
 }
 
 /// What a scrape takes under each partition's lock: each window series' slices (shared references,
@@ -49,12 +54,13 @@ pub struct Reading {
     windows: WindowReading,
     current: Current,
     pub(super) clocks: Vec<PartitionClock>,
+    pub(super) totals: Vec<(PartitionId, Arc<Totals>)>,
 }
 
 impl Reading {
     /// Merges every series' slices, partition by partition in the order they were read, as a
     /// read under the lock would have merged them; `folds` keeps what the next merge can reuse.
     pub fn merge(self, folds: &mut ViewFolds) -> View {
-        View { windows: self.windows.merge(folds), current: self.current, clocks: self.clocks }
+        View { windows: self.windows.merge(folds), current: self.current, clocks: self.clocks, totals: self.totals }
     }
 }

@@ -4,7 +4,7 @@ use crate::base::Millis;
 use crate::config::{Config, ConfigError};
 use crate::dimensions::Catalog;
 use crate::event::ParseLimits;
-use crate::kpi::KpiRules;
+use crate::kpi::{KpiRules, TotalRules};
 use crate::sla::SlaPolicies;
 use crate::snapshot::StateShape;
 use crate::ticket::TicketRules;
@@ -27,6 +27,8 @@ pub struct Rules {
     pub max_buffered: usize,
     /// What recording each window family reads.
     pub families: FamilyRules,
+    /// The bounds all-time totals are recorded with.
+    pub totals: TotalRules,
     /// Upper bounds of the backlog age buckets, and the age from which a ticket is stale.
     pub backlog_buckets: Vec<Millis>,
     pub stale_after: Millis,
@@ -52,6 +54,7 @@ impl Rules {
             max_tickets: config.tickets.max_per_partition,
             max_buffered: config.time.max_buffered_events,
             families: FamilyRules::new(config),
+            totals: TotalRules::new(config),
             backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
             stale_after: ms(config.kpis.backlog.stale_after),
             shape: StateShape::new(config, windows),

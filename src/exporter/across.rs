@@ -3,7 +3,7 @@
 //! check a fleet's series against one instance's (tests/common), and the place a dashboard's
 //! `sum` / `max` / `min` over instances is decided.
 
-use crate::kpi::{Across, KPIS};
+use crate::kpi::{Across, KPIS, TOTALS};
 
 /// The families rendered besides [`KPIS`] (current gauges, topics, agents, cost, SLA) and how
 /// they combine. The self-metrics describe each process and are not listed. A test checks that
@@ -38,19 +38,32 @@ const OTHERS: &[(&str, Across)] = &[
     ("ticketpulse_sla_at_risk_targets", Across::Sum),
     ("ticketpulse_sla_next_deadline_seconds", Across::Min),
     ("ticketpulse_sla_unmatched_open_tickets", Across::Sum),
+    // All-time SLA totals, per input partition (exporter/sla.rs).
+    ("ticketpulse_sla_met_total", Across::Sum),
+    ("ticketpulse_sla_breached_total", Across::Sum),
+    ("ticketpulse_sla_business_time_cumulative_seconds", Across::Sum),
 ];
 
 /// How a family combines; `None` for one not declared (the self-metrics).
 pub fn family_across(name: &str) -> Option<Across> {
-    KPIS.iter().map(|k| (k.name, k.across)).chain(OTHERS.iter().copied()).find(|(family, _)| *family == name).map(|(_, across)| across)
+    // Totals add up: each counts its own partition's input (`kpi/totals.rs`).
+    let totals = TOTALS.iter().map(|t| (t.name, Across::Sum));
+    KPIS.iter()
+        .map(|k| (k.name, k.across))
+        .chain(totals)
+        .chain(OTHERS.iter().copied())
+        .find(|(family, _)| *family == name)
+        .map(|(_, across)| across)
 }
 
 /// How one series of an exposition (`name{labels}` as exposed) combines across instances: its
-/// family's rule, a summary's `_count` and `_sum` included; a quantile never combines. `None`
+/// family's rule, a summary's or histogram's `_count` and `_sum` (and `_bucket`) included; a quantile never combines. `None`
 /// for a series of no declared family (the self-metrics).
 pub fn across(series: &str) -> Option<Across> {
     let (name, labels) = series.split_once('{').unwrap_or((series, ""));
-    let summary_part = || name.strip_suffix("_sum").or_else(|| name.strip_suffix("_count")).and_then(family_across);
+    let summary_part = || {
+        name.strip_suffix("_sum").or_else(|| name.strip_suffix("_count")).or_else(|| name.strip_suffix("_bucket")).and_then(family_across)
+    };
     let across = family_across(name).or_else(summary_part)?;
     let quantile = labels.starts_with("quantile=\"") || labels.contains(",quantile=\"");
     Some(if quantile { Across::Never } else { across })
@@ -78,7 +91,7 @@ mod tests {
         let names: Vec<String> = crate::exporter::render(&view, &rules, &telemetry).iter().map(|f| f.name().to_string()).collect();
         let undeclared: Vec<&String> = names.iter().filter(|n| !own.contains(n) && family_across(n).is_none()).collect();
         assert_eq!(undeclared, Vec::<&String>::new());
-        assert_eq!(names.len() - own.len(), KPIS.len() + OTHERS.len(), "every declared family is rendered");
+        assert_eq!(names.len() - own.len(), KPIS.len() + TOTALS.len() + OTHERS.len(), "every declared family is rendered");
     }
 
     #[test]

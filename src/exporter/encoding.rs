@@ -8,11 +8,12 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
+use prometheus::proto::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
 use prometheus::{Encoder, TextEncoder};
 use smallvec::SmallVec;
 
 use crate::base::Millis;
+use crate::kpi::Cumulative;
 use crate::window::Distribution;
 
 /// Quantiles reported for every duration distribution.
@@ -28,6 +29,7 @@ pub enum Kind {
     Counter,
     Gauge,
     Summary,
+    Histogram,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Summary => "summary",
+            Kind::Histogram => "histogram",
         }
     }
 }
@@ -48,6 +51,9 @@ enum Value {
     Number(f64),
     /// A summary's count and sum, and its [`QUANTILES`] when it reports them.
     Summary { count: u64, sum: f64, quantiles: Option<[f64; 3]> },
+    /// A histogram's count and sum, and its buckets: a range of [`Families`]' `buckets`
+    /// (bound, cumulative count), `+Inf` left out (it is the count).
+    Histogram { count: u64, sum: f64, buckets: (u32, u32) },
 }
 
 /// Labels stored once in [`Families`] (a range of its `labels`), for any number of series:
@@ -84,12 +90,14 @@ struct Family {
 pub struct Families<'a> {
     labels: Vec<(&'static str, Cow<'a, str>)>,
     families: Vec<Family>,
+    /// The buckets of every histogram series, (bound, cumulative count).
+    buckets: Vec<(f64, u64)>,
 }
 
 impl<'a> Families<'a> {
     pub fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> FamilyMut<'_, 'a> {
         self.families.push(Family { name, help, kind, series: Vec::new(), extras: Vec::new() });
-        FamilyMut { labels: &mut self.labels, family: self.families.last_mut().expect("just pushed") }
+        FamilyMut { labels: &mut self.labels, family: self.families.last_mut().expect("just pushed"), buckets: &mut self.buckets }
     }
 
     /// Stores `labels` for series to share.
@@ -113,6 +121,7 @@ impl<'a> Families<'a> {
             let lines = match s.value {
                 Value::Number(_) => 1,
                 Value::Summary { quantiles, .. } => 2 + 3 * usize::from(quantiles.is_some()),
+                Value::Histogram { buckets: (from, to), .. } => 3 + (to - from) as usize,
             };
             // Name and suffix, labels and braces, a quantile label, a value and the newline.
             lines * (f.name.len() + 8 + labels + 20 + 26 + timestamp)
@@ -131,6 +140,7 @@ fn store<'a>(into: &mut Vec<(&'static str, Cow<'a, str>)>, labels: impl IntoIter
 pub struct FamilyMut<'f, 'a> {
     labels: &'f mut Vec<(&'static str, Cow<'a, str>)>,
     family: &'f mut Family,
+    buckets: &'f mut Vec<(f64, u64)>,
 }
 
 impl<'a> FamilyMut<'_, 'a> {
@@ -177,6 +187,15 @@ pub fn push_counter(mf: &mut FamilyMut<'_, '_>, labels: LabelSet, value: u64) {
 pub fn push_summary(mf: &mut FamilyMut<'_, '_>, labels: LabelSet, d: &Distribution) {
     let quantiles = d.quantiles(QUANTILES).map(|v| v.unwrap_or(f64::NAN));
     mf.push(labels, &[], Value::Summary { count: d.count(), sum: d.sum(), quantiles: Some(quantiles) });
+}
+
+/// A cumulative histogram: its buckets at `bounds` (those it was counted with), `+Inf`, sum
+/// and count.
+pub fn push_histogram<'a>(mf: &mut FamilyMut<'_, 'a>, labels: LabelSet, extra: &[(&'static str, &'a str)], bounds: &[f64], c: &Cumulative) {
+    let from = mf.buckets.len() as u32;
+    mf.buckets.extend(c.cumulative(bounds));
+    let buckets = (from, mf.buckets.len() as u32);
+    mf.push(labels, extra, Value::Histogram { count: c.count(), sum: c.sum(), buckets });
 }
 
 /// A summary of a count and a sum only, without quantiles.
@@ -256,6 +275,8 @@ fn write(mut all: Families<'_>, gathered: &[MetricFamily], at: Option<Millis>, o
     let mut others = gathered.iter().peekable();
     // One series' `{labels` (no closing brace), shared by a summary's lines.
     let mut labels = String::new();
+    // A bucket's `le` value.
+    let mut le = String::new();
     let line = Line { timestamp: &timestamp, openmetrics: at.is_some() };
     for f in &mut families {
         while let Some(other) = others.next_if(|o| o.name() < f.name) {
@@ -288,8 +309,19 @@ fn write(mut all: Families<'_>, gathered: &[MetricFamily], at: Option<Millis>, o
                 Value::Number(v) => line.sample(out, f.name, "", &labels, None, v),
                 Value::Summary { count, sum, quantiles } => {
                     for (q, v) in quantiles_text.iter().zip(quantiles.iter().flatten()) {
-                        line.sample(out, f.name, "", &labels, Some(q), *v);
+                        line.sample(out, f.name, "", &labels, Some(("quantile", q)), *v);
                     }
+                    line.sample(out, f.name, "_sum", &labels, None, sum);
+                    line.sample(out, f.name, "_count", &labels, None, count as f64);
+                }
+                Value::Histogram { count, sum, buckets: (from, to) } => {
+                    // `le` as the text encoder writes a bound (`{}`: 3600, 0.5).
+                    for (bound, n) in &all.buckets[from as usize..to as usize] {
+                        le.clear();
+                        let _ = write!(le, "{bound}");
+                        line.sample(out, f.name, "_bucket", &labels, Some(("le", &le)), *n as f64);
+                    }
+                    line.sample(out, f.name, "_bucket", &labels, Some(("le", "+Inf")), count as f64);
                     line.sample(out, f.name, "_sum", &labels, None, sum);
                     line.sample(out, f.name, "_count", &labels, None, count as f64);
                 }
@@ -308,13 +340,15 @@ struct Line<'t> {
 }
 
 impl Line<'_> {
-    /// One line: `name{labels,quantile="q"} value`, braces only when there is a label.
-    fn sample(&self, out: &mut String, name: &str, suffix: &str, labels: &str, quantile: Option<&str>, value: f64) {
+    /// One line: `name{labels,quantile="q"} value` (or `le`), braces only when there is a label.
+    fn sample(&self, out: &mut String, name: &str, suffix: &str, labels: &str, quantile: Option<(&str, &str)>, value: f64) {
         out.push_str(name);
         out.push_str(suffix);
         out.push_str(labels);
-        if let Some(q) = quantile {
-            out.push_str(if labels.is_empty() { "{quantile=\"" } else { ",quantile=\"" });
+        if let Some((label, q)) = quantile {
+            out.push(if labels.is_empty() { '{' } else { ',' });
+            out.push_str(label);
+            out.push_str("=\"");
             out.push_str(q);
             out.push('"');
         }
@@ -377,6 +411,7 @@ fn family_to_proto(families: &Families<'_>, family: &Family) -> MetricFamily {
         Kind::Counter => MetricType::COUNTER,
         Kind::Gauge => MetricType::GAUGE,
         Kind::Summary => MetricType::SUMMARY,
+        Kind::Histogram => MetricType::HISTOGRAM,
     });
     for s in &family.series {
         let mut m = Metric::default();
@@ -419,6 +454,23 @@ fn family_to_proto(families: &Families<'_>, family: &Family) -> MetricFamily {
                         .collect(),
                 );
                 m.set_summary(summary);
+            }
+            Value::Histogram { count, sum, buckets: (from, to) } => {
+                let mut histogram = Histogram::default();
+                histogram.set_sample_count(count);
+                histogram.set_sample_sum(sum);
+                histogram.set_bucket(
+                    families.buckets[from as usize..to as usize]
+                        .iter()
+                        .map(|(bound, n)| {
+                            let mut bucket = Bucket::default();
+                            bucket.set_upper_bound(*bound);
+                            bucket.set_cumulative_count(*n);
+                            bucket
+                        })
+                        .collect(),
+                );
+                m.set_histogram(histogram);
             }
         }
         mf.mut_metric().push(m);

@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 
 use crate::agent::{AgentSlice, AgentTally};
 use crate::engine::View;
-use crate::kpi::{count, KpiSlice, Read};
+use crate::kpi::{count, KpiSlice, KpiTotals, Read, TotalRead, TOTALS};
 use crate::topic::{chosen_topics, TopicSlice};
 
-use super::encoding::{push_count_sum, push_gauge, push_summary, seconds, windowed, Families, Kind, LabelSet, Labels};
+use super::encoding::{push_count_sum, push_gauge, push_histogram, push_summary, seconds, windowed, Families, Kind, LabelSet, Labels};
 use super::labels::{DimLabels, ExportRules};
 
 pub use crate::kpi::KPIS;
@@ -79,6 +79,49 @@ pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Export
     for (key, n) in &current.stale {
         let labels = mf.set(dims.of(*key));
         push_gauge(mf, labels, &[], *n as f64);
+    }
+}
+
+/// The all-time totals of [`TOTALS`] (`kpi/totals.rs`), of each partition as the View shows
+/// them: counters and cumulative histograms by dimensions, `topic` and `partition` (the input
+/// partition they count, so a partition's series moves with it between instances).
+pub fn render_totals<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
+    let mut rows: Vec<(LabelSet, &KpiTotals)> = Vec::new();
+    for (partition, totals) in &view.totals {
+        for (key, t) in &totals.kpi {
+            let labels = dims.of(*key).chain(super::labels::partition_labels(partition));
+            rows.push((out.set(labels), t));
+        }
+    }
+    for total in TOTALS.iter() {
+        match total.read {
+            TotalRead::Counter(read) => {
+                let mf = &mut out.family(total.name, total.help, Kind::Counter);
+                for (labels, t) in &rows {
+                    if let Some(v) = read(t) {
+                        push_gauge(mf, *labels, &[], v);
+                    }
+                }
+            }
+            TotalRead::Histogram(read, bounds) => {
+                let (mf, bounds) = (&mut out.family(total.name, total.help, Kind::Histogram), bounds(&rules.totals.kpi));
+                for (labels, t) in &rows {
+                    if read(t).count() > 0 {
+                        push_histogram(mf, *labels, &[], bounds, read(t));
+                    }
+                }
+            }
+            TotalRead::Split(read) => {
+                let mf = &mut out.family(total.name, total.help, Kind::Counter);
+                for (labels, t) in &rows {
+                    read(t, &rules.kpi, &mut |values, value| {
+                        let extra: smallvec::SmallVec<[(&str, &str); 2]> =
+                            total.labels.iter().copied().zip(values.iter().copied()).collect();
+                        push_gauge(mf, *labels, &extra, value);
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -6,11 +6,12 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::agent::AgentRules;
+use crate::base::PartitionId;
 use crate::base::{millis, window_label, Millis};
 use crate::config::Config;
 use crate::dimensions::{Catalog, DimKey};
 use crate::engine::View;
-use crate::kpi::{bucket_labels, KpiLabels};
+use crate::kpi::{bucket_labels, KpiLabels, TotalRules};
 use crate::sla::{PolicyId, SlaTarget};
 use crate::window::WindowSpec;
 
@@ -40,6 +41,8 @@ pub struct ExportRules {
     pub topics_top: usize,
     pub agents: AgentRules,
     pub cost_per_hour: Option<f64>,
+    /// The `le` bounds of the cumulative histograms, as the totals were recorded with.
+    pub totals: TotalRules,
 }
 
 impl ExportRules {
@@ -70,12 +73,14 @@ impl ExportRules {
             topics_top: config.kpis.topics.top,
             agents: AgentRules::new(&config.kpis.agents),
             cost_per_hour: config.kpis.cost.per_hour,
+            totals: TotalRules::new(config),
         }
     }
 
     /// The dimension labels of every key `view` holds, for [`DimLabels::of`].
     pub fn dim_labels(&self, view: &View) -> DimLabels {
-        let keys = view.windows.dim_keys().chain(view.current.dim_keys());
+        let totals = view.totals.iter().flat_map(|(_, t)| t.dim_keys());
+        let keys = view.windows.dim_keys().chain(view.current.dim_keys()).chain(totals);
         let mut labels = BTreeMap::new();
         for key in keys {
             labels.entry(key).or_insert_with(|| self.catalog.labels(key));
@@ -98,6 +103,11 @@ impl ExportRules {
         labels.push(("target", Cow::Borrowed(target.as_str())));
         labels
     }
+}
+
+/// `topic` and `partition`: the input partition a total counts.
+pub fn partition_labels(partition: &PartitionId) -> [(&'static str, Cow<'_, str>); 2] {
+    [("topic", Cow::Borrowed(partition.0.as_str())), ("partition", Cow::Owned(partition.1.to_string()))]
 }
 
 /// The dimension labels of the keys of one View, built once per render (a few hundred keys at

@@ -45,6 +45,7 @@ pub use server::serve;
 fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLabels, telemetry: &Telemetry) -> encoding::Families<'a> {
     let mut out = encoding::Families::default();
     kpi::render_kpis(&mut out, view, rules, dims);
+    kpi::render_totals(&mut out, view, rules, dims);
     kpi::render_topics(&mut out, view, rules);
     kpi::render_agents(&mut out, view, rules);
     kpi::render_cost(&mut out, view, rules);

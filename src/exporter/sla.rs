@@ -4,14 +4,17 @@
 use std::borrow::Cow;
 
 use crate::engine::{SlaRow, View};
-use crate::kpi::{ratio, SlaSlice};
+use crate::kpi::{ratio, SlaSlice, SlaTotals};
 use crate::sla::SlaTarget;
 
-use super::encoding::{push_gauge, push_summary, seconds, windowed, Families, Kind, LabelSet};
-use super::labels::{DimLabels, ExportRules};
+use super::encoding::{push_gauge, push_histogram, push_summary, seconds, windowed, Families, Kind, LabelSet};
+use super::labels::{partition_labels, DimLabels, ExportRules};
 
 /// Reads one count of a current SLA series.
 type SlaCount = fn(&SlaRow) -> i64;
+
+/// Reads one target's all-time count of an SLA totals series.
+type SlaTotalCount = fn(&SlaTotals, usize) -> u64;
 
 pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
     // From configuration, so alerts can compare a KPI with its policy's target.
@@ -61,6 +64,50 @@ pub fn render_sla<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportR
     for (labels, (s, i)) in &rows {
         if s.business_time[*i].count() > 0 {
             push_summary(mf, *labels, &s.business_time[*i]);
+        }
+    }
+
+    // All-time totals per input partition (`kpi/totals.rs`), as the View shows them.
+    let totals: Vec<(LabelSet, (&SlaTotals, usize))> = view
+        .totals
+        .iter()
+        .flat_map(|(partition, t)| t.sla.iter().map(move |(key, t)| (partition, key, t)))
+        .flat_map(|(partition, (key, policy), t)| {
+            SlaTarget::ALL.map(|target| {
+                let labels = rules.sla_series(dims, *key, *policy, target).into_iter().chain(partition_labels(partition));
+                (out.set(labels), (t, target.index()))
+            })
+        })
+        .collect();
+    let outcomes: [(&'static str, &'static str, SlaTotalCount); 2] = [
+        (
+            "ticketpulse_sla_met_total",
+            "SLA targets fulfilled by their deadline, counted at fulfilment. All-time total, per input partition, as of its last snapshot.",
+            |t, i| t.met[i],
+        ),
+        (
+            "ticketpulse_sla_breached_total",
+            "SLA targets whose deadline passed unfulfilled, counted when the watermark passes the deadline. All-time total, per input partition, as of its last snapshot.",
+            |t, i| t.breached[i],
+        ),
+    ];
+    for (name, help, pick) in outcomes {
+        let mf = &mut out.family(name, help, Kind::Counter);
+        for (labels, (t, i)) in &totals {
+            // As the windowed families: a target with an outcome has both series.
+            if t.met[*i] + t.breached[*i] > 0 {
+                push_gauge(mf, *labels, &[], pick(t, *i) as f64);
+            }
+        }
+    }
+    let mf = &mut out.family(
+        "ticketpulse_sla_business_time_cumulative_seconds",
+        "Business time (policy calendar, pauses excluded) from a target's start to its fulfilment, recorded at fulfilment. All-time histogram, per input partition, as of its last snapshot.",
+        Kind::Histogram,
+    );
+    for (labels, (t, i)) in &totals {
+        if t.business_time[*i].count() > 0 {
+            push_histogram(mf, *labels, &[], &rules.totals.sla, &t.business_time[*i]);
         }
     }
 

@@ -9,13 +9,19 @@ use crate::window::Distribution;
 use super::declare::{count, kpis, mean, ratio};
 use super::SurveyTally;
 
-/// Whether any real-time contact was answered or abandoned in the slice.
-fn realtime(s: &KpiSlice) -> bool {
-    s.realtime_answered + s.realtime_abandoned > 0
+/// Whether any real-time contact was answered or abandoned in the slice (or the totals: a
+/// macro, so the same closure reads both).
+macro_rules! realtime {
+    ($s:expr) => {
+        $s.realtime_answered + $s.realtime_abandoned > 0
+    };
 }
 
-fn tally(s: &KpiSlice, survey: Survey) -> &SurveyTally {
-    &s.surveys[survey.index()]
+/// The tally of one survey.
+macro_rules! tally {
+    ($s:expr, $survey:expr) => {
+        &$s.surveys[$survey.index()]
+    };
 }
 
 kpis! {
@@ -27,7 +33,7 @@ kpis! {
 
     /// First public human agent reply, seconds after creation.
     sample FirstResponse(seconds: f64);
-    field first_response: Distribution;
+    field first_response: Distribution = buckets &[SlaTarget::FirstResponse];
     add(slice) { slice.first_response.add(seconds) }
     family "ticketpulse_first_response_time_seconds" Summary Sum:
         "First public human agent reply minus creation, recorded at the reply, in the window." = |s| &s.first_response;
@@ -36,7 +42,7 @@ kpis! {
 
     /// A later public agent reply, seconds after the oldest customer message it answers.
     sample NextReply(seconds: f64);
-    field next_reply: Distribution;
+    field next_reply: Distribution = buckets &[SlaTarget::NextReply];
     add(slice) { slice.next_reply.add(seconds) }
     family "ticketpulse_next_reply_time_seconds" Summary Sum:
         "Later public agent replies minus the oldest customer message each answers, recorded at the reply, in the window." =
@@ -46,7 +52,7 @@ kpis! {
 
     /// First `solved`, seconds after creation.
     sample FirstResolution(seconds: f64);
-    field first_resolution: Distribution;
+    field first_resolution: Distribution = buckets &[SlaTarget::Resolution];
     add(slice) { slice.first_resolution.add(seconds) }
     family "ticketpulse_first_resolution_time_seconds" Summary Sum:
         "Creation to first solved (once per ticket), recorded at the solve, in the window." = |s| &s.first_resolution;
@@ -76,7 +82,7 @@ kpis! {
 
     /// Every `solved` (again after a reopen), seconds after creation.
     sample FullResolution(seconds: f64);
-    field full_resolution: Distribution;
+    field full_resolution: Distribution = buckets &[SlaTarget::Resolution];
     add(slice) { slice.full_resolution.add(seconds) }
     family "ticketpulse_full_resolution_time_seconds" Summary Sum:
         "Creation to each solved (again after a reopen), recorded at the solve, in the window." = |s| &s.full_resolution;
@@ -148,16 +154,19 @@ kpis! {
     }
     family "ticketpulse_realtime_answered_contacts" Gauge Sum:
         "Real-time contacts (kpis.realtime.channels) given a first public agent reply, in the window." =
-        |s| realtime(s).then_some(s.realtime_answered as f64);
+        |s| realtime!(s).then_some(s.realtime_answered as f64);
     family "ticketpulse_realtime_answered_within_threshold_contacts" Gauge Sum:
         "Real-time contacts answered within their channel's service-level threshold, in the window." =
-        |s| realtime(s).then_some(s.realtime_within as f64);
+        |s| realtime!(s).then_some(s.realtime_within as f64);
     family "ticketpulse_service_level_ratio" Gauge Never:
         "Real-time contacts answered within the threshold divided by answered plus abandoned (short abandons excluded), in the window." =
         |s| ratio(s.realtime_within, s.realtime_answered + s.realtime_abandoned);
     family "ticketpulse_average_speed_of_answer_seconds" Gauge Never:
         "Total wait of answered real-time contacts divided by answered contacts, in the window." =
         |s| mean(s.realtime_wait_sum, s.realtime_answered);
+    total "ticketpulse_realtime_answered_wait_seconds" Counter:
+        "Total queue wait of answered real-time contacts, per input partition, as of its last snapshot (numerator of the average speed of answer)." =
+        |s| realtime!(s).then_some(s.realtime_wait_sum);
 
     /// A survey answer with its rating class (see [`super::KpiRules::rating`]).
     sample Survey { survey: Survey, score: f64, rating: u8 };
@@ -172,7 +181,7 @@ kpis! {
     family "ticketpulse_survey_responses" Split["survey", "rating"] Sum:
         "Survey responses by survey (csat, ces, nps) and rating class, at the response time, in the window." = |s, _, emit| {
             for survey in Survey::ALL {
-                let t = tally(s, *survey);
+                let t = tally!(s, *survey);
                 if t.responses > 0 {
                     for (rating, n) in survey.ratings().iter().zip(t.ratings) {
                         emit(&[survey.as_str(), rating], n as f64);
@@ -182,20 +191,30 @@ kpis! {
         };
     family "ticketpulse_survey_score_mean" Split["survey"] Never: "Mean survey score by survey, in the window." = |s, _, emit| {
         for survey in Survey::ALL {
-            let t = tally(s, *survey);
+            let t = tally!(s, *survey);
             if let Some(mean) = mean(t.score_sum, t.responses) {
                 emit(&[survey.as_str()], mean);
             }
         }
     };
     family "ticketpulse_csat_ratio" Gauge Never: "Good CSAT responses divided by CSAT responses, in the window." =
-        |s| ratio(tally(s, Survey::Csat).ratings[0], tally(s, Survey::Csat).responses);
+        |s| ratio(tally!(s, Survey::Csat).ratings[0], tally!(s, Survey::Csat).responses);
     family "ticketpulse_ces_easy_ratio" Gauge Never: "Easy CES responses divided by CES responses, in the window." =
-        |s| ratio(tally(s, Survey::Ces).ratings[0], tally(s, Survey::Ces).responses);
+        |s| ratio(tally!(s, Survey::Ces).ratings[0], tally!(s, Survey::Ces).responses);
     family "ticketpulse_nps_score" Gauge Never:
         "Net Promoter Score: percent promoters (9-10) minus percent detractors (0-6), -100 to 100, in the window." = |s| {
-            let t = tally(s, Survey::Nps);
+            let t = tally!(s, Survey::Nps);
             (t.responses > 0).then(|| 100.0 * (t.ratings[0] as f64 - t.ratings[2] as f64) / t.responses as f64)
+        };
+    total "ticketpulse_survey_score_sum" Split["survey"]:
+        "Sum of survey scores by survey, per input partition, as of its last snapshot (numerator of the mean score)." =
+        |s, _, emit| {
+            for survey in Survey::ALL {
+                let t = tally!(s, *survey);
+                if t.responses > 0 {
+                    emit(&[survey.as_str()], t.score_sum);
+                }
+            }
         };
 
     /// Agent handling time logged (`work_logged.seconds`).

@@ -80,6 +80,63 @@ pub fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// A total family as the catalogue declares it: derived from a windowed family that adds up
+/// across instances (`derived`: named and described after it), or declared with `total`.
+pub struct TotalDecl {
+    /// The windowed family's name, or the total's name without `_total`.
+    pub of: &'static str,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+    pub read: super::TotalRead,
+    pub derived: bool,
+}
+
+/// The total of a windowed family: one for a family that adds up ([`Across::Sum`]), none for
+/// the rest (ratios, means, maxima).
+macro_rules! total_of {
+    (Sum Gauge $family:literal $help:literal $labels:expr, $read:expr) => {
+        Some($crate::kpi::TotalDecl {
+            of: $family,
+            help: $help,
+            labels: $labels,
+            read: $crate::kpi::TotalRead::Counter($read),
+            derived: true,
+        })
+    };
+    (Sum Split $family:literal $help:literal $labels:expr, $read:expr) => {
+        Some($crate::kpi::TotalDecl {
+            of: $family,
+            help: $help,
+            labels: $labels,
+            read: $crate::kpi::TotalRead::Split($read),
+            derived: true,
+        })
+    };
+    // The same closure reads the totals' histogram and, on the bounds, the field's bounds.
+    (Sum Summary $family:literal $help:literal $labels:expr, $read:expr) => {
+        Some($crate::kpi::TotalDecl {
+            of: $family,
+            help: $help,
+            labels: $labels,
+            read: $crate::kpi::TotalRead::Histogram($read, $read),
+            derived: true,
+        })
+    };
+    ($across:ident $kind:ident $family:literal $help:literal $labels:expr, $read:expr) => {
+        None
+    };
+}
+
+/// The SLA target kinds whose targets bound a duration field's histogram (none when unsaid).
+macro_rules! bucket_targets {
+    () => {
+        &[]
+    };
+    ($targets:expr) => {
+        $targets
+    };
+}
+
 /// Declares every windowed KPI, one entry per [`super::Sample`] variant:
 ///
 /// ```text
@@ -87,10 +144,16 @@ pub fn ratio(part: u64, whole: u64) -> Option<f64> {
 /// sample Name(binding: Type);        // or `sample Name;` or `sample Name { a: A, b: B };`
 /// /// Doc of the field.
 /// field name: Type;                  // any number: slice fields, merged by their `Aggregate`
+/// field name: Distribution = buckets &[SlaTarget::X];   // its histogram's targets are bounds
 /// add(slice) { ... }                 // how the sample adds into `slice` (bindings in scope)
 /// family "ticketpulse_..." Gauge Sum: "help" = |s| ...;          // any number, exported
 /// family "ticketpulse_..." Split["label"] Sum: "help" = |s, labels, emit| ...;
+/// total "ticketpulse_..." Counter: "help" = |s| ...;             // a counter of its own
 /// ```
+///
+/// Every `Sum` family is also an all-time total ([`super::totals`]): the `add` block and the
+/// family's closure run again on [`super::KpiTotals`], the slice's fields as totals. A mean's
+/// numerator, which no `Sum` family exports, is declared with `total`.
 ///
 /// Fields are stored in declaration order: a change is a new snapshot layout
 /// ([`super::LAYOUT`]), refused by name by older snapshots' readers and the reverse.
@@ -98,9 +161,10 @@ macro_rules! kpis {
     ($(
         $(#[$sample_doc:meta])*
         sample $variant:ident $(($binding:ident: $binding_ty:ty))? $({ $($name:ident: $name_ty:ty),* $(,)? })?;
-        $($(#[$field_doc:meta])* field $field:ident: $field_ty:ty;)*
+        $($(#[$field_doc:meta])* field $field:ident: $field_ty:ty $(= buckets $targets:expr)?;)*
         add($slice:ident) $add:block
         $(family $family:literal $kind:ident $([$($label:literal),*])? $across:ident: $help:literal = $read:expr;)*
+        $(total $total:literal $tkind:ident $([$($tlabel:literal),*])?: $thelp:literal = $tread:expr;)*
     )*) => {
         /// A KPI fact produced by a ticket, counted in the window slice of its time.
         #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +195,45 @@ macro_rules! kpis {
             }
         }
 
+        /// Everything one key of one partition has counted since the partition's first event:
+        /// the slice's fields as totals ([`super::totals::Accumulates`]).
+        #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+        pub struct KpiTotals {
+            $($($(#[$field_doc])* pub $field: <$field_ty as $crate::kpi::totals::Accumulates>::Total,)*)*
+        }
+
+        /// The bounds of each field's totals: a histogram's `le` bounds, nothing for a count.
+        #[derive(Debug, Clone)]
+        pub struct KpiTotalBounds {
+            $($(pub $field: <<$field_ty as $crate::kpi::totals::Accumulates>::Total as $crate::kpi::totals::Settle>::Bounds,)*)*
+        }
+
+        impl KpiTotalBounds {
+            pub fn new(config: &$crate::config::Config) -> Self {
+                use $crate::sla::SlaTarget;
+                Self {
+                    $($($field: <<$field_ty as $crate::kpi::totals::Accumulates>::Total as $crate::kpi::totals::Settle>::bounds(
+                        config,
+                        $crate::kpi::declare::bucket_targets!($($targets)?),
+                    ),)*)*
+                }
+            }
+        }
+
+        impl KpiTotals {
+            /// The sample's `add` block, then its fields settled with their bounds.
+            #[inline]
+            pub fn add(&mut self, sample: Sample, bounds: &KpiTotalBounds) {
+                match sample {
+                    $(Sample::$variant $(($binding))? $({ $($name),* })? => {
+                        let $slice = &mut *self;
+                        $add
+                        $($crate::kpi::totals::Settle::settle(&mut self.$field, &bounds.$field);)*
+                    })*
+                }
+            }
+        }
+
         /// Every windowed KPI family, in declaration order (`docs/metrics.md` lists them).
         pub const KPIS: &[$crate::kpi::Kpi] = &[
             $($($crate::kpi::Kpi {
@@ -142,9 +245,23 @@ macro_rules! kpis {
             },)*)*
         ];
 
+        /// Every total family in declaration order: one per `Sum` family, and those declared.
+        pub const TOTAL_DECLARATIONS: &[Option<$crate::kpi::TotalDecl>] = &[
+            $(
+                $($crate::kpi::declare::total_of!($across $kind $family $help &[$($($label),*)?], $read),)*
+                $(Some($crate::kpi::TotalDecl {
+                    of: $total,
+                    help: $thelp,
+                    labels: &[$($($tlabel),*)?],
+                    read: $crate::kpi::TotalRead::$tkind($tread),
+                    derived: false,
+                }),)*
+            )*
+        ];
+
         /// The slice's fields and their types in order: what its snapshot bytes are made of.
         pub const LAYOUT: &str = concat!($($(stringify!($field), ": ", stringify!($field_ty), "; ",)*)*);
     };
 }
 
-pub(super) use kpis;
+pub(super) use {bucket_targets, kpis, total_of};

@@ -11,9 +11,11 @@
 
 mod catalogue;
 mod declare;
+pub mod totals;
 
-pub use catalogue::{KpiSlice, Sample, KPIS, LAYOUT};
-pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read};
+pub use catalogue::{KpiSlice, KpiTotalBounds, KpiTotals, Sample, KPIS, LAYOUT, TOTAL_DECLARATIONS};
+pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read, TotalDecl};
+pub use totals::{Cumulative, SlaTotals, TotalKpi, TotalRead, TotalRules, Totals};
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -62,6 +64,34 @@ pub trait Family: Aggregate + Clone + Debug + Serialize + DeserializeOwned {
     /// The dimensions of a series, whose labels the exporter resolves (`None`: it has none).
     fn dims(key: &Self::Key) -> Option<DimKey>;
 }
+
+/// Every total family of the catalogue ([`TOTAL_DECLARATIONS`]) named and described: a
+/// counter `<name>_total`, where the windowed family's name is `<name>`; a histogram
+/// `<stem>_cumulative_seconds`, where it is `<stem>_seconds`. Built once per process.
+pub static TOTALS: std::sync::LazyLock<Vec<TotalKpi>> = std::sync::LazyLock::new(|| {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    TOTAL_DECLARATIONS
+        .iter()
+        .flatten()
+        .map(|d| {
+            let name = match d.read {
+                TotalRead::Histogram(..) => {
+                    let stem = d.of.strip_suffix("_seconds").expect("a duration family is named in seconds");
+                    leak(format!("{stem}_cumulative_seconds"))
+                }
+                _ => leak(format!("{}_total", d.of)),
+            };
+            // The windowed help without its window, then what a total is.
+            let help = if d.derived {
+                let base = d.help.replace(", in the window", "").replace(" in the window", "");
+                leak(format!("{base} All-time total of {}, per input partition, as of its last snapshot.", d.of))
+            } else {
+                d.help
+            };
+            TotalKpi { name, help, labels: d.labels, read: d.read }
+        })
+        .collect()
+});
 
 /// Configuration that turns raw facts into KPI classes, resolved once.
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ use crate::window::WindowSpec;
 /// The KPI slice is the exception: its layout follows its declarations and is checked on its own
 /// ([`SnapshotError::Layout`]). `tests/snapshots.rs` reads a stored snapshot
 /// (`tests/data/snapshot.bin`) and fails when the layout changed without a bump.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -156,6 +156,8 @@ fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
         ("kpis.agents.enabled", fingerprint(&k.agents.enabled)),
         ("kpis.agents.allow", fingerprint(&k.agents.allow)),
         ("kpis.agents.max_tracked_per_slice", fingerprint(&k.agents.max_tracked_per_slice)),
+        // Totals' histograms count by bucket: other bounds would misplace every count.
+        ("kpis.histograms.buckets", fingerprint(&k.histograms.buckets)),
     ]
 }
 
