@@ -44,14 +44,26 @@ fn rules(groups: &[Yaml]) -> impl Iterator<Item = &Yaml> {
     groups.iter().flat_map(|g| g["rules"].as_sequence().unwrap())
 }
 
+/// The promtool unit test files of deploy/prometheus/tests, by name.
+fn rule_test_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(deploy("prometheus/tests")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn promtool_checks_the_rules_and_passes_their_unit_tests() {
     let alerts = deploy("prometheus/rules/ticketpulse-alerts.yml");
     let recording = deploy("prometheus/rules/ticketpulse-recording.yml");
     let out = run("promtool", &["check", "rules", alerts.to_str().unwrap(), recording.to_str().unwrap()]);
     assert_eq!(out.matches("SUCCESS").count(), 2, "{out}");
-    let out = run("promtool", &["test", "rules", deploy("prometheus/tests/ticketpulse-alerts-test.yml").to_str().unwrap()]);
-    assert!(out.contains("SUCCESS"), "{out}");
+    let files = rule_test_files();
+    let names: Vec<&str> = files.iter().map(|f| f.file_name().unwrap().to_str().unwrap()).collect();
+    assert_eq!(names, ["ticketpulse-alerts-test.yml", "ticketpulse-fleet-long-test.yml", "ticketpulse-fleet-test.yml"]);
+    for file in &files {
+        let out = run("promtool", &["test", "rules", file.to_str().unwrap()]);
+        assert!(out.contains("SUCCESS"), "{}: {out}", file.display());
+    }
 
     // Group names are unique across both files: the chart puts them in one spec.
     let groups = shipped_groups();
@@ -90,6 +102,18 @@ fn promtool_checks_the_rules_and_passes_their_unit_tests() {
                 format!("{TICKETS_BASE}?state={state}&policy={{{{ $labels.policy | urlquery }}}}&target={{{{ $labels.target }}}}").as_str()
             );
         }
+    }
+    // Every fleet-wide recording rule is evaluated by a unit test (an expression that reads
+    // it), not only fed to others as input.
+    let all_tests: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let fleet: Vec<&Yaml> = groups.iter().filter(|g| g["name"].as_str().unwrap().starts_with("ticketpulse-fleet")).collect();
+    assert_eq!(fleet.len(), 2);
+    for rule in rules(&fleet.into_iter().cloned().collect::<Vec<_>>()) {
+        let record = rule["record"].as_str().unwrap();
+        assert!(
+            all_tests.lines().any(|l| l.trim_start().starts_with("- expr: ") && l.contains(record)),
+            "no promtool test evaluates {record}"
+        );
     }
     // Every team rule keeps real teams and merges the rest into "support" without renaming in
     // place (which fails the rule when a team is really called "support").
@@ -207,7 +231,7 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
     assert_eq!(variables, ["datasource", "window", "channel", "priority", "team"]);
     let panels = dashboard["panels"].as_array().unwrap();
     let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
-    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Quality", "Teams", "Agents", "Service"]);
+    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Last 7 / 30 days", "Quality", "Teams", "Agents", "Service"]);
     let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
     ids.dedup();
     assert_eq!(ids.len(), panels.len(), "panel ids are unique");
@@ -224,7 +248,7 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
     // Compliance panels turn at the objective of the recording rules.
     let objective = compliance_objective();
     assert_eq!(objective, 0.95);
-    for title in ["SLA compliance", "Compliance by policy and target", "SLA compliance by team"] {
+    for title in ["SLA compliance", "Compliance by policy and target", "SLA compliance by team", "SLA compliance, last 1 / 7 / 30 days"] {
         let steps = panel(title)["fieldConfig"]["defaults"]["thresholds"]["steps"].as_array().unwrap();
         assert_eq!(steps.last().unwrap()["value"].as_f64(), Some(objective), "{title}");
     }
@@ -240,9 +264,49 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
     }
     let frt = exprs(panel("First response time (mean), and a week ago"));
     assert!(frt.iter().all(|e| e.contains("ticketpulse_first_response_time_seconds_sum{") && !e.contains("quantile")), "{frt:?}");
-    // Quantiles per series, never a max across priorities.
-    for expr in exprs(panel("First response time by channel and priority")) {
-        assert!(!expr.contains("max by"), "{expr}");
+    // Quantiles fleet-wide, from the cumulative histograms deduplicated per partition, never a
+    // max over series (of the windowed per-instance quantiles).
+    for title in ["First response time by channel and priority", "First response p90 against the target"] {
+        let quantiles: Vec<String> = exprs(panel(title)).into_iter().filter(|e| e.contains("histogram_quantile(")).collect();
+        assert!(!quantiles.is_empty(), "{title}");
+        for expr in exprs(panel(title)) {
+            assert!(
+                !expr.contains("max by (policy) (ticketpulse_sla_business_time_seconds") && !expr.contains("quantile=\"0."),
+                "{title}: {expr}"
+            );
+        }
+        for expr in quantiles {
+            assert!(
+                expr.contains("(increase(topic_partition:ticketpulse_") && expr.contains("_cumulative_seconds_bucket:max{"),
+                "{title}: {expr}"
+            );
+        }
+    }
+    // Every recorded series a panel reads is recorded by the shipped rules.
+    let groups = shipped_groups();
+    let recorded: Vec<&str> = rules(&groups).filter_map(|r| r["record"].as_str()).collect();
+    for p in &panels {
+        for expr in exprs(p) {
+            let names = expr.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).filter(|w| w.matches(':').count() == 2);
+            for name in names {
+                assert!(recorded.contains(&name), "{}: {name} is not recorded", p["title"]);
+            }
+        }
+    }
+    // The last 7 / 30 days: compliance over 1d, 7d and 30d, volume week over week, p90 over 7d.
+    let long: Vec<String> = ["SLA compliance, last 1 / 7 / 30 days", "Tickets created, week over week", "First response p90, last 7 days"]
+        .iter()
+        .flat_map(|t| exprs(panel(t)))
+        .collect();
+    for name in [
+        "policy_target:ticketpulse_sla_compliance:ratio1d",
+        "policy_target:ticketpulse_sla_compliance:ratio7d",
+        "policy_target:ticketpulse_sla_compliance:ratio30d",
+        "channel:ticketpulse_tickets_created:ratio_week_over_week",
+        "policy_target:ticketpulse_sla_business_time_seconds:quantile7d",
+        "channel:ticketpulse_first_response_time_seconds:quantile7d",
+    ] {
+        assert!(long.iter().any(|e| e.contains(name)), "{name} is not in the last 7 / 30 days row");
     }
     let all: String = panels.iter().flat_map(|p| exprs(p)).collect::<Vec<_>>().join("\n");
     for family in [
@@ -355,13 +419,15 @@ fn helm_renders_the_chart_and_promtool_accepts_its_rules() {
     let groups = &kind(&docs, "PrometheusRule")["spec"]["groups"];
     assert_eq!(groups.as_sequence().unwrap(), &shipped_groups());
     let rendered = promtool_check_rendered(groups, dir.path());
-    let tests = std::fs::read_to_string(deploy("prometheus/tests/ticketpulse-alerts-test.yml")).unwrap();
     let shipped_files = "rule_files:\n  - ../rules/ticketpulse-recording.yml\n  - ../rules/ticketpulse-alerts.yml\n";
-    assert!(tests.contains(shipped_files));
-    let tests = tests.replace(shipped_files, &format!("rule_files:\n  - {}\n", rendered.display()));
-    std::fs::write(dir.path().join("tests.yml"), tests).unwrap();
-    let out = run("promtool", &["test", "rules", dir.path().join("tests.yml").to_str().unwrap()]);
-    assert!(out.contains("SUCCESS"), "{out}");
+    for file in rule_test_files() {
+        let tests = std::fs::read_to_string(&file).unwrap();
+        assert!(tests.contains(shipped_files), "{}", file.display());
+        let tests = tests.replace(shipped_files, &format!("rule_files:\n  - {}\n", rendered.display()));
+        std::fs::write(dir.path().join("tests.yml"), tests).unwrap();
+        let out = run("promtool", &["test", "rules", dir.path().join("tests.yml").to_str().unwrap()]);
+        assert!(out.contains("SUCCESS"), "{}: {out}", file.display());
+    }
 
     // Links and selector labels from the values.
     let docs = helm_template(&[
