@@ -110,8 +110,17 @@ async fn start_prometheus(dir: &Path, target: SocketAddr, alertmanager: Option<S
     let mut prom = yaml(&deploy("prometheus/prometheus.yml"));
     prom["global"]["scrape_interval"] = Yaml::from("1s");
     prom["global"]["evaluation_interval"] = Yaml::from("1s");
+    // The shipped rule files, each group at the global 1 s (a group's own interval, 1m for the
+    // day-to-month answers, would keep them empty for a minute or more).
     for file in prom["rule_files"].as_sequence_mut().unwrap() {
-        *file = Yaml::from(deploy("prometheus").join(file.as_str().unwrap()).to_str().unwrap());
+        let name = file.as_str().unwrap().to_string();
+        let mut rules = yaml(&deploy("prometheus").join(&name));
+        for group in rules["groups"].as_sequence_mut().unwrap() {
+            group.as_mapping_mut().unwrap().remove("interval");
+        }
+        let copy = dir.join(Path::new(&name).file_name().unwrap());
+        std::fs::write(&copy, yaml_serde::to_string(&rules).unwrap()).unwrap();
+        *file = Yaml::from(copy.to_str().unwrap());
     }
     match alertmanager {
         Some(am) => prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0] = Yaml::from(am.to_string()),
@@ -413,10 +422,21 @@ async fn a_burst_of_breaches_pages_once_with_the_tickets_link_and_warnings_still
 
 /// The demo's current exposition as OpenMetrics a week ago, labelled as Prometheus scrapes it:
 /// every series every 30 s from 10 minutes before to 10 minutes after. The history that
-/// week-over-week panels read.
+/// week-over-week panels read: with it the 5m steps of tickets created per channel that the
+/// recording rules would have written then (1 a second: only their being there matters).
 fn a_week_ago(exposition: &str, instance: SocketAddr) -> String {
     let at = now_ms() / 1000 - 7 * 86_400;
     let mut out = String::new();
+    let channels: std::collections::BTreeSet<&str> = exposition
+        .lines()
+        .filter(|l| l.starts_with("ticketpulse_tickets_created{"))
+        .filter_map(|l| l.split("channel=\"").nth(1).and_then(|rest| rest.split('"').next()))
+        .collect();
+    for channel in channels {
+        for step in -20..=20 {
+            writeln!(out, r#"channel:ticketpulse_tickets_created:rate5m{{job="ticketpulse",channel="{channel}"}} 1 {}"#, at + step * 30).unwrap();
+        }
+    }
     for line in exposition.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         let (series, value) = line.rsplit_once(' ').unwrap();
         let target = format!(r#"job="ticketpulse",instance="{instance}""#);
