@@ -84,8 +84,25 @@ interval = "200ms"
     path
 }
 
-fn spawn_service(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(config).env("RUST_LOG", "warn").spawn().unwrap()
+/// A `ticketpulse run` killed (SIGKILL) when dropped, so a failing test leaves no service behind.
+struct Service(Child);
+
+impl Service {
+    fn kill(&mut self) {
+        self.0.kill().unwrap(); // SIGKILL
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_service(config: &Path) -> Service {
+    Service(Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(config).env("RUST_LOG", "warn").spawn().unwrap())
 }
 
 fn stream_time(text: &str, topic: &str, partition: i32) -> Option<f64> {
@@ -120,8 +137,7 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
         let last = scrape(addr).unwrap_or_default();
         let at_kill = stream_time(&last, topic, 0);
         restored += counter(&last, "ticketpulse_snapshots_restored_total");
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.kill();
         let mid_stream = at_kill.is_some_and(|t| t < tick as f64 / 1000.0);
         progress = at_kill.unwrap_or(progress);
         killed_mid_stream += usize::from(mid_stream);
@@ -132,8 +148,7 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
 
     let mut child = spawn_service(&config);
     let text = wait_for(addr, Duration::from_secs(120), |t| stream_time(t, topic, 0) == Some(tick as f64 / 1000.0));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert_eq!(counter(&text, "ticketpulse_snapshots_restored_total"), 1.0);
     common::assert_same_kpis(&text, &expected);
     assert!(kpis(&expected).len() > 300);

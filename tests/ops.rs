@@ -434,7 +434,8 @@ fn a_week_ago(exposition: &str, instance: SocketAddr) -> String {
         .collect();
     for channel in channels {
         for step in -20..=20 {
-            writeln!(out, r#"channel:ticketpulse_tickets_created:rate5m{{job="ticketpulse",channel="{channel}"}} 1 {}"#, at + step * 30).unwrap();
+            writeln!(out, r#"channel:ticketpulse_tickets_created:rate5m{{job="ticketpulse",channel="{channel}"}} 1 {}"#, at + step * 30)
+                .unwrap();
         }
     }
     for line in exposition.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
