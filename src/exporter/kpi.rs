@@ -8,13 +8,13 @@ use std::sync::LazyLock;
 
 use crate::agent::{AgentSlice, AgentTally};
 use crate::engine::View;
-use crate::kpi::{count, KpiSlice, KpiTotals, Read, TotalRead, TOTALS};
+use crate::kpi::{count, KpiSlice, KpiTotals, Read, TotalRead};
 use crate::topic::{chosen_topics, TopicSlice};
 
 use super::encoding::{push_count_sum, push_gauge, push_histogram, push_summary, seconds, windowed, Families, Kind, LabelSet, Labels};
 use super::labels::{DimLabels, ExportRules};
 
-pub use crate::kpi::KPIS;
+pub use crate::kpi::{KPIS, TOTALS};
 
 /// The windowed KPIs of [`KPIS`] (from the View's merged `windows`, labelled and sorted once
 /// in `rows`) and the current ticket gauges.
