@@ -11,6 +11,7 @@
 
 mod catalogue;
 mod declare;
+pub mod staffing;
 
 pub use catalogue::{KpiSlice, Sample, KPIS, LAYOUT};
 pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read};
