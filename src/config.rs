@@ -481,6 +481,8 @@ pub struct KpisConfig {
     pub cost: CostConfig,
     /// Customer sentiment carried by `message` events.
     pub sentiment: SentimentConfig,
+    /// Staffing now: agents needed and available per queue (Erlang C / Erlang A); off by default.
+    pub staffing: StaffingConfig,
 }
 
 /// CSAT and CES scales.
@@ -621,6 +623,43 @@ pub struct SentimentConfig {
 impl Default for SentimentConfig {
     fn default() -> Self {
         Self { negative_below: -0.3 }
+    }
+}
+
+/// Staffing now (`ticketpulse_staffing_*`): agents each queue needs for its objective and
+/// the agents it has, from what each window measured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffingConfig {
+    /// Export the staffing families and keep the distinct active agents per queue they need.
+    pub enabled: bool,
+    /// Real-time queues: the share of contacts to answer within the channel's
+    /// `kpis.realtime.service_level_thresholds`, in (0, 1).
+    pub service_level: f64,
+    /// Real-time queues: the largest share of time agents may be busy, in (0, 1]; the
+    /// required agents are at least the load divided by it.
+    pub max_occupancy: f64,
+    /// Asynchronous queues (channels not in `kpis.realtime`): the share of time agents spend
+    /// handling tickets, in (0, 1]; workload and backlog agents are divided by it.
+    pub target_occupancy: f64,
+    /// Asynchronous queues: the time in which the open tickets should be cleared.
+    #[serde(with = "humantime_serde")]
+    pub backlog_horizon: Duration,
+    /// Distinct active agents kept per queue and window slice; later new agents in a full
+    /// slice are not counted, so a flood of random agent ids cannot grow memory.
+    pub max_agents_per_slice: usize,
+}
+
+impl Default for StaffingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            service_level: 0.8,
+            max_occupancy: 0.85,
+            target_occupancy: 0.85,
+            backlog_horizon: Duration::from_secs(8 * 3600),
+            max_agents_per_slice: 1000,
+        }
     }
 }
 
@@ -1269,6 +1308,21 @@ impl Config {
         if !(-1.0..=1.0).contains(&k.sentiment.negative_below) {
             return Err(bad("kpis.sentiment.negative_below", "must be between -1 and 1"));
         }
+        let st = &k.staffing;
+        if !(st.service_level > 0.0 && st.service_level < 1.0) {
+            return Err(bad("kpis.staffing.service_level", "must be between 0 and 1, both excluded"));
+        }
+        for (field, value) in [("kpis.staffing.max_occupancy", st.max_occupancy), ("kpis.staffing.target_occupancy", st.target_occupancy)] {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(bad(field, "must be above 0 and at most 1"));
+            }
+        }
+        if st.backlog_horizon.is_zero() {
+            return Err(bad("kpis.staffing.backlog_horizon", "must be positive"));
+        }
+        if st.max_agents_per_slice == 0 {
+            return Err(bad("kpis.staffing.max_agents_per_slice", "must be positive"));
+        }
         Ok(())
     }
 }
@@ -1466,6 +1520,11 @@ mod tests {
             ("[kpis.agents]\nallow = [\"a-1\", \"other\"]\n", "kpis.agents.allow[1]"),
             ("[kpis.cost]\nper_hour = -5.0\n", "kpis.cost.per_hour"),
             ("[kpis.sentiment]\nnegative_below = -2.0\n", "kpis.sentiment.negative_below"),
+            ("[kpis.staffing]\nservice_level = 1.0\n", "kpis.staffing.service_level"),
+            ("[kpis.staffing]\nmax_occupancy = 0.0\n", "kpis.staffing.max_occupancy"),
+            ("[kpis.staffing]\ntarget_occupancy = 1.5\n", "kpis.staffing.target_occupancy"),
+            ("[kpis.staffing]\nbacklog_horizon = \"0s\"\n", "kpis.staffing.backlog_horizon"),
+            ("[kpis.staffing]\nmax_agents_per_slice = 0\n", "kpis.staffing.max_agents_per_slice"),
             ("[ui]\nticket_url = \"javascript:alert({ticket_id})\"\n", "ui.ticket_url"),
             ("[ui]\nticket_url = \"https://desk.example.com/tickets/\"\n", "ui.ticket_url"),
         ];

@@ -253,6 +253,7 @@ impl Ticket {
                     out.samples.push(Sample::Abandoned {
                         short: wait.is_some_and(|w| w < rules.kpi.short_abandon_ms),
                         wait_bucket: wait.map(|w| rules.kpi.wait_bucket(w)),
+                        wait: wait.map_or(0.0, seconds),
                         realtime: rules.kpi.realtime_threshold(self.dims.channel).is_some(),
                     });
                 }
@@ -445,9 +446,9 @@ mod tests {
     fn abandonment_short_long_and_after_reply() {
         let (_, short) = run(&[(0, created(Requester::Customer)), (9, EventBody::ContactAbandoned)]);
         // Wait buckets 0s-10s, 10s-30s, ...: 9 s is bucket 0, 10 s too (bounds are inclusive).
-        assert_eq!(short[1], Sample::Abandoned { short: true, wait_bucket: Some(0), realtime: true });
+        assert_eq!(short[1], Sample::Abandoned { short: true, wait_bucket: Some(0), wait: 9.0, realtime: true });
         let (_, long) = run(&[(0, created(Requester::Customer)), (10, EventBody::ContactAbandoned), (20, EventBody::ContactAbandoned)]);
-        assert_eq!(long[1..], [Sample::Abandoned { short: false, wait_bucket: Some(0), realtime: true }]);
+        assert_eq!(long[1..], [Sample::Abandoned { short: false, wait_bucket: Some(0), wait: 10.0, realtime: true }]);
         let (_, answered) = run(&[(0, created(Requester::Customer)), (5, msg(Author::Agent, true)), (60, EventBody::ContactAbandoned)]);
         assert!(!answered.iter().any(|s| matches!(s, Sample::Abandoned { .. })));
     }

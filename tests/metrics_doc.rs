@@ -52,6 +52,7 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     let mut config = Config::default();
     config.kpis.agents.enabled = true;
     config.kpis.cost.per_hour = Some(1400.0);
+    config.kpis.staffing.enabled = true;
     // Without the policy of low priority, low-priority tickets have no SLA (unmatched).
     config.sla.policies.retain(|p| p.name != "low");
     let options = GeneratorOptions { seed: 7, tickets_per_hour: 30.0, start: 1_767_571_200_000 };
@@ -77,10 +78,10 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     let never_emitted: Vec<_> = documented.difference(&emitted).collect();
     assert_eq!((undocumented, never_emitted), (vec![], vec![]), "emitted but not in docs/metrics.md, and the reverse");
     // 34 windowed KPIs (every one of the table), 4 current, 1 by topic, 6 per agent, 2 cost,
-    // 11 SLA, 19 self-metrics.
+    // 9 staffing, 11 SLA, 19 self-metrics.
     assert_eq!(kpi::KPIS.len(), 34);
     assert!(kpi::KPIS.iter().all(|k| emitted.contains(k.name)));
-    assert_eq!(emitted.len(), 77);
+    assert_eq!(emitted.len(), 86);
 }
 
 /// Needs every escape of the text format in a label value: a quote, a backslash, a newline.

@@ -95,8 +95,9 @@ kpis! {
         "Reopens divided by solves, in the window." = |s| ratio(s.reopened, s.full_resolution.count());
 
     /// Customer left before any public agent reply; `short` when sooner than the threshold;
-    /// the wait bucket when the creation is known; `realtime` on a real-time channel.
-    sample Abandoned { short: bool, wait_bucket: Option<u8>, realtime: bool };
+    /// the wait bucket and `wait` (seconds) when the creation is known (else 0); `realtime` on
+    /// a real-time channel.
+    sample Abandoned { short: bool, wait_bucket: Option<u8>, wait: f64, realtime: bool };
     field abandoned: u64;
     field short_abandoned: u64;
     /// Every abandon (short ones too) by wait bucket; empty until the first.
@@ -106,7 +107,10 @@ kpis! {
             slice.short_abandoned += 1;
         } else {
             slice.abandoned += 1;
-            slice.realtime_abandoned += u64::from(realtime);
+            if realtime {
+                slice.realtime_abandoned += 1;
+                slice.realtime_abandoned_wait_sum += wait;
+            }
         }
         if let Some(b) = wait_bucket {
             let b = usize::from(b);
@@ -136,11 +140,12 @@ kpis! {
     /// within the channel's service-level threshold.
     sample Answered { wait: f64, within: bool };
     /// Real-time contacts answered, answered within the threshold, their total wait, and
-    /// abandoned (short abandons excluded; counted by `Abandoned`).
+    /// abandoned with their total wait (short abandons excluded; counted by `Abandoned`).
     field realtime_answered: u64;
     field realtime_within: u64;
     field realtime_wait_sum: f64;
     field realtime_abandoned: u64;
+    field realtime_abandoned_wait_sum: f64;
     add(slice) {
         slice.realtime_answered += 1;
         slice.realtime_within += u64::from(within);

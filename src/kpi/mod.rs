@@ -9,9 +9,12 @@
 //! windows. The engine keeps, reads, captures and merges them all from one list
 //! (`engine/families.rs`).
 
+mod active;
 mod catalogue;
 mod declare;
 pub mod staffing;
+
+pub use active::ActiveAgents;
 
 pub use catalogue::{KpiSlice, Sample, KPIS, LAYOUT};
 pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read};
@@ -276,12 +279,14 @@ mod tests {
     #[test]
     fn abandons_by_wait_merge_across_slices_of_different_lengths() {
         let mut a = KpiSlice::default();
-        a.add(Sample::Abandoned { short: false, wait_bucket: Some(3), realtime: true });
+        a.add(Sample::Abandoned { short: false, wait_bucket: Some(3), wait: 100.0, realtime: true });
         let mut b = KpiSlice::default();
-        b.add(Sample::Abandoned { short: true, wait_bucket: Some(0), realtime: true });
+        b.add(Sample::Abandoned { short: true, wait_bucket: Some(0), wait: 5.0, realtime: true });
         b.merge(&a);
         assert_eq!(b.abandoned_by_wait, [1, 0, 0, 1]);
         // Short abandons stay out of the service-level denominator.
         assert_eq!((b.abandoned, b.short_abandoned, b.realtime_abandoned), (1, 1, 1));
+        // And out of the patience estimate's total wait: only the long abandon's 100 s.
+        assert_eq!(b.realtime_abandoned_wait_sum, 100.0);
     }
 }

@@ -26,7 +26,7 @@ use crate::window::WindowSpec;
 /// The KPI slice is the exception: its layout follows its declarations and is checked on its own
 /// ([`SnapshotError::Layout`]). `tests/snapshots.rs` reads a stored snapshot
 /// (`tests/data/snapshot.bin`) and fails when the layout changed without a bump.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -136,7 +136,8 @@ struct StoredShape {
 /// counts by class (abandons short or by wait, real-time answers within threshold, good
 /// ratings, negative sentiment) and topics and agents under the labels recorded. Settings only
 /// read at scrape time are not among them (`sla.at_risk_horizons`, `kpis.backlog`,
-/// `kpis.topics.top`, `kpis.agents.top`, `kpis.cost`), nor input checks (survey scales).
+/// `kpis.topics.top`, `kpis.agents.top`, `kpis.cost`, `kpis.staffing` but for its two
+/// recording settings), nor input checks (survey scales).
 fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
     let (sla, k) = (&config.sla, &config.kpis);
     let fingerprint = |value: &dyn std::fmt::Debug| xxh3_64(format!("{value:?}").as_bytes());
@@ -155,6 +156,8 @@ fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
         ("kpis.agents.enabled", fingerprint(&k.agents.enabled)),
         ("kpis.agents.allow", fingerprint(&k.agents.allow)),
         ("kpis.agents.max_tracked_per_slice", fingerprint(&k.agents.max_tracked_per_slice)),
+        ("kpis.staffing.enabled", fingerprint(&k.staffing.enabled)),
+        ("kpis.staffing.max_agents_per_slice", fingerprint(&k.staffing.max_agents_per_slice)),
     ]
 }
 
