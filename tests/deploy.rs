@@ -16,6 +16,9 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const RUNBOOK_BASE: &str = "https://github.com/ticketpulse/ticketpulse/blob/main/docs/runbook.md";
 const TICKETS_BASE: &str = "http://{{ $labels.instance }}/tickets";
 
+/// The promtool unit tests of the shipped rules, in deploy/prometheus/tests.
+const TEST_FILES: [&str; 2] = ["ticketpulse-alerts-test.yml", "ticketpulse-staffing-test.yml"];
+
 fn deploy(path: &str) -> PathBuf {
     Path::new(ROOT).join("deploy").join(path)
 }
@@ -50,8 +53,10 @@ fn promtool_checks_the_rules_and_passes_their_unit_tests() {
     let recording = deploy("prometheus/rules/ticketpulse-recording.yml");
     let out = run("promtool", &["check", "rules", alerts.to_str().unwrap(), recording.to_str().unwrap()]);
     assert_eq!(out.matches("SUCCESS").count(), 2, "{out}");
-    let out = run("promtool", &["test", "rules", deploy("prometheus/tests/ticketpulse-alerts-test.yml").to_str().unwrap()]);
-    assert!(out.contains("SUCCESS"), "{out}");
+    for tests in TEST_FILES {
+        let out = run("promtool", &["test", "rules", deploy("prometheus/tests").join(tests).to_str().unwrap()]);
+        assert!(out.contains("SUCCESS"), "{tests}: {out}");
+    }
 
     // Group names are unique across both files: the chart puts them in one spec.
     let groups = shipped_groups();
@@ -62,10 +67,10 @@ fn promtool_checks_the_rules_and_passes_their_unit_tests() {
     assert_eq!(names.len(), count, "duplicate group names: {names:?}");
 
     // Every alert has a unit test that fires it, and every label and annotation it must carry.
-    let tests = std::fs::read_to_string(deploy("prometheus/tests/ticketpulse-alerts-test.yml")).unwrap();
+    let tests: String = TEST_FILES.iter().map(|f| std::fs::read_to_string(deploy("prometheus/tests").join(f)).unwrap()).collect();
     let runbook = std::fs::read_to_string(Path::new(ROOT).join("docs/runbook.md")).unwrap();
     let alert_rules: Vec<&Yaml> = rules(&groups).filter(|r| r["alert"].is_string()).collect();
-    assert_eq!(alert_rules.len(), 15);
+    assert_eq!(alert_rules.len(), 16);
     for rule in alert_rules {
         let name = rule["alert"].as_str().unwrap();
         assert!(tests.contains(&format!("alertname: {name}\n        exp_alerts:\n          - exp_labels")), "{name} never fires in a test");
@@ -109,7 +114,7 @@ fn amtool_accepts_the_alertmanager_config_and_routes_by_team_and_severity() {
     let config = config.to_str().unwrap();
     let out = run("amtool", &["check-config", config]);
     // One inhibition: the fast burn over the slow one. At-risk warnings are never inhibited.
-    assert!(out.contains("SUCCESS") && out.contains("1 inhibit rules") && out.contains("4 receivers"), "{out}");
+    assert!(out.contains("SUCCESS") && out.contains("1 inhibit rules") && out.contains("5 receivers"), "{out}");
     let am = yaml(Path::new(config));
     assert_eq!(am["route"]["group_by"], yaml_serde::from_str::<Yaml>("[alertname, team, policy, target]").unwrap());
     for (labels, receiver) in [
@@ -119,6 +124,7 @@ fn amtool_accepts_the_alertmanager_config_and_routes_by_team_and_severity() {
         (&["alertname=TicketpulseSlaAtRisk", "team=billing", "severity=warning"], "support-chat"),
         (&["alertname=TicketpulseRuleEvaluationFailures", "team=platform", "severity=page"], "platform-pager"),
         (&["alertname=TicketpulseNoEvents", "team=platform", "severity=warning"], "platform-chat"),
+        (&["alertname=TicketpulseStaffingShort", "team=support", "severity=warning", "notify=team-lead"], "support-lead"),
     ] {
         let mut args = vec!["config", "routes", "test", "--config.file", config];
         args.extend(labels);
