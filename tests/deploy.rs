@@ -213,7 +213,7 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
     assert_eq!(variables, ["datasource", "window", "channel", "priority", "team"]);
     let panels = dashboard["panels"].as_array().unwrap();
     let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
-    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Quality", "Teams", "Agents", "Service"]);
+    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Quality", "Teams", "Agents", "Service", "Staffing now"]);
     let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
     ids.dedup();
     assert_eq!(ids.len(), panels.len(), "panel ids are unique");
@@ -262,6 +262,14 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
         "ticketpulse_sla_unmatched_open_tickets",
         "ticketpulse_abandoned_contacts_by_wait",
         "ticketpulse_sla_target_seconds",
+        "ticketpulse_staffing_required_agents",
+        "ticketpulse_staffing_available_agents",
+        "ticketpulse_staffing_expected_service_level_ratio",
+        "ticketpulse_staffing_expected_abandon_ratio",
+        "ticketpulse_staffing_expected_wait_seconds",
+        "ticketpulse_staffing_workload_agents",
+        "ticketpulse_staffing_backlog_clear_agents",
+        "ticketpulse_staffing_backlog_clear_time_seconds",
     ] {
         assert!(all.contains(family), "{family} is not on the dashboard");
     }
