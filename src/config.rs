@@ -493,11 +493,18 @@ pub struct SurveysConfig {
     pub csat: ScaleConfig,
     /// CES: default 1–7, "easy" from 5.
     pub ces: ScaleConfig,
+    /// ESAT (employee satisfaction, per team through the ticket's team): default 1–5, "good"
+    /// from 4, the bounds of CSAT.
+    pub esat: ScaleConfig,
 }
 
 impl Default for SurveysConfig {
     fn default() -> Self {
-        Self { csat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 }, ces: ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 } }
+        Self {
+            csat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 },
+            ces: ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 },
+            esat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 },
+        }
     }
 }
 
@@ -1121,6 +1128,7 @@ impl Config {
             max_future_skew: crate::base::millis(self.time.max_future_skew),
             csat_range: (surveys.csat.min, surveys.csat.max),
             ces_range: (surveys.ces.min, surveys.ces.max),
+            esat_range: (surveys.esat.min, surveys.esat.max),
         }
     }
 
@@ -1261,7 +1269,7 @@ impl Config {
 
     fn validate_kpis(&self) -> Result<(), ConfigError> {
         let k = &self.kpis;
-        for (name, scale) in [("csat", &k.surveys.csat), ("ces", &k.surveys.ces)] {
+        for (name, scale) in [("csat", &k.surveys.csat), ("ces", &k.surveys.ces), ("esat", &k.surveys.esat)] {
             let ok = [scale.min, scale.max, scale.good_from].iter().all(|v| v.is_finite())
                 && scale.min < scale.max
                 && (scale.min..=scale.max).contains(&scale.good_from);
@@ -1508,6 +1516,7 @@ mod tests {
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
             ("[abandonment]\nwait_buckets = [\"30s\", \"10s\"]\n", "abandonment.wait_buckets[1]"),
             ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat"),
+            ("[kpis.surveys.esat]\nmin = 1.0\nmax = 5.0\ngood_from = 6.0\n", "kpis.surveys.esat"),
             ("[kpis.realtime]\nchannels = [\"chat\", \"fax\"]\n", "kpis.realtime.channels[1]"),
             ("[kpis.realtime]\nchannels = [\"chat\", \"web\"]\n", "kpis.realtime.service_level_thresholds"),
             (

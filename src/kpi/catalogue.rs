@@ -167,7 +167,7 @@ kpis! {
     /// A survey answer with its rating class (see [`super::KpiRules::rating`]).
     sample Survey { survey: Survey, score: f64, rating: u8 };
     /// Per [`Survey`] in declaration order.
-    field surveys: [SurveyTally; 3];
+    field surveys: [SurveyTally; 4];
     add(slice) {
         let t = &mut slice.surveys[survey.index()];
         t.responses += 1;
@@ -175,7 +175,7 @@ kpis! {
         t.ratings[usize::from(rating)] += 1;
     }
     family "ticketpulse_survey_responses" Split["survey", "rating"] Sum:
-        "Survey responses by survey (csat, ces, nps) and rating class, at the response time, in the window." = |s, _, emit| {
+        "Survey responses by survey (csat, ces, nps, esat) and rating class, at the response time, in the window." = |s, _, emit| {
             for survey in Survey::ALL {
                 let t = tally(s, *survey);
                 if t.responses > 0 {
@@ -197,6 +197,8 @@ kpis! {
         |s| ratio(tally(s, Survey::Csat).ratings[0], tally(s, Survey::Csat).responses);
     family "ticketpulse_ces_easy_ratio" Gauge Never: "Easy CES responses divided by CES responses, in the window." =
         |s| ratio(tally(s, Survey::Ces).ratings[0], tally(s, Survey::Ces).responses);
+    family "ticketpulse_esat_ratio" Gauge Never: "Good ESAT (employee satisfaction) responses divided by ESAT responses, in the window." =
+        |s| ratio(tally(s, Survey::Esat).ratings[0], tally(s, Survey::Esat).responses);
     family "ticketpulse_nps_score" Gauge Never:
         "Net Promoter Score: percent promoters (9-10) minus percent detractors (0-6), -100 to 100, in the window." = |s| {
             let t = tally(s, Survey::Nps);

@@ -103,8 +103,9 @@ pub struct Expected {
 
 /// Largest number of states of the birth-death chain considered; beyond it, `None`.
 const MAX_STATES: usize = 200_000;
-/// Largest `states x Poisson terms` of the service-level sum; beyond it, `None`.
-const MAX_WORK: f64 = 50e6;
+/// Largest `states x Poisson terms` of the service-level sum, a few milliseconds of a scrape;
+/// beyond it, `None`.
+const MAX_WORK: f64 = 5e6;
 
 /// Erlang A (M/M/n+M): Poisson arrivals at `lambda` per second, exponential handle times of
 /// mean `aht` seconds, exponential patience at rate `theta` per second (0: nobody abandons,

@@ -150,6 +150,7 @@ fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
         ("kpis.realtime", fingerprint(&k.realtime)),
         ("kpis.surveys.csat.good_from", fingerprint(&k.surveys.csat.good_from)),
         ("kpis.surveys.ces.good_from", fingerprint(&k.surveys.ces.good_from)),
+        ("kpis.surveys.esat.good_from", fingerprint(&k.surveys.esat.good_from)),
         ("kpis.sentiment.negative_below", fingerprint(&k.sentiment.negative_below)),
         ("kpis.topics.allow", fingerprint(&k.topics.allow)),
         ("kpis.topics.max_tracked_per_slice", fingerprint(&k.topics.max_tracked_per_slice)),
