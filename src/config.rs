@@ -492,6 +492,8 @@ pub struct KpisConfig {
     pub sentiment: SentimentConfig,
     /// Bucket bounds of the cumulative histograms (`*_cumulative_seconds`).
     pub histograms: HistogramsConfig,
+    /// Staffing now: agents needed and available per queue (Erlang C / Erlang A); off by default.
+    pub staffing: StaffingConfig,
 }
 
 /// The `le` bounds of the cumulative histograms: every SLA target of the family's kind is
@@ -513,11 +515,18 @@ pub struct SurveysConfig {
     pub csat: ScaleConfig,
     /// CES: default 1–7, "easy" from 5.
     pub ces: ScaleConfig,
+    /// ESAT (employee satisfaction, per team through the ticket's team): default 1–5, "good"
+    /// from 4, the bounds of CSAT.
+    pub esat: ScaleConfig,
 }
 
 impl Default for SurveysConfig {
     fn default() -> Self {
-        Self { csat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 }, ces: ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 } }
+        Self {
+            csat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 },
+            ces: ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 },
+            esat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 },
+        }
     }
 }
 
@@ -643,6 +652,43 @@ pub struct SentimentConfig {
 impl Default for SentimentConfig {
     fn default() -> Self {
         Self { negative_below: -0.3 }
+    }
+}
+
+/// Staffing now (`ticketpulse_staffing_*`): agents each queue needs for its objective and
+/// the agents it has, from what each window measured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffingConfig {
+    /// Export the staffing families and keep the distinct active agents per queue they need.
+    pub enabled: bool,
+    /// Real-time queues: the share of contacts to answer within the channel's
+    /// `kpis.realtime.service_level_thresholds`, in (0, 1).
+    pub service_level: f64,
+    /// Real-time queues: the largest share of time agents may be busy, in (0, 1]; the
+    /// required agents are at least the load divided by it.
+    pub max_occupancy: f64,
+    /// Asynchronous queues (channels not in `kpis.realtime`): the share of time agents spend
+    /// handling tickets, in (0, 1]; workload and backlog agents are divided by it.
+    pub target_occupancy: f64,
+    /// Asynchronous queues: the time in which the open tickets should be cleared.
+    #[serde(with = "humantime_serde")]
+    pub backlog_horizon: Duration,
+    /// Distinct active agents kept per queue and window slice; later new agents in a full
+    /// slice are not counted, so a flood of random agent ids cannot grow memory.
+    pub max_agents_per_slice: usize,
+}
+
+impl Default for StaffingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            service_level: 0.8,
+            max_occupancy: 0.85,
+            target_occupancy: 0.85,
+            backlog_horizon: Duration::from_secs(8 * 3600),
+            max_agents_per_slice: 1000,
+        }
     }
 }
 
@@ -1104,6 +1150,7 @@ impl Config {
             max_future_skew: crate::base::millis(self.time.max_future_skew),
             csat_range: (surveys.csat.min, surveys.csat.max),
             ces_range: (surveys.ces.min, surveys.ces.max),
+            esat_range: (surveys.esat.min, surveys.esat.max),
         }
     }
 
@@ -1244,7 +1291,7 @@ impl Config {
 
     fn validate_kpis(&self) -> Result<(), ConfigError> {
         let k = &self.kpis;
-        for (name, scale) in [("csat", &k.surveys.csat), ("ces", &k.surveys.ces)] {
+        for (name, scale) in [("csat", &k.surveys.csat), ("ces", &k.surveys.ces), ("esat", &k.surveys.esat)] {
             let ok = [scale.min, scale.max, scale.good_from].iter().all(|v| v.is_finite())
                 && scale.min < scale.max
                 && (scale.min..=scale.max).contains(&scale.good_from);
@@ -1299,6 +1346,21 @@ impl Config {
             if let Some(i) = buckets.iter().position(|b| !b.is_finite() || *b <= 0.0) {
                 return Err(bad(format!("kpis.histograms.buckets[{i}]"), "must be a positive, finite number of seconds"));
             }
+        }
+        let st = &k.staffing;
+        if !(st.service_level > 0.0 && st.service_level < 1.0) {
+            return Err(bad("kpis.staffing.service_level", "must be between 0 and 1, both excluded"));
+        }
+        for (field, value) in [("kpis.staffing.max_occupancy", st.max_occupancy), ("kpis.staffing.target_occupancy", st.target_occupancy)] {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(bad(field, "must be above 0 and at most 1"));
+            }
+        }
+        if st.backlog_horizon.is_zero() {
+            return Err(bad("kpis.staffing.backlog_horizon", "must be positive"));
+        }
+        if st.max_agents_per_slice == 0 {
+            return Err(bad("kpis.staffing.max_agents_per_slice", "must be positive"));
         }
         Ok(())
     }
@@ -1508,6 +1570,7 @@ mod tests {
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
             ("[abandonment]\nwait_buckets = [\"30s\", \"10s\"]\n", "abandonment.wait_buckets[1]"),
             ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat"),
+            ("[kpis.surveys.esat]\nmin = 1.0\nmax = 5.0\ngood_from = 6.0\n", "kpis.surveys.esat"),
             ("[kpis.realtime]\nchannels = [\"chat\", \"fax\"]\n", "kpis.realtime.channels[1]"),
             ("[kpis.realtime]\nchannels = [\"chat\", \"web\"]\n", "kpis.realtime.service_level_thresholds"),
             (
@@ -1520,6 +1583,11 @@ mod tests {
             ("[kpis.agents]\nallow = [\"a-1\", \"other\"]\n", "kpis.agents.allow[1]"),
             ("[kpis.cost]\nper_hour = -5.0\n", "kpis.cost.per_hour"),
             ("[kpis.sentiment]\nnegative_below = -2.0\n", "kpis.sentiment.negative_below"),
+            ("[kpis.staffing]\nservice_level = 1.0\n", "kpis.staffing.service_level"),
+            ("[kpis.staffing]\nmax_occupancy = 0.0\n", "kpis.staffing.max_occupancy"),
+            ("[kpis.staffing]\ntarget_occupancy = 1.5\n", "kpis.staffing.target_occupancy"),
+            ("[kpis.staffing]\nbacklog_horizon = \"0s\"\n", "kpis.staffing.backlog_horizon"),
+            ("[kpis.staffing]\nmax_agents_per_slice = 0\n", "kpis.staffing.max_agents_per_slice"),
             ("[ui]\nticket_url = \"javascript:alert({ticket_id})\"\n", "ui.ticket_url"),
             ("[ui]\nticket_url = \"https://desk.example.com/tickets/\"\n", "ui.ticket_url"),
         ];

@@ -21,6 +21,18 @@ pub struct Dims {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DimKey(Dims);
 
+impl DimKey {
+    /// The key of the ticket's queue: channel and team, priority dropped (staffing is per queue).
+    pub fn queue(self) -> DimKey {
+        DimKey(Dims { priority: None, ..self.0 })
+    }
+
+    /// The channel id (the `other` id when channel is not a label).
+    pub fn channel(self) -> u16 {
+        self.0.channel
+    }
+}
+
 /// Maps label values to ids and back, and knows which dimensions are labels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {

@@ -172,7 +172,7 @@ string_enum!(
 );
 string_enum!(
     /// Survey kind.
-    Survey { Csat = "csat", Ces = "ces", Nps = "nps" }
+    Survey { Csat = "csat", Ces = "ces", Nps = "nps", Esat = "esat" }
 );
 
 impl Status {
@@ -219,6 +219,8 @@ pub struct ParseLimits {
     pub csat_range: (f64, f64),
     /// Valid CES scores, inclusive.
     pub ces_range: (f64, f64),
+    /// Valid ESAT (employee satisfaction) scores, inclusive.
+    pub esat_range: (f64, f64),
 }
 
 /// Net Promoter Score surveys are always answered on 0–10.
@@ -230,6 +232,7 @@ impl ParseLimits {
             Survey::Csat => self.csat_range,
             Survey::Ces => self.ces_range,
             Survey::Nps => NPS_RANGE,
+            Survey::Esat => self.esat_range,
         }
     }
 }
@@ -569,8 +572,13 @@ mod tests {
     use super::*;
     use crate::base::millis;
 
-    const LIMITS: ParseLimits =
-        ParseLimits { max_message_bytes: 512, max_future_skew: 300_000, csat_range: (1.0, 5.0), ces_range: (1.0, 7.0) };
+    const LIMITS: ParseLimits = ParseLimits {
+        max_message_bytes: 512,
+        max_future_skew: 300_000,
+        csat_range: (1.0, 5.0),
+        ces_range: (1.0, 7.0),
+        esat_range: (1.0, 5.0),
+    };
 
     fn ok(json: &str) -> Event {
         parse(json.as_bytes(), &LIMITS, None).expect("valid event")
@@ -612,10 +620,10 @@ mod tests {
         let survey = |kind: &str, score: &str| {
             format!(r#"{{"event_id":"e","ticket_id":"t","type":"survey_response","at":1,"survey":"{kind}","score":{score}}}"#)
         };
-        for (kind, score) in [("csat", "0"), ("csat", "5.5"), ("ces", "8"), ("nps", "-1"), ("nps", "11")] {
+        for (kind, score) in [("csat", "0"), ("csat", "5.5"), ("ces", "8"), ("nps", "-1"), ("nps", "11"), ("esat", "0"), ("esat", "6")] {
             assert_eq!(reason(&survey(kind, score)), InvalidReason::OutOfRange, "{kind} {score}");
         }
-        for (kind, score) in [("csat", "1"), ("csat", "5"), ("ces", "7"), ("nps", "0"), ("nps", "10")] {
+        for (kind, score) in [("csat", "1"), ("csat", "5"), ("ces", "7"), ("nps", "0"), ("nps", "10"), ("esat", "1"), ("esat", "5")] {
             assert_eq!(ok(&survey(kind, score)).body.event_type(), EventType::SurveyResponse, "{kind} {score}");
         }
         let err = parse(survey("csat", "6").as_bytes(), &LIMITS, None).unwrap_err();

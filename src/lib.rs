@@ -27,7 +27,7 @@
 //! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out |
 //! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
 //! | [`topic`] | tickets created by topic: the recorded label, bounded `topic` labels |
-//! | [`kpi`] | the KPI catalogue: each windowed KPI declared once (`kpi/catalogue.rs`: sample, slice fields, families, how they combine across instances), their classes (survey ratings, wait buckets); the window [`kpi::Family`] trait |
+//! | [`kpi`] | the KPI catalogue: each windowed KPI declared once (`kpi/catalogue.rs`: sample, slice fields, families, how they combine across instances), their classes (survey ratings, wait buckets); the window [`kpi::Family`] trait; the staffing models (`kpi/staffing.rs`: Erlang C, Erlang A) and active agents per queue |
 //! | [`window`] | event-time rolling windows of epoch-aligned slices, what merges (`Aggregate`); the quantile sketch (`window/distribution.rs`) |
 //! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
 //! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |

@@ -274,6 +274,7 @@ impl Ticket {
                     out.samples.push(Sample::Abandoned {
                         short: wait.is_some_and(|w| w < rules.kpi.short_abandon_ms),
                         wait_bucket: wait.map(|w| rules.kpi.wait_bucket(w)),
+                        wait: wait.map_or(0.0, seconds),
                         realtime: rules.kpi.realtime_threshold(self.dims.channel).is_some(),
                     });
                 }
@@ -488,9 +489,9 @@ mod tests {
     fn abandonment_short_long_and_after_reply() {
         let (_, short) = run(&[(0, created(Requester::Customer)), (9, EventBody::ContactAbandoned)]);
         // Wait buckets 0s-10s, 10s-30s, ...: 9 s is bucket 0, 10 s too (bounds are inclusive).
-        assert_eq!(short[1], Sample::Abandoned { short: true, wait_bucket: Some(0), realtime: true });
+        assert_eq!(short[1], Sample::Abandoned { short: true, wait_bucket: Some(0), wait: 9.0, realtime: true });
         let (_, long) = run(&[(0, created(Requester::Customer)), (10, EventBody::ContactAbandoned), (20, EventBody::ContactAbandoned)]);
-        assert_eq!(long[1..], [Sample::Abandoned { short: false, wait_bucket: Some(0), realtime: true }]);
+        assert_eq!(long[1..], [Sample::Abandoned { short: false, wait_bucket: Some(0), wait: 10.0, realtime: true }]);
         let (_, answered) = run(&[(0, created(Requester::Customer)), (5, msg(Author::Agent, true)), (60, EventBody::ContactAbandoned)]);
         assert!(!answered.iter().any(|s| matches!(s, Sample::Abandoned { .. })));
     }
@@ -500,7 +501,7 @@ mod tests {
         out.samples.iter().copied().filter(|s| !matches!(s, Sample::Message { .. })).collect()
     }
 
-    const ABANDONED_AT_40S: Sample = Sample::Abandoned { short: false, wait_bucket: Some(2), realtime: true };
+    const ABANDONED_AT_40S: Sample = Sample::Abandoned { short: false, wait_bucket: Some(2), wait: 40.0, realtime: true };
 
     /// The urgent policy: first response 30 min, next reply 1 h, resolution 8 h.
     const RESOLUTION: Millis = 28_800_000;
@@ -643,7 +644,7 @@ mod tests {
     fn an_abandon_applied_before_its_creation_still_ends_the_contact() {
         let (t, out) = run_effects(&[(40, EventBody::ContactAbandoned), (0, created(Requester::Customer))]);
         // The KPIs as before: no wait known, no channel yet.
-        assert_eq!(out.samples, [Sample::Abandoned { short: false, wait_bucket: None, realtime: false }, Sample::Created]);
+        assert_eq!(out.samples, [Sample::Abandoned { short: false, wait_bucket: None, wait: 0.0, realtime: false }, Sample::Created]);
         assert!(!t.is_open());
         assert_eq!(t.sla.next_deadline(), None);
     }

@@ -59,7 +59,10 @@ fn promtool_checks_the_rules_and_passes_their_unit_tests() {
     assert_eq!(out.matches("SUCCESS").count(), 2, "{out}");
     let files = rule_test_files();
     let names: Vec<&str> = files.iter().map(|f| f.file_name().unwrap().to_str().unwrap()).collect();
-    assert_eq!(names, ["ticketpulse-alerts-test.yml", "ticketpulse-fleet-long-test.yml", "ticketpulse-fleet-test.yml"]);
+    assert_eq!(
+        names,
+        ["ticketpulse-alerts-test.yml", "ticketpulse-fleet-long-test.yml", "ticketpulse-fleet-test.yml", "ticketpulse-staffing-test.yml"]
+    );
     for file in &files {
         let out = run("promtool", &["test", "rules", file.to_str().unwrap()]);
         assert!(out.contains("SUCCESS"), "{}: {out}", file.display());
@@ -74,10 +77,10 @@ fn promtool_checks_the_rules_and_passes_their_unit_tests() {
     assert_eq!(names.len(), count, "duplicate group names: {names:?}");
 
     // Every alert has a unit test that fires it, and every label and annotation it must carry.
-    let tests = std::fs::read_to_string(deploy("prometheus/tests/ticketpulse-alerts-test.yml")).unwrap();
+    let tests: String = rule_test_files().iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     let runbook = std::fs::read_to_string(Path::new(ROOT).join("docs/runbook.md")).unwrap();
     let alert_rules: Vec<&Yaml> = rules(&groups).filter(|r| r["alert"].is_string()).collect();
-    assert_eq!(alert_rules.len(), 15);
+    assert_eq!(alert_rules.len(), 16);
     for rule in alert_rules {
         let name = rule["alert"].as_str().unwrap();
         assert!(tests.contains(&format!("alertname: {name}\n        exp_alerts:\n          - exp_labels")), "{name} never fires in a test");
@@ -133,7 +136,7 @@ fn amtool_accepts_the_alertmanager_config_and_routes_by_team_and_severity() {
     let config = config.to_str().unwrap();
     let out = run("amtool", &["check-config", config]);
     // One inhibition: the fast burn over the slow one. At-risk warnings are never inhibited.
-    assert!(out.contains("SUCCESS") && out.contains("1 inhibit rules") && out.contains("4 receivers"), "{out}");
+    assert!(out.contains("SUCCESS") && out.contains("1 inhibit rules") && out.contains("5 receivers"), "{out}");
     let am = yaml(Path::new(config));
     assert_eq!(am["route"]["group_by"], yaml_serde::from_str::<Yaml>("[alertname, team, policy, target]").unwrap());
     for (labels, receiver) in [
@@ -143,6 +146,7 @@ fn amtool_accepts_the_alertmanager_config_and_routes_by_team_and_severity() {
         (&["alertname=TicketpulseSlaAtRisk", "team=billing", "severity=warning"], "support-chat"),
         (&["alertname=TicketpulseRuleEvaluationFailures", "team=platform", "severity=page"], "platform-pager"),
         (&["alertname=TicketpulseNoEvents", "team=platform", "severity=warning"], "platform-chat"),
+        (&["alertname=TicketpulseStaffingShort", "team=support", "severity=warning", "notify=team-lead"], "support-lead"),
     ] {
         let mut args = vec!["config", "routes", "test", "--config.file", config];
         args.extend(labels);
@@ -231,7 +235,10 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
     assert_eq!(variables, ["datasource", "window", "channel", "priority", "team"]);
     let panels = dashboard["panels"].as_array().unwrap();
     let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
-    assert_eq!(rows, ["Overview", "Response and resolution", "SLA", "Last 7 / 30 days", "Quality", "Teams", "Agents", "Service"]);
+    assert_eq!(
+        rows,
+        ["Overview", "Response and resolution", "SLA", "Last 7 / 30 days", "Quality", "Teams", "Agents", "Service", "Staffing now"]
+    );
     let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
     ids.dedup();
     assert_eq!(ids.len(), panels.len(), "panel ids are unique");
@@ -320,6 +327,14 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
         "ticketpulse_sla_unmatched_open_tickets",
         "ticketpulse_abandoned_contacts_by_wait",
         "ticketpulse_sla_target_seconds",
+        "ticketpulse_staffing_required_agents",
+        "ticketpulse_staffing_available_agents",
+        "ticketpulse_staffing_expected_service_level_ratio",
+        "ticketpulse_staffing_expected_abandon_ratio",
+        "ticketpulse_staffing_expected_wait_seconds",
+        "ticketpulse_staffing_workload_agents",
+        "ticketpulse_staffing_backlog_clear_agents",
+        "ticketpulse_staffing_backlog_clear_time_seconds",
     ] {
         assert!(all.contains(family), "{family} is not on the dashboard");
     }

@@ -13,8 +13,13 @@ use ticketpulse::event::{self, ParseLimits};
 use ticketpulse::intake::mapping::{Mapped, Unreadable};
 use ticketpulse::intake::{chatwoot, signature, zendesk};
 
-const LIMITS: ParseLimits =
-    ParseLimits { max_message_bytes: 65536, max_future_skew: 300_000, csat_range: (1.0, 5.0), ces_range: (1.0, 7.0) };
+const LIMITS: ParseLimits = ParseLimits {
+    max_message_bytes: 65536,
+    max_future_skew: 300_000,
+    csat_range: (1.0, 5.0),
+    ces_range: (1.0, 7.0),
+    esat_range: (1.0, 5.0),
+};
 
 /// A CSAT answer's time: the receipt time (Chatwoot sends none of its own).
 const NOW: i64 = 1_767_610_000_000;

@@ -52,10 +52,16 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     let mut config = Config::default();
     config.kpis.agents.enabled = true;
     config.kpis.cost.per_hour = Some(1400.0);
+    config.kpis.staffing.enabled = true;
     // Without the policy of low priority, low-priority tickets have no SLA (unmatched).
     config.sla.policies.retain(|p| p.name != "low");
     let options = GeneratorOptions { seed: 7, tickets_per_hour: 30.0, start: 1_767_571_200_000 };
-    let input: String = Generator::new(options).take(5_000).map(|g| g.payload + "\n").collect();
+    let generated: Vec<_> = Generator::new(options).take(5_000).collect();
+    let mut input: String = generated.iter().map(|g| g.payload.clone() + "\n").collect();
+    // The generator answers no ESAT survey: one, at the newest event time.
+    let last = generated.iter().map(|g| g.at).max().unwrap();
+    input += &format!(r#"{{"event_id":"esat-1","ticket_id":"esat","type":"survey_response","at":{last},"survey":"esat","score":4}}"#);
+    input += "\n";
     let mut emitted = BTreeSet::new();
     // As live some SLA targets still run (next deadline); flushed, old tickets are stale.
     for end in [End::AsLive, End::Flush(None)] {

@@ -13,7 +13,7 @@ use crate::agent::AgentSlice;
 use crate::base::Millis;
 use crate::config::Config;
 use crate::dimensions::DimKey;
-use crate::kpi::{Fact, Family, KpiSlice, SlaSlice};
+use crate::kpi::{ActiveAgents, Fact, Family, KpiSlice, SlaSlice};
 use crate::topic::TopicSlice;
 use crate::window::{Folds, Slices, WindowSpec, Windows};
 
@@ -103,4 +103,7 @@ families! {
     topic: TopicSlice,
     /// Per-agent facts (no dimensions either), recorded only when `kpis.agents` is enabled.
     agent: AgentSlice,
+    /// Distinct active agents by queue (channel and team), recorded only when `kpis.staffing`
+    /// is enabled.
+    active: ActiveAgents,
 }

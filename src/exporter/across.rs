@@ -42,6 +42,17 @@ const OTHERS: &[(&str, Across)] = &[
     ("ticketpulse_sla_met_total", Across::Sum),
     ("ticketpulse_sla_breached_total", Across::Sum),
     ("ticketpulse_sla_business_time_cumulative_seconds", Across::Sum),
+    // Staffing (exporter/staffing.rs): models of the whole queue's arrivals; an instance
+    // holding some partitions sees part of them, and agents work on every partition.
+    ("ticketpulse_staffing_required_agents", Across::Never),
+    ("ticketpulse_staffing_available_agents", Across::Never),
+    ("ticketpulse_staffing_expected_service_level_ratio", Across::Never),
+    ("ticketpulse_staffing_expected_abandon_ratio", Across::Never),
+    ("ticketpulse_staffing_expected_wait_seconds", Across::Never),
+    ("ticketpulse_staffing_patience_seconds", Across::Never),
+    ("ticketpulse_staffing_workload_agents", Across::Never),
+    ("ticketpulse_staffing_backlog_clear_agents", Across::Never),
+    ("ticketpulse_staffing_backlog_clear_time_seconds", Across::Never),
 ];
 
 /// How a family combines; `None` for one not declared (the self-metrics).
@@ -83,6 +94,7 @@ mod tests {
         let mut config = Config::default();
         config.kpis.agents.enabled = true;
         config.kpis.cost.per_hour = Some(1400.0);
+        config.kpis.staffing.enabled = true;
         let rules = ExportRules::new(&config);
         let (view, telemetry) = (View::default(), Telemetry::default());
         let mut own = encoding::Families::default();

@@ -16,6 +16,7 @@ use crate::sla::{PolicyId, SlaTarget};
 use crate::window::WindowSpec;
 
 use super::encoding::Labels;
+use super::staffing::StaffingRules;
 
 /// The exporter's share of the configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub struct ExportRules {
     pub cost_per_hour: Option<f64>,
     /// The `le` bounds of the cumulative histograms, as the totals were recorded with.
     pub totals: TotalRules,
+    /// `kpis.staffing`, when enabled.
+    pub staffing: Option<StaffingRules>,
 }
 
 impl ExportRules {
@@ -74,6 +77,22 @@ impl ExportRules {
             agents: AgentRules::new(&config.kpis.agents),
             cost_per_hour: config.kpis.cost.per_hour,
             totals: TotalRules::new(config),
+            staffing: config.kpis.staffing.enabled.then(|| {
+                let s = &config.kpis.staffing;
+                let catalog = Catalog::new(&config.dimensions);
+                let realtime = &config.kpis.realtime;
+                StaffingRules {
+                    service_level: s.service_level,
+                    max_occupancy: s.max_occupancy,
+                    target_occupancy: s.target_occupancy,
+                    backlog_horizon_seconds: s.backlog_horizon.as_secs_f64(),
+                    realtime: realtime
+                        .channels
+                        .iter()
+                        .map(|c| (catalog.channel(c), millis(realtime.service_level_thresholds[c])))
+                        .collect(),
+                }
+            }),
         }
     }
 
@@ -86,6 +105,11 @@ impl ExportRules {
             labels.entry(key).or_insert_with(|| self.catalog.labels(key));
         }
         DimLabels(labels)
+    }
+
+    /// The labels of a queue ([`DimKey::queue`]): its dimension labels but priority.
+    pub fn queue_labels(&self, key: DimKey) -> Vec<(&'static str, String)> {
+        self.catalog.labels(key).into_iter().filter(|(name, _)| *name != "priority").collect()
     }
 
     /// `window` and then the dimension labels.

@@ -12,6 +12,7 @@
 //! | [`labels`] | [`ExportRules`]: label values by id and read-time settings, resolved once |
 //! | [`kpi`] | the KPI families (the windowed ones declared in `src/kpi/catalogue.rs`, [`kpi::KPIS`]), topics, agents, cost |
 //! | [`sla`] | the SLA families |
+//! | [`staffing`] | staffing now: agents needed and available per queue (Erlang C / Erlang A), at scrape time |
 //! | [`self_metrics`] | ticketpulse's own families |
 //! | [`across`] | how each family's series combine across instances (sum, max, min, never) |
 //! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder) |
@@ -25,6 +26,7 @@ pub mod labels;
 pub mod self_metrics;
 pub mod server;
 pub mod sla;
+pub mod staffing;
 
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +51,7 @@ fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLab
     kpi::render_topics(&mut out, view, rules);
     kpi::render_agents(&mut out, view, rules);
     kpi::render_cost(&mut out, view, rules);
+    staffing::render_staffing(&mut out, view, rules);
     sla::render_sla(&mut out, view, rules, dims);
     self_metrics::render_self(&mut out, view, telemetry);
     out

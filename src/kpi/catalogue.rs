@@ -101,8 +101,9 @@ kpis! {
         "Reopens divided by solves, in the window." = |s| ratio(s.reopened, s.full_resolution.count());
 
     /// Customer left before any public agent reply; `short` when sooner than the threshold;
-    /// the wait bucket when the creation is known; `realtime` on a real-time channel.
-    sample Abandoned { short: bool, wait_bucket: Option<u8>, realtime: bool };
+    /// the wait bucket and `wait` (seconds) when the creation is known (else 0); `realtime` on
+    /// a real-time channel.
+    sample Abandoned { short: bool, wait_bucket: Option<u8>, wait: f64, realtime: bool };
     field abandoned: u64;
     field short_abandoned: u64;
     /// Every abandon (short ones too) by wait bucket; empty until the first.
@@ -112,7 +113,10 @@ kpis! {
             slice.short_abandoned += 1;
         } else {
             slice.abandoned += 1;
-            slice.realtime_abandoned += u64::from(realtime);
+            if realtime {
+                slice.realtime_abandoned += 1;
+                slice.realtime_abandoned_wait_sum += wait;
+            }
         }
         if let Some(b) = wait_bucket {
             let b = usize::from(b);
@@ -142,11 +146,12 @@ kpis! {
     /// within the channel's service-level threshold.
     sample Answered { wait: f64, within: bool };
     /// Real-time contacts answered, answered within the threshold, their total wait, and
-    /// abandoned (short abandons excluded; counted by `Abandoned`).
+    /// abandoned with their total wait (short abandons excluded; counted by `Abandoned`).
     field realtime_answered: u64;
     field realtime_within: u64;
     field realtime_wait_sum: f64;
     field realtime_abandoned: u64;
+    field realtime_abandoned_wait_sum: f64;
     add(slice) {
         slice.realtime_answered += 1;
         slice.realtime_within += u64::from(within);
@@ -171,7 +176,7 @@ kpis! {
     /// A survey answer with its rating class (see [`super::KpiRules::rating`]).
     sample Survey { survey: Survey, score: f64, rating: u8 };
     /// Per [`Survey`] in declaration order.
-    field surveys: [SurveyTally; 3];
+    field surveys: [SurveyTally; 4];
     add(slice) {
         let t = &mut slice.surveys[survey.index()];
         t.responses += 1;
@@ -179,7 +184,7 @@ kpis! {
         t.ratings[usize::from(rating)] += 1;
     }
     family "ticketpulse_survey_responses" Split["survey", "rating"] Sum:
-        "Survey responses by survey (csat, ces, nps) and rating class, at the response time, in the window." = |s, _, emit| {
+        "Survey responses by survey (csat, ces, nps, esat) and rating class, at the response time, in the window." = |s, _, emit| {
             for survey in Survey::ALL {
                 let t = tally!(s, *survey);
                 if t.responses > 0 {
@@ -201,6 +206,8 @@ kpis! {
         |s| ratio(tally!(s, Survey::Csat).ratings[0], tally!(s, Survey::Csat).responses);
     family "ticketpulse_ces_easy_ratio" Gauge Never: "Easy CES responses divided by CES responses, in the window." =
         |s| ratio(tally!(s, Survey::Ces).ratings[0], tally!(s, Survey::Ces).responses);
+    family "ticketpulse_esat_ratio" Gauge Never: "Good ESAT (employee satisfaction) responses divided by ESAT responses, in the window." =
+        |s| ratio(tally!(s, Survey::Esat).ratings[0], tally!(s, Survey::Esat).responses);
     family "ticketpulse_nps_score" Gauge Never:
         "Net Promoter Score: percent promoters (9-10) minus percent detractors (0-6), -100 to 100, in the window." = |s| {
             let t = tally!(s, Survey::Nps);

@@ -9,9 +9,13 @@
 //! windows. The engine keeps, reads, captures and merges them all from one list
 //! (`engine/families.rs`).
 
+mod active;
 mod catalogue;
 mod declare;
+pub mod staffing;
 pub mod totals;
+
+pub use active::ActiveAgents;
 
 pub use catalogue::{KpiSlice, KpiTotalBounds, KpiTotals, Sample, KPIS, LAYOUT, TOTAL_DECLARATIONS};
 pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read, TotalDecl};
@@ -104,6 +108,7 @@ pub struct KpiRules {
     pub realtime: Vec<(u16, Millis)>,
     pub csat_good_from: f64,
     pub ces_easy_from: f64,
+    pub esat_good_from: f64,
     pub sentiment_negative_below: f64,
     /// `abandonment.ends_contact`: an abandon ends the contact (see `Ticket::apply`).
     pub abandon_ends_contact: bool,
@@ -119,6 +124,7 @@ impl KpiRules {
             realtime: k.realtime.channels.iter().map(|c| (catalog.channel(c), ms(k.realtime.service_level_thresholds[c]))).collect(),
             csat_good_from: k.surveys.csat.good_from,
             ces_easy_from: k.surveys.ces.good_from,
+            esat_good_from: k.surveys.esat.good_from,
             sentiment_negative_below: k.sentiment.negative_below,
             abandon_ends_contact: config.abandonment.ends_contact,
         }
@@ -139,6 +145,7 @@ impl KpiRules {
         match survey {
             Survey::Csat => u8::from(score < self.csat_good_from),
             Survey::Ces => u8::from(score < self.ces_easy_from),
+            Survey::Esat => u8::from(score < self.esat_good_from),
             Survey::Nps if score >= 9.0 => 0,
             Survey::Nps if score > 6.0 => 1,
             Survey::Nps => 2,
@@ -147,11 +154,11 @@ impl KpiRules {
 }
 
 impl Survey {
-    /// Rating classes, the `rating` label: good / bad (CSAT), easy / not easy (CES),
+    /// Rating classes, the `rating` label: good / bad (CSAT, ESAT), easy / not easy (CES),
     /// promoter / passive / detractor (NPS).
     pub fn ratings(self) -> &'static [&'static str] {
         match self {
-            Survey::Csat => &["good", "bad"],
+            Survey::Csat | Survey::Esat => &["good", "bad"],
             Survey::Ces => &["easy", "not_easy"],
             Survey::Nps => &["promoter", "passive", "detractor"],
         }
@@ -299,21 +306,44 @@ mod tests {
         };
         assert_eq!(ratings(Survey::Csat, &[1.0, 3.0, 3.5, 4.0, 5.0]), ["bad", "bad", "bad", "good", "good"]);
         assert_eq!(ratings(Survey::Ces, &[4.0, 5.0, 7.0]), ["not_easy", "easy", "easy"]);
+        // ESAT: CSAT's classes and default bounds, good from 4.
+        assert_eq!(ratings(Survey::Esat, &[1.0, 3.5, 4.0, 5.0]), ["bad", "bad", "good", "good"]);
         assert_eq!(
             ratings(Survey::Nps, &[0.0, 6.0, 6.5, 7.0, 8.0, 9.0, 10.0]),
             ["detractor", "detractor", "passive", "passive", "passive", "promoter", "promoter"]
         );
     }
 
+    /// ESAT 5, 4 and 2 with good from 4: 2 good of 3, ratio 2/3; mean (5 + 4 + 2) / 3 = 11/3.
+    #[test]
+    fn esat_ratio_and_mean_from_its_responses() {
+        let r = rules();
+        let mut s = KpiSlice::default();
+        for score in [5.0, 4.0, 2.0] {
+            s.add(Sample::Survey { survey: Survey::Esat, score, rating: r.rating(Survey::Esat, score) });
+        }
+        let gauge = |name: &str| match KPIS.iter().find(|k| k.name == name).unwrap().read {
+            Read::Gauge(read) => read(&s),
+            _ => unreachable!("{name} is a gauge"),
+        };
+        assert_eq!(gauge("ticketpulse_esat_ratio"), Some(2.0 / 3.0));
+        // CSAT has no responses: no series, ESAT's do not leak into it.
+        assert_eq!(gauge("ticketpulse_csat_ratio"), None);
+        let t = &s.surveys[Survey::Esat.index()];
+        assert_eq!((t.responses, t.score_sum, t.ratings), (3, 11.0, [2, 1, 0]));
+    }
+
     #[test]
     fn abandons_by_wait_merge_across_slices_of_different_lengths() {
         let mut a = KpiSlice::default();
-        a.add(Sample::Abandoned { short: false, wait_bucket: Some(3), realtime: true });
+        a.add(Sample::Abandoned { short: false, wait_bucket: Some(3), wait: 100.0, realtime: true });
         let mut b = KpiSlice::default();
-        b.add(Sample::Abandoned { short: true, wait_bucket: Some(0), realtime: true });
+        b.add(Sample::Abandoned { short: true, wait_bucket: Some(0), wait: 5.0, realtime: true });
         b.merge(&a);
         assert_eq!(b.abandoned_by_wait, [1, 0, 0, 1]);
         // Short abandons stay out of the service-level denominator.
         assert_eq!((b.abandoned, b.short_abandoned, b.realtime_abandoned), (1, 1, 1));
+        // And out of the patience estimate's total wait: only the long abandon's 100 s.
+        assert_eq!(b.realtime_abandoned_wait_sum, 100.0);
     }
 }

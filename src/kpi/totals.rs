@@ -121,7 +121,7 @@ macro_rules! same_total {
     )*};
 }
 
-same_total!(u64, f64, [u64; 3], Vec<u64>, [SurveyTally; 3]);
+same_total!(u64, f64, [u64; 3], Vec<u64>, [SurveyTally; 4]);
 
 impl Accumulates for Distribution {
     type Total = Cumulative;

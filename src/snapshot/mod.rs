@@ -136,7 +136,8 @@ struct StoredShape {
 /// counts by class (abandons short or by wait, real-time answers within threshold, good
 /// ratings, negative sentiment) and topics and agents under the labels recorded. Settings only
 /// read at scrape time are not among them (`sla.at_risk_horizons`, `kpis.backlog`,
-/// `kpis.topics.top`, `kpis.agents.top`, `kpis.cost`), nor input checks (survey scales).
+/// `kpis.topics.top`, `kpis.agents.top`, `kpis.cost`, `kpis.staffing` but for its two
+/// recording settings), nor input checks (survey scales).
 fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
     let (sla, k) = (&config.sla, &config.kpis);
     let fingerprint = |value: &dyn std::fmt::Debug| xxh3_64(format!("{value:?}").as_bytes());
@@ -150,6 +151,7 @@ fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
         ("kpis.realtime", fingerprint(&k.realtime)),
         ("kpis.surveys.csat.good_from", fingerprint(&k.surveys.csat.good_from)),
         ("kpis.surveys.ces.good_from", fingerprint(&k.surveys.ces.good_from)),
+        ("kpis.surveys.esat.good_from", fingerprint(&k.surveys.esat.good_from)),
         ("kpis.sentiment.negative_below", fingerprint(&k.sentiment.negative_below)),
         ("kpis.topics.allow", fingerprint(&k.topics.allow)),
         ("kpis.topics.max_tracked_per_slice", fingerprint(&k.topics.max_tracked_per_slice)),
@@ -158,6 +160,8 @@ fn shaping(config: &Config) -> Vec<(&'static str, u64)> {
         ("kpis.agents.max_tracked_per_slice", fingerprint(&k.agents.max_tracked_per_slice)),
         // Totals' histograms count by bucket: other bounds would misplace every count.
         ("kpis.histograms.buckets", fingerprint(&k.histograms.buckets)),
+        ("kpis.staffing.enabled", fingerprint(&k.staffing.enabled)),
+        ("kpis.staffing.max_agents_per_slice", fingerprint(&k.staffing.max_agents_per_slice)),
     ]
 }
 
