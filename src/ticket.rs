@@ -319,6 +319,9 @@ impl Ticket {
                     }
                     out.samples.push(Sample::FullResolution(elapsed));
                 }
+                // Counted with or without a known creation (a ticket first seen mid-stream):
+                // a solve, unlike its duration, needs none.
+                out.samples.push(Sample::Solved);
                 self.sla.fulfil(SlaTarget::Resolution, at, policies, &mut out.sla);
                 self.sla.cancel(SlaTarget::FirstResponse);
                 self.sla.cancel(SlaTarget::NextReply);
@@ -471,8 +474,10 @@ mod tests {
                 Sample::FirstResolution(100.0),
                 Sample::FirstSolveReplies(0),
                 Sample::FullResolution(100.0),
+                Sample::Solved,
                 Sample::Reopened,
                 Sample::FullResolution(400.0),
+                Sample::Solved,
             ]
         );
         assert!(!t.is_open());
@@ -568,7 +573,14 @@ mod tests {
         let (t, out) = run_effects(&[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned), (41, status(Status::Closed))]);
         assert_eq!(
             kpis(&out),
-            [Sample::Created, ABANDONED_AT_40S, Sample::FirstResolution(41.0), Sample::FirstSolveReplies(0), Sample::FullResolution(41.0)]
+            [
+                Sample::Created,
+                ABANDONED_AT_40S,
+                Sample::FirstResolution(41.0),
+                Sample::FirstSolveReplies(0),
+                Sample::FullResolution(41.0),
+                Sample::Solved
+            ]
         );
         assert!(out.sla.samples.is_empty());
         assert!(!t.is_open());
@@ -720,6 +732,7 @@ mod tests {
                 Sample::FirstResolution(200.0),
                 Sample::FirstSolveReplies(1),
                 Sample::FullResolution(200.0),
+                Sample::Solved,
                 Sample::Survey { survey: Survey::Csat, score: 4.0, rating: 0 },
                 Sample::Survey { survey: Survey::Csat, score: 3.0, rating: 1 },
                 Sample::Survey { survey: Survey::Ces, score: 5.0, rating: 0 },
