@@ -14,7 +14,7 @@ use crate::base::{MaybeTime, Millis};
 use crate::event::{Event, EventBody};
 use crate::internal_events::EventResult;
 use crate::kpi::Fact;
-use crate::ticket::{Effects, Ticket};
+use crate::ticket::{Effects, SnapshotField, Ticket};
 
 use super::families::WindowFamilies;
 use super::gauges::Gauges;
@@ -100,6 +100,9 @@ pub struct Partition {
     pub(super) rules: Arc<Rules>,
     pub(super) state: PartitionState,
     pub(super) effects: Effects,
+    /// Differences `ticket_snapshot`s found, per [`crate::ticket::SnapshotField::index`],
+    /// since the engine last took them for its counters (not state: never snapshotted).
+    pub(super) snapshot_differences: [u64; SnapshotField::ALL.len()],
 }
 
 impl Partition {
@@ -116,7 +119,7 @@ impl Partition {
             next_offset: None,
             following: false,
         };
-        Self { rules, state, effects: Effects::default() }
+        Self { rules, state, effects: Effects::default(), snapshot_differences: Default::default() }
     }
 
     pub fn stream_time(&self) -> Option<Millis> {
@@ -290,6 +293,9 @@ impl Partition {
         let before = ticket.gauge_share(policies);
         self.effects.clear();
         change(ticket, &mut self.effects);
+        for (n, found) in self.snapshot_differences.iter_mut().zip(self.effects.differences) {
+            *n += u64::from(found);
+        }
         let after = ticket.gauge_share(policies);
         if before != after {
             self.state.gauges.change(catalog, before, after);
