@@ -295,3 +295,42 @@ fn a_snapshot_of_a_known_ticket_counts_nothing_but_its_differences() {
     let created = |r: &Read| sum(&r.all, "ticketpulse_tickets_created{window=\"24h\"", "");
     assert_eq!(created(&r), created(&plain));
 }
+
+/// Through a real broker: the snapshots and the events after T on a topic, read by `run`,
+/// give the same current gauges and tickets as the desk that read everything. A survey on a
+/// ticket never created, at 12:30, moves the watermark past every event (12:29:50) and is in
+/// no current gauge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_broker_a_seeded_topic_shows_what_a_desk_that_read_everything_shows() {
+    let broker = common::Broker::start();
+    let topic = "tickets-seeding";
+    common::create_topics(&broker.bootstrap, &[(topic, 1)]).await;
+    let service = common::config(&broker.bootstrap, topic);
+    let mut config = config();
+    config.kafka = service.kafka;
+    config.kafka.dead_letter_topic = String::new();
+    config.http = service.http;
+    config.time.idle_timeout = service.time.idle_timeout;
+    config.snapshots.dir = tempfile::tempdir().unwrap().keep();
+    let tick = event("tick", "Z", at(150), json!({"type": "survey_response", "survey": "nps", "score": 9}));
+    let mut seeded: Vec<(Millis, String)> = [snapshots("t"), after_t(), vec![tick.clone()]].concat();
+    seeded.sort_by_key(|(at, _)| *at);
+    let lines: Vec<&str> = seeded.iter().map(|(_, l)| l.as_str()).collect();
+    common::produce(&broker.bootstrap, topic, &lines).await;
+    let running = ticketpulse::service::start(config).await.unwrap();
+    let n = lines.len() as f64;
+    let text = common::scrape_until(running.http_addr, |s| common::total_events(s) == n).await;
+    let live = common::parse_exposition(&text);
+    let current: BTreeMap<String, f64> =
+        live.iter().filter(|(k, _)| CURRENT.iter().any(|c| k.starts_with(c))).map(|(k, v)| (k.clone(), *v)).collect();
+    let expected = run(&[before_t(), after_t(), vec![tick]].concat(), at(150));
+    assert_eq!(current, expected.current);
+    let addr = running.http_addr;
+    let (code, body) = tokio::task::spawn_blocking(move || common::http_get(addr, "/api/v1/tickets")).await.unwrap().unwrap();
+    assert_eq!(code, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["items"], expected.tickets["items"]);
+    // At 12:30: A, B, E and G (created 11:00) new, D open again; C solved.
+    assert_eq!(sum(&current, "ticketpulse_open_tickets{", ""), 5.0);
+    running.shutdown().await.unwrap();
+}
