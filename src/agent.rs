@@ -53,7 +53,7 @@ pub fn attribute<'a>(
             Sample::Message { inbound: false } => credit(author, AgentSample::Reply),
             Sample::FirstResponse(seconds) => credit(author, AgentSample::FirstResponse(seconds)),
             Sample::WorkLogged(seconds) => credit(author, AgentSample::Work(seconds)),
-            Sample::FullResolution(_) => credit(last_agent, AgentSample::Solve),
+            Sample::Solved => credit(last_agent, AgentSample::Solve),
             // Rating class 0 of CSAT is `good` (see `Survey::ratings`).
             Sample::Survey { survey: Survey::Csat, rating, .. } => credit(last_agent, AgentSample::Csat { good: rating == 0 }),
             _ => {}
@@ -131,10 +131,17 @@ impl AgentSlice {
         }
     }
 
-    /// The rows to report: each of the `chosen` agents present, then `other` (every agent not
-    /// chosen, and the overflow) unless it is empty.
+    /// The rows to report: each of the `chosen` agents, zeros included (a dashboard then
+    /// reads 0, not "no data", for an agent with nothing in the window), then `none` and
+    /// `other` (every agent not chosen, and the overflow) unless they are empty.
     pub fn fold<'a>(&'a self, chosen: &[&'a str]) -> Vec<(&'a str, AgentTally)> {
-        let mut rows: Vec<(&str, AgentTally)> = chosen.iter().filter_map(|a| self.agents.get(*a).map(|t| (*a, *t))).collect();
+        let mut rows: Vec<(&str, AgentTally)> = chosen
+            .iter()
+            .filter_map(|a| match self.agents.get(*a) {
+                Some(t) => Some((*a, *t)),
+                None => (*a != NO_AGENT).then(|| (*a, AgentTally::default())),
+            })
+            .collect();
         let mut other = self.overflow;
         for (agent, tally) in &self.agents {
             if !chosen.contains(&agent.as_str()) {
@@ -257,7 +264,7 @@ mod tests {
         // The seconds are the ticket's sample's, as the fleet-wide handle time counts them.
         assert_eq!(credited(&work, &[Sample::WorkLogged(300.0)], Some("a1")), [(Some("a2".into()), AgentSample::Work(300.0))]);
         let solved = EventBody::StatusChanged { status: crate::event::Status::Solved };
-        let samples = [Sample::FirstResolution(600.0), Sample::FirstSolveReplies(1), Sample::FullResolution(600.0)];
+        let samples = [Sample::FirstResolution(600.0), Sample::FirstSolveReplies(1), Sample::FullResolution(600.0), Sample::Solved];
         assert_eq!(credited(&solved, &samples, Some("a1")), [(a1.clone(), AgentSample::Solve)]);
         let csat = EventBody::SurveyResponse { survey: Survey::Csat, score: 2.0 };
         let samples = [Sample::Survey { survey: Survey::Csat, score: 2.0, rating: 1 }];
@@ -281,6 +288,10 @@ mod tests {
         let rows = slice.fold(&rules.chosen(&slice));
         let other = rows.iter().find(|(a, _)| *a == OTHER_AGENT).unwrap().1;
         assert_eq!(rows.iter().map(|(a, _)| *a).collect::<Vec<_>>(), ["a", "other"]);
+        // A chosen agent without a fact in the slice has a row of zeros; `none` does not.
+        let empty = AgentSlice::default();
+        let rows = empty.fold(&["b", NO_AGENT]);
+        assert_eq!(rows, [("b", AgentTally::default())]);
         // b, c and the overflow (the `none` reply and d's work).
         assert_eq!((other.replies, other.work_entries, other.work_seconds), (3, 1, 60.0));
         let allow = AgentRules { allow: vec!["b".into()], ..rules };

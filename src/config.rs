@@ -507,27 +507,53 @@ pub struct HistogramsConfig {
     pub buckets: Option<Vec<f64>>,
 }
 
-/// CSAT and CES scales.
+/// CSAT and CES scales. Each field of a scale is optional: the ones left out keep that
+/// survey's default (the two defaults differ, so a scale is read over its own).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SurveysConfig {
     /// CSAT: default 1–5, "good" from 4.
+    #[serde(deserialize_with = "csat_scale")]
     pub csat: ScaleConfig,
     /// CES: default 1–7, "easy" from 5.
+    #[serde(deserialize_with = "ces_scale")]
     pub ces: ScaleConfig,
     /// ESAT (employee satisfaction, per team through the ticket's team): default 1–5, "good"
     /// from 4, the bounds of CSAT.
+    #[serde(deserialize_with = "csat_scale")]
     pub esat: ScaleConfig,
 }
 
+const CSAT_SCALE: ScaleConfig = ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 };
+const CES_SCALE: ScaleConfig = ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 };
+
 impl Default for SurveysConfig {
     fn default() -> Self {
-        Self {
-            csat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 },
-            ces: ScaleConfig { min: 1.0, max: 7.0, good_from: 5.0 },
-            esat: ScaleConfig { min: 1.0, max: 5.0, good_from: 4.0 },
-        }
+        Self { csat: CSAT_SCALE, ces: CES_SCALE, esat: CSAT_SCALE }
     }
+}
+
+/// A scale as written: any of its fields, the rest from the survey's default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialScale {
+    min: Option<f64>,
+    max: Option<f64>,
+    good_from: Option<f64>,
+}
+
+impl PartialScale {
+    fn over(self, d: ScaleConfig) -> ScaleConfig {
+        ScaleConfig { min: self.min.unwrap_or(d.min), max: self.max.unwrap_or(d.max), good_from: self.good_from.unwrap_or(d.good_from) }
+    }
+}
+
+fn csat_scale<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ScaleConfig, D::Error> {
+    PartialScale::deserialize(d).map(|p| p.over(CSAT_SCALE))
+}
+
+fn ces_scale<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ScaleConfig, D::Error> {
+    PartialScale::deserialize(d).map(|p| p.over(CES_SCALE))
 }
 
 /// A survey's score range. A score outside it is rejected as `out_of_range`.
@@ -1292,11 +1318,19 @@ impl Config {
     fn validate_kpis(&self) -> Result<(), ConfigError> {
         let k = &self.kpis;
         for (name, scale) in [("csat", &k.surveys.csat), ("ces", &k.surveys.ces), ("esat", &k.surveys.esat)] {
-            let ok = [scale.min, scale.max, scale.good_from].iter().all(|v| v.is_finite())
-                && scale.min < scale.max
-                && (scale.min..=scale.max).contains(&scale.good_from);
-            if !ok {
-                return Err(bad(format!("kpis.surveys.{name}"), "needs finite min < max and min <= good_from <= max"));
+            // Named after the field at fault; with defaults filling the rest, the message
+            // gives the values it was checked against.
+            let field = |f: &str| format!("kpis.surveys.{name}.{f}");
+            for (f, v) in [("min", scale.min), ("max", scale.max), ("good_from", scale.good_from)] {
+                if !v.is_finite() {
+                    return Err(bad(field(f), "must be a finite number"));
+                }
+            }
+            if scale.min >= scale.max {
+                return Err(bad(field("max"), format!("must be greater than min ({})", scale.min)));
+            }
+            if !(scale.min..=scale.max).contains(&scale.good_from) {
+                return Err(bad(field("good_from"), format!("must be within min..=max ({}..={})", scale.min, scale.max)));
             }
         }
         let r = &k.realtime;
@@ -1569,8 +1603,11 @@ mod tests {
             ("[dimensions]\nteams = [\"other\"]\n", "dimensions.teams[0]"),
             ("[kafka.librdkafka]\n\"group.id\" = \"x\"\n", "kafka.librdkafka.group.id"),
             ("[abandonment]\nwait_buckets = [\"30s\", \"10s\"]\n", "abandonment.wait_buckets[1]"),
-            ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat"),
-            ("[kpis.surveys.esat]\nmin = 1.0\nmax = 5.0\ngood_from = 6.0\n", "kpis.surveys.esat"),
+            ("[kpis.surveys.csat]\nmin = 5.0\nmax = 1.0\ngood_from = 4.0\n", "kpis.surveys.csat.max"),
+            // Only good_from given: checked against the CES default 1..=7.
+            ("[kpis.surveys.ces]\ngood_from = 8.0\n", "kpis.surveys.ces.good_from"),
+            ("[kpis.surveys.csat]\nmin = 6.0\n", "kpis.surveys.csat.max"),
+            ("[kpis.surveys.esat]\nmin = 1.0\nmax = 5.0\ngood_from = 6.0\n", "kpis.surveys.esat.good_from"),
             ("[kpis.realtime]\nchannels = [\"chat\", \"fax\"]\n", "kpis.realtime.channels[1]"),
             ("[kpis.realtime]\nchannels = [\"chat\", \"web\"]\n", "kpis.realtime.service_level_thresholds"),
             (
@@ -1597,6 +1634,25 @@ mod tests {
         }
         let err = load_str("[time]\nallowed_lateness = \"soon\"\n").unwrap_err().to_string();
         assert!(err.contains("time.allowed_lateness"), "{err}");
+    }
+
+    #[test]
+    fn a_survey_scale_with_only_good_from_keeps_the_other_defaults() {
+        // Issue 26: `[kpis.surveys.csat]` with only good_from was refused (missing field `min`).
+        let c = load_str("[kpis.surveys.csat]\ngood_from = 3.0\n").unwrap();
+        assert_eq!(c.kpis.surveys.csat, ScaleConfig { min: 1.0, max: 5.0, good_from: 3.0 });
+        assert_eq!(c.kpis.surveys.ces, CES_SCALE, "the other survey untouched");
+        let c = load_str("[kpis.surveys.ces]\nmax = 10.0\n").unwrap();
+        assert_eq!(c.kpis.surveys.ces, ScaleConfig { min: 1.0, max: 10.0, good_from: 5.0 });
+        assert!(load_str("[kpis.surveys.ces]\ngood = 5.0\n").unwrap_err().to_string().contains("good"), "unknown keys refused");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TICKETPULSE_KPIS__SURVEYS__CES__GOOD_FROM", "4.5");
+            let c = Config::load(None).unwrap();
+            // CES default 1..=7 around it; CSAT untouched.
+            assert_eq!(c.kpis.surveys.ces, ScaleConfig { min: 1.0, max: 7.0, good_from: 4.5 });
+            assert_eq!(c.kpis.surveys.csat, CSAT_SCALE);
+            Ok(())
+        });
     }
 
     #[test]

@@ -69,6 +69,34 @@ pub enum EventBody {
     SurveyResponse { survey: Survey, score: f64 },
     /// An agent (`agent_id`, when the producer says) logged handling time.
     WorkLogged { seconds: f64, agent_id: Option<String> },
+    /// A ticket as the help desk states it at the event's `at` (seeding, drift checks); boxed,
+    /// so the other events (and the reorder buffer) stay their size.
+    TicketSnapshot(Box<TicketSnapshot>),
+}
+
+/// The fields of a `ticket_snapshot`, validated: every time is between `created_at` and the
+/// event's `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketSnapshot {
+    pub created_at: Millis,
+    pub status: Status,
+    /// Lower-cased, as in `ticket_created`.
+    pub channel: String,
+    pub priority: Priority,
+    pub team: Option<String>,
+    pub topic: Option<String>,
+    pub requester: Requester,
+    /// The first public agent reply; `None`: none yet.
+    pub first_response_at: Option<Millis>,
+    /// The oldest customer public message not yet answered; `None`: not waiting.
+    pub waiting_since: Option<Millis>,
+    /// When it was solved; read only when `status` is solved or closed.
+    pub solved_at: Option<Millis>,
+    /// Time the resolution clock stood still in pause statuses before `at`, in the ticket's
+    /// SLA calendar (milliseconds; 0 when not given).
+    pub paused: Millis,
+    /// The `agent_id` of the last public agent reply, when known.
+    pub last_agent_id: Option<String>,
 }
 
 /// Event types, as written in the `type` field and used as the `type` metric label.
@@ -81,11 +109,13 @@ pub enum EventType {
     ContactAbandoned,
     SurveyResponse,
     WorkLogged,
+    TicketSnapshot,
 }
 
 impl EventType {
-    /// Every type, in the order used for processing ties (see [`EventType::rank`]).
-    pub const ALL: [EventType; 7] = [
+    /// Every type, in the order used for processing ties (see [`EventType::rank`]). A
+    /// snapshot comes last: it states the ticket after every event of its instant.
+    pub const ALL: [EventType; 8] = [
         EventType::TicketCreated,
         EventType::TicketUpdated,
         EventType::Message,
@@ -93,6 +123,7 @@ impl EventType {
         EventType::StatusChanged,
         EventType::WorkLogged,
         EventType::SurveyResponse,
+        EventType::TicketSnapshot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +135,7 @@ impl EventType {
             EventType::ContactAbandoned => "contact_abandoned",
             EventType::SurveyResponse => "survey_response",
             EventType::WorkLogged => "work_logged",
+            EventType::TicketSnapshot => "ticket_snapshot",
         }
     }
 
@@ -129,6 +161,7 @@ impl EventBody {
             EventBody::ContactAbandoned => EventType::ContactAbandoned,
             EventBody::SurveyResponse { .. } => EventType::SurveyResponse,
             EventBody::WorkLogged { .. } => EventType::WorkLogged,
+            EventBody::TicketSnapshot(_) => EventType::TicketSnapshot,
         }
     }
 }
@@ -270,6 +303,17 @@ struct RawEvent<'a> {
     sentiment: Option<f64>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
     agent_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    created_at: Option<RawTime<'a>>,
+    #[serde(borrow)]
+    first_response_at: Option<RawTime<'a>>,
+    #[serde(borrow)]
+    waiting_since: Option<RawTime<'a>>,
+    #[serde(borrow)]
+    solved_at: Option<RawTime<'a>>,
+    paused_seconds: Option<f64>,
+    #[serde(borrow, default, deserialize_with = "borrowed")]
+    last_agent_id: Option<Cow<'a, str>>,
 }
 
 /// A string field as sent, borrowed from the message unless it holds escapes. Needed because
@@ -415,8 +459,54 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
                 agent_id: optional_id(raw.agent_id, "agent_id", t)?,
             }
         }
+        EventType::TicketSnapshot => {
+            let created_at = snapshot_time(raw.created_at, "created_at", None, at, t)?
+                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `created_at`"))?;
+            let paused = match raw.paused_seconds {
+                None => 0,
+                Some(v) => (in_range(Some(v), "paused_seconds", (0.0, (at - created_at) as f64 / 1000.0), t)? * 1000.0) as Millis,
+            };
+            EventBody::TicketSnapshot(Box::new(TicketSnapshot {
+                created_at,
+                status: optional_enum(raw.status, "status", Status::parse, t)?
+                    .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `status`"))?,
+                channel: raw
+                    .channel
+                    .map(|c| c.to_ascii_lowercase())
+                    .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `channel`"))?,
+                priority: optional_enum(raw.priority, "priority", Priority::parse, t)?.unwrap_or(Priority::Normal),
+                team: raw.team.map(Cow::into_owned),
+                topic: raw.topic.map(bounded_topic),
+                requester: optional_enum(raw.requester, "requester", Requester::parse, t)?.unwrap_or(Requester::Customer),
+                first_response_at: snapshot_time(raw.first_response_at, "first_response_at", Some(created_at), at, t)?,
+                waiting_since: snapshot_time(raw.waiting_since, "waiting_since", Some(created_at), at, t)?,
+                solved_at: snapshot_time(raw.solved_at, "solved_at", Some(created_at), at, t)?,
+                paused,
+                last_agent_id: optional_id(raw.last_agent_id, "last_agent_id", t)?,
+            }))
+        }
     };
     Ok(Event { event_id, ticket_id, at, body, topic_too_long })
+}
+
+/// An optional time of a `ticket_snapshot`: a time (`bad_timestamp` otherwise) no later than
+/// the snapshot's `at` and no earlier than `from` (`bad_value` otherwise).
+fn snapshot_time(
+    value: Option<RawTime>,
+    field: &str,
+    from: Option<Millis>,
+    at: Millis,
+    t: Option<EventType>,
+) -> Result<Option<Millis>, Invalid> {
+    let Some(value) = value else { return Ok(None) };
+    let time = parse_time(value).map_err(|d| invalid(InvalidReason::BadTimestamp, t, format!("`{field}` {d}")))?;
+    if time > at {
+        return Err(invalid(InvalidReason::BadValue, t, format!("`{field}` is after `at`")));
+    }
+    if from.is_some_and(|from| time < from) {
+        return Err(invalid(InvalidReason::BadValue, t, format!("`{field}` is before `created_at`")));
+    }
+    Ok(Some(time))
 }
 
 /// The topic as sent, or [`OTHER_TOPIC`] when it is longer than [`MAX_LABEL_BYTES`] (flagged in
@@ -855,5 +945,61 @@ mod tests {
     fn same_timestamp_order_puts_creation_first_and_solve_after_reply() {
         assert!(EventType::TicketCreated.rank() < EventType::Message.rank());
         assert!(EventType::Message.rank() < EventType::StatusChanged.rank());
+        // A snapshot states the ticket after everything of its instant.
+        assert!(EventType::ALL.iter().all(|t| t.rank() <= EventType::TicketSnapshot.rank()));
+    }
+
+    #[test]
+    fn ticket_snapshot_with_defaults_and_its_times_bounded_by_creation_and_at() {
+        let snapshot = |extra: &str| {
+            format!(
+                r#"{{"event_id":"s","ticket_id":"t","type":"ticket_snapshot","at":"2026-01-05T10:00:00Z","created_at":"2026-01-05T08:00:00Z","status":"Open","channel":"Email"{extra}}}"#
+            )
+        };
+        let e = ok(&snapshot(""));
+        // 08:00Z is 1 767 600 000 000 ms; priority normal and requester customer by default.
+        let base = TicketSnapshot {
+            created_at: 1_767_600_000_000,
+            status: Status::Open,
+            channel: "email".into(),
+            priority: Priority::Normal,
+            team: None,
+            topic: None,
+            requester: Requester::Customer,
+            first_response_at: None,
+            waiting_since: None,
+            solved_at: None,
+            paused: 0,
+            last_agent_id: None,
+        };
+        assert_eq!(e.body, EventBody::TicketSnapshot(Box::new(base.clone())));
+        let e = ok(&snapshot(
+            r#","priority":"high","team":"billing","first_response_at":"2026-01-05T08:30:00Z","waiting_since":1767605400000,"paused_seconds":90.5,"last_agent_id":"a1""#,
+        ));
+        let full = TicketSnapshot {
+            priority: Priority::High,
+            team: Some("billing".into()),
+            first_response_at: Some(1_767_601_800_000),
+            // 09:30Z as epoch milliseconds.
+            waiting_since: Some(1_767_605_400_000),
+            paused: 90_500,
+            last_agent_id: Some("a1".into()),
+            ..base
+        };
+        assert_eq!(e.body, EventBody::TicketSnapshot(Box::new(full)));
+        let bad = |extra: &str| parse(snapshot(extra).as_bytes(), &ParseLimits { max_message_bytes: 4096, ..LIMITS }, None).unwrap_err();
+        // 08:00 to 10:00 is 7200 s: no more can have been paused.
+        assert_eq!(bad(r#","paused_seconds":7201"#).reason, InvalidReason::OutOfRange);
+        assert_eq!(bad(r#","waiting_since":"2026-01-05T10:00:01Z""#).detail, "`waiting_since` is after `at`");
+        assert_eq!(bad(r#","first_response_at":"2026-01-05T07:59:59Z""#).detail, "`first_response_at` is before `created_at`");
+        assert_eq!(bad(r#","solved_at":"yesterday""#).reason, InvalidReason::BadTimestamp);
+        let no_created = r#"{"event_id":"s","ticket_id":"t","type":"ticket_snapshot","at":1,"status":"open","channel":"chat"}"#;
+        assert_eq!(parse(no_created.as_bytes(), &LIMITS, None).unwrap_err().detail, "missing field `created_at`");
+        let late = r#"{"event_id":"s","ticket_id":"t","type":"ticket_snapshot","at":1,"created_at":2,"status":"open","channel":"chat"}"#;
+        assert_eq!(parse(late.as_bytes(), &LIMITS, None).unwrap_err().detail, "`created_at` is after `at`");
+        for missing in ["status", "channel"] {
+            let json = snapshot("").replace(&format!(r#","{}":"#, missing), r#","x":"#);
+            assert_eq!(parse(json.as_bytes(), &LIMITS, None).unwrap_err().detail, format!("missing field `{missing}`"));
+        }
     }
 }

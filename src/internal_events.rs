@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::base::PartitionId;
 use crate::event::{EventType, Invalid, InvalidReason};
 use crate::lock;
+use crate::ticket::SnapshotField;
 
 /// What became of one input message: the `result` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,8 @@ struct Counters {
     reorder_buffer_full: AtomicU64,
     /// Ingested events whose topic was over 128 bytes, read as `other`.
     topics_too_long: AtomicU64,
+    /// Fields `ticket_snapshot`s of known tickets found different, by [`SnapshotField::index`].
+    snapshot_differences: [AtomicU64; SnapshotField::ALL.len()],
     snapshots_saved: AtomicU64,
     snapshots_restored: AtomicU64,
     /// By (operation, reason).
@@ -406,6 +409,21 @@ impl Telemetry {
         lock(&self.consumer.lag).clone()
     }
 
+    /// Differences `ticket_snapshot`s found (per [`SnapshotField::index`]), taken from a
+    /// partition after it applied events.
+    pub fn snapshot_differences(&self, found: &[u64; SnapshotField::ALL.len()]) {
+        for (counter, n) in self.counters.snapshot_differences.iter().zip(found) {
+            if *n > 0 {
+                counter.fetch_add(*n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Every field with its count of differences, zeros included.
+    pub fn snapshot_difference_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        SnapshotField::ALL.iter().map(|f| (f.as_str(), self.counters.snapshot_differences[f.index()].load(Ordering::Relaxed)))
+    }
+
     pub fn shed_count(&self) -> u64 {
         self.counters.tickets_shed.load(Ordering::Relaxed)
     }
@@ -500,7 +518,7 @@ mod tests {
         t.event(Some(EventType::TicketCreated), EventResult::Duplicate);
         t.event(None, EventResult::Invalid);
         let counts = t.event_counts();
-        assert_eq!(counts.len(), 8 * 4, "7 types and unknown, by 4 results, zeros included");
+        assert_eq!(counts.len(), 9 * 4, "8 types and unknown, by 4 results, zeros included");
         let nonzero: Vec<_> = counts.into_iter().filter(|(_, _, n)| *n > 0).collect();
         assert_eq!(
             nonzero,

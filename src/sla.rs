@@ -367,6 +367,25 @@ impl TargetClock {
     }
 }
 
+/// What a `ticket_snapshot` states about a ticket's clocks ([`SlaClock::seed`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SlaSeed {
+    pub key: MatchKey,
+    pub created_at: Millis,
+    /// The instant the state was read.
+    pub at: Millis,
+    /// Its status pauses the clocks that pause.
+    pub paused: bool,
+    /// Time in pause statuses before `at`, in the policy calendar's time.
+    pub paused_ms: Millis,
+    /// A first public agent reply was given.
+    pub first_response: bool,
+    /// The oldest customer message not yet answered.
+    pub waiting_since: Option<Millis>,
+    /// When it was solved, if its status is solved or closed.
+    pub resolved_at: Option<Millis>,
+}
+
 /// The SLA state of one ticket.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlaClock {
@@ -398,6 +417,52 @@ impl SlaClock {
         self.policy = policies.find(&key);
         self.start(SlaTarget::FirstResponse, at, false, policies);
         self.start(SlaTarget::Resolution, at, paused, policies);
+    }
+
+    /// A ticket first known from a `ticket_snapshot` ([`SlaSeed`]): its clocks as they stand
+    /// at `seed.at`, each counted from its original start in the policy's calendar. A target
+    /// already overdue at `at` is breached with no outcome counted (that happened before
+    /// ticketpulse read the ticket); one still ahead is armed and breaches as usual.
+    pub fn seed(&mut self, seed: &SlaSeed, policies: &SlaPolicies) {
+        self.key = seed.key;
+        self.policy = policies.find(&seed.key);
+        let calendar = policies.calendar(self.policy);
+        let stopped = |elapsed| TargetClock { run: Run::Stopped, elapsed, ..TargetClock::default() };
+        let open = seed.resolved_at.is_none();
+        // First response: never paused, from creation, until the first reply.
+        self.clocks[SlaTarget::FirstResponse.index()] = if open && !seed.first_response {
+            self.seeded(SlaTarget::FirstResponse, seed.created_at, seed.at, 0, false, policies)
+        } else {
+            stopped(0)
+        };
+        // Next reply: from the oldest unanswered message, taken as not paused since then.
+        self.clocks[SlaTarget::NextReply.index()] = match seed.waiting_since {
+            Some(since) if open && seed.first_response => self.seeded(SlaTarget::NextReply, since, seed.at, 0, seed.paused, policies),
+            _ => TargetClock::default(),
+        };
+        // Resolution: from creation, the stated pauses off.
+        self.clocks[SlaTarget::Resolution.index()] = match seed.resolved_at {
+            None => self.seeded(SlaTarget::Resolution, seed.created_at, seed.at, seed.paused_ms, seed.paused, policies),
+            Some(end) => stopped((calendar.between(seed.created_at, end) - seed.paused_ms).max(0)),
+        };
+    }
+
+    /// A clock started at `start`, standing at `at` after `paused_ms` of pauses (the current
+    /// one, if `paused`, included): running or paused, or breached when its target passed
+    /// before `at`, its deadline then taken as if the pauses all came before it.
+    fn seeded(&self, target: SlaTarget, start: Millis, at: Millis, paused_ms: Millis, paused: bool, policies: &SlaPolicies) -> TargetClock {
+        let calendar = policies.calendar(self.policy);
+        let elapsed = (calendar.between(start, at) - paused_ms).max(0);
+        let mut clock =
+            TargetClock { run: if paused { Run::Paused } else { Run::Running { since: at } }, elapsed, ..TargetClock::default() };
+        match policies.target(self.policy, target) {
+            Some(limit) if elapsed > limit => {
+                clock.breached = true;
+                clock.deadline = Some(calendar.add(start, limit + paused_ms)).into();
+            }
+            limit => clock.arm(limit, calendar),
+        }
+        clock
     }
 
     /// Routing fields changed: match again; each clock keeps its start and elapsed time and

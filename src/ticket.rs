@@ -7,9 +7,9 @@ use smallvec::SmallVec;
 
 use crate::base::{MaybeTime, Millis};
 use crate::dimensions::{Catalog, Dims};
-use crate::event::{Author, EventBody, Requester, Status};
+use crate::event::{Author, EventBody, Requester, Status, TicketSnapshot};
 use crate::kpi::{KpiRules, Sample};
-use crate::sla::{MatchFields, PolicyId, SlaClock, SlaEffects, SlaPolicies, SlaTarget, TargetGauge};
+use crate::sla::{MatchFields, PolicyId, SlaClock, SlaEffects, SlaPolicies, SlaSeed, SlaTarget, TargetGauge};
 
 /// What the ticket rules need from configuration.
 #[derive(Debug, Clone)]
@@ -24,12 +24,53 @@ pub struct TicketRules {
 pub struct Effects {
     pub samples: Vec<Sample>,
     pub sla: SlaEffects,
+    /// What a `ticket_snapshot` of a known ticket found different, per [`SnapshotField::index`].
+    pub differences: [bool; SnapshotField::ALL.len()],
 }
 
 impl Effects {
     pub fn clear(&mut self) {
         self.samples.clear();
         self.sla.clear();
+        self.differences = Default::default();
+    }
+}
+
+/// A field a `ticket_snapshot` of a known ticket is compared on: the bounded `field` label of
+/// `ticketpulse_ticket_snapshot_differences_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotField {
+    CreatedAt,
+    Status,
+    Priority,
+    Channel,
+    Team,
+    FirstResponse,
+}
+
+impl SnapshotField {
+    pub const ALL: [SnapshotField; 6] = [
+        SnapshotField::CreatedAt,
+        SnapshotField::Status,
+        SnapshotField::Priority,
+        SnapshotField::Channel,
+        SnapshotField::Team,
+        SnapshotField::FirstResponse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotField::CreatedAt => "created_at",
+            SnapshotField::Status => "status",
+            SnapshotField::Priority => "priority",
+            SnapshotField::Channel => "channel",
+            SnapshotField::Team => "team",
+            SnapshotField::FirstResponse => "first_response",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -62,6 +103,9 @@ pub struct Ticket {
     seen: Seen,
     /// `agent_id` of the last public agent message (`None` when it carried none).
     last_agent: Option<Box<str>>,
+    /// Created by a `ticket_snapshot`: how many replies came before it is not known, so its
+    /// first solve has no `agent_replies` class.
+    seeded: bool,
     /// When this ticket's one entry in the partition's timer queue is due; never later than
     /// [`Ticket::next_due`], so it may fire early and find nothing to do.
     pub timer: MaybeTime,
@@ -111,6 +155,7 @@ impl Ticket {
             last_event_at: at,
             seen: Seen::default(),
             last_agent: None,
+            seeded: false,
             timer: MaybeTime::NONE,
             buffered: 0,
         }
@@ -289,6 +334,109 @@ impl Ticket {
                 out.samples.push(Sample::Survey { survey: *survey, score: *score, rating: rules.kpi.rating(*survey, *score) })
             }
             EventBody::WorkLogged { seconds, .. } => out.samples.push(Sample::WorkLogged(*seconds)),
+            EventBody::TicketSnapshot(snapshot) if self.created_at.is_none() => self.seed(snapshot, at, rules),
+            EventBody::TicketSnapshot(snapshot) => self.reconcile(snapshot, at, rules, out),
+        }
+    }
+
+    /// A `ticket_snapshot` of a ticket whose creation was not seen: the ticket as stated, with
+    /// its original times, so it is in the current gauges and the tickets API at once. It adds
+    /// nothing to the windows (no sample): what happened before `at` happened before
+    /// ticketpulse read it. What was counted of it before (a ticket first seen mid-stream)
+    /// stays counted.
+    fn seed(&mut self, s: &TicketSnapshot, at: Millis, rules: &TicketRules) {
+        let policies = &rules.policies;
+        self.created_at = Some(s.created_at).into();
+        self.dims =
+            Dims { channel: rules.catalog.channel(&s.channel), priority: Some(s.priority), team: rules.catalog.team(s.team.as_deref()) };
+        self.requester = s.requester;
+        self.status = Some(s.status);
+        self.ended = false;
+        self.seeded = true;
+        self.first_response_at = s.first_response_at.into();
+        // An agent-opened ticket's opening message, and the first reply, were sent: a later
+        // reply is neither the opening nor the first response, and an abandon after an
+        // answer is none.
+        let before = u32::from(s.requester == Requester::Agent) + u32::from(s.first_response_at.is_some());
+        self.agent_public_messages = self.agent_public_messages.max(before);
+        self.waiting_since = s.waiting_since.into();
+        if let Some(agent) = &s.last_agent_id {
+            self.last_agent = Some(agent.as_str().into());
+        }
+        let resolved_at = s.status.is_resolved().then(|| s.solved_at.unwrap_or(at));
+        self.first_solved_at = resolved_at.into();
+        let fields =
+            MatchFields { priority: Some(s.priority), channel: Some(&s.channel), team: s.team.as_deref(), topic: s.topic.as_deref() };
+        let seed = SlaSeed {
+            key: policies.key(fields),
+            created_at: s.created_at,
+            at,
+            paused: policies.pauses(s.status),
+            paused_ms: s.paused,
+            first_response: s.first_response_at.is_some(),
+            waiting_since: s.waiting_since,
+            resolved_at,
+        };
+        self.sla.seed(&seed, policies);
+    }
+
+    /// A `ticket_snapshot` of a known ticket: the help desk is the source of truth for what is
+    /// current, so status, priority, channel and team are adopted where they differ (the SLA
+    /// clocks follow, as after a `ticket_updated` and a `status_changed`), and a first reply
+    /// ticketpulse missed stops the first-response clock. Nothing is counted in the windows,
+    /// so no volume, duration or SLA outcome is counted twice (nor once for what was missed);
+    /// each field that differed is reported in `out.differences`. The creation time is
+    /// compared, not adopted: the ticket's volume and durations were counted from its own.
+    fn reconcile(&mut self, s: &TicketSnapshot, at: Millis, rules: &TicketRules, out: &mut Effects) {
+        let policies = &rules.policies;
+        let mut found = |field: SnapshotField| out.differences[field.index()] = true;
+        if self.created_at.get() != Some(s.created_at) {
+            found(SnapshotField::CreatedAt);
+        }
+        let channel = (rules.catalog.channel(&s.channel) != self.dims.channel).then(|| s.channel.clone());
+        let team_differs = rules.catalog.team(s.team.as_deref()) != self.dims.team;
+        // `ticket_updated` cannot unset a team: that one is set here.
+        let team = s.team.clone().filter(|_| team_differs);
+        let priority = (self.dims.priority != Some(s.priority)).then_some(s.priority);
+        for (differs, field) in [
+            (channel.is_some(), SnapshotField::Channel),
+            (team_differs, SnapshotField::Team),
+            (priority.is_some(), SnapshotField::Priority),
+        ] {
+            if differs {
+                found(field);
+            }
+        }
+        let first_response_missed = self.first_response_at.is_none() && s.first_response_at.is_some();
+        if self.first_response_at.is_some() != s.first_response_at.is_some() {
+            found(SnapshotField::FirstResponse);
+        }
+        let status_differs = self.status != Some(s.status);
+        if status_differs {
+            found(SnapshotField::Status);
+        }
+        // Applied as the events ticketpulse missed would have been, into effects that are
+        // dropped: state changes, nothing is counted.
+        let mut dropped = Effects::default();
+        if channel.is_some() || team.is_some() || priority.is_some() {
+            let update = EventBody::TicketUpdated { priority, team, topic: None, channel };
+            self.apply(&update, at, rules, &mut dropped);
+        }
+        if team_differs && s.team.is_none() {
+            self.dims.team = rules.catalog.team(None);
+        }
+        if first_response_missed {
+            self.first_response_at = s.first_response_at.into();
+            let before = u32::from(self.requester == Requester::Agent) + 1;
+            self.agent_public_messages = self.agent_public_messages.max(before);
+            self.sla.cancel(SlaTarget::FirstResponse);
+            self.waiting_since = s.waiting_since.into();
+            if let Some(since) = s.waiting_since {
+                self.sla.awaiting_reply(since, self.paused(policies), policies);
+            }
+        }
+        if status_differs {
+            self.change_status(s.status, at, policies, &mut dropped);
         }
     }
 
@@ -316,10 +464,16 @@ impl Ticket {
                     if self.first_solved_at.is_none() {
                         self.first_solved_at = Some(at).into();
                         out.samples.push(Sample::FirstResolution(elapsed));
-                        out.samples.push(Sample::FirstSolveReplies(self.agent_replies()));
+                        // Seeded: the replies before the snapshot are not known.
+                        if !self.seeded {
+                            out.samples.push(Sample::FirstSolveReplies(self.agent_replies()));
+                        }
                     }
                     out.samples.push(Sample::FullResolution(elapsed));
                 }
+                // Counted with or without a known creation (a ticket first seen mid-stream):
+                // a solve, unlike its duration, needs none.
+                out.samples.push(Sample::Solved);
                 self.sla.fulfil(SlaTarget::Resolution, at, policies, &mut out.sla);
                 self.sla.cancel(SlaTarget::FirstResponse);
                 self.sla.cancel(SlaTarget::NextReply);
@@ -472,8 +626,10 @@ mod tests {
                 Sample::FirstResolution(100.0),
                 Sample::FirstSolveReplies(0),
                 Sample::FullResolution(100.0),
+                Sample::Solved,
                 Sample::Reopened,
                 Sample::FullResolution(400.0),
+                Sample::Solved,
             ]
         );
         assert!(!t.is_open());
@@ -569,7 +725,14 @@ mod tests {
         let (t, out) = run_effects(&[(0, created(Requester::Customer)), (40, EventBody::ContactAbandoned), (41, status(Status::Closed))]);
         assert_eq!(
             kpis(&out),
-            [Sample::Created, ABANDONED_AT_40S, Sample::FirstResolution(41.0), Sample::FirstSolveReplies(0), Sample::FullResolution(41.0)]
+            [
+                Sample::Created,
+                ABANDONED_AT_40S,
+                Sample::FirstResolution(41.0),
+                Sample::FirstSolveReplies(0),
+                Sample::FullResolution(41.0),
+                Sample::Solved
+            ]
         );
         assert!(out.sla.samples.is_empty());
         assert!(!t.is_open());
@@ -721,6 +884,7 @@ mod tests {
                 Sample::FirstResolution(200.0),
                 Sample::FirstSolveReplies(1),
                 Sample::FullResolution(200.0),
+                Sample::Solved,
                 Sample::Survey { survey: Survey::Csat, score: 4.0, rating: 0 },
                 Sample::Survey { survey: Survey::Csat, score: 3.0, rating: 1 },
                 Sample::Survey { survey: Survey::Ces, score: 5.0, rating: 0 },
@@ -752,6 +916,71 @@ mod tests {
         // A reply that names no agent: the last reply's agent is not known.
         let (t, _) = run(&[(0, created(Requester::Customer)), (10, agent(true, Some("a1"))), (20, agent(true, None))]);
         assert_eq!(t.last_agent(), None);
+    }
+
+    fn snapshot(status: Status) -> EventBody {
+        EventBody::TicketSnapshot(Box::new(TicketSnapshot {
+            created_at: 0,
+            status,
+            channel: "chat".into(),
+            priority: Priority::Urgent,
+            team: None,
+            topic: None,
+            requester: Requester::Customer,
+            first_response_at: None,
+            waiting_since: Some(0),
+            solved_at: None,
+            paused: 0,
+            last_agent_id: None,
+        }))
+    }
+
+    #[test]
+    fn a_snapshot_seeds_an_unknown_ticket_and_later_events_count_from_its_creation() {
+        let rules = rules();
+        let (t, out) = run_effects(&[(600, snapshot(Status::Open))]);
+        assert!(out.samples.is_empty() && out.sla.samples.is_empty(), "the snapshot itself counts nothing");
+        let share = t.gauge_share(&rules.policies).unwrap();
+        // Urgent: first response due 30 min after the creation at 0, resolution 8 h.
+        assert_eq!((share.created_at, share.waiting_since), (0, Some(0)));
+        assert_eq!(share.targets, [Some(TargetGauge::Running(1_800_000)), None, Some(TargetGauge::Running(RESOLUTION))]);
+        let (_, out) = run_effects(&[(600, snapshot(Status::Open)), (900, msg(Author::Agent, true)), (1200, status(Status::Solved))]);
+        // The reply is the first response, 900 s after the creation (chat's 20 s threshold
+        // missed); the solve a first and full resolution of 1200 s with no `agent_replies`
+        // class (the replies before the snapshot are not known), and a solve.
+        assert_eq!(
+            kpis(&out),
+            [
+                Sample::FirstResponse(900.0),
+                Sample::Answered { wait: 900.0, within: false },
+                Sample::FirstResolution(1200.0),
+                Sample::FullResolution(1200.0),
+                Sample::Solved
+            ]
+        );
+        assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 900.0), met(SlaTarget::Resolution, 1200.0)]);
+        // Seeded at 40 min: the first response was due at 30 min, breached with no outcome
+        // counted (before ticketpulse read it), its deadline kept.
+        let (t, out) = run_effects(&[(2400, snapshot(Status::Open))]);
+        assert!(out.sla.samples.is_empty());
+        assert_eq!(t.gauge_share(&rules.policies).unwrap().targets[0], Some(TargetGauge::Breached));
+        assert_eq!(t.sla.deadline(SlaTarget::FirstResponse), Some(1_800_000));
+    }
+
+    #[test]
+    fn a_snapshot_of_a_known_ticket_adopts_what_differs_and_counts_nothing() {
+        let rules = rules();
+        let (t, out) = run_effects(&[(0, created(Requester::Customer)), (100, snapshot(Status::Open))]);
+        // Same creation, channel, priority, team; status new here, open there.
+        let found: Vec<_> = SnapshotField::ALL.into_iter().filter(|f| out.differences[f.index()]).collect();
+        assert_eq!(found, [SnapshotField::Status]);
+        assert_eq!(kpis(&out), [Sample::Created], "nothing counted for the snapshot");
+        assert_eq!(t.gauge_share(&rules.policies).unwrap().status, Status::Open);
+        // Solved there: adopted without a solve counted, the clocks stopped with no outcome.
+        let (t, out) = run_effects(&[(0, created(Requester::Customer)), (100, snapshot(Status::Solved))]);
+        assert_eq!(kpis(&out), [Sample::Created]);
+        assert!(out.sla.samples.is_empty());
+        assert!(!t.is_open());
     }
 
     #[test]

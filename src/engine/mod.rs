@@ -180,7 +180,9 @@ impl Engine {
         if let Some(offset) = offset {
             state.state.next_offset = Some(offset + 1);
         }
+        let differences = std::mem::take(&mut state.snapshot_differences);
         drop(guard);
+        self.telemetry.snapshot_differences(&differences);
         if early > 0 {
             self.telemetry.reorder_buffer_full(partition, early, max_buffered);
         }
@@ -228,7 +230,7 @@ impl Engine {
         state.last_arrival = now;
         // What the snapshot holds is what its saver showed last: shown again at once.
         let published = Some((offset, Arc::new(state.totals.clone())));
-        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default(), published, uncreated_events: 0 };
+        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default(), published, uncreated_events: 0, snapshot_differences: Default::default() };
         // Into the lane a worker may already hold (a message that came before the assignment
         // completed), so that worker feeds the restored state rather than a dropped one.
         let mut partitions = lock(&self.partitions);
@@ -263,6 +265,7 @@ impl Engine {
             let mut p = lock(&lane);
             if p.state.following || p.state.last_arrival.is_some_and(|last| now - last >= idle) {
                 p.advance_to(now);
+                self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
             }
         }
     }
@@ -280,6 +283,7 @@ impl Engine {
             let mut p = lock(&lane);
             p.state.following = true;
             p.advance_to(now);
+            self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
         }
     }
 
@@ -295,7 +299,9 @@ impl Engine {
     /// newest event time) and fire what is due.
     pub fn finish(&self, end_time: Option<Millis>) {
         for (_, lane) in self.lanes() {
-            lock(&lane).finish(end_time);
+            let mut p = lock(&lane);
+            p.finish(end_time);
+            self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
         }
     }
 

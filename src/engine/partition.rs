@@ -14,7 +14,7 @@ use crate::base::{MaybeTime, Millis};
 use crate::event::{Event, EventBody};
 use crate::internal_events::EventResult;
 use crate::kpi::{Fact, Totals};
-use crate::ticket::{Effects, Ticket};
+use crate::ticket::{Effects, SnapshotField, Ticket};
 
 use super::families::WindowFamilies;
 use super::gauges::Gauges;
@@ -110,6 +110,9 @@ pub struct Partition {
     /// shows when snapshots are kept, so a restart or a new owner, restoring that snapshot,
     /// shows them again and never less (`engine/capture.rs`).
     pub(super) published: Option<(i64, Arc<Totals>)>,
+    /// Differences `ticket_snapshot`s found, per [`crate::ticket::SnapshotField::index`],
+    /// since the engine last took them for its counters (not state: never snapshotted).
+    pub(super) snapshot_differences: [u64; SnapshotField::ALL.len()],
 }
 
 impl Partition {
@@ -127,7 +130,7 @@ impl Partition {
             next_offset: None,
             following: false,
         };
-        Self { rules, state, effects: Effects::default(), published: None, uncreated_events: 0 }
+        Self { rules, state, effects: Effects::default(), published: None, uncreated_events: 0, snapshot_differences: Default::default() }
     }
 
     pub fn stream_time(&self) -> Option<Millis> {
@@ -306,6 +309,9 @@ impl Partition {
         let before = ticket.gauge_share(policies);
         self.effects.clear();
         change(ticket, &mut self.effects);
+        for (n, found) in self.snapshot_differences.iter_mut().zip(self.effects.differences) {
+            *n += u64::from(found);
+        }
         let after = ticket.gauge_share(policies);
         if before != after {
             self.state.gauges.change(catalog, before, after);

@@ -154,8 +154,9 @@ pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
     static EMPTY: LazyLock<AgentSlice> = LazyLock::new(AgentSlice::default);
     let chosen = rules.agents.chosen(view.windows.agent.get(&(rules.longest, ())).unwrap_or(&EMPTY));
     let mut rows: Vec<(LabelSet, AgentTally)> = Vec::new();
-    for ((w, ()), slice) in &view.windows.agent {
-        let window = &rules.windows[*w];
+    // Every window, an empty one too: each chosen agent has a series in every window.
+    for (w, window) in rules.windows.iter().enumerate() {
+        let slice = view.windows.agent.get(&(w, ())).unwrap_or(&EMPTY);
         for (agent, tally) in slice.fold(&chosen) {
             rows.push((out.set([("window", Cow::Borrowed(window.as_str())), ("agent", Cow::Borrowed(agent))]), tally));
         }
@@ -206,7 +207,7 @@ pub fn render_cost<'a>(out: &mut Families<'a>, view: &View, rules: &'a ExportRul
     // (solved, created) per window, over every dimension key.
     let mut totals = vec![(0u64, 0u64); rules.windows.len()];
     for ((w, _), s) in &view.windows.kpi {
-        totals[*w].0 += s.full_resolution.count();
+        totals[*w].0 += s.solved;
         totals[*w].1 += s.created;
     }
     let cost = |w: usize| per_hour * rules.window_ms[w] as f64 / 3_600_000.0;

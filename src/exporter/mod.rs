@@ -134,7 +134,11 @@ mod tests {
         let at = names.iter().position(|n| *n == "ticketpulse_tickets_extra gauge").expect("listed");
         assert_eq!(
             names[at - 1..=at + 1],
-            ["ticketpulse_snapshots_saved_total counter", "ticketpulse_tickets_extra gauge", "ticketpulse_tickets_shed_total counter"]
+            [
+                "ticketpulse_ticket_snapshot_differences_total counter",
+                "ticketpulse_tickets_extra gauge",
+                "ticketpulse_tickets_shed_total counter"
+            ]
         );
         assert!(text.contains("# HELP ticketpulse_tickets_extra Sorts between two of ours.\n# TYPE ticketpulse_tickets_extra gauge\nticketpulse_tickets_extra 2.5\n"));
     }

@@ -40,6 +40,15 @@ pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telem
         let labels = mf.set([("field", Cow::Borrowed(field)), ("reason", Cow::Borrowed(reason))]);
         push_counter(mf, labels, n);
     }
+    let mf = &mut out.family(
+        "ticketpulse_ticket_snapshot_differences_total",
+        "Fields a ticket_snapshot of a known ticket found different from ticketpulse's state (then adopted), by field.",
+        Kind::Counter,
+    );
+    for (field, n) in telemetry.snapshot_difference_counts() {
+        let labels = mf.set([("field", Cow::Borrowed(field))]);
+        push_counter(mf, labels, n);
+    }
     let (dead_lettered, failed) = telemetry.dead_letter_counts();
     let mf = &mut out.family("ticketpulse_dead_letter_events_total", "Rejected messages written to the dead-letter topic.", Kind::Counter);
     push_counter(mf, NO_LABELS, dead_lettered);

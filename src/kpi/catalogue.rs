@@ -88,8 +88,14 @@ kpis! {
         "Creation to each solved (again after a reopen), recorded at the solve, in the window." = |s| &s.full_resolution;
     family "ticketpulse_full_resolution_time_max_seconds" Gauge Max:
         "Largest value of ticketpulse_full_resolution_time_seconds in the window." = |s| s.full_resolution.max();
+
+    /// Every `solved` (again after a reopen), also of a ticket whose creation was never seen:
+    /// a solve needs no creation time, so it counts where `FullResolution` cannot.
+    sample Solved;
+    field solved: u64;
+    add(slice) { slice.solved += 1 }
     family "ticketpulse_tickets_solved" Gauge Sum:
-        "Every transition to solved or closed (again after a reopen), in the window." = |s| count(s.full_resolution.count());
+        "Every transition to solved or closed (again after a reopen), in the window." = |s| count(s.solved);
 
     /// `solved`/`closed` → an open status.
     sample Reopened;
@@ -98,7 +104,7 @@ kpis! {
     family "ticketpulse_tickets_reopened" Gauge Sum:
         "Solved or closed tickets moved back to an open status in the window." = |s| count(s.reopened);
     family "ticketpulse_reopen_ratio" Gauge Never:
-        "Reopens divided by solves, in the window." = |s| ratio(s.reopened, s.full_resolution.count());
+        "Reopens divided by solves, in the window." = |s| ratio(s.reopened, s.solved);
 
     /// Customer left before any public agent reply; `short` when sooner than the threshold;
     /// the wait bucket and `wait` (seconds) when the creation is known (else 0); `realtime` on
@@ -231,7 +237,7 @@ kpis! {
     family "ticketpulse_logged_work_seconds" Gauge Sum: "Agent handling time logged by work_logged events, in the window." =
         |s| Some(s.work_seconds);
     family "ticketpulse_average_handle_time_seconds" Gauge Never: "Logged handling time divided by tickets solved, in the window." =
-        |s| mean(s.work_seconds, s.full_resolution.count());
+        |s| mean(s.work_seconds, s.solved);
 
     /// A public message by the customer (`inbound`) or a human agent.
     sample Message { inbound: bool };
