@@ -230,7 +230,14 @@ impl Engine {
         state.last_arrival = now;
         // What the snapshot holds is what its saver showed last: shown again at once.
         let published = Some((offset, Arc::new(state.totals.clone())));
-        let restored = Partition { rules: Arc::clone(&self.rules), state, effects: Effects::default(), published, uncreated_events: 0, snapshot_differences: Default::default() };
+        let restored = Partition {
+            rules: Arc::clone(&self.rules),
+            state,
+            effects: Effects::default(),
+            published,
+            uncreated_events: 0,
+            snapshot_differences: Default::default(),
+        };
         // Into the lane a worker may already hold (a message that came before the assignment
         // completed), so that worker feeds the restored state rather than a dropped one.
         let mut partitions = lock(&self.partitions);
