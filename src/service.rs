@@ -285,6 +285,8 @@ pub async fn demo(mut config: Config, options: GeneratorOptions, shutdown: impl 
     tracing::info!(cost_per_hour = cost, "demo cost (kpis.cost.per_hour)");
     // The generator's agent ids are synthetic (`agent-N`), so the demo shows the agent table.
     config.kpis.agents.enabled = true;
+    // And the Staffing now row: the generator's agents work its queues.
+    config.kpis.staffing.enabled = true;
     let running = start_with(&config, Input::Demo(options)).await?;
     let url = local(running.http_addr);
     println!("ticketpulse demo: http://{url}/metrics (endpoints at http://{url}/); Ctrl-C stops it");

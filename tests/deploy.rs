@@ -334,7 +334,6 @@ fn dashboard_has_uid_variables_units_descriptions_and_objective_thresholds() {
         "ticketpulse_staffing_expected_wait_seconds",
         "ticketpulse_staffing_workload_agents",
         "ticketpulse_staffing_backlog_clear_agents",
-        "ticketpulse_staffing_backlog_clear_time_seconds",
     ] {
         assert!(all.contains(family), "{family} is not on the dashboard");
     }

@@ -101,11 +101,12 @@ pub struct Expected {
     pub wait_seconds: f64,
 }
 
-/// Largest number of states of the birth-death chain considered; beyond it, `None`.
-const MAX_STATES: usize = 200_000;
-/// Largest `states x Poisson terms` of the service-level sum, a few milliseconds of a scrape;
-/// beyond it, `None`.
-const MAX_WORK: f64 = 5e6;
+/// Largest number of states of the birth-death chain considered; beyond it, `None` (an
+/// overloaded queue with patient customers: its queue is long and the figures are moot).
+const MAX_STATES: usize = 20_000;
+/// Largest `states x Poisson terms` of the service-level sum, well under a millisecond of a
+/// scrape per series; beyond it, `None`.
+const MAX_WORK: f64 = 5e5;
 
 /// Erlang A (M/M/n+M): Poisson arrivals at `lambda` per second, exponential handle times of
 /// mean `aht` seconds, exponential patience at rate `theta` per second (0: nobody abandons,
