@@ -358,3 +358,26 @@ async fn a_foreign_cursor_file_or_missing_settings_stop_before_any_request() {
     assert_eq!(error.to_string(), "intake seed --source zendesk: set intake.zendesk.api_email, intake.zendesk.api_token");
     assert_eq!(script.requests(), []);
 }
+
+/// Answers that cannot be a page stop the seed at their first request, without retries: one
+/// larger than `intake.seed.max_response_bytes` (page 1 is 5 kB, the limit 1 000 bytes), and a
+/// 401 (with the hint to check the credentials). Nothing is produced, no cursor written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_too_large_or_unauthorized_stops_the_seed_without_retries() {
+    let page = fixture("zendesk_export_page1.json");
+    assert!(page.len() > 1000, "the fixture is {} bytes", page.len());
+    let (api, script) =
+        Script::serve(vec![Answer(200, None, page), Answer(401, None, r#"{"error":"Couldn't authenticate you"}"#.into())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cursor = dir.path().join("zendesk.cursor");
+    let mut config = seed_config("127.0.0.1:1", "unused", api);
+    config.intake.seed.max_response_bytes = 1000;
+    let first = "/api/v2/incremental/tickets/cursor.json?start_time=0&per_page=100&include=metric_sets&exclude_deleted=true";
+
+    let error = seed::seed(&config, &options(Source::Zendesk, &cursor), &|| READ_AT).await.unwrap_err();
+    assert_eq!(error.to_string(), format!("{first}: the answer is larger than intake.seed.max_response_bytes (1000)"));
+    let error = seed::seed(&config, &options(Source::Zendesk, &cursor), &|| READ_AT).await.unwrap_err();
+    assert_eq!(error.to_string(), format!("{first}: answered 401 Unauthorized (check the API credentials)"));
+    assert_eq!(script.requests().len(), 2, "one request each, no retry");
+    assert!(!cursor.exists());
+}
