@@ -91,17 +91,54 @@ pub enum Command {
         #[command(flatten)]
         generator: GeneratorArgs,
     },
-    /// Receive Zendesk and Chatwoot webhooks and produce them to Kafka as events (`[intake]`).
+    /// Receive Zendesk and Chatwoot webhooks and produce them to Kafka as events (`[intake]`);
+    /// `intake seed` produces the tickets already open, read from the help desk's API.
     Intake {
         /// Configuration file (TOML); same defaults as `run`.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<IntakeCommand>,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
         /// Configuration file (TOML).
         config: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Read the help desk's open tickets from its API, page by page, and produce each as a
+    /// `ticket_snapshot` event to `intake.topic` (docs/intake.md#seeding); then exit.
+    Seed {
+        /// The help desk to read (its API settings: `[intake.zendesk]` or `[intake.chatwoot]`).
+        #[arg(long, value_enum)]
+        source: SeedSource,
+        /// Configuration file (TOML); same defaults as `run`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Keep the position after each page produced here, and resume from it: a run that
+        /// stops re-reads at most one page. Zendesk's is kept after the end (the next run
+        /// reads only what changed since); Chatwoot's is removed (the next run starts over).
+        #[arg(long)]
+        cursor_file: Option<PathBuf>,
+        /// Zendesk: tickets updated at or after this instant (RFC 3339) when no cursor is
+        /// kept. Default: all tickets.
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: Option<Millis>,
+        /// Zendesk: also solved and closed tickets (to reconcile solves whose webhook was
+        /// missed); by default only new, open, pending and on-hold ones.
+        #[arg(long)]
+        include_solved: bool,
+    },
+}
+
+/// A help desk `intake seed` reads.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SeedSource {
+    Zendesk,
+    Chatwoot,
 }
 
 /// Shape of the synthetic help desk.
@@ -226,9 +263,21 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 _ => anyhow::bail!("give --out FILE, or --brokers B and --topic T"),
             }
         }
-        Command::Intake { config } => {
+        Command::Intake { config, action: None } => {
             let config = Config::load(run_config_path(config).as_deref())?;
             block_on(crate::intake::run(config, crate::service::shutdown_signal()))?
+        }
+        Command::Intake { config: outer, action: Some(IntakeCommand::Seed { source, config, cursor_file, since, include_solved }) } => {
+            let config = Config::load(run_config_path(config.or(outer)).as_deref())?;
+            let source = match source {
+                SeedSource::Zendesk => crate::intake::Source::Zendesk,
+                SeedSource::Chatwoot => crate::intake::Source::Chatwoot,
+            };
+            let options = crate::intake::seed::SeedOptions { source, cursor_file, since: since.unwrap_or(0), include_solved };
+            block_on(async move {
+                let clock = WallClock::system();
+                crate::intake::seed::seed(&config, &options, &|| clock.now()).await.map(drop)
+            })?
         }
         Command::CheckConfig { config } => {
             let loaded = Config::load(Some(&config))?;

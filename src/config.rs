@@ -833,6 +833,8 @@ pub struct IntakeConfig {
     pub zendesk: ZendeskIntakeConfig,
     /// Chatwoot account webhooks.
     pub chatwoot: ChatwootIntakeConfig,
+    /// `ticketpulse intake seed`: reading the help desks' APIs (paging, retries, limits).
+    pub seed: SeedConfig,
 }
 
 impl Default for IntakeConfig {
@@ -845,6 +847,42 @@ impl Default for IntakeConfig {
             produce_timeout: Duration::from_secs(5),
             zendesk: ZendeskIntakeConfig::default(),
             chatwoot: ChatwootIntakeConfig::default(),
+            seed: SeedConfig::default(),
+        }
+    }
+}
+
+/// `ticketpulse intake seed` (docs/intake.md#seeding): how the help desks' APIs are read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeedConfig {
+    /// Tickets per Zendesk export page (`per_page`, 1 to 1000). Chatwoot's page size is fixed
+    /// by the server (25).
+    pub page_size: u32,
+    /// A response body larger than this is refused (and the seed stops): one page is held in
+    /// memory at a time, and this bounds it.
+    pub max_response_bytes: usize,
+    /// Each API request (connect, answer and body) must complete within this time.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Retries of one request answered 429 or 5xx (or not answered) before the seed stops;
+    /// the cursor file keeps the pages already produced.
+    pub max_retries: u32,
+    /// Longest wait before a retry: a `Retry-After` longer than this is cut to it; without
+    /// `Retry-After` the wait doubles from 1s up to it.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_wait: Duration,
+}
+
+impl Default for SeedConfig {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            max_response_bytes: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            max_retries: 5,
+            // Zendesk's export allows 10 requests a minute: a 429 asks for up to 60s.
+            max_retry_wait: Duration::from_secs(120),
         }
     }
 }
@@ -879,6 +917,14 @@ pub struct ZendeskIntakeConfig {
     /// User ids whose comments are the system's (Zendesk's own automations write as `-1`).
     #[serde(deserialize_with = "list")]
     pub system_user_ids: Vec<String>,
+    /// `intake seed`: the account's API address, `https://<subdomain>.zendesk.com`.
+    pub api_url: String,
+    /// `intake seed`: the agent or admin whose API token is used (`{email}/token` basic auth).
+    pub api_email: String,
+    /// `intake seed`: the API token (Admin Center > Apps and integrations > Zendesk API). A
+    /// string, taken verbatim from the environment; never shown.
+    #[serde(deserialize_with = "secret")]
+    pub api_token: String,
 }
 
 impl Default for ZendeskIntakeConfig {
@@ -920,6 +966,9 @@ impl Default for ZendeskIntakeConfig {
             tag_teams: BTreeMap::new(),
             bot_user_ids: Vec::new(),
             system_user_ids: vec!["-1".into()],
+            api_url: String::new(),
+            api_email: String::new(),
+            api_token: String::new(),
         }
     }
 }
@@ -938,6 +987,9 @@ impl std::fmt::Debug for ZendeskIntakeConfig {
             .field("tag_teams", &self.tag_teams)
             .field("bot_user_ids", &self.bot_user_ids)
             .field("system_user_ids", &self.system_user_ids)
+            .field("api_url", &self.api_url)
+            .field("api_email", &self.api_email)
+            .field("api_token", &crate::base::REDACTED)
             .finish()
     }
 }
@@ -981,6 +1033,14 @@ pub struct ChatwootIntakeConfig {
     pub team_teams: BTreeMap<String, String>,
     /// Inbox id → team, for conversations without a listed Chatwoot team.
     pub inbox_teams: BTreeMap<String, String>,
+    /// `intake seed`: the installation's address, e.g. `https://app.chatwoot.com`.
+    pub api_url: String,
+    /// `intake seed`: the account whose conversations are read (the number in its URLs).
+    pub account_id: String,
+    /// `intake seed`: an administrator's access token (Profile settings > Access token), sent
+    /// as `api_access_token`. A string, taken verbatim from the environment; never shown.
+    #[serde(deserialize_with = "secret")]
+    pub api_token: String,
 }
 
 impl Default for ChatwootIntakeConfig {
@@ -1009,6 +1069,9 @@ impl Default for ChatwootIntakeConfig {
             ]),
             team_teams: BTreeMap::new(),
             inbox_teams: BTreeMap::new(),
+            api_url: String::new(),
+            account_id: String::new(),
+            api_token: String::new(),
         }
     }
 }
@@ -1026,6 +1089,9 @@ impl std::fmt::Debug for ChatwootIntakeConfig {
             .field("channels", &self.channels)
             .field("team_teams", &self.team_teams)
             .field("inbox_teams", &self.inbox_teams)
+            .field("api_url", &self.api_url)
+            .field("account_id", &self.account_id)
+            .field("api_token", &crate::base::REDACTED)
             .finish()
     }
 }
@@ -1095,6 +1161,16 @@ impl IntakeConfig {
             if let Some((k, _)) = map.iter().find(|(_, v)| v.is_empty()) {
                 return Err(bad(format!("{field}.{k}"), "must not be empty"));
             }
+        }
+        let seed = &self.seed;
+        if !(1..=1000).contains(&seed.page_size) {
+            return Err(bad("intake.seed.page_size", "must be from 1 to 1000 (Zendesk's largest per_page)"));
+        }
+        if seed.max_response_bytes == 0 {
+            return Err(bad("intake.seed.max_response_bytes", "must be positive"));
+        }
+        if seed.request_timeout < Duration::from_secs(1) {
+            return Err(bad("intake.seed.request_timeout", "must be at least 1s"));
         }
         Ok(())
     }

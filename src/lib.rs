@@ -10,7 +10,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`cli`] | the command line |
-//! | [`intake`] | `intake`: Zendesk and Chatwoot webhooks, signed, mapped to events and produced to the topic |
+//! | [`intake`] | `intake`: Zendesk and Chatwoot webhooks, signed, mapped to events and produced to the topic; `intake seed`: their open tickets read from the APIs as snapshots |
 //! | [`service`] | `run` and `demo`: `compile` (librdkafka check + `Rules::new`), one wiring of a source, the engine and the exporter on the wall clock, signals |
 //! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout; `replay/history`: the exposition at every step of event time as OpenMetrics, for backfilling Prometheus |
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo`, following a given clock in real time |

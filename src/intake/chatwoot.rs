@@ -40,16 +40,11 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
     let time = if time_path.is_empty() { now } else { required_time(&payload, time_path, kind)? };
     let mut out = Builder { limits, now, kind, ticket_id: ticket_id.clone(), at: time, events: Vec::new() };
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(String::from);
-    let priority =
-        |v: Option<&Value>| text(v).and_then(|p| lookup(&config.priorities, &p).map(String::from)).unwrap_or_else(|| "normal".into());
-    let team_of = |team: Option<&Value>, inbox: Option<&Value>| {
-        let by_team = team.and_then(id_text).and_then(|id| lookup(&config.team_teams, &id));
-        by_team.or_else(|| inbox.and_then(id_text).and_then(|id| lookup(&config.inbox_teams, &id))).map(String::from)
-    };
+    let priority = |v: Option<&Value>| priority(config, v);
+    let team_of = |by_team: Option<&Value>, inbox: Option<&Value>| team(config, by_team, inbox);
     match kind {
         "conversation_created" => {
-            let channel = text(at(&payload, &["channel"])).unwrap_or_else(|| "unknown".into());
-            let channel = lookup(&config.channels, &channel).map(String::from).unwrap_or_else(|| channel.to_ascii_lowercase());
+            let channel = channel(config, at(&payload, &["channel"]));
             let mut fields = json!({ "type": "ticket_created", "channel": channel, "priority": priority(at(&payload, &["priority"])) });
             if let Some(team) = team_of(at(&payload, &["meta", "team", "id"]), at(&payload, &["inbox_id"])) {
                 fields["team"] = json!(team);
@@ -57,8 +52,7 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
             out.push(format!("{ticket_id}-created"), fields)?;
         }
         "conversation_status_changed" => {
-            let status = text(at(&payload, &["status"])).unwrap_or_default();
-            if let Some(status) = lookup(&config.statuses, &status) {
+            if let Some(status) = status(config, at(&payload, &["status"])) {
                 out.push(format!("{ticket_id}-status-{status}-{time}"), json!({ "type": "status_changed", "status": status }))?;
             }
         }
@@ -115,6 +109,33 @@ pub fn map(body: &[u8], config: &ChatwootIntakeConfig, limits: &ParseLimits, now
         }
     }
     Ok(out.finish())
+}
+
+// The value mappings, shared by the webhooks and `intake seed` (a snapshot states a
+// conversation as its webhooks would have).
+
+/// An inbox's channel type (`Channel::Email`) as a contract channel: listed in `channels`,
+/// else passed on lower case; none is `unknown`.
+pub fn channel(config: &ChatwootIntakeConfig, channel_type: Option<&Value>) -> String {
+    let channel = channel_type.and_then(Value::as_str).unwrap_or("unknown");
+    lookup(&config.channels, channel).map(String::from).unwrap_or_else(|| channel.to_ascii_lowercase())
+}
+
+/// A Chatwoot priority as a contract priority; none or unlisted is `normal`.
+pub fn priority(config: &ChatwootIntakeConfig, value: Option<&Value>) -> String {
+    value.and_then(Value::as_str).and_then(|p| lookup(&config.priorities, p).map(String::from)).unwrap_or_else(|| "normal".into())
+}
+
+/// A Chatwoot status as a contract status; `None` for statuses not listed.
+pub fn status<'a>(config: &'a ChatwootIntakeConfig, value: Option<&Value>) -> Option<&'a str> {
+    lookup(&config.statuses, value.and_then(Value::as_str)?)
+}
+
+/// The team of a conversation: its Chatwoot team in `team_teams`, else its inbox in
+/// `inbox_teams`.
+pub fn team(config: &ChatwootIntakeConfig, team: Option<&Value>, inbox: Option<&Value>) -> Option<String> {
+    let by_team = team.and_then(id_text).and_then(|id| lookup(&config.team_teams, &id));
+    by_team.or_else(|| inbox.and_then(id_text).and_then(|id| lookup(&config.inbox_teams, &id))).map(String::from)
 }
 
 /// `changed_attributes` as (name, current value) pairs.

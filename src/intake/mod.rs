@@ -17,11 +17,13 @@
 //! | [`zendesk`] | Zendesk `zen:event-type:ticket.*` payloads → events |
 //! | [`chatwoot`] | Chatwoot account webhook payloads → events |
 //! | [`producer`] | the idempotent Kafka producer on the shared client configuration |
+//! | [`seed`] | `intake seed`: the open tickets read from the vendors' APIs, page by page, as `ticket_snapshot` events |
 //! | this file | the endpoints, the intake's own `/metrics`, `start` / `run` |
 
 pub mod chatwoot;
 pub mod mapping;
 pub mod producer;
+pub mod seed;
 pub mod signature;
 pub mod zendesk;
 

@@ -85,8 +85,14 @@ impl Producer {
     /// Sends every event, then waits until the broker acknowledged all of them (or one
     /// failed, or `produce_timeout` passed).
     pub async fn send_all(&self, events: &[Outgoing]) -> Result<(), ProduceError> {
+        let records: Vec<(&str, &str)> = events.iter().map(|e| (e.key.as_str(), e.payload.as_str())).collect();
+        self.send_records(&records).await
+    }
+
+    /// [`Producer::send_all`] for (key, payload) records (`intake seed`'s snapshots).
+    pub async fn send_records(&self, records: &[(&str, &str)]) -> Result<(), ProduceError> {
         let producer = self.current();
-        let result = self.send_with(&producer, events).await;
+        let result = self.send_with(&producer, records).await;
         if let Err(error) = &result {
             self.replace_if_dead(&producer, error);
         }
@@ -120,10 +126,10 @@ impl Producer {
         }
     }
 
-    async fn send_with(&self, producer: &Client, events: &[Outgoing]) -> Result<(), ProduceError> {
-        let mut deliveries = Vec::with_capacity(events.len());
-        for (index, event) in events.iter().enumerate() {
-            let record = FutureRecord::to(&self.topic).key(&event.key).payload(&event.payload);
+    async fn send_with(&self, producer: &Client, records: &[(&str, &str)]) -> Result<(), ProduceError> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for (index, (key, payload)) in records.iter().enumerate() {
+            let record = FutureRecord::to(&self.topic).key(*key).payload(*payload);
             match producer.send_result(record) {
                 Ok(delivery) => deliveries.push((index, delivery)),
                 Err((error, _)) => return Err(refused(index, &error)),

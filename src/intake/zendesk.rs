@@ -49,15 +49,11 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now:
     };
     let detail = &payload["detail"];
     let event = &payload["event"];
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_ascii_lowercase);
-    // A missing or unlisted priority is `normal`, as in Zendesk's own SLA matching.
-    let priority =
-        |v: Option<&Value>| text(v).and_then(|p| lookup(&config.priorities, &p).map(String::from)).unwrap_or_else(|| "normal".into());
-    let group_team = |v: Option<&Value>| v.and_then(group_id).and_then(|g| lookup(&config.group_teams, &g).map(String::from));
+    let priority = |v: Option<&Value>| priority(config, v);
+    let group_team = |v: Option<&Value>| group_team(config, v);
     match kind {
         "ticket.created" => {
-            let channel = text(at(detail, &["via", "channel"])).unwrap_or_else(|| "unknown".into());
-            let channel = lookup(&config.channels, &channel).map(String::from).unwrap_or(channel);
+            let channel = channel(config, at(detail, &["via", "channel"]));
             let mut fields = json!({ "type": "ticket_created", "channel": channel, "priority": priority(at(detail, &["priority"])) });
             if let Some(team) = group_team(at(detail, &["group_id"])) {
                 fields["team"] = json!(team);
@@ -89,9 +85,9 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now:
             out.push(event_id, fields)?;
         }
         "ticket.status_changed" => {
-            let status = text(at(event, &["current"])).or_else(|| text(at(detail, &["status"])));
+            let status = at(event, &["current"]).filter(|v| v.is_string()).or_else(|| at(detail, &["status"]));
             // Statuses not listed (deleted, archived, scrubbed) carry nothing for the KPIs.
-            if let Some(status) = status.as_deref().and_then(|s| lookup(&config.statuses, s)) {
+            if let Some(status) = self::status(config, status) {
                 out.push(event_id, json!({ "type": "status_changed", "status": status }))?;
             }
         }
@@ -120,6 +116,35 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now:
         }
     }
     Ok(out.finish())
+}
+
+// The value mappings, shared by the webhooks and `intake seed` (a snapshot states a ticket
+// as its webhooks would have).
+
+/// A ticket's `via.channel` as a contract channel: listed in `channels`, else passed on lower
+/// case; none is `unknown`.
+pub fn channel(config: &ZendeskIntakeConfig, via_channel: Option<&Value>) -> String {
+    let channel = via_channel.and_then(Value::as_str).map(str::to_ascii_lowercase).unwrap_or_else(|| "unknown".into());
+    lookup(&config.channels, &channel).map(String::from).unwrap_or(channel)
+}
+
+/// A Zendesk priority as a contract priority: a missing or unlisted one is `normal`, as in
+/// Zendesk's own SLA matching.
+pub fn priority(config: &ZendeskIntakeConfig, value: Option<&Value>) -> String {
+    let text = value.and_then(Value::as_str).map(str::to_ascii_lowercase);
+    text.and_then(|p| lookup(&config.priorities, &p).map(String::from)).unwrap_or_else(|| "normal".into())
+}
+
+/// A Zendesk status as a contract status; `None` for statuses not listed (deleted, archived,
+/// scrubbed).
+pub fn status<'a>(config: &'a ZendeskIntakeConfig, value: Option<&Value>) -> Option<&'a str> {
+    let text = value.and_then(Value::as_str)?.to_ascii_lowercase();
+    lookup(&config.statuses, &text)
+}
+
+/// A group (id or object) as its team in `group_teams`, if listed.
+pub fn group_team(config: &ZendeskIntakeConfig, value: Option<&Value>) -> Option<String> {
+    value.and_then(group_id).and_then(|g| lookup(&config.group_teams, &g).map(String::from))
 }
 
 /// A group as Zendesk writes it: an id (string or number) or an object with one.
