@@ -414,10 +414,7 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
     let topic_too_long = raw.topic.as_ref().is_some_and(|topic| topic.len() > MAX_LABEL_BYTES);
     let body = match event_type {
         EventType::TicketCreated => EventBody::TicketCreated {
-            channel: raw
-                .channel
-                .map(|c| c.to_ascii_lowercase())
-                .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `channel`"))?,
+            channel: required_channel(raw.channel, t)?,
             priority: optional_enum(raw.priority, "priority", Priority::parse, t)?.unwrap_or(Priority::Normal),
             team: raw.team.map(Cow::into_owned),
             topic: raw.topic.map(bounded_topic),
@@ -470,10 +467,7 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
                 created_at,
                 status: optional_enum(raw.status, "status", Status::parse, t)?
                     .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `status`"))?,
-                channel: raw
-                    .channel
-                    .map(|c| c.to_ascii_lowercase())
-                    .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `channel`"))?,
+                channel: required_channel(raw.channel, t)?,
                 priority: optional_enum(raw.priority, "priority", Priority::parse, t)?.unwrap_or(Priority::Normal),
                 team: raw.team.map(Cow::into_owned),
                 topic: raw.topic.map(bounded_topic),
@@ -487,6 +481,11 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
         }
     };
     Ok(Event { event_id, ticket_id, at, body, topic_too_long })
+}
+
+/// The channel a ticket is created or stated with: required, lower-cased.
+fn required_channel(channel: Option<Cow<str>>, t: Option<EventType>) -> Result<String, Invalid> {
+    channel.map(|c| c.to_ascii_lowercase()).ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `channel`"))
 }
 
 /// An optional time of a `ticket_snapshot`: a time (`bad_timestamp` otherwise) no later than

@@ -219,6 +219,9 @@ impl Ticket {
     }
 
     pub fn apply(&mut self, body: &EventBody, at: Millis, rules: &TicketRules, out: &mut Effects) {
+        // An event dated before one already applied (a late one): a snapshot then states what
+        // newer events have changed since, and only reports.
+        let stale = at < self.last_event_at;
         self.last_event_at = self.last_event_at.max(at);
         let policies = &rules.policies;
         match body {
@@ -335,7 +338,7 @@ impl Ticket {
             }
             EventBody::WorkLogged { seconds, .. } => out.samples.push(Sample::WorkLogged(*seconds)),
             EventBody::TicketSnapshot(snapshot) if self.created_at.is_none() => self.seed(snapshot, at, rules),
-            EventBody::TicketSnapshot(snapshot) => self.reconcile(snapshot, at, rules, out),
+            EventBody::TicketSnapshot(snapshot) => self.reconcile(snapshot, at, stale, rules, out),
         }
     }
 
@@ -387,7 +390,7 @@ impl Ticket {
     /// so no volume, duration or SLA outcome is counted twice (nor once for what was missed);
     /// each field that differed is reported in `out.differences`. The creation time is
     /// compared, not adopted: the ticket's volume and durations were counted from its own.
-    fn reconcile(&mut self, s: &TicketSnapshot, at: Millis, rules: &TicketRules, out: &mut Effects) {
+    fn reconcile(&mut self, s: &TicketSnapshot, at: Millis, stale: bool, rules: &TicketRules, out: &mut Effects) {
         let policies = &rules.policies;
         let mut found = |field: SnapshotField| out.differences[field.index()] = true;
         if self.created_at.get() != Some(s.created_at) {
@@ -395,8 +398,8 @@ impl Ticket {
         }
         let channel = (rules.catalog.channel(&s.channel) != self.dims.channel).then(|| s.channel.clone());
         let team_differs = rules.catalog.team(s.team.as_deref()) != self.dims.team;
-        // `ticket_updated` cannot unset a team: that one is set here.
-        let team = s.team.clone().filter(|_| team_differs);
+        // No team stated: `""`, which a `ticket_updated` reads as no team (dimensions and policy).
+        let team = team_differs.then(|| s.team.clone().unwrap_or_default());
         let priority = (self.dims.priority != Some(s.priority)).then_some(s.priority);
         for (differs, field) in [
             (channel.is_some(), SnapshotField::Channel),
@@ -415,6 +418,11 @@ impl Ticket {
         if status_differs {
             found(SnapshotField::Status);
         }
+        if stale {
+            // Events newer than the snapshot were applied already: what it states is older
+            // than what ticketpulse knows, so the differences are reported and nothing adopted.
+            return;
+        }
         // Applied as the events ticketpulse missed would have been, into effects that are
         // dropped: state changes, nothing is counted.
         let mut dropped = Effects::default();
@@ -422,16 +430,14 @@ impl Ticket {
             let update = EventBody::TicketUpdated { priority, team, topic: None, channel };
             self.apply(&update, at, rules, &mut dropped);
         }
-        if team_differs && s.team.is_none() {
-            self.dims.team = rules.catalog.team(None);
-        }
         if first_response_missed {
             self.first_response_at = s.first_response_at.into();
             let before = u32::from(self.requester == Requester::Agent) + 1;
             self.agent_public_messages = self.agent_public_messages.max(before);
             self.sla.cancel(SlaTarget::FirstResponse);
             self.waiting_since = s.waiting_since.into();
-            if let Some(since) = s.waiting_since {
+            // A next reply is due only on a ticket the snapshot states open.
+            if let Some(since) = s.waiting_since.filter(|_| !s.status.is_resolved()) {
                 self.sla.awaiting_reply(since, self.paused(policies), policies);
             }
         }
@@ -981,6 +987,18 @@ mod tests {
         assert_eq!(kpis(&out), [Sample::Created]);
         assert!(out.sla.samples.is_empty());
         assert!(!t.is_open());
+    }
+
+    /// A snapshot read at 100 s reaches the engine after the solve of 200 s was applied (late):
+    /// it states an older ticket. Its status difference is reported; the ticket stays solved
+    /// (adopting "open" would reopen it without a reopen counted, and run its clocks again).
+    #[test]
+    fn a_snapshot_older_than_the_ticket_reports_and_adopts_nothing() {
+        let (t, out) = run_effects(&[(0, created(Requester::Customer)), (200, status(Status::Solved)), (100, snapshot(Status::Open))]);
+        let found: Vec<_> = SnapshotField::ALL.into_iter().filter(|f| out.differences[f.index()]).collect();
+        assert_eq!(found, [SnapshotField::Status]);
+        assert!(!t.is_open());
+        assert_eq!(t.status, Some(Status::Solved));
     }
 
     #[test]

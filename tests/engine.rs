@@ -132,6 +132,11 @@ fn events_of_a_ticket_created_on_another_partition_are_counted_per_partition() {
     send(&p0, r#"{"event_id":"1","ticket_id":"T","type":"ticket_created","at":"2026-01-05T10:00:00Z","channel":"email"}"#);
     send(&p1, r#"{"event_id":"2","ticket_id":"T","type":"message","at":"2026-01-05T10:01:00Z","author":"agent"}"#);
     send(&p1, r#"{"event_id":"3","ticket_id":"T","type":"status_changed","at":"2026-01-05T10:02:00Z","status":"solved"}"#);
+    // A help desk's statement of a ticket (seeding) is how a partition learns of it: not counted.
+    send(
+        &p0,
+        r#"{"event_id":"4","ticket_id":"S","type":"ticket_snapshot","at":"2026-01-05T10:03:00Z","created_at":"2026-01-05T09:00:00Z","status":"open","channel":"email"}"#,
+    );
     for p in [&p0, &p1] {
         send(
             p,

@@ -124,7 +124,13 @@ fn topic_messages(bootstrap: &str, topic: &str, sentinels: usize) -> Vec<(String
             if key == SENTINEL {
                 seen += 1;
             } else {
-                out.push((key, serde_json::from_slice(message.payload().unwrap()).unwrap()));
+                // Every snapshot is a contract v1 event the engine reads (tests/seeding.rs runs
+                // such events through `run`), keyed by its ticket id.
+                let payload = message.payload().unwrap();
+                let event = ticketpulse::event::parse(payload, &Config::default().parse_limits(), None)
+                    .unwrap_or_else(|e| panic!("not a contract event: {e:?}: {}", String::from_utf8_lossy(payload)));
+                assert_eq!(event.ticket_id, key);
+                out.push((key, serde_json::from_slice(payload).unwrap()));
             }
         }
     }

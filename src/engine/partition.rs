@@ -270,7 +270,8 @@ impl Partition {
 
     /// Applies an event, `buffered` when it comes out of the reorder buffer.
     fn apply(&mut self, ticket_id: &str, at: Millis, body: &EventBody, buffered: bool) {
-        if !matches!(body, EventBody::TicketCreated { .. })
+        // A creation or a help desk's statement of the ticket is how a partition learns of it.
+        if !matches!(body, EventBody::TicketCreated { .. } | EventBody::TicketSnapshot(_))
             && self.state.tickets.get(ticket_id).is_none_or(|t| t.created_at.get().is_none())
         {
             self.uncreated_events += 1;

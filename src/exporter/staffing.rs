@@ -56,7 +56,9 @@ pub fn queue_staffing(
     threshold: Option<f64>,
 ) -> QueueStaffing {
     let lambda = s.created as f64 / window_seconds;
-    let solves = s.full_resolution.count();
+    // Every solve, as ticketpulse_average_handle_time_seconds divides by (a ticket first seen
+    // mid-stream is solved without a full resolution time).
+    let solves = s.solved;
     let aht = (solves > 0 && s.work_seconds > 0.0).then(|| s.work_seconds / solves as f64);
     let available = active.map(|n| n as f64);
     let mut out = QueueStaffing { available, ..Default::default() };
@@ -195,7 +197,11 @@ mod tests {
     fn slice(created: u64, solves: u64, work: f64) -> KpiSlice {
         let mut s = KpiSlice::default();
         (0..created).for_each(|_| s.add(Sample::Created));
-        (0..solves).for_each(|_| s.add(Sample::FullResolution(60.0)));
+        // A solve of a ticket seen from its creation: both samples, as src/ticket.rs reports it.
+        (0..solves).for_each(|_| {
+            s.add(Sample::Solved);
+            s.add(Sample::FullResolution(60.0));
+        });
         s.add(Sample::WorkLogged(work));
         s
     }
@@ -211,6 +217,13 @@ mod tests {
         assert!((q.service_level.unwrap() - 0.8883500191794669).abs() < 1e-9, "{q:?}");
         assert!((q.wait.unwrap() - 7.835937011777243).abs() < 1e-6, "{q:?}");
         assert_eq!((q.workload, q.backlog_agents, q.backlog_clear), (None, None, None));
+        // The same solves of tickets first seen mid-stream (no full resolution time): the same
+        // handle time (every solve divides, as in ticketpulse_average_handle_time_seconds).
+        let mut midstream = KpiSlice::default();
+        (0..100).for_each(|_| midstream.add(Sample::Created));
+        (0..100).for_each(|_| midstream.add(Sample::Solved));
+        midstream.add(Sample::WorkLogged(18_000.0));
+        assert_eq!(queue_staffing(&rules(), &midstream, Some(14), 0, 1800.0, Some(20.0)).required, Some(14.0));
         // Patience: 2 abandons after 30 s and 50 s, 98 answered waiting 320 s in all:
         // θ = 2 / (320 + 80) per second, mean patience 200 s.
         let mut s = s;

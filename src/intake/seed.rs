@@ -46,6 +46,7 @@ use super::producer::Producer;
 use super::{chatwoot, zendesk, Source};
 use crate::base::Millis;
 use crate::config::{ChatwootIntakeConfig, Config, SeedConfig, ZendeskIntakeConfig};
+use crate::event;
 use crate::internal_events::Telemetry;
 
 /// What `intake seed` was asked to do.
@@ -122,12 +123,24 @@ pub async fn seed(config: &Config, options: &SeedOptions, now: &(dyn Fn() -> Mil
         tracing::info!(?cursor, "intake seed: resuming from the cursor file");
     }
     let mut seeded = Seeded::default();
+    let limits = config.parse_limits();
     loop {
         let page = match options.source {
             Source::Zendesk => zendesk_page(&api, &config.intake.zendesk, &config.intake.seed, options, cursor.as_ref(), now).await?,
             Source::Chatwoot => chatwoot_page(&api, &config.intake.chatwoot, cursor.as_ref(), now).await?,
         };
-        let records: Vec<(&str, &str)> = page.snapshots.iter().map(|s| (s.key.as_str(), s.payload.as_str())).collect();
+        // The engine's own parser guards what leaves, as for webhooks: a snapshot the contract
+        // refuses (a vendor time out of order, say) is left out and counted, never produced.
+        let mut records: Vec<(&str, &str)> = Vec::with_capacity(page.snapshots.len());
+        for snapshot in &page.snapshots {
+            match event::parse(snapshot.payload.as_bytes(), &limits, None) {
+                Ok(_) => records.push((snapshot.key.as_str(), snapshot.payload.as_str())),
+                Err(invalid) => {
+                    seeded.unreadable += 1;
+                    tracing::warn!(reason = invalid.reason.as_str(), detail = %invalid.detail, "intake seed: a snapshot the event contract refuses is left out");
+                }
+            }
+        }
         producer.send_records(&records).await.context("intake seed: producing a page's snapshots")?;
         seeded.pages += 1;
         seeded.produced += records.len() as u64;
@@ -269,8 +282,11 @@ pub fn zendesk_snapshot(
         let time = |name: &str| at(metrics, &[name]).and_then(Value::as_str).and_then(|t| crate::event::parse_time_text(t).ok());
         // Zendesk keeps the first reply as whole calendar minutes after creation, not as an
         // instant: the instant is that many minutes after `created_at`.
+        // Kept within creation and the read (rounding, or a value out of range, cannot place it
+        // outside, where the contract would refuse the whole ticket).
         if let Some(minutes) = at(metrics, &["reply_time_in_minutes", "calendar"]).and_then(Value::as_i64) {
-            fields["first_response_at"] = json!(rfc3339(created_at + minutes * 60_000));
+            let reply = minutes.checked_mul(60_000).and_then(|ms| created_at.checked_add(ms)).unwrap_or(read_at);
+            fields["first_response_at"] = json!(rfc3339(reply.clamp(created_at, read_at.max(created_at))));
         }
         // Waiting on the desk since the requester's last update, unless the assignee updated
         // the ticket after it (pending and on-hold tickets wait on someone else).
