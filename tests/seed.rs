@@ -325,6 +325,25 @@ fn a_solved_zendesk_ticket_is_stated_only_with_include_solved() {
     );
 }
 
+/// Teams from tags, as the webhooks set them: ticket 5101 (group …430, tags ["billing"]) is in
+/// the group's team when its group is listed (billing), else in the team of its tag
+/// (`tag_teams`: billing → finance); with neither, no team.
+#[test]
+fn a_zendesk_ticket_takes_its_groups_team_else_its_tags() {
+    let page: Value = serde_json::from_str(&fixture("zendesk_export_page1.json")).unwrap();
+    let mut config = seed_config("unused:9092", "unused", "127.0.0.1:1".parse().unwrap());
+    let team = |config: &Config| {
+        let snapshot = seed::zendesk_snapshot(&page["tickets"][0], None, &config.intake.zendesk, READ_AT, false).unwrap().unwrap();
+        serde_json::from_str::<Value>(&snapshot.payload).unwrap().get("team").cloned()
+    };
+    config.intake.zendesk.tag_teams = [("billing".to_string(), "finance".to_string())].into();
+    assert_eq!(team(&config), Some(json!("billing")));
+    config.intake.zendesk.group_teams.clear();
+    assert_eq!(team(&config), Some(json!("finance")));
+    config.intake.zendesk.tag_teams.clear();
+    assert_eq!(team(&config), None);
+}
+
 /// The wait before a retry: `Retry-After` seconds when given (cut to the cap), else 1 s
 /// doubling per attempt (cut to the cap); an HTTP-date is not read (backoff instead).
 #[test]

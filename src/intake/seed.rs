@@ -275,7 +275,9 @@ pub fn zendesk_snapshot(
         "channel": zendesk::channel(config, at(ticket, &["via", "channel"])),
         "priority": zendesk::priority(config, at(ticket, &["priority"])),
     });
-    if let Some(team) = zendesk::group_team(config, at(ticket, &["group_id"])) {
+    // The group's team, else the first tag's, as the webhooks set them (group changes, added tags).
+    if let Some(team) = zendesk::group_team(config, at(ticket, &["group_id"])).or_else(|| zendesk::tag_team(config, at(ticket, &["tags"])))
+    {
         fields["team"] = json!(team);
     }
     if let Some(metrics) = metric_set {

@@ -109,8 +109,7 @@ pub fn map(body: &[u8], config: &ZendeskIntakeConfig, limits: &ParseLimits, now:
         }
         _ => {
             // ticket.tags_changed: the first added tag with a team sets it.
-            let added = at(event, &["tags_added"]).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-            if let Some(team) = added.iter().filter_map(Value::as_str).find_map(|tag| lookup(&config.tag_teams, tag)) {
+            if let Some(team) = tag_team(config, at(event, &["tags_added"])) {
                 out.push(event_id, json!({ "type": "ticket_updated", "team": team }))?;
             }
         }
@@ -145,6 +144,12 @@ pub fn status<'a>(config: &'a ZendeskIntakeConfig, value: Option<&Value>) -> Opt
 /// A group (id or object) as its team in `group_teams`, if listed.
 pub fn group_team(config: &ZendeskIntakeConfig, value: Option<&Value>) -> Option<String> {
     value.and_then(group_id).and_then(|g| lookup(&config.group_teams, &g).map(String::from))
+}
+
+/// The team of the first tag of `tags` (an array) listed in `tag_teams`, if any.
+pub fn tag_team(config: &ZendeskIntakeConfig, tags: Option<&Value>) -> Option<String> {
+    let tags = tags.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    tags.iter().filter_map(Value::as_str).find_map(|tag| lookup(&config.tag_teams, tag)).map(String::from)
 }
 
 /// A group as Zendesk writes it: an id (string or number) or an object with one.
