@@ -4,15 +4,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{
-    additive, counter, create_topics, fleet, http_get, key_of, kpis, parse_exposition, produce_all, scrape, stream_times, wait_for, Broker,
+    additive, counter, create_topics, fleet, free_port, http_get, key_of, kpis, owners, parse_exposition, produce_all, scrape,
+    scrape_async, stream_time, wait_for, wait_for_async, Broker, RunConfig, Service,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -49,64 +48,9 @@ fn keyed(lines: &[String]) -> Vec<(Option<String>, Vec<u8>, Option<i32>)> {
     lines.iter().map(|l| (key_of(l), l.as_bytes().to_vec(), None)).collect()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A config file for the `ticketpulse` binary: idle advancement off, snapshots every 200 ms.
 fn write_config(dir: &Path, bootstrap: &str, topic: &str, port: u16) -> PathBuf {
-    let path = dir.join("ticketpulse.toml");
-    let state = dir.join("state");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[kafka]
-brokers = "{bootstrap}"
-topics = ["{topic}"]
-group_id = "{topic}-group"
-dead_letter_topic = ""
-[kafka.librdkafka]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "500"
-[http]
-listen = "127.0.0.1:{port}"
-[time]
-idle_timeout = "0s"
-[snapshots]
-store = "local"
-dir = "{}"
-interval = "200ms"
-"#,
-            state.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// A `ticketpulse run` killed (SIGKILL) when dropped, so a failing test leaves no service behind.
-struct Service(Child);
-
-impl Service {
-    fn kill(&mut self) {
-        self.0.kill().unwrap(); // SIGKILL
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_service(config: &Path) -> Service {
-    Service(Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(config).env("RUST_LOG", "warn").spawn().unwrap())
-}
-
-fn stream_time(text: &str, topic: &str, partition: i32) -> Option<f64> {
-    parse_exposition(text).get(&format!("ticketpulse_stream_time_seconds{{topic=\"{topic}\",partition=\"{partition}\"}}")).copied()
+    RunConfig::new(bootstrap, topic, port, &dir.join("state")).write(&dir.join("ticketpulse.toml"))
 }
 
 #[test]
@@ -128,7 +72,7 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
     let mut restored = 0.0;
     let mut progress = 0.0;
     for round in 0..10 {
-        let mut child = spawn_service(&config);
+        let mut child = Service::spawn(&config);
         // Kill at a random moment once this run has made progress of its own. The bound is
         // patience, not a speed check: on a loaded machine a rejoin after SIGKILL waits out the
         // dead member's session and can take minutes.
@@ -146,16 +90,12 @@ fn kill_9_at_random_moments_loses_and_double_counts_nothing() {
     assert!(killed_mid_stream >= 3, "only {killed_mid_stream} of 10 kills hit the stream mid-way");
     assert!(restored >= 5.0, "most restarts resume from a snapshot, not from the beginning ({restored} did)");
 
-    let mut child = spawn_service(&config);
+    let mut child = Service::spawn(&config);
     let text = wait_for(addr, Duration::from_secs(120), |t| stream_time(t, topic, 0) == Some(tick as f64 / 1000.0));
     child.kill();
     assert_eq!(counter(&text, "ticketpulse_snapshots_restored_total"), 1.0);
     common::assert_same_kpis(&text, &expected);
     assert!(kpis(&expected).len() > 300);
-}
-
-async fn scrape_async(addr: SocketAddr) -> String {
-    tokio::task::spawn_blocking(move || scrape(addr).unwrap_or_default()).await.unwrap()
 }
 
 /// Scrapes the instances until every partition sits at `tick` on exactly one of them.
@@ -166,12 +106,7 @@ async fn wait_drained(addrs: &[SocketAddr], topic: &str, partitions: i32, tick: 
         for addr in addrs {
             texts.push(scrape_async(*addr).await);
         }
-        let mut owners: BTreeMap<i32, Vec<f64>> = BTreeMap::new();
-        for text in &texts {
-            for (p, t) in stream_times(text, topic) {
-                owners.entry(p).or_default().push(t);
-            }
-        }
+        let owners = owners(&texts, topic);
         let drained = owners.len() == partitions as usize && owners.values().all(|ts| ts == &[tick as f64 / 1000.0]);
         if drained {
             return texts;
@@ -286,10 +221,6 @@ async fn a_broker_outage_drops_readiness_and_loses_nothing() {
     let text = wait_for_async(addr, move |t| stream_time(t, topic, 0) == Some(tick as f64 / 1000.0)).await;
     common::assert_same_kpis(&text, &replay_as_live(&lines));
     running.shutdown().await.unwrap();
-}
-
-async fn wait_for_async(addr: SocketAddr, done: impl Fn(&str) -> bool + Send + 'static) -> String {
-    tokio::task::spawn_blocking(move || wait_for(addr, Duration::from_secs(120), done)).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,11 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
 
-use common::http_get;
+use common::{free_addr, http_get, spawn_prometheus, urlencode, wait_ready};
 use serde_json::Value as Json;
 use ticketpulse::base::Millis;
 use ticketpulse::config::Config;
@@ -134,20 +134,6 @@ fn end_time_bounds_the_steps_and_events_too_late_for_a_step_are_counted() {
     assert_eq!(not_json, [0.0, 0.0, 1.0, 1.0]);
 }
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
 fn run(command: &mut Command) -> String {
     let out = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
     assert!(out.status.success(), "{command:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -206,15 +192,6 @@ fn same(a: f64, b: f64) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// An instant query at `t`: the result's type and entries.
 fn query(prometheus: SocketAddr, promql: &str, t: Millis) -> (String, Vec<Json>) {
     let path = format!("/api/v1/query?query={}&time={}", urlencode(promql), t / 1000);
@@ -268,21 +245,8 @@ fn prometheus_serves_the_backfilled_history_exactly_as_replay_end_time_prints_it
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
     let addr = free_addr();
-    let _prometheus = Process(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !matches!(http_get(addr, "/-/ready"), Ok((200, _))) {
-        assert!(Instant::now() < deadline, "prometheus did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let _prometheus = spawn_prometheus(addr, &config, &tsdb);
+    wait_ready(addr, "/-/ready", "prometheus", Duration::from_secs(60));
 
     // Monday 06:00 (the first 24 h window still filling), Tuesday 13:07, Wednesday 23:59 (the
     // last full minute), and Tuesday 09:30 (mid-morning, tickets waiting on replies).

@@ -6,16 +6,19 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::post;
 use axum::Router;
-use common::{create_topics, http_get, parse_exposition, produce, produce_all, scrape_until, total_events, value, Broker};
+use common::{
+    create_topics, free_addr, http_get, parse_exposition, produce, produce_all, scrape_until, spawn_prometheus, total_events, urlencode,
+    value, Broker, Process,
+};
 use serde_json::Value as Json;
 use ticketpulse::config::PolicyConfig;
 use ticketpulse::generator::{Generator, GeneratorOptions};
@@ -32,30 +35,10 @@ fn yaml(path: &Path) -> Yaml {
     yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-/// Waits until `addr` answers `path` with 200.
+/// [`common::wait_ready`] off the async runtime, for up to 30 s.
 async fn wait_ready(addr: SocketAddr, path: &'static str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Ok((200, _))) = tokio::task::spawn_blocking(move || http_get(addr, path)).await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what} did not become ready on {addr}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let what = what.to_string();
+    tokio::task::spawn_blocking(move || common::wait_ready(addr, path, &what, Duration::from_secs(30))).await.unwrap();
 }
 
 /// Notifications received, as (receiver from the URL path, Alertmanager's JSON payload).
@@ -129,16 +112,7 @@ async fn start_prometheus(dir: &Path, target: SocketAddr, alertmanager: Option<S
     prom["scrape_configs"][0]["static_configs"][0]["targets"][0] = Yaml::from(target.to_string());
     prom["scrape_configs"][1]["static_configs"][0]["targets"][0] = Yaml::from(addr.to_string());
     std::fs::write(dir.join("prometheus.yml"), yaml_serde::to_string(&prom).unwrap()).unwrap();
-    let process = Process(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus (run scripts/install-test-deps)"),
-    );
+    let process = spawn_prometheus(addr, &dir.join("prometheus.yml"), &dir.join("tsdb"));
     wait_ready(addr, "/-/ready", "prometheus").await;
     (process, addr)
 }
@@ -154,15 +128,6 @@ async fn query(prometheus: SocketAddr, promql: &str) -> Vec<Json> {
     let (status, v) = prometheus_api(prometheus, format!("/api/v1/query?query={}", urlencode(promql))).await;
     assert_eq!(status, 200, "{promql}: {v}");
     v["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Every rule of the shipped files evaluates without error in `prometheus`.

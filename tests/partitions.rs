@@ -24,8 +24,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use common::{
-    counter, create_topics, free_port, key_of, kpis, parse_exposition, produce_all, scrape, stream_times, total_events, value, wait_for,
-    Broker, Service,
+    counter, create_topics, free_port, key_of, kpis, owners, parse_exposition, produce_all, scrape, spawn_run, stream_times, total_events,
+    value, wait_for, Broker, RunConfig, Service,
 };
 use ticketpulse::generator::{Generator, GeneratorOptions};
 
@@ -226,44 +226,28 @@ fn write_config(
     state: &Path,
 ) -> (PathBuf, SocketAddr) {
     let port = free_port();
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"[kafka]
-brokers = "{bootstrap}"
-topics = ["{topic}"]
-group_id = "{group}"
-dead_letter_topic = "{dead_letter}"
-[kafka.librdkafka]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "500"
-"client.id" = "{name}"
-# tansu answers a fetch with whole partitions up to the request's total (it ignores the
-# per-partition limit): without a small total, A would read the partitions one after the
-# other and reach the last only near the end of the backlog.
-"fetch.max.bytes" = "131072"
-# librdkafka wants it no larger than fetch.max.bytes; the messages are a few hundred bytes.
-"message.max.bytes" = "131072"
-# The dead-letter producer's batching delay, which each awaited rejection waits out: the
-# workers stay the bottleneck (consumers ignore it). Not much longer: a revoke drains a
-# queue of about 200 rejections; at 40 ms that took 9 s, and tansu's group handed the
-# partitions back to A and forth twice before B got them (the counts still came out exact).
-"linger.ms" = "20"
-[http]
-listen = "127.0.0.1:{port}"
-[time]
-idle_timeout = "0s"
-[snapshots]
-store = "local"
-dir = "{}"
-interval = "1h"
-"#,
-            state.display()
-        ),
-    )
-    .unwrap();
-    (path, format!("127.0.0.1:{port}").parse().unwrap())
+    let librdkafka = [
+        // tansu answers a fetch with whole partitions up to the request's total (it ignores the
+        // per-partition limit): without a small total, A would read the partitions one after the
+        // other and reach the last only near the end of the backlog.
+        ("fetch.max.bytes", "131072"),
+        // librdkafka wants it no larger than fetch.max.bytes; the messages are a few hundred bytes.
+        ("message.max.bytes", "131072"),
+        // The dead-letter producer's batching delay, which each awaited rejection waits out: the
+        // workers stay the bottleneck (consumers ignore it). Not much longer: a revoke drains a
+        // queue of about 200 rejections; at 40 ms that took 9 s, and tansu's group handed the
+        // partitions back to A and forth twice before B got them (the counts still came out exact).
+        ("linger.ms", "20"),
+    ];
+    let config = RunConfig {
+        group: group.to_string(),
+        dead_letter: dead_letter.to_string(),
+        client_id: Some(name.to_string()),
+        librdkafka: librdkafka.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        snapshot_interval: "1h".into(),
+        ..RunConfig::new(bootstrap, topic, port, state)
+    };
+    (config.write(&dir.join(format!("{name}.toml"))), format!("127.0.0.1:{port}").parse().unwrap())
 }
 
 /// Scrapes the instances until every partition sits at `tick` on exactly one of them.
@@ -271,12 +255,7 @@ fn wait_drained(addrs: &[SocketAddr], topic: &str, tick: f64) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let texts: Vec<String> = addrs.iter().map(|a| scrape(*a).unwrap_or_default()).collect();
-        let mut owners: BTreeMap<i32, Vec<f64>> = BTreeMap::new();
-        for text in &texts {
-            for (p, t) in stream_times(text, topic) {
-                owners.entry(p).or_default().push(t);
-            }
-        }
+        let owners = owners(&texts, topic);
         if owners.len() == PARTITIONS as usize && owners.values().all(|ts| ts == &[tick]) {
             return texts;
         }
@@ -415,8 +394,7 @@ fn sigterm_with_messages_queued_snapshots_them_and_a_restart_ends_exact() {
     let dir = tempfile::tempdir().unwrap();
     let (state, group) = (dir.path().join("state"), format!("{topic}-group"));
     let (config, addr) = write_config(dir.path(), "instance", &broker.bootstrap, topic, &group, dead_letter, &state);
-    let mut child =
-        Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(&config).env("RUST_LOG", "warn").spawn().unwrap();
+    let mut child = spawn_run(&config);
     let before = wait_started_mid_backlog(addr, topic, &backlog);
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());

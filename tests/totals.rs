@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use common::{create_topics, parse_exposition, produce_all, scrape, stream_times, value, Broker};
+use common::{
+    combine, create_topics, free_port, parse_exposition, produce_all, spawn_run, stream_times, value, wait_all, Broker, RunConfig,
+};
 use ticketpulse::config::{Config, PolicyConfig};
 use ticketpulse::replay::{replay, End};
 
@@ -139,45 +141,14 @@ fn totals_through_replay_are_exact_and_outlive_every_window() {
 /// A config file for the binary: SLA `std` (first response 1h), snapshots every 200 ms into a
 /// directory both instances share, idle advancement off.
 fn write_config(dir: &Path, name: &str, bootstrap: &str, topic: &str, port: u16) -> PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    let state = dir.join("state");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[kafka]
-brokers = "{bootstrap}"
-topics = ["{topic}"]
-group_id = "{topic}-group"
-dead_letter_topic = ""
-[kafka.librdkafka]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "500"
-"client.id" = "{name}"
-[http]
-listen = "127.0.0.1:{port}"
-[time]
-idle_timeout = "0s"
-[snapshots]
-store = "local"
-dir = "{}"
-interval = "200ms"
-[[sla.policies]]
-name = "std"
-first_response = "1h"
-"#,
-            state.display()
-        ),
-    )
-    .unwrap();
-    path
+    let extra = "[[sla.policies]]\nname = \"std\"\nfirst_response = \"1h\"\n".to_string();
+    RunConfig { client_id: Some(name.to_string()), extra, ..RunConfig::new(bootstrap, topic, port, &dir.join("state")) }
+        .write(&dir.join(format!("{name}.toml")))
 }
 
+/// `ticketpulse run` with `RUST_LOG=warn` (`common::spawn_run`); the test kills it.
 fn spawn(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ticketpulse")).args(["run", "--config"]).arg(config).env("RUST_LOG", "warn").spawn().unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    spawn_run(config)
 }
 
 /// The total and cumulative-histogram series of a scrape (all keyed by partition).
@@ -192,28 +163,10 @@ fn totals(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Scrapes until `done` holds over the scrapes of every instance.
-fn wait_all(addrs: &[SocketAddr], limit: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let texts: Vec<String> = addrs.iter().map(|a| scrape(*a).unwrap_or_default()).collect();
-        if done(&texts) {
-            return texts;
-        }
-        assert!(Instant::now() < deadline, "not reached within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Each series summed over instances (each partition is on one of them).
+/// Each series summed over instances (each partition is on one of them), by the fleet's one
+/// rule (`common::combine`: every total adds).
 fn summed(texts: &[String]) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for text in texts {
-        for (k, v) in totals(text) {
-            *out.entry(k).or_insert(0.0) += v;
-        }
-    }
-    out
+    combine(texts.iter().map(|text| totals(text)), |v| v)
 }
 
 /// Partition p of 4 holds tickets P{p}-0..5, email / normal, answered after 600 s (even) or
