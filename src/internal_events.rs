@@ -1,6 +1,8 @@
 //! ticketpulse's own events: every log line about the service's health and the counter that
 //! goes with it are defined here, in one place (as Vector does). Counters are atomics of one
-//! [`Telemetry`] (one per engine), read by the exporter at scrape time.
+//! [`Telemetry`] (one per engine, and one for `intake`), read by the exporter at scrape time
+//! (`exporter::exposition` for `run`, `demo` and `replay`, `exporter::intake_exposition` for
+//! the intake).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -130,6 +132,11 @@ struct Counters {
     last_snapshot: Mutex<Option<(usize, Duration)>>,
     /// HTTP connections closed before a complete exchange, by [`HttpDrop::index`].
     http_dropped: [AtomicU64; HttpDrop::ALL.len()],
+    /// `intake`: webhooks by (source, vendor type, result), the combinations seen (each label
+    /// from a fixed list).
+    intake_webhooks: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
+    /// `intake`: events the broker acknowledged, by (source, contract type), the combinations seen.
+    intake_produced: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 /// What the consumer reports about its partitions and brokers: readiness and lag.
@@ -446,6 +453,36 @@ impl Telemetry {
 
     pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
         HttpDrop::ALL.iter().zip(&self.counters.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
+    }
+
+    /// `intake`: a webhook answered, counted by source, vendor type and result; a refused one
+    /// (`refusal`: its reason and detail) also logged, at most once per source and reason
+    /// every 10 s.
+    pub fn intake_webhook(&self, source: &'static str, kind: &'static str, result: &'static str, refusal: Option<(&str, &str)>) {
+        if let Some((reason, detail)) = refusal {
+            if let Some(suppressed) = self.log_allowed(&format!("intake {source} {reason}")) {
+                tracing::warn!(source, reason, detail, suppressed_since_last = suppressed, "webhook refused");
+            }
+        }
+        *lock(&self.counters.intake_webhooks).entry((source, kind, result)).or_default() += 1;
+    }
+
+    /// `intake`: the broker acknowledged these events of one webhook from `source`.
+    pub fn intake_events_produced(&self, source: &'static str, types: impl IntoIterator<Item = EventType>) {
+        let mut produced = lock(&self.counters.intake_produced);
+        for t in types {
+            *produced.entry((source, t.as_str())).or_default() += 1;
+        }
+    }
+
+    /// `intake`: ((source, vendor type, result), webhooks), the combinations seen.
+    pub fn intake_webhook_counts(&self) -> Vec<((&'static str, &'static str, &'static str), u64)> {
+        lock(&self.counters.intake_webhooks).iter().map(|(k, n)| (*k, *n)).collect()
+    }
+
+    /// `intake`: ((source, contract type), events produced), the combinations seen.
+    pub fn intake_produced_counts(&self) -> Vec<((&'static str, &'static str), u64)> {
+        lock(&self.counters.intake_produced).iter().map(|(k, n)| (*k, *n)).collect()
     }
 
     /// An ingested event's topic was over 128 bytes and read as `other`.

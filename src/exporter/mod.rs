@@ -70,6 +70,13 @@ pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> St
     encoding::write_text(families(view, rules, &dims, telemetry), &[])
 }
 
+/// The text exposition of `ticketpulse intake` (its own `/metrics`), from its telemetry.
+pub fn intake_exposition(telemetry: &Telemetry) -> String {
+    let mut out = encoding::Families::default();
+    self_metrics::render_intake(&mut out, telemetry);
+    encoding::write_text(out, &[])
+}
+
 /// Appends the exposition of a View as OpenMetrics samples at time `at`: the series and
 /// values [`exposition`] prints, one step of `replay --history-step`.
 pub fn openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
@@ -141,5 +148,64 @@ mod tests {
             ]
         );
         assert!(text.contains("# HELP ticketpulse_tickets_extra Sorts between two of ours.\n# TYPE ticketpulse_tickets_extra gauge\nticketpulse_tickets_extra 2.5\n"));
+    }
+
+    /// The intake's `/metrics` through the telemetry is byte for byte what its own
+    /// `prometheus::Registry` served: label names sorted, only the combinations seen, every
+    /// drop reason.
+    #[test]
+    fn the_intake_exposition_keeps_its_families_labels_and_order() {
+        use crate::event::EventType;
+        use crate::internal_events::HttpDrop;
+        let t = Telemetry::default();
+        t.intake_webhook("zendesk", "ticket.created", "produced", None);
+        t.intake_webhook("zendesk", "ticket.created", "produced", None);
+        t.intake_webhook("chatwoot", "unknown", "too_large", None);
+        t.intake_events_produced("zendesk", [EventType::TicketCreated, EventType::Message]);
+        t.http_connection_dropped(HttpDrop::Evicted);
+        let text = intake_exposition(&t);
+        let expected = "\
+# HELP ticketpulse_http_connections_dropped_total HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).
+# TYPE ticketpulse_http_connections_dropped_total counter
+ticketpulse_http_connections_dropped_total{reason=\"body_timeout\"} 0
+ticketpulse_http_connections_dropped_total{reason=\"evicted\"} 1
+ticketpulse_http_connections_dropped_total{reason=\"header_timeout\"} 0
+ticketpulse_http_connections_dropped_total{reason=\"refused\"} 0
+ticketpulse_http_connections_dropped_total{reason=\"request_timeout\"} 0
+ticketpulse_http_connections_dropped_total{reason=\"shutdown\"} 0
+# HELP ticketpulse_intake_events_produced_total Contract v1 events the broker acknowledged, by source and type.
+# TYPE ticketpulse_intake_events_produced_total counter
+ticketpulse_intake_events_produced_total{source=\"zendesk\",type=\"message\"} 1
+ticketpulse_intake_events_produced_total{source=\"zendesk\",type=\"ticket_created\"} 1
+# HELP ticketpulse_intake_webhooks_total Webhooks received, by source, vendor event type and result.
+# TYPE ticketpulse_intake_webhooks_total counter
+ticketpulse_intake_webhooks_total{result=\"produced\",source=\"zendesk\",type=\"ticket.created\"} 2
+ticketpulse_intake_webhooks_total{result=\"too_large\",source=\"chatwoot\",type=\"unknown\"} 1
+";
+        assert_eq!(text, expected);
+
+        // The two intake families as the registry it replaces gathered them.
+        let registry = prometheus::Registry::new();
+        let webhooks = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("ticketpulse_intake_webhooks_total", "Webhooks received, by source, vendor event type and result."),
+            &["source", "type", "result"],
+        )
+        .unwrap();
+        let events = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "ticketpulse_intake_events_produced_total",
+                "Contract v1 events the broker acknowledged, by source and type.",
+            ),
+            &["source", "type"],
+        )
+        .unwrap();
+        registry.register(Box::new(webhooks.clone())).unwrap();
+        registry.register(Box::new(events.clone())).unwrap();
+        webhooks.with_label_values(&["zendesk", "ticket.created", "produced"]).inc_by(2);
+        webhooks.with_label_values(&["chatwoot", "unknown", "too_large"]).inc();
+        events.with_label_values(&["zendesk", "ticket_created"]).inc();
+        events.with_label_values(&["zendesk", "message"]).inc();
+        let intake_part = &text[text.find("# HELP ticketpulse_intake_events_produced_total").unwrap()..];
+        assert_eq!(intake_part, encoding::text(&registry.gather()));
     }
 }

@@ -134,6 +134,14 @@ pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telem
         );
         push_gauge(mf, NO_LABELS, &[], pause.as_secs_f64());
     }
+    render_http_drops(out, telemetry);
+    let mf = &mut out.family("ticketpulse_build_info", "Build information; always 1.", Kind::Gauge);
+    let labels = mf.set([("version", Cow::Borrowed(env!("CARGO_PKG_VERSION")))]);
+    push_gauge(mf, labels, &[], 1.0);
+}
+
+/// The HTTP server's dropped connections, a family of `run`'s port and of the intake's alike.
+fn render_http_drops(out: &mut Families<'_>, telemetry: &Telemetry) {
     let mf = &mut out.family(
         "ticketpulse_http_connections_dropped_total",
         "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).",
@@ -143,7 +151,26 @@ pub fn render_self<'a>(out: &mut Families<'a>, view: &'a View, telemetry: &Telem
         let labels = mf.set([("reason", Cow::Borrowed(reason.as_str()))]);
         push_counter(mf, labels, n);
     }
-    let mf = &mut out.family("ticketpulse_build_info", "Build information; always 1.", Kind::Gauge);
-    let labels = mf.set([("version", Cow::Borrowed(env!("CARGO_PKG_VERSION")))]);
-    push_gauge(mf, labels, &[], 1.0);
+}
+
+/// `ticketpulse intake`'s families, its whole `/metrics`: webhooks, events produced and its
+/// listener's dropped connections. Label names in alphabetical order, as before (when a
+/// `prometheus::Registry` sorted them).
+pub fn render_intake(out: &mut Families<'_>, telemetry: &Telemetry) {
+    let mf =
+        &mut out.family("ticketpulse_intake_webhooks_total", "Webhooks received, by source, vendor event type and result.", Kind::Counter);
+    for ((source, kind, result), n) in telemetry.intake_webhook_counts() {
+        let labels = mf.set([("result", Cow::Borrowed(result)), ("source", Cow::Borrowed(source)), ("type", Cow::Borrowed(kind))]);
+        push_counter(mf, labels, n);
+    }
+    let mf = &mut out.family(
+        "ticketpulse_intake_events_produced_total",
+        "Contract v1 events the broker acknowledged, by source and type.",
+        Kind::Counter,
+    );
+    for ((source, event_type), n) in telemetry.intake_produced_counts() {
+        let labels = mf.set([("source", Cow::Borrowed(source)), ("type", Cow::Borrowed(event_type))]);
+        push_counter(mf, labels, n);
+    }
+    render_http_drops(out, telemetry);
 }

@@ -38,9 +38,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
-use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -73,74 +70,8 @@ impl Source {
 /// The `type` label before the payload was read.
 const UNKNOWN: &str = "unknown";
 
-/// The intake's counters (its own registry, served on its `/metrics`).
-struct Metrics {
-    registry: Registry,
-    webhooks: IntCounterVec,
-    events: IntCounterVec,
-}
-
-impl Metrics {
-    fn new(telemetry: &Arc<Telemetry>) -> Self {
-        let registry = Registry::new();
-        let webhooks = IntCounterVec::new(
-            Opts::new("ticketpulse_intake_webhooks_total", "Webhooks received, by source, vendor event type and result."),
-            &["source", "type", "result"],
-        )
-        .expect("valid metric");
-        let events = IntCounterVec::new(
-            Opts::new("ticketpulse_intake_events_produced_total", "Contract v1 events the broker acknowledged, by source and type."),
-            &["source", "type"],
-        )
-        .expect("valid metric");
-        registry.register(Box::new(webhooks.clone())).expect("unique metric");
-        registry.register(Box::new(events.clone())).expect("unique metric");
-        registry.register(Box::new(HttpDrops::new(Arc::clone(telemetry)))).expect("unique metric");
-        Self { registry, webhooks, events }
-    }
-}
-
-/// `ticketpulse_http_connections_dropped_total` of the intake's listener, read from the
-/// telemetry its HTTP server counts into (the same family `run` serves for its port).
-struct HttpDrops {
-    desc: Desc,
-    telemetry: Arc<Telemetry>,
-}
-
-impl HttpDrops {
-    const NAME: &'static str = "ticketpulse_http_connections_dropped_total";
-    const HELP: &'static str = "HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).";
-
-    fn new(telemetry: Arc<Telemetry>) -> Self {
-        let desc = Desc::new(Self::NAME.into(), Self::HELP.into(), vec!["reason".into()], Default::default()).expect("valid metric");
-        Self { desc, telemetry }
-    }
-}
-
-impl Collector for HttpDrops {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let mut family = MetricFamily::default();
-        family.set_name(Self::NAME.into());
-        family.set_help(Self::HELP.into());
-        family.set_field_type(MetricType::COUNTER);
-        for (reason, n) in self.telemetry.http_dropped_counts() {
-            let mut label = LabelPair::default();
-            label.set_name("reason".into());
-            label.set_value(reason.as_str().into());
-            let mut counter = Counter::default();
-            counter.set_value(n as f64);
-            let mut metric = Metric::default();
-            metric.set_label(vec![label]);
-            metric.set_counter(counter);
-            family.mut_metric().push(metric);
-        }
-        vec![family]
-    }
-}
+/// The content type of the intake's `/metrics`: the text format, as `prometheus::TEXT_FORMAT`.
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4";
 
 /// Why a webhook's body was not read whole.
 #[derive(Debug, PartialEq, Eq)]
@@ -179,22 +110,24 @@ struct Intake {
     /// Signature timestamps are checked against it, and a CSAT answer is dated by it.
     clock: WallClock,
     producer: Producer,
-    metrics: Metrics,
+    /// Its counters and log lines (`internal_events`), served on its `/metrics`.
     telemetry: Arc<Telemetry>,
 }
 
-/// What became of one webhook: its answer, and its labels.
+/// What became of one webhook: its answer, its labels, and for a refusal worth a log line its
+/// reason and detail.
 struct Outcome {
     status: StatusCode,
     kind: &'static str,
     result: &'static str,
     text: String,
+    refusal: Option<(&'static str, String)>,
 }
 
 impl Intake {
     /// One webhook from `source`, start to answer.
     async fn receive(&self, source: Source, headers: &HeaderMap, query: Option<&str>, body: Body) -> Outcome {
-        let outcome = |status, kind, result, text: String| Outcome { status, kind, result, text };
+        let outcome = |status, kind, result, text: String| Outcome { status, kind, result, text, refusal: None };
         let max = self.config.intake.max_body_bytes;
         let too_large =
             || outcome(StatusCode::PAYLOAD_TOO_LARGE, UNKNOWN, "too_large", format!("body larger than intake.max_body_bytes ({max})\n"));
@@ -204,7 +137,7 @@ impl Intake {
         }
         let credentials = match self.credentials(source, headers, query) {
             Ok(credentials) => credentials,
-            Err(error) => return self.unauthorized(source, error),
+            Err(error) => return self.unauthorized(error),
         };
         let body = match read_body(body, max).await {
             Ok(body) => body,
@@ -215,13 +148,16 @@ impl Intake {
         };
         let (now, max_age) = (self.clock.now(), millis(self.config.intake.max_signature_age));
         if let Err(error) = credentials.verify(self.secret(source), &body, now, max_age) {
-            return self.unauthorized(source, error);
+            return self.unauthorized(error);
         }
         let mapped = match self.map(source, &body) {
             Ok(mapped) => mapped,
             Err(Unreadable { reason, kind, detail }) => {
-                self.log_rejection(source, reason, &detail);
-                return outcome(StatusCode::BAD_REQUEST, kind.unwrap_or(UNKNOWN), "unreadable", format!("{reason}: {detail}\n"));
+                let text = format!("{reason}: {detail}\n");
+                return Outcome {
+                    refusal: Some((reason, detail)),
+                    ..outcome(StatusCode::BAD_REQUEST, kind.unwrap_or(UNKNOWN), "unreadable", text)
+                };
             }
         };
         if mapped.events.is_empty() {
@@ -229,21 +165,27 @@ impl Intake {
         }
         match self.producer.send_all(&mapped.events).await {
             Ok(()) => {
-                for event in &mapped.events {
-                    self.metrics.events.with_label_values(&[source.as_str(), event.event_type.as_str()]).inc();
-                }
+                self.telemetry.intake_events_produced(source.as_str(), mapped.events.iter().map(|e| e.event_type));
                 outcome(StatusCode::OK, mapped.kind, "produced", format!("produced {} event(s)\n", mapped.events.len()))
             }
             Err(error) => {
-                self.log_rejection(source, "unavailable", &error.to_string());
-                outcome(StatusCode::SERVICE_UNAVAILABLE, mapped.kind, "unavailable", format!("{error}; retry later\n"))
+                let text = format!("{error}; retry later\n");
+                Outcome {
+                    refusal: Some(("unavailable", error.to_string())),
+                    ..outcome(StatusCode::SERVICE_UNAVAILABLE, mapped.kind, "unavailable", text)
+                }
             }
         }
     }
 
-    fn unauthorized(&self, source: Source, error: AuthError) -> Outcome {
-        self.log_rejection(source, error.label(), error.detail());
-        Outcome { status: StatusCode::UNAUTHORIZED, kind: UNKNOWN, result: error.label(), text: format!("{}\n", error.detail()) }
+    fn unauthorized(&self, error: AuthError) -> Outcome {
+        Outcome {
+            status: StatusCode::UNAUTHORIZED,
+            kind: UNKNOWN,
+            result: error.label(),
+            text: format!("{}\n", error.detail()),
+            refusal: Some((error.label(), error.detail().to_string())),
+        }
     }
 
     /// `source`'s signing secret (or shared token).
@@ -277,13 +219,6 @@ impl Intake {
             Source::Chatwoot => chatwoot::map(body, &self.config.intake.chatwoot, &self.limits, self.clock.now()),
         }
     }
-
-    /// A refused webhook, logged at most once per source and reason every 10 s.
-    fn log_rejection(&self, source: Source, reason: &str, detail: &str) {
-        if let Some(suppressed) = self.telemetry.log_allowed(&format!("intake {} {reason}", source.as_str())) {
-            tracing::warn!(source = source.as_str(), reason, detail, suppressed_since_last = suppressed, "webhook refused");
-        }
-    }
 }
 
 /// The `token` parameter of a query string, decoded.
@@ -294,7 +229,8 @@ fn query_token(query: Option<&str>) -> Option<String> {
 
 async fn webhook(intake: Arc<Intake>, source: Source, headers: HeaderMap, query: Option<String>, body: Body) -> Response {
     let outcome = intake.receive(source, &headers, query.as_deref(), body).await;
-    intake.metrics.webhooks.with_label_values(&[source.as_str(), outcome.kind, outcome.result]).inc();
+    let refusal = outcome.refusal.as_ref().map(|(reason, detail)| (*reason, detail.as_str()));
+    intake.telemetry.intake_webhook(source.as_str(), outcome.kind, outcome.result, refusal);
     let mut response = (outcome.status, outcome.text).into_response();
     if outcome.status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -303,12 +239,7 @@ async fn webhook(intake: Arc<Intake>, source: Source, headers: HeaderMap, query:
 }
 
 async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
-    let mut buffer = Vec::new();
-    let encoder = TextEncoder::new();
-    if let Err(error) = encoder.encode(&intake.metrics.registry.gather(), &mut buffer) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
-    }
-    ([(header::CONTENT_TYPE, encoder.format_type().to_string())], buffer).into_response()
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], crate::exporter::intake_exposition(&intake.telemetry)).into_response()
 }
 
 async fn ready(State(intake): State<Arc<Intake>>) -> Response {
@@ -376,14 +307,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let producer = Producer::new(&config, Arc::clone(&telemetry))?;
     let limits = config.parse_limits();
-    let intake = Arc::new(Intake {
-        config,
-        limits,
-        clock: WallClock::system(),
-        producer,
-        metrics: Metrics::new(&telemetry),
-        telemetry: Arc::clone(&telemetry),
-    });
+    let intake = Arc::new(Intake { config, limits, clock: WallClock::system(), producer, telemetry: Arc::clone(&telemetry) });
     let (stop, mut stopped) = watch::channel(false);
     let (router, http) = (router(Arc::clone(&intake)), intake.config.http.clone());
     let http = tokio::spawn(async move {
