@@ -1,6 +1,8 @@
 //! The Kafka client configuration every ticketpulse client shares (the consumer, the
-//! dead-letter producer, the snapshot store): the brokers and the passed-through
-//! `kafka.librdkafka` properties, checked by librdkafka itself before anything starts.
+//! dead-letter producer, the snapshot store, the intake producer): the brokers and the
+//! passed-through `kafka.librdkafka` properties, checked by librdkafka itself before anything
+//! starts; and the client callbacks they share ([`ClientLog`], and [`ClientReports`] for the
+//! clients that drive readiness).
 //!
 //! Secrets stay secret: the value of a property whose name holds `password`, `secret`, `key`
 //! or `token` (or of `sasl.oauthbearer.config`) is never printed, and every text librdkafka
@@ -11,9 +13,9 @@ use std::sync::Arc;
 
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::BaseProducer;
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, Statistics};
 
 use crate::base::{is_secret, REDACTED};
 use crate::config::{bad, ConfigError, KafkaConfig};
@@ -253,6 +255,48 @@ impl ClientContext for ClientLog {
 /// The snapshot reader is a consumer outside any group rebalance.
 impl ConsumerContext for ClientLog {}
 
+/// The callbacks of a client whose brokers' reachability drives readiness (the consumer and
+/// the intake producer): [`ClientLog`]'s log lines and errors, brokers unreachable on
+/// `AllBrokersDown` and reachable again by the statistics, and consumer lag per partition
+/// from them (a producer's statistics have none). One implementation for both.
+#[derive(Clone)]
+pub struct ClientReports {
+    log: ClientLog,
+    telemetry: Arc<Telemetry>,
+}
+
+impl ClientReports {
+    pub fn new(telemetry: Arc<Telemetry>, client: &ClientConfig, role: &'static str) -> Self {
+        Self { log: ClientLog::new(Arc::clone(&telemetry), client, role), telemetry }
+    }
+}
+
+impl ClientContext for ClientReports {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
+            self.telemetry.set_broker_reachable(false);
+        }
+        self.log.error(error, reason);
+    }
+
+    /// Readiness comes back when a broker is up again, not only when a message gets through:
+    /// a load balancer that routes on readiness would otherwise never send the intake one.
+    fn stats(&self, statistics: Statistics) {
+        self.telemetry.set_broker_reachable(statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP"));
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    self.telemetry.set_lag((topic.clone(), partition), p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
 /// librdkafka's version and its `builtin.features`, as `--version` prints them.
 pub fn librdkafka_build() -> String {
     let (_, version) = rdkafka::util::get_rdkafka_version();
@@ -378,5 +422,17 @@ mod tests {
         let log = ClientLog::new(Arc::default(), &client, "test");
         let err = create::<_, rdkafka::producer::FutureProducer<ClientLog>>(&client, log, "test producer").err().unwrap().to_string();
         assert!(err.starts_with("could not create the Kafka test producer: Client creation error: Error reading ssl.keystore.location PKCS#12 file: [redacted]: "), "{err}");
+    }
+
+    /// The consumer and the intake producer share one context: all brokers down makes the
+    /// process unready; any other error only logs.
+    #[test]
+    fn client_reports_drop_readiness_only_when_every_broker_is_down() {
+        let telemetry = Arc::new(Telemetry::default());
+        let reports = ClientReports::new(Arc::clone(&telemetry), &client_config(&KafkaConfig::default()), "consumer");
+        reports.error(KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed");
+        assert!(telemetry.broker_reachable());
+        reports.error(KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+        assert!(!telemetry.broker_reachable());
     }
 }

@@ -42,7 +42,7 @@ use crate::config::{ConfigError, KafkaConfig, OffsetReset};
 use crate::engine::{Engine, Lane};
 use crate::event::Invalid;
 use crate::internal_events::Telemetry;
-use crate::kafka::{check_offline, client_config, ClientError, ClientKind, ClientLog};
+use crate::kafka::{check_offline, client_config, ClientError, ClientKind, ClientLog, ClientReports};
 
 pub mod workers;
 
@@ -84,7 +84,8 @@ pub enum SourceError {
 
 /// Keeps the engine, its snapshots and telemetry in step with the group's assignment.
 pub struct SourceContext {
-    log: ClientLog,
+    /// librdkafka's log, errors and statistics, as the intake producer's.
+    reports: ClientReports,
     engine: Arc<Engine>,
     /// The partition workers: a revoke drains them before the snapshot.
     dispatcher: Dispatcher<Arrived>,
@@ -100,28 +101,18 @@ fn partition_ids(list: &TopicPartitionList) -> Vec<PartitionId> {
     list.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect()
 }
 
+/// Every callback goes to the shared [`ClientReports`]; the context exists for `rebalance`.
 impl ClientContext for SourceContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        self.log.log(level, facility, message);
+        self.reports.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
-            self.telemetry.set_broker_reachable(false);
-        }
-        self.log.error(error, reason);
+        self.reports.error(error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
-        let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
-        self.telemetry.set_broker_reachable(up);
-        for (topic, t) in statistics.topics {
-            for (partition, p) in t.partitions {
-                if partition >= 0 && p.consumer_lag >= 0 {
-                    self.telemetry.set_lag((topic.clone(), partition), p.consumer_lag);
-                }
-            }
-        }
+        self.reports.stats(statistics);
     }
 }
 
@@ -232,7 +223,7 @@ impl KafkaSource {
         let producer_config = dead_letter_config(config);
         let client = consumer_config(config);
         let context = SourceContext {
-            log: ClientLog::new(Arc::clone(&telemetry), &client, "consumer"),
+            reports: ClientReports::new(Arc::clone(&telemetry), &client, "consumer"),
             engine: Arc::clone(&engine),
             dispatcher: Dispatcher::default(),
             checkpoints: Arc::clone(&checkpoints),

@@ -5,15 +5,14 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
-use rdkafka::{ClientConfig, ClientContext, Statistics};
+use rdkafka::ClientConfig;
 
 use super::mapping::Outgoing;
 use crate::config::Config;
 use crate::internal_events::Telemetry;
-use crate::kafka::{client_config, ClientError, ClientLog};
+use crate::kafka::{client_config, ClientError, ClientReports};
 
 /// Why a webhook's events were not all acknowledged (answered 503: the help desk retries).
 #[derive(Debug, thiserror::Error)]
@@ -26,33 +25,9 @@ pub enum ProduceError {
     Timeout,
 }
 
-/// librdkafka's reports, through the shared log; readiness follows the brokers' reachability.
-#[derive(Clone)]
-struct ProducerContext {
-    log: ClientLog,
-    telemetry: Arc<Telemetry>,
-}
-
-impl ClientContext for ProducerContext {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        self.log.log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
-            self.telemetry.set_broker_reachable(false);
-        }
-        self.log.error(error, reason);
-    }
-
-    /// Readiness comes back when a broker is up again, not only when a webhook gets through:
-    /// a load balancer that routes on readiness would otherwise never send one.
-    fn stats(&self, statistics: Statistics) {
-        self.telemetry.set_broker_reachable(statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP"));
-    }
-}
-
-type Client = FutureProducer<ProducerContext>;
+/// librdkafka's reports go to the shared [`ClientReports`]: readiness follows the brokers'
+/// reachability, as the consumer's does.
+type Client = FutureProducer<ClientReports>;
 
 /// Produces events keyed by ticket id to `intake.topic`.
 pub struct Producer {
@@ -166,9 +141,7 @@ impl Producer {
 }
 
 fn create(client: &ClientConfig, telemetry: &Arc<Telemetry>) -> Result<Client, ClientError> {
-    let context =
-        ProducerContext { log: ClientLog::new(Arc::clone(telemetry), client, "intake producer"), telemetry: Arc::clone(telemetry) };
-    crate::kafka::create(client, context, "intake producer")
+    crate::kafka::create(client, ClientReports::new(Arc::clone(telemetry), client, "intake producer"), "intake producer")
 }
 
 fn refused(index: usize, error: &KafkaError) -> ProduceError {
