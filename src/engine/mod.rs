@@ -28,6 +28,7 @@ mod capture;
 mod families;
 mod gauges;
 mod partition;
+pub mod presence;
 mod read;
 mod rules;
 
