@@ -353,6 +353,9 @@ fn the_agent_filter_lists_the_open_tickets_whose_last_agent_it_is() {
     // Carried into the page's links and form.
     let query = Query::parse(Some("agent=a%202"), tickets.rules()).unwrap();
     assert_eq!(query.to_query_string(tickets.rules()), "state=open&agent=a%202&horizon=15m&limit=100");
+    let query = Query::parse(Some("agent=%3Ca1"), tickets.rules()).unwrap();
+    let page = ticketpulse::tickets::page::render(&tickets.read_now(&query), &query, tickets.rules(), None);
+    assert!(page.contains(r#"<input type="text" name="agent" maxlength="128" value="&lt;a1" placeholder="any">"#), "{page}");
 }
 
 /// Every current SLA gauge series of an exposition, by family and labels, zeros left out.

@@ -4,8 +4,8 @@
 //! event. Inputs, per window of length L: arrival rate λ = tickets created / L; mean handle
 //! time = logged work / tickets solved (`ticketpulse_average_handle_time_seconds`); load
 //! A = λ × handle time; patience rate θ = real-time abandons / total wait of answered and
-//! abandoned contacts (the exponential MLE); agents available = online agents by their latest `agent_status` once any was
-//! seen on the instance, else distinct active agents in the window.
+//! abandoned contacts (the exponential MLE); agents available = online agents by their latest
+//! `agent_status` once any was seen on the instance, else distinct active agents in the window.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
