@@ -12,6 +12,7 @@ use crate::config::{AgentsConfig, Config};
 use crate::dimensions::DimKey;
 use crate::event::{EventBody, Survey};
 use crate::kpi::{Fact, Family, Sample};
+use crate::sla::{PolicyId, SlaOutcome, SlaSample, SlaTarget};
 use crate::window::{Aggregate, Windows};
 
 /// The `agent` label of facts whose agent is not known (the event carried no `agent_id`).
@@ -32,20 +33,28 @@ pub enum AgentSample {
     Work(f64),
     /// A CSAT response, credited to the last replying agent at the time of the response.
     Csat { good: bool },
+    /// An SLA target met or breached, credited to the last replying agent after the change
+    /// (see [`attribute`]).
+    Sla { policy: PolicyId, target: SlaTarget, met: bool },
 }
 
-/// The facts one event credits agents with, read off the KPI `samples` the ticket produced
-/// applying it, so per-agent figures add up to the fleet-wide ones: replies, first responses
-/// and logged work go to the event's own `agent_id`; solves and CSAT responses to
-/// `last_agent`, the agent of the ticket's last public reply (after the event).
+/// The facts one event or timer credits agents with, read off the KPI `samples` and SLA
+/// outcomes the ticket produced applying it, so per-agent figures add up to the fleet-wide
+/// ones: replies, first responses and logged work go to the event's own `agent_id`; solves,
+/// CSAT responses and SLA outcomes to `last_agent`, the agent of the ticket's last public
+/// reply (after the event). For SLA that is the agent whose reply met a first response or
+/// next reply target, the last replier before a solve that met resolution, and for a breach
+/// found by the deadline timer the last replier before the deadline; `None` (no agent has
+/// replied, or the reply named none) is the `none` label.
 pub fn attribute<'a>(
-    body: &'a EventBody,
+    body: Option<&'a EventBody>,
     samples: &[Sample],
+    sla: &[SlaSample],
     last_agent: Option<&'a str>,
     mut credit: impl FnMut(Option<&'a str>, AgentSample),
 ) {
     let author = match body {
-        EventBody::Message { agent_id, .. } | EventBody::WorkLogged { agent_id, .. } => agent_id.as_deref(),
+        Some(EventBody::Message { agent_id, .. } | EventBody::WorkLogged { agent_id, .. }) => agent_id.as_deref(),
         _ => None,
     };
     for sample in samples {
@@ -59,10 +68,22 @@ pub fn attribute<'a>(
             _ => {}
         }
     }
+    for s in sla {
+        if let Some(outcome) = s.outcome {
+            credit(last_agent, AgentSample::Sla { policy: s.policy, target: s.target, met: outcome == SlaOutcome::Met });
+        }
+    }
+}
+
+/// One agent's SLA outcomes under one policy, by [`SlaTarget::index`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentSla {
+    pub met: [u64; 3],
+    pub breached: [u64; 3],
 }
 
 /// One agent's facts in one slice (or a window, merged).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentTally {
     pub replies: u64,
     pub first_responses: u64,
@@ -72,6 +93,8 @@ pub struct AgentTally {
     pub work_seconds: f64,
     pub csat_responses: u64,
     pub csat_good: u64,
+    /// SLA outcomes by policy; only policies with an outcome have an entry.
+    pub sla: BTreeMap<PolicyId, AgentSla>,
 }
 
 impl AgentTally {
@@ -91,6 +114,11 @@ impl AgentTally {
                 self.csat_responses += 1;
                 self.csat_good += u64::from(good);
             }
+            AgentSample::Sla { policy, target, met } => {
+                let sla = self.sla.entry(policy).or_default();
+                let count = if met { &mut sla.met } else { &mut sla.breached };
+                count[target.index()] += 1;
+            }
         }
     }
 
@@ -109,6 +137,13 @@ impl AgentTally {
         self.work_seconds += o.work_seconds;
         self.csat_responses += o.csat_responses;
         self.csat_good += o.csat_good;
+        for (policy, o) in &o.sla {
+            let sla = self.sla.entry(*policy).or_default();
+            for i in 0..3 {
+                sla.met[i] += o.met[i];
+                sla.breached[i] += o.breached[i];
+            }
+        }
     }
 }
 
@@ -138,11 +173,11 @@ impl AgentSlice {
         let mut rows: Vec<(&str, AgentTally)> = chosen
             .iter()
             .filter_map(|a| match self.agents.get(*a) {
-                Some(t) => Some((*a, *t)),
+                Some(t) => Some((*a, t.clone())),
                 None => (*a != NO_AGENT).then(|| (*a, AgentTally::default())),
             })
             .collect();
-        let mut other = self.overflow;
+        let mut other = self.overflow.clone();
         for (agent, tally) in &self.agents {
             if !chosen.contains(&agent.as_str()) {
                 other.merge(tally);
@@ -177,8 +212,9 @@ impl Family for AgentSlice {
     /// Inlined: with agents off (the default) it is one test on the hot path.
     #[inline]
     fn record(windows: &mut Windows<(), Self>, rules: &AgentRules, fact: &Fact<'_>) {
-        if let Some(body) = fact.body.filter(|_| rules.enabled) {
-            record_agents(windows, rules, body, fact);
+        // A timer (no body) can breach an SLA target.
+        if rules.enabled && (fact.body.is_some() || !fact.sla.is_empty()) {
+            record_agents(windows, rules, fact);
         }
     }
 
@@ -188,8 +224,8 @@ impl Family for AgentSlice {
 }
 
 /// Credits agents with what the event produced, each under its label.
-fn record_agents(windows: &mut Windows<(), AgentSlice>, rules: &AgentRules, body: &EventBody, fact: &Fact<'_>) {
-    attribute(body, fact.samples, fact.last_agent, |agent, sample| {
+fn record_agents(windows: &mut Windows<(), AgentSlice>, rules: &AgentRules, fact: &Fact<'_>) {
+    attribute(fact.body, fact.samples, fact.sla, fact.last_agent, |agent, sample| {
         let label = rules.label(agent);
         windows.record(&(), fact.at, fact.now, |slice| slice.add(label, rules.per_slice, sample));
     });
@@ -247,7 +283,7 @@ mod tests {
 
     fn credited(body: &EventBody, samples: &[Sample], last_agent: Option<&str>) -> Vec<(Option<String>, AgentSample)> {
         let mut out = Vec::new();
-        attribute(body, samples, last_agent, |agent, sample| out.push((agent.map(String::from), sample)));
+        attribute(Some(body), samples, &[], last_agent, |agent, sample| out.push((agent.map(String::from), sample)));
         out
     }
 
@@ -273,6 +309,37 @@ mod tests {
         assert_eq!(credited(&nps, &[Sample::Survey { survey: Survey::Nps, score: 10.0, rating: 0 }], Some("a1")), []);
     }
 
+    /// Two agents, three tickets of policy 0: a1's replies meet two first responses; a
+    /// deadline timer breaches a next reply after a2 replied last; a ticket nobody answered
+    /// breaches its first response with no agent (`none`).
+    #[test]
+    fn sla_outcomes_go_to_the_last_replying_agent_and_add_up_per_policy_and_target() {
+        let sla = |target: SlaTarget, outcome: Option<SlaOutcome>| SlaSample { policy: 0, target, outcome, business_seconds: None };
+        let reply = |agent: &str| EventBody::Message { author: Author::Agent, public: true, sentiment: None, agent_id: Some(agent.into()) };
+        let mut slice = AgentSlice::default();
+        let mut record = |body: Option<&EventBody>, sla: &[SlaSample], last_agent: Option<&str>| {
+            attribute(body, &[], sla, last_agent, |agent, sample| slice.add(agent.unwrap_or(NO_AGENT), 10, sample));
+        };
+        let met_fr = [sla(SlaTarget::FirstResponse, Some(SlaOutcome::Met))];
+        record(Some(&reply("a1")), &met_fr, Some("a1"));
+        record(Some(&reply("a1")), &met_fr, Some("a1"));
+        // A timer: no event, the ticket's last replier.
+        record(None, &[sla(SlaTarget::NextReply, Some(SlaOutcome::Breached))], Some("a2"));
+        record(None, &[sla(SlaTarget::FirstResponse, Some(SlaOutcome::Breached))], None);
+        // A target stopped without an outcome credits nobody.
+        record(None, &[sla(SlaTarget::Resolution, None)], Some("a2"));
+        let outcomes = |agent: &str| slice.agents[agent].sla.clone();
+        assert_eq!(outcomes("a1"), BTreeMap::from([(0, AgentSla { met: [2, 0, 0], breached: [0, 0, 0] })]));
+        assert_eq!(outcomes("a2"), BTreeMap::from([(0, AgentSla { met: [0, 0, 0], breached: [0, 1, 0] })]));
+        assert_eq!(outcomes(NO_AGENT), BTreeMap::from([(0, AgentSla { met: [0, 0, 0], breached: [1, 0, 0] })]));
+        // Outcomes are credited, not done: they do not rank agents.
+        assert_eq!(slice.agents["a1"].activity(), 0);
+        // `other` merges a1 and a2 per policy and target.
+        let rows = slice.fold(&[NO_AGENT]);
+        assert_eq!(rows.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [NO_AGENT, OTHER_AGENT]);
+        assert_eq!(rows[1].1.sla, BTreeMap::from([(0, AgentSla { met: [2, 0, 0], breached: [0, 1, 0] })]));
+    }
+
     #[test]
     fn a_full_slice_sends_new_agents_to_overflow_and_fold_reports_them_as_other() {
         let mut slice = AgentSlice::default();
@@ -286,7 +353,7 @@ mod tests {
         // a has 2 replies; b and c 1 each.
         assert_eq!(rules.chosen(&slice), ["a", "none"]);
         let rows = slice.fold(&rules.chosen(&slice));
-        let other = rows.iter().find(|(a, _)| *a == OTHER_AGENT).unwrap().1;
+        let other = rows.iter().find(|(a, _)| *a == OTHER_AGENT).unwrap().1.clone();
         assert_eq!(rows.iter().map(|(a, _)| *a).collect::<Vec<_>>(), ["a", "other"]);
         // A chosen agent without a fact in the slice has a row of zeros; `none` does not.
         let empty = AgentSlice::default();

@@ -31,6 +31,11 @@ impl DimKey {
     pub fn channel(self) -> u16 {
         self.0.channel
     }
+
+    /// The team id (the `other` id when team is not a label).
+    pub fn team(self) -> u16 {
+        self.0.team
+    }
 }
 
 /// Maps label values to ids and back, and knows which dimensions are labels.

@@ -25,6 +25,9 @@ pub const MAX_LABEL_BYTES: usize = MAX_ID_BYTES;
 /// label of its own.
 pub const OTHER_TOPIC: &str = "other";
 
+/// Most channels an `agent_status` may list (the configured channels are fewer in practice).
+pub const MAX_AGENT_CHANNELS: usize = 32;
+
 /// Largest accepted `work_logged.seconds`: 365 days.
 pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
 
@@ -33,7 +36,8 @@ pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
 pub struct Event {
     /// Producer-assigned id, identical on every redelivery; the dedup key within a ticket.
     pub event_id: String,
-    /// The ticket this event belongs to (also the Kafka message key).
+    /// The ticket this event belongs to (also the Kafka message key); for an `agent_status`,
+    /// its `agent_id` (the key it is sent with).
     pub ticket_id: String,
     /// Event time.
     pub at: Millis,
@@ -72,6 +76,18 @@ pub enum EventBody {
     /// A ticket as the help desk states it at the event's `at` (seeding, drift checks); boxed,
     /// so the other events (and the reorder buffer) stay their size.
     TicketSnapshot(Box<TicketSnapshot>),
+    /// An agent's availability; not about a ticket (keyed by agent id).
+    AgentStatus(Box<AgentStatus>),
+}
+
+/// The fields of an `agent_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub agent_id: String,
+    pub status: Presence,
+    pub team: Option<String>,
+    /// Lower-cased; empty: every channel.
+    pub channels: Vec<String>,
 }
 
 /// The fields of a `ticket_snapshot`, validated: every time is between `created_at` and the
@@ -110,12 +126,13 @@ pub enum EventType {
     SurveyResponse,
     WorkLogged,
     TicketSnapshot,
+    AgentStatus,
 }
 
 impl EventType {
     /// Every type, in the order used for processing ties (see [`EventType::rank`]). A
     /// snapshot comes last: it states the ticket after every event of its instant.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::TicketCreated,
         EventType::TicketUpdated,
         EventType::Message,
@@ -123,6 +140,8 @@ impl EventType {
         EventType::StatusChanged,
         EventType::WorkLogged,
         EventType::SurveyResponse,
+        // Never buffered (it is about no ticket): its rank orders nothing.
+        EventType::AgentStatus,
         EventType::TicketSnapshot,
     ];
 
@@ -136,6 +155,7 @@ impl EventType {
             EventType::SurveyResponse => "survey_response",
             EventType::WorkLogged => "work_logged",
             EventType::TicketSnapshot => "ticket_snapshot",
+            EventType::AgentStatus => "agent_status",
         }
     }
 
@@ -162,6 +182,7 @@ impl EventBody {
             EventBody::SurveyResponse { .. } => EventType::SurveyResponse,
             EventBody::WorkLogged { .. } => EventType::WorkLogged,
             EventBody::TicketSnapshot(_) => EventType::TicketSnapshot,
+            EventBody::AgentStatus(_) => EventType::AgentStatus,
         }
     }
 }
@@ -202,6 +223,10 @@ string_enum!(
 string_enum!(
     /// Ticket status.
     Status { New = "new", Open = "open", Pending = "pending", OnHold = "on_hold", Solved = "solved", Closed = "closed" }
+);
+string_enum!(
+    /// An agent's availability (`agent_status.status`).
+    Presence { Online = "online", Away = "away", Offline = "offline" }
 );
 string_enum!(
     /// Survey kind.
@@ -314,6 +339,8 @@ struct RawEvent<'a> {
     paused_seconds: Option<f64>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
     last_agent_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    channels: Option<Vec<Cow<'a, str>>>,
 }
 
 /// A string field as sent, borrowed from the message unless it holds escapes. Needed because
@@ -400,7 +427,12 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
     };
     let t = Some(event_type);
     let event_id = required_id(raw.event_id, "event_id", t)?;
-    let ticket_id = required_id(raw.ticket_id, "ticket_id", t)?;
+    // An agent status is about an agent, keyed by its id: it has no ticket.
+    let ticket_id = if event_type == EventType::AgentStatus {
+        required_id(raw.agent_id.clone(), "agent_id", t)?
+    } else {
+        required_id(raw.ticket_id, "ticket_id", t)?
+    };
     let at = match raw.at {
         None => return Err(invalid(InvalidReason::MissingField, t, "missing field `at`")),
         Some(time) => parse_time(time).map_err(|d| invalid(InvalidReason::BadTimestamp, t, format!("`at` {d}")))?,
@@ -477,6 +509,24 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
                 solved_at: snapshot_time(raw.solved_at, "solved_at", Some(created_at), at, t)?,
                 paused,
                 last_agent_id: optional_id(raw.last_agent_id, "last_agent_id", t)?,
+            }))
+        }
+        EventType::AgentStatus => {
+            let channels = raw.channels.unwrap_or_default();
+            if channels.len() > MAX_AGENT_CHANNELS {
+                let detail = format!("`channels` lists {} channels, more than {MAX_AGENT_CHANNELS}", channels.len());
+                return Err(invalid(InvalidReason::BadValue, t, detail));
+            }
+            if let Some(c) = channels.iter().find(|c| c.is_empty() || c.len() > MAX_LABEL_BYTES) {
+                let detail = format!("`channels` entries must be 1 to {MAX_LABEL_BYTES} bytes, got {}", c.len());
+                return Err(invalid(InvalidReason::BadValue, t, detail));
+            }
+            EventBody::AgentStatus(Box::new(AgentStatus {
+                agent_id: ticket_id.clone(),
+                status: optional_enum(raw.status, "status", Presence::parse, t)?
+                    .ok_or_else(|| invalid(InvalidReason::MissingField, t, "missing field `status`"))?,
+                team: raw.team.map(Cow::into_owned),
+                channels: channels.iter().map(|c| c.to_ascii_lowercase()).collect(),
             }))
         }
     };
@@ -692,6 +742,45 @@ mod tests {
                 topic: None,
                 requester: Requester::Customer
             }
+        );
+    }
+
+    #[test]
+    fn agent_status_is_keyed_by_agent_id_and_checked_like_the_other_events() {
+        let e = ok(
+            r#"{"event_id":"s1","type":"agent_status","at":1,"agent_id":"a1","status":"Online","team":"billing","channels":["Chat","email"]}"#,
+        );
+        assert_eq!(e.ticket_id, "a1", "the key is the agent id");
+        let status = AgentStatus {
+            agent_id: "a1".into(),
+            status: Presence::Online,
+            team: Some("billing".into()),
+            channels: vec!["chat".into(), "email".into()],
+        };
+        assert_eq!(e.body, EventBody::AgentStatus(Box::new(status)));
+        // Team and channels are optional; a ticket_id is not needed (and not read).
+        let e = ok(r#"{"event_id":"s2","ticket_id":"t","type":"agent_status","at":1,"agent_id":"a2","status":"away"}"#);
+        let status = AgentStatus { agent_id: "a2".into(), status: Presence::Away, team: None, channels: vec![] };
+        assert_eq!((e.ticket_id.as_str(), e.body), ("a2", EventBody::AgentStatus(Box::new(status))));
+        let bad = |fields: &str| {
+            let json = format!(r#"{{"event_id":"s","type":"agent_status","at":1{fields}}}"#);
+            let e = parse(json.as_bytes(), &LIMITS, None).expect_err("invalid agent_status");
+            (e.reason, e.event_type, e.detail)
+        };
+        let t = Some(EventType::AgentStatus);
+        assert_eq!(bad(r#","agent_id":"a","status":"busy""#), (InvalidReason::BadValue, t, "`status` has unknown value \"busy\"".into()));
+        assert_eq!(bad(r#","agent_id":"a""#), (InvalidReason::MissingField, t, "missing field `status`".into()));
+        assert_eq!(bad(r#","status":"online""#), (InvalidReason::MissingField, t, "missing field `agent_id`".into()));
+        assert_eq!(bad(r#","agent_id":"","status":"online""#).0, InvalidReason::BadValue);
+        assert_eq!(bad(r#","agent_id":"a","status":"online","channels":"chat""#).0, InvalidReason::WrongType);
+        assert_eq!(
+            bad(r#","agent_id":"a","status":"online","channels":["chat",""]"#),
+            (InvalidReason::BadValue, t, "`channels` entries must be 1 to 128 bytes, got 0".into())
+        );
+        let many = vec!["\"c\""; MAX_AGENT_CHANNELS + 1].join(",");
+        assert_eq!(
+            bad(&format!(r#","agent_id":"a","status":"online","channels":[{many}]"#)),
+            (InvalidReason::BadValue, t, "`channels` lists 33 channels, more than 32".into())
         );
     }
 
@@ -927,6 +1016,7 @@ mod tests {
         assert_eq!(then("message", "author"), names(&Author::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
         assert_eq!(then("ticket_created", "priority"), names(&Priority::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
         assert_eq!(then("survey_response", "survey"), names(&Survey::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+        assert_eq!(then("agent_status", "status"), names(&Presence::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
     }
 
     #[test]

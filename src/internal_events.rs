@@ -555,7 +555,7 @@ mod tests {
         t.event(Some(EventType::TicketCreated), EventResult::Duplicate);
         t.event(None, EventResult::Invalid);
         let counts = t.event_counts();
-        assert_eq!(counts.len(), 9 * 4, "8 types and unknown, by 4 results, zeros included");
+        assert_eq!(counts.len(), 10 * 4, "9 types and unknown, by 4 results, zeros included");
         let nonzero: Vec<_> = counts.into_iter().filter(|(_, _, n)| *n > 0).collect();
         assert_eq!(
             nonzero,

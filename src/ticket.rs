@@ -339,6 +339,8 @@ impl Ticket {
             EventBody::WorkLogged { seconds, .. } => out.samples.push(Sample::WorkLogged(*seconds)),
             EventBody::TicketSnapshot(snapshot) if self.created_at.is_none() => self.seed(snapshot, at, rules),
             EventBody::TicketSnapshot(snapshot) => self.reconcile(snapshot, at, stale, rules, out),
+            // About an agent, not a ticket: the partition keeps it (`engine/presence.rs`).
+            EventBody::AgentStatus(_) => {}
         }
     }
 

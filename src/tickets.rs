@@ -81,7 +81,7 @@ const UNMATCHED: u8 = 16;
 const OPEN: u8 = BREACHED | RUNNING | PAUSED | UNMATCHED;
 
 /// The query parameters.
-const PARAMETERS: [&str; 8] = ["state", "policy", "target", "channel", "priority", "team", "horizon", "limit"];
+const PARAMETERS: [&str; 9] = ["state", "policy", "target", "channel", "priority", "team", "agent", "horizon", "limit"];
 
 /// A query parameter that cannot be used; the 400 answer says which and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +104,8 @@ pub struct Query {
     target: Option<SlaTarget>,
     /// Label values the item's dimensions must have, of dimensions that are labels.
     dimensions: Vec<(Dimension, String)>,
+    /// The `agent_id` of the ticket's last public agent message ([`crate::ticket::Ticket::last_agent`]).
+    agent: Option<String>,
     /// Index into `sla.at_risk_horizons`; `None` when none are configured.
     horizon: Option<usize>,
     limit: usize,
@@ -114,7 +116,7 @@ impl Query {
     pub fn new(rules: &Rules) -> Query {
         let horizons = rules.ticket.policies.horizons();
         let horizon = (0..horizons.len()).min_by_key(|i| horizons[*i].1);
-        Query { states: OPEN, policy: None, target: None, dimensions: Vec::new(), horizon, limit: DEFAULT_LIMIT }
+        Query { states: OPEN, policy: None, target: None, dimensions: Vec::new(), agent: None, horizon, limit: DEFAULT_LIMIT }
     }
 
     /// Parses a raw query string (`state=breached,at_risk&policy=urgent&limit=20`). `state`
@@ -186,6 +188,13 @@ impl Query {
                 }
                 self.dimensions.push((dimension, value.to_string()));
             }
+            "agent" => {
+                // As the events bound an `agent_id`: a longer one matches no ticket.
+                if value.len() > crate::event::MAX_ID_BYTES {
+                    return Err(bad(name, format!("must be at most {} bytes, got {}", crate::event::MAX_ID_BYTES, value.len())));
+                }
+                self.agent = Some(value.to_string());
+            }
             "horizon" => {
                 let horizons = policies.horizons();
                 let labels: Vec<String> = horizons.iter().map(|(l, _)| l.clone()).collect();
@@ -219,6 +228,9 @@ impl Query {
         }
         for (dimension, value) in &self.dimensions {
             pairs.push((dimension_name(*dimension), value.clone()));
+        }
+        if let Some(agent) = &self.agent {
+            pairs.push(("agent", agent.clone()));
         }
         if let Some(horizon) = self.horizon {
             pairs.push(("horizon", rules.ticket.policies.horizons()[horizon].0.clone()));
@@ -266,6 +278,11 @@ impl Query {
 
     pub fn horizon(&self) -> Option<usize> {
         self.horizon
+    }
+
+    /// The wanted last agent, if any.
+    pub fn agent(&self) -> Option<&str> {
+        self.agent.as_deref()
     }
 
     pub fn limit(&self) -> usize {
@@ -394,7 +411,7 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
                 Some(policy) => query.policy.is_none_or(|p| p == policy),
                 None => query.policy.is_none() && query.target.is_none() && query.wants(TicketState::Unmatched, false),
             };
-            if !wanted {
+            if !wanted || query.agent.as_deref().is_some_and(|a| ticket.last_agent() != Some(a)) {
                 continue;
             }
             if !query.dimensions.is_empty() {
@@ -778,7 +795,10 @@ mod tests {
         assert_eq!(err("limit=1001"), r#"limit: "1001" is not a whole number from 0 to 1000"#);
         assert_eq!(err("limit=-1"), r#"limit: "-1" is not a whole number from 0 to 1000"#);
         assert_eq!(err("policy=urgent&policy=high"), "policy: is given more than once");
-        assert_eq!(err("id=T1"), "id: unknown parameter; expected one of state, policy, target, channel, priority, team, horizon, limit");
+        assert_eq!(
+            err("id=T1"),
+            "id: unknown parameter; expected one of state, policy, target, channel, priority, team, agent, horizon, limit"
+        );
         assert_eq!(err("policy=%FF"), "policy: is not valid UTF-8 once decoded");
         let mut config = Config::default();
         config.sla.at_risk_horizons.clear();

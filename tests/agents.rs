@@ -103,7 +103,29 @@ fn top_two_agents_by_activity_and_the_rest_as_other() {
     let (ben, ana) = (&rows(&text, "24h")["ben"], &rows(&text, "24h")["ana"]);
     assert_eq!((ben.6 / ben.5, ana.6 / ana.5), (0.5, 1.0));
     // (Two windows × four rows + two rows of 5m) × six families (the summary as _sum and _count).
-    assert_eq!(s.keys().filter(|k| k.starts_with("ticketpulse_agent_")).count(), (2 * 4 + 2) * 7);
+    let sla = |k: &&String| k.starts_with("ticketpulse_agent_sla_");
+    assert_eq!(s.keys().filter(|k| k.starts_with("ticketpulse_agent_") && !sla(k)).count(), (2 * 4 + 2) * 7);
+    // SLA (policy `normal`, every target met): first responses ana T1, ben T2, cy T3, none
+    // T4; next replies ben T1, cy T4; resolutions ben T1 and T2, ana T3, none T4 (nobody
+    // had replied by name before its first solve), cy T4 after the reopen. cy is `other`.
+    let met: BTreeMap<&str, f64> =
+        s.iter().filter_map(|(k, v)| k.strip_prefix("ticketpulse_agent_sla_met{window=\"24h\",agent=\"").map(|rest| (rest, *v))).collect();
+    let expected_met = BTreeMap::from([
+        (r#"ana",policy="normal",target="first_response"}"#, 1.0),
+        (r#"ana",policy="normal",target="resolution"}"#, 1.0),
+        (r#"ben",policy="normal",target="first_response"}"#, 1.0),
+        (r#"ben",policy="normal",target="next_reply"}"#, 1.0),
+        (r#"ben",policy="normal",target="resolution"}"#, 2.0),
+        (r#"none",policy="normal",target="first_response"}"#, 1.0),
+        (r#"none",policy="normal",target="resolution"}"#, 1.0),
+        (r#"other",policy="normal",target="first_response"}"#, 1.0),
+        (r#"other",policy="normal",target="next_reply"}"#, 1.0),
+        (r#"other",policy="normal",target="resolution"}"#, 1.0),
+    ]);
+    assert_eq!(met, expected_met);
+    // Met and breached (all 0) for those ten, in the 24h and 1h windows; none in 5m.
+    assert_eq!(s.keys().filter(sla).count(), 10 * 2 * 2);
+    assert_eq!(s.iter().filter(|(k, _)| sla(k) && k.contains("_breached{")).map(|(_, v)| v).sum::<f64>(), 0.0);
     assert_eq!(promtool_check_metrics(&text), "");
 }
 
@@ -146,4 +168,69 @@ fn a_flood_of_random_agent_ids_stays_bounded() {
     // All tie at one reply; the first by id is random-1. The first responder is random-1 too.
     assert_eq!(replies, BTreeMap::from([("other\"}", 1999.0), ("random-1\"}", 1.0)]));
     assert_eq!(s["ticketpulse_agent_first_response_time_seconds_sum{window=\"24h\",agent=\"random-1\"}"], 1.0);
+}
+
+/// SLA outcomes per agent (policy `p`: first response 10m, next reply 10m; team a dimension),
+/// three chat tickets created 09:00 by team `t`, replayed to 10:00:
+/// - T1: a1 replies 09:05 (first response met, a1).
+/// - T2: a1 replies 09:08 (first response met, a1).
+/// - T3: no reply by 09:10 (first response breached, no agent yet: `none`); a2 replies 09:12
+///   (late: no outcome), the customer writes 09:13, nobody answers by 09:23 (next reply
+///   breached, credited to a2, the last agent who replied before that deadline).
+#[test]
+fn sla_outcomes_are_credited_to_the_fulfilling_or_last_replying_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("sla.jsonl");
+    let at = |minute: i64| 1_767_603_600_000_i64 + minute * 60_000; // 09:00 + minutes
+    let mut lines: Vec<String> = ["T1", "T2", "T3"]
+        .iter()
+        .map(|t| format!(r#"{{"event_id":"{t}-c","ticket_id":"{t}","type":"ticket_created","at":{},"channel":"chat","team":"t"}}"#, at(0)))
+        .collect();
+    let reply = |t: &str, minute: i64, agent: &str| {
+        format!(
+            r#"{{"event_id":"{t}-{minute}","ticket_id":"{t}","type":"message","at":{},"author":"agent","agent_id":"{agent}"}}"#,
+            at(minute)
+        )
+    };
+    lines.extend([reply("T1", 5, "a1"), reply("T2", 8, "a1"), reply("T3", 12, "a2")]);
+    lines.push(format!(r#"{{"event_id":"T3-13","ticket_id":"T3","type":"message","at":{},"author":"customer"}}"#, at(13)));
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let config = dir.path().join("sla.toml");
+    std::fs::write(
+        &config,
+        "[dimensions]\nlabels = [\"channel\", \"team\"]\nteams = [\"t\"]\n[kpis.agents]\nenabled = true\n\
+         [[sla.policies]]\nname = \"p\"\nfirst_response = \"10m\"\nnext_reply = \"10m\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ticketpulse"))
+        .args(["replay", "--config"])
+        .arg(&config)
+        .args(["--end-time", "2026-01-05T10:00:00Z"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let s = parse_exposition(&text);
+    let sla: BTreeMap<&str, f64> = s
+        .iter()
+        .filter(|(k, _)| k.starts_with("ticketpulse_agent_sla_") && k.contains("window=\"1h\""))
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    let expected = BTreeMap::from([
+        (r#"ticketpulse_agent_sla_breached{window="1h",agent="a1",policy="p",target="first_response"}"#, 0.0),
+        (r#"ticketpulse_agent_sla_breached{window="1h",agent="a2",policy="p",target="next_reply"}"#, 1.0),
+        (r#"ticketpulse_agent_sla_breached{window="1h",agent="none",policy="p",target="first_response"}"#, 1.0),
+        (r#"ticketpulse_agent_sla_met{window="1h",agent="a1",policy="p",target="first_response"}"#, 2.0),
+        (r#"ticketpulse_agent_sla_met{window="1h",agent="a2",policy="p",target="next_reply"}"#, 0.0),
+        (r#"ticketpulse_agent_sla_met{window="1h",agent="none",policy="p",target="first_response"}"#, 0.0),
+    ]);
+    assert_eq!(sla, expected);
+    // Per team: the fleet-wide SLA families carry `team` when it is a dimension, and the
+    // per-agent ones add up to them.
+    let team =
+        |family: &str, target: &str| s[&format!("{family}{{window=\"1h\",channel=\"chat\",team=\"t\",policy=\"p\",target=\"{target}\"}}")];
+    assert_eq!((team("ticketpulse_sla_met", "first_response"), team("ticketpulse_sla_breached", "first_response")), (2.0, 1.0));
+    assert_eq!((team("ticketpulse_sla_met", "next_reply"), team("ticketpulse_sla_breached", "next_reply")), (0.0, 1.0));
+    assert_eq!(promtool_check_metrics(&text), "");
 }

@@ -121,3 +121,69 @@ fn exported_staffing_is_erlang_c_of_the_exported_inputs_and_erlang_a_matches_the
     // Seed 25 gives expected 0.8450 / achieved 0.8405, abandons 0.0887 / 0.0923.
     eprintln!("24h: expected SL {expected}, achieved {achieved}; expected abandons {expected_abandon}, achieved {abandoned}");
 }
+
+/// Agents available from `agent_status` (channel and team labels; teams billing and support),
+/// replayed to 09:30 with three queues (a chat and an email of billing, a chat of support,
+/// created 09:00). Statuses, minutes after 09:00:
+/// - a1 billing [chat]: away at −10, online at 0 (the later replaces the earlier): counted;
+/// - a2 billing, no channels (every channel): online: counted in both billing queues;
+/// - a3 billing [chat]: away: not counted;
+/// - a4 no team [chat]: online: counted in the chat of either team;
+/// - a5 support [chat, email]: online at 0, offline at 10: not counted;
+/// - a6 billing [chat]: offline at 20, then an online dated 5 arrives: older, ignored.
+///
+/// chat/billing = a1, a2, a4 = 3; email/billing = a2 = 1; chat/support = a4 = 1 (a current
+/// count), with `source="status"`, in each window holding the queues' tickets: 1h and 24h (the
+/// 5m window has no ticket, so no queue row).
+#[test]
+fn agents_available_are_the_online_agents_of_each_queue_by_their_latest_status() {
+    let mut config = Config::default();
+    config.dimensions.labels = vec![Dimension::Channel, Dimension::Team];
+    config.dimensions.teams = vec!["billing".into(), "support".into()];
+    config.kpis.staffing.enabled = true;
+    let at = |minute: i64| START + 9 * 3_600_000 + minute * 60_000;
+    let mut input = String::new();
+    for (id, channel, team) in [("T1", "chat", "billing"), ("T2", "email", "billing"), ("T3", "chat", "support")] {
+        writeln!(
+            input,
+            r#"{{"event_id":"{id}","ticket_id":"{id}","type":"ticket_created","at":{},"channel":"{channel}","team":"{team}"}}"#,
+            at(0)
+        )
+        .unwrap();
+    }
+    let statuses = [
+        ("a1", -10, "away", r#","team":"billing","channels":["chat"]"#),
+        ("a1", 0, "online", r#","team":"billing","channels":["Chat"]"#),
+        ("a2", 0, "online", r#","team":"billing""#),
+        ("a3", 0, "away", r#","team":"billing","channels":["chat"]"#),
+        ("a4", 0, "online", r#","channels":["chat"]"#),
+        ("a5", 0, "online", r#","team":"support","channels":["chat","email"]"#),
+        ("a5", 10, "offline", r#","team":"support","channels":["chat","email"]"#),
+        ("a6", 20, "offline", r#","team":"billing","channels":["chat"]"#),
+        ("a6", 5, "online", r#","team":"billing","channels":["chat"]"#),
+    ];
+    for (i, (agent, minute, status, extra)) in statuses.iter().enumerate() {
+        writeln!(
+            input,
+            r#"{{"event_id":"s{i}","type":"agent_status","agent_id":"{agent}","at":{},"status":"{status}"{extra}}}"#,
+            at(*minute)
+        )
+        .unwrap();
+    }
+    let end = Some(at(30));
+    let text = replay(&config, input.as_bytes(), End::Flush(end)).unwrap();
+    let series = parse_exposition(&text);
+    let available: Vec<(&str, f64)> =
+        series.iter().filter_map(|(k, v)| k.strip_prefix("ticketpulse_staffing_available_agents").map(|labels| (labels, *v))).collect();
+    let mut expected = Vec::new();
+    for window in ["1h", "24h"] {
+        for (channel, team, n) in [("chat", "billing", 3.0), ("chat", "support", 1.0), ("email", "billing", 1.0)] {
+            expected.push((format!(r#"{{window="{window}",channel="{channel}",team="{team}",source="status"}}"#), n));
+        }
+    }
+    let mut expected: Vec<(&str, f64)> = expected.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    expected.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(available, expected);
+    let report = promtool_check_metrics(&text);
+    assert!(report.is_empty(), "{report}");
+}

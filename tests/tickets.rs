@@ -293,7 +293,7 @@ async fn the_api_lists_exactly_the_tickets_behind_each_gauge_in_order() {
         ("team=billing", "team: is not in dimensions.labels, so neither the gauges nor the tickets are told apart by it"),
         ("horizon=2h", r#"horizon: "2h" is not one of sla.at_risk_horizons: "15m", "1h""#),
         ("limit=5000", r#"limit: "5000" is not a whole number from 0 to 1000"#),
-        ("ticket=A-1", "ticket: unknown parameter; expected one of state, policy, target, channel, priority, team, horizon, limit"),
+        ("ticket=A-1", "ticket: unknown parameter; expected one of state, policy, target, channel, priority, team, agent, horizon, limit"),
     ] {
         let (status, body) = get(addr, &format!("/api/v1/tickets?{query}")).await;
         assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()), (400, json!({ "error": error })), "{query}");
@@ -302,6 +302,60 @@ async fn the_api_lists_exactly_the_tickets_behind_each_gauge_in_order() {
     assert_eq!(status, 400);
     assert!(page.contains(r#"<p class="error">limit: &quot;lots&quot; is not a whole number from 0 to 1000</p>"#), "{page}");
     service.stop().await;
+}
+
+/// `agent=ID`: the open tickets whose last public agent message was ID's. Normal email
+/// tickets (first response 8h, resolution 72h), created at 08:00 + n minutes:
+/// K-1 (n = 1) answered by a1; K-2 (2) by a1, then a2; K-3 (3) by a2; K-4 (4) unanswered;
+/// K-5 (5) answered by a1 and solved (not open). Answered tickets have only resolution running.
+#[test]
+fn the_agent_filter_lists_the_open_tickets_whose_last_agent_it_is() {
+    let config = config();
+    let engine = Engine::new(Rules::new(&config).unwrap(), Arc::new(Telemetry::default()));
+    let message = |id: &str, minute: i64, agent: &str| {
+        json!({"event_id": format!("{id}/{agent}"), "ticket_id": id, "type": "message", "at": at(minute, 30), "author": "agent", "public": true, "agent_id": agent})
+            .to_string()
+    };
+    let events = [
+        created("K-1", at(1, 0), "email", "normal"),
+        created("K-2", at(2, 0), "email", "normal"),
+        created("K-3", at(3, 0), "email", "normal"),
+        created("K-4", at(4, 0), "email", "normal"),
+        created("K-5", at(5, 0), "email", "normal"),
+        message("K-1", 6, "a1"),
+        message("K-2", 6, "a1"),
+        message("K-5", 6, "a1"),
+        message("K-2", 7, "a2"),
+        message("K-3", 7, "a2"),
+        status("K-5", at(8, 0), "solved"),
+        // Moves stream time on so everything before is past the watermark.
+        created("K-9", at(30, 0), "email", "normal"),
+    ];
+    for event in events {
+        engine.handle(&partition(0), event.as_bytes(), None, &"test").unwrap();
+    }
+    let tickets = Api::new(Arc::new(engine), None, &config.ui);
+    let read = |query: &str| serde_json::to_value(tickets.read_now(&Query::parse(Some(query), tickets.rules()).unwrap())).unwrap();
+    assert_eq!(listed(&read("agent=a1")), pairs(&[("K-1", "resolution")]));
+    assert_eq!(listed(&read("agent=a2")), pairs(&[("K-2", "resolution"), ("K-3", "resolution")]));
+    assert_eq!(read("agent=a2")["items"][0]["last_agent"], "a2");
+    assert_eq!(read("agent=a3")["total"], 0);
+    // Combined with the other filters.
+    assert_eq!(read("agent=a2&target=first_response")["total"], 0);
+    assert_eq!(read("agent=a2&state=running&channel=email&limit=1")["total"], 2);
+    // Bounded as event ids are: up to 128 bytes.
+    let long = "x".repeat(129);
+    assert_eq!(
+        Query::parse(Some(&format!("agent={long}")), tickets.rules()).unwrap_err().to_string(),
+        "agent: must be at most 128 bytes, got 129"
+    );
+    assert!(Query::parse(Some(&format!("agent={}", "x".repeat(128))), tickets.rules()).is_ok());
+    // Carried into the page's links and form.
+    let query = Query::parse(Some("agent=a%202"), tickets.rules()).unwrap();
+    assert_eq!(query.to_query_string(tickets.rules()), "state=open&agent=a%202&horizon=15m&limit=100");
+    let query = Query::parse(Some("agent=%3Ca1"), tickets.rules()).unwrap();
+    let page = ticketpulse::tickets::page::render(&tickets.read_now(&query), &query, tickets.rules(), None);
+    assert!(page.contains(r#"<input type="text" name="agent" maxlength="128" value="&lt;a1" placeholder="any">"#), "{page}");
 }
 
 /// Every current SLA gauge series of an exposition, by family and labels, zeros left out.

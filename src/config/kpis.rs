@@ -273,7 +273,8 @@ pub struct StaffingConfig {
     #[serde(with = "humantime_serde")]
     pub backlog_horizon: Duration,
     /// Distinct active agents kept per queue and window slice; later new agents in a full
-    /// slice are not counted, so a flood of random agent ids cannot grow memory.
+    /// slice are not counted, so a flood of random agent ids cannot grow memory. Also the
+    /// agents whose `agent_status` a partition keeps (`engine/presence.rs`).
     pub max_agents_per_slice: usize,
 }
 

@@ -34,6 +34,7 @@ impl Partition {
             last_arrival: s.last_arrival,
             next_offset: s.next_offset,
             following: s.following,
+            presence: s.presence.clone(),
         };
         // Shown once the snapshot is saved ([`Partition::publish`]): the totals of exactly
         // the state it holds, together with its offset.

@@ -20,6 +20,7 @@
 //! | `partition` | [`Partition`]: tickets, the reorder buffer, timers, shedding |
 //! | `families` | the window families (kpi, sla, topic, agent), listed once: kept, recorded, pruned, read, merged |
 //! | `gauges` | the current gauges kept as tickets change, read at scrape time |
+//! | `presence` | agents' latest `agent_status` per partition, for the staffing families' agents available |
 //! | `capture` | a partition's state captured under its lock and sealed into a snapshot after it |
 //! | `read` | the read model: what a scrape takes under each lock ([`Reading`]) and merges after it ([`View`]) |
 //! | this file | [`Engine`]: the partitions' lanes and the single input path |
@@ -28,6 +29,7 @@ mod capture;
 mod families;
 mod gauges;
 mod partition;
+pub mod presence;
 mod read;
 mod rules;
 

@@ -18,6 +18,7 @@ use crate::ticket::{Effects, SnapshotField, Ticket};
 
 use super::families::WindowFamilies;
 use super::gauges::Gauges;
+use super::presence::Presences;
 use super::Rules;
 
 /// Buffered events sort by time, then by type (creation before reply before solve), then by
@@ -94,6 +95,8 @@ pub struct PartitionState {
     /// follows the wall clock (see [`Engine::caught_up`]).
     #[serde(skip)]
     pub(super) following: bool,
+    /// Agents' latest `agent_status` (`engine/presence.rs`).
+    pub(super) presence: Presences,
 }
 
 /// One Kafka partition: the unit of state that is kept, read and snapshotted.
@@ -129,6 +132,7 @@ impl Partition {
             last_arrival: None,
             next_offset: None,
             following: false,
+            presence: Presences::default(),
         };
         Self { rules, state, effects: Effects::default(), published: None, uncreated_events: 0, snapshot_differences: Default::default() }
     }
@@ -161,6 +165,14 @@ impl Partition {
     /// wall clock in the live service: an event dated ahead of it waits in the buffer like any
     /// other, but stream time does not move past `now`, so nothing fires before its time.
     pub fn ingest(&mut self, event: Event, now: Option<Millis>) -> EventResult {
+        // About an agent, not a ticket: no buffer, no ticket; the latest status by event time
+        // wins whatever the order, so it is taken at once.
+        if let EventBody::AgentStatus(status) = &event.body {
+            if let Some(cap) = self.rules.presence_cap {
+                self.state.presence.update(status, event.at, &self.rules.ticket.catalog, cap);
+            }
+            return EventResult::Ok;
+        }
         let late = self.watermark().is_some_and(|w| event.at < w);
         let (id, ticket) = ticket_or_stub(&mut self.state.tickets, &mut self.state.timers, &self.rules, &event.ticket_id, event.at);
         if !ticket.remember(xxh3_64(event.event_id.as_bytes()), self.rules.dedup_ids_per_ticket) {

@@ -34,6 +34,9 @@ pub struct Rules {
     pub stale_after: Millis,
     /// What snapshots are checked against before use.
     pub shape: StateShape,
+    /// Agents whose `agent_status` a partition keeps (`kpis.staffing.max_agents_per_slice`);
+    /// `None`: staffing is off and statuses are not kept.
+    pub presence_cap: Option<usize>,
 }
 
 impl Rules {
@@ -55,6 +58,7 @@ impl Rules {
             max_buffered: config.time.max_buffered_events,
             families: FamilyRules::new(config),
             totals: TotalRules::new(config),
+            presence_cap: config.kpis.staffing.enabled.then_some(config.kpis.staffing.max_agents_per_slice),
             backlog_buckets: config.kpis.backlog.age_buckets.iter().map(|d| ms(*d)).collect(),
             stale_after: ms(config.kpis.backlog.stale_after),
             shape: StateShape::new(config, windows),

@@ -23,6 +23,8 @@ const OTHERS: &[(&str, Across)] = &[
     ("ticketpulse_agent_logged_work_seconds", Across::Sum),
     ("ticketpulse_agent_csat_responses", Across::Sum),
     ("ticketpulse_agent_csat_good_responses", Across::Sum),
+    ("ticketpulse_agent_sla_met", Across::Sum),
+    ("ticketpulse_agent_sla_breached", Across::Sum),
     // Costs per unit are ratios.
     ("ticketpulse_cost_per_resolution", Across::Never),
     ("ticketpulse_cost_per_contact", Across::Never),

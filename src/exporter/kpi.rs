@@ -6,15 +6,19 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use crate::agent::{AgentSlice, AgentTally};
+use crate::agent::{AgentSla, AgentSlice, AgentTally};
 use crate::engine::View;
 use crate::kpi::{count, KpiSlice, KpiTotals, Read, TotalRead};
+use crate::sla::SlaTarget;
 use crate::topic::{chosen_topics, TopicSlice};
 
 use super::encoding::{push_count_sum, push_gauge, push_histogram, push_summary, seconds, windowed, Families, Kind, LabelSet, Labels};
 use super::labels::{DimLabels, ExportRules};
 
 pub use crate::kpi::{KPIS, TOTALS};
+
+/// Reads one target's count of an agent's SLA outcomes.
+type AgentSlaCount = fn(&AgentSla, usize) -> u64;
 
 /// The windowed KPIs of [`KPIS`] (from the View's merged `windows`, labelled and sorted once
 /// in `rows`) and the current ticket gauges.
@@ -161,6 +165,7 @@ pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
             rows.push((out.set([("window", Cow::Borrowed(window.as_str())), ("agent", Cow::Borrowed(agent))]), tally));
         }
     }
+    let rows: Vec<(LabelSet, &AgentTally)> = rows.iter().map(|(labels, t)| (*labels, t)).collect();
     windowed(out, "ticketpulse_agent_replies", "Public messages by the agent (kpis.agents), in the window.", &rows, |t| count(t.replies));
     let mf = &mut out.family(
         "ticketpulse_agent_first_response_time_seconds",
@@ -198,6 +203,33 @@ pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
         &rows,
         |t| count(t.csat_good),
     );
+    // As the SLA families: a (policy, target) the agent has an outcome for has both series.
+    let outcomes: [(&str, &str, AgentSlaCount); 2] = [
+        (
+            "ticketpulse_agent_sla_met",
+            "SLA targets met, credited to the agent whose public reply met a first response or next reply target, or to the agent of the ticket's last public reply at a solve that met resolution, in the window.",
+            |s, i| s.met[i],
+        ),
+        (
+            "ticketpulse_agent_sla_breached",
+            "SLA targets breached, credited to the agent of the ticket's last public reply when the breach was found (the deadline passing, or a late fulfilment), in the window.",
+            |s, i| s.breached[i],
+        ),
+    ];
+    for (name, help, pick) in outcomes {
+        let mf = &mut out.family(name, help, Kind::Gauge);
+        for (labels, t) in &rows {
+            for (policy, sla) in &t.sla {
+                for target in SlaTarget::ALL {
+                    let i = target.index();
+                    if sla.met[i] + sla.breached[i] > 0 {
+                        let policy = rules.policies[usize::from(*policy)].as_str();
+                        push_gauge(mf, *labels, &[("policy", policy), ("target", target.as_str())], pick(sla, i) as f64);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Cost per resolution and per contact: the configured cost per hour over the window's

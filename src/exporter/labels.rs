@@ -107,6 +107,11 @@ impl ExportRules {
         DimLabels(labels)
     }
 
+    /// Online agents available to a queue, by their latest `agent_status`.
+    pub fn available(&self, presence: &crate::engine::presence::Presences, queue: DimKey) -> usize {
+        presence.available(queue, &self.catalog)
+    }
+
     /// The labels of a queue ([`DimKey::queue`]): its dimension labels but priority.
     pub fn queue_labels(&self, key: DimKey) -> Vec<(&'static str, String)> {
         self.catalog.labels(key).into_iter().filter(|(name, _)| *name != "priority").collect()

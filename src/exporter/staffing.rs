@@ -4,7 +4,8 @@
 //! event. Inputs, per window of length L: arrival rate λ = tickets created / L; mean handle
 //! time = logged work / tickets solved (`ticketpulse_average_handle_time_seconds`); load
 //! A = λ × handle time; patience rate θ = real-time abandons / total wait of answered and
-//! abandoned contacts (the exponential MLE); agents available = distinct active agents.
+//! abandoned contacts (the exponential MLE); agents available = online agents by their latest
+//! `agent_status` once any was seen on the instance, else distinct active agents in the window.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -109,11 +110,16 @@ pub fn render_staffing<'a>(out: &mut Families<'a>, view: &View, rules: &'a Expor
         *open.entry(key.queue()).or_default() += n;
     }
     let mut rows: Vec<(LabelSet, QueueStaffing)> = Vec::new();
+    let source = if view.presence.is_some() { "status" } else { "active" };
     for ((w, queue), s) in &queues {
         let threshold = staffing.realtime.iter().find(|(c, _)| *c == queue.channel()).map(|(_, t)| *t as f64 / 1000.0);
-        let active = view.windows.active.get(&(*w, *queue)).map(|a| a.agents.len());
+        // Once any agent_status was kept: the online agents now, the same in every window.
+        let available = match &view.presence {
+            Some(presence) => Some(rules.available(presence, *queue)),
+            None => view.windows.active.get(&(*w, *queue)).map(|a| a.agents.len()),
+        };
         let figures =
-            queue_staffing(staffing, s, active, open.get(queue).copied().unwrap_or(0), rules.window_ms[*w] as f64 / 1000.0, threshold);
+            queue_staffing(staffing, s, available, open.get(queue).copied().unwrap_or(0), rules.window_ms[*w] as f64 / 1000.0, threshold);
         let mut labels = vec![("window", Cow::Borrowed(rules.windows[*w].as_str()))];
         labels.extend(rules.queue_labels(*queue).into_iter().map(|(name, value)| (name, Cow::Owned(value))));
         rows.push((out.set(labels), figures));
@@ -127,7 +133,7 @@ pub fn render_staffing<'a>(out: &mut Families<'a>, view: &View, rules: &'a Expor
         ),
         (
             "ticketpulse_staffing_available_agents",
-            "Agents available to the queue: distinct agents with a public reply or logged work on its tickets (source: active), in the window.",
+            "Agents available to the queue: online by their latest agent_status (source=status, once any was seen on the instance), else distinct agents with a public reply or logged work on its tickets in the window (source=active).",
             |q| q.available,
         ),
         (
@@ -171,7 +177,7 @@ pub fn render_staffing<'a>(out: &mut Families<'a>, view: &View, rules: &'a Expor
         for (labels, q) in &rows {
             if let Some(v) = pick(q) {
                 let extra: &[(&'static str, &'a str)] =
-                    if name == "ticketpulse_staffing_available_agents" { &[("source", "active")] } else { &[] };
+                    if name == "ticketpulse_staffing_available_agents" { &[("source", source)] } else { &[] };
                 push_gauge(mf, *labels, extra, v);
             }
         }

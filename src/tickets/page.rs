@@ -89,6 +89,12 @@ fn form(out: &mut String, query: &Query, rules: &Rules) {
         let name = dimension_name(*dimension);
         select(out, name, name, &values, query.dimension(*dimension), Some("any"));
     }
+    let _ = writeln!(
+        out,
+        "<label>Last agent <input type=\"text\" name=\"agent\" maxlength=\"{}\" value=\"{}\" placeholder=\"any\"></label>",
+        crate::event::MAX_ID_BYTES,
+        esc(query.agent().unwrap_or(""))
+    );
     let horizons: Vec<&str> = policies.horizons().iter().map(|(label, _)| label.as_str()).collect();
     if !horizons.is_empty() {
         select(out, "At risk within", "horizon", &horizons, query.horizon().map(|h| horizons[h]), None);
