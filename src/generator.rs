@@ -234,6 +234,10 @@ pub fn widest_config() -> Config {
     config.kpis.cost.per_hour = Some(1400.0);
     config.dimensions.labels = vec![Dimension::Channel, Dimension::Priority, Dimension::Team];
     config.dimensions.teams = TEAMS.map(|(team, _)| team.to_string()).to_vec();
+    config.kpis.staffing.enabled = true;
+    config.kpis.topics.top = 10;
+    // The most bounds configurable: 30, from 10 s up by half each time to about 15 days.
+    config.kpis.histograms.buckets = Some((0..30).map(|i| (10.0 * 1.5_f64.powi(i)).round()).collect());
     config
 }
 

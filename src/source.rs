@@ -4,8 +4,9 @@
 //! Where a partition starts is decided by its state, not by the group: on assignment the
 //! newest snapshot is restored and the partition is assigned at the snapshot's offset (or at
 //! `auto_offset_reset` without one); on revoke its state is snapshotted before it is let go.
-//! Offsets are still stored after processing and committed, but only as progress reporting
-//! (lag tooling reads them); they are never read back.
+//! Offsets are still stored after processing and committed, as progress reporting (lag tooling
+//! reads them); they are read back only for a partition that starts without a usable snapshot,
+//! to tell what its totals counted already.
 //!
 //! Messages are processed by a pool of worker threads, one per core, each owning some
 //! partitions ([`workers`]); the consumer loop only reads, dispatches and serves rebalances.
@@ -58,6 +59,10 @@ const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 4] = [
     // A partition read to its end lets its stream time follow the wall clock at once.
     ("enable.partition.eof", "true"),
 ];
+
+/// How long an assignment waits for the group's committed offsets of partitions without a
+/// usable snapshot.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long librdkafka tries to write one message to the dead-letter topic before it gives
 /// up (`message.timeout.ms` of the dead-letter producer): the longest a partition waits for it.
@@ -116,6 +121,45 @@ impl ClientContext for SourceContext {
     }
 }
 
+impl SourceContext {
+    /// Partitions that start without a usable snapshot rebuild their state from
+    /// `auto_offset_reset`; what the group had committed was counted in the totals by the
+    /// previous owner already, so their totals count from the committed offset on
+    /// ([`Engine::count_totals_from`]). Without a committed offset (a new group) every message
+    /// read counts. When the committed offsets cannot be read, the retained input is counted
+    /// again, as Prometheus then shows: said in the log.
+    fn count_totals_from_committed(&self, consumer: &BaseConsumer<Self>, partitions: &[PartitionId]) {
+        if partitions.is_empty() {
+            return;
+        }
+        let mut list = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            list.add_partition(topic, *partition);
+        }
+        match consumer.committed_offsets(list, COMMITTED_TIMEOUT) {
+            Ok(committed) => {
+                for element in committed.elements() {
+                    if let Offset::Offset(offset) = element.offset() {
+                        let partition = (element.topic().to_string(), element.partition());
+                        tracing::info!(
+                            topic = element.topic(),
+                            partition = element.partition(),
+                            offset,
+                            "no usable snapshot: state is rebuilt from kafka.auto_offset_reset; totals count from the group's committed offset"
+                        );
+                        self.engine.count_totals_from(&partition, offset);
+                    }
+                }
+            }
+            Err(error) => tracing::error!(
+                %error,
+                ?partitions,
+                "could not read the group's committed offsets: totals count the retained input again (a counter reset in Prometheus)"
+            ),
+        }
+    }
+}
+
 impl ConsumerContext for SourceContext {
     /// Replaces rdkafka's default so that assigned partitions start at their snapshot's
     /// offset and revoked ones are snapshotted before they are let go.
@@ -124,18 +168,23 @@ impl ConsumerContext for SourceContext {
         let partitions = partition_ids(tpl);
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut unrestored = Vec::new();
                 for (topic, partition) in &partitions {
                     let offset = match self.checkpoints.restore(&(topic.clone(), *partition), self.clock.now()) {
                         Some(offset) => Offset::Offset(offset),
-                        None => match self.reset {
-                            OffsetReset::Earliest => Offset::Beginning,
-                            OffsetReset::Latest => Offset::End,
-                        },
+                        None => {
+                            unrestored.push((topic.clone(), *partition));
+                            match self.reset {
+                                OffsetReset::Earliest => Offset::Beginning,
+                                OffsetReset::Latest => Offset::End,
+                            }
+                        }
                     };
                     if let Err(error) = tpl.set_partition_offset(topic, *partition, offset) {
                         tracing::error!(%error, topic, partition, "could not set the start offset");
                     }
                 }
+                self.count_totals_from_committed(consumer, &unrestored);
                 self.telemetry.partitions_assigned(&partitions);
                 if cooperative {
                     consumer.incremental_assign(tpl)

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::time::Duration;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 use common::{
     combine, create_topics, free_port, parse_exposition, produce_all, spawn_run, stream_times, value, wait_all, Broker, RunConfig,
@@ -275,4 +275,99 @@ fn totals_never_go_back_across_a_sigkill_and_a_handover_and_add_up_over_the_flee
     // Each partition's series is on exactly one instance.
     let owners: Vec<usize> = (0..4).map(|p| texts.iter().filter(|t| created_of(t, p) > 0.0).count()).collect();
     assert_eq!(owners, [1, 1, 1, 1]);
+}
+
+/// Sends SIGTERM and waits for the exit (the final snapshot and offset commit).
+fn terminate(mut child: Child) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not exit within 60 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A partition that starts without a usable snapshot rebuilds its state from the start of the
+/// topic, but its totals count only from the group's committed offset: the previous run counted
+/// what came before it. `edit` turns the first run's configuration into the second's.
+///
+/// One partition: run 1 reads 3 email tickets created at B, B+60 s, B+120 s, each answered after
+/// 600 s, and a tick (web) at B+1h that applies them; it stops (SIGTERM: committed, and with a
+/// store snapshotted) showing 3 created, 3 first responses, the tick still buffered. Run 2 reads 2
+/// more email tickets from B+2h (answered after 600 s) and a tick at B+12h. Its totals: 2 email
+/// created, 1 web (the first tick, applied by run 2's input: run 1 never counted it), 2 first
+/// responses (le=900: 2, sum 1200 s), 2 outbound messages; a recount would show 5, 5, 5. Its
+/// 24h window holds all 5 email tickets: the state was rebuilt from the retained input.
+fn restart_without_a_usable_snapshot(topic: &str, edit: impl Fn(String) -> String) {
+    let broker = Broker::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(create_topics(&broker.bootstrap, &[(topic, 1)]));
+    let tickets = |from: i64, ids: std::ops::Range<i64>, tick: i64| {
+        let mut events: Vec<(i64, String)> = Vec::new();
+        for i in ids.clone() {
+            let (id, at) = (format!("T{i}"), from + (i - ids.start) * 60_000);
+            events.push((at, created(&id, at)));
+            events.push((at + 600_000, reply(&id, at + 600_000)));
+        }
+        let tick_id = format!("TICK-{tick}");
+        events.push((
+            tick,
+            format!(
+                r#"{{"event_id":"{tick_id}","ticket_id":"{tick_id}","type":"ticket_created","at":{tick},"channel":"web","priority":"low"}}"#
+            ),
+        ));
+        events.sort();
+        events.into_iter().map(|(_, line)| (None, line.into_bytes(), Some(0))).collect::<Vec<_>>()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let first = write_config(dir.path(), "first", &broker.bootstrap, topic, port);
+    let second = dir.path().join("second.toml");
+    std::fs::write(&second, edit(std::fs::read_to_string(&first).unwrap())).unwrap();
+    let series = |text: &str, name: &str, labels: &[(&str, &str)]| -> f64 {
+        let mut labels = labels.to_vec();
+        labels.extend([("topic", topic), ("partition", "0")]);
+        parse_exposition(text).get(&common::key(name, &labels)).copied().unwrap_or(0.0)
+    };
+    let email = [("channel", "email"), ("priority", "normal")];
+    let web = [("channel", "web"), ("priority", "low")];
+    let frt = "ticketpulse_first_response_time_cumulative_seconds";
+
+    rt.block_on(produce_all(&broker.bootstrap, topic, &tickets(B, 0..3, B + 3_600_000)));
+    let run = spawn(&first);
+    let shown = wait_all(&[addr], Duration::from_secs(60), |t| series(&t[0], "ticketpulse_tickets_created_total", &email) == 3.0);
+    assert_eq!(series(&shown[0], &format!("{frt}_count"), &email), 3.0);
+    terminate(run);
+
+    let tick = B + 43_200_000;
+    rt.block_on(produce_all(&broker.bootstrap, topic, &tickets(B + 7_200_000, 3..5, tick)));
+    let run = spawn(&second);
+    let at_tick = |t: &[String]| stream_times(&t[0], topic).get(&0) == Some(&(tick as f64 / 1000.0));
+    let done = |t: &[String]| at_tick(t) && series(&t[0], "ticketpulse_tickets_created_total", &web) == 1.0;
+    let text = wait_all(&[addr], Duration::from_secs(60), done).remove(0);
+    let _ = Command::new("kill").args(["-KILL", &run.id().to_string()]).status();
+    let counted = [
+        series(&text, "ticketpulse_tickets_created_total", &email),
+        series(&text, "ticketpulse_tickets_created_total", &web),
+        series(&text, &format!("{frt}_count"), &email),
+        series(&text, &format!("{frt}_bucket"), &[email[0], email[1], ("le", "900")]),
+        series(&text, &format!("{frt}_sum"), &email),
+        series(&text, "ticketpulse_messages_total", &[email[0], email[1], ("direction", "outbound")]),
+    ];
+    assert_eq!(counted, [2.0, 1.0, 2.0, 2.0, 1200.0, 2.0]);
+    let window =
+        parse_exposition(&text).get(&common::key("ticketpulse_tickets_created", &[("window", "24h"), email[0], email[1]])).copied();
+    assert_eq!(window, Some(5.0));
+}
+
+#[test]
+fn without_a_snapshot_store_a_restart_counts_from_the_committed_offset() {
+    restart_without_a_usable_snapshot("totals-none", |config| config.replace(r#"store = "local""#, r#"store = "none""#));
+}
+
+#[test]
+fn a_refused_snapshot_counts_from_the_committed_offset() {
+    // The first response target shapes stored state: run 1's snapshot is refused.
+    restart_without_a_usable_snapshot("totals-refused", |config| config.replace(r#"first_response = "1h""#, r#"first_response = "2h""#));
 }

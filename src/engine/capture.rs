@@ -33,6 +33,7 @@ impl Partition {
             watermark_floor: s.watermark_floor,
             last_arrival: s.last_arrival,
             next_offset: s.next_offset,
+            count_totals_from: s.count_totals_from,
             following: s.following,
             presence: s.presence.clone(),
         };

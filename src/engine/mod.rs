@@ -153,6 +153,9 @@ impl Engine {
             // deleted unread input, or a broker that skips, does not.
             self.telemetry.offset_gap(partition, expected, offset);
         }
+        if let Some(offset) = offset {
+            state.reading(offset);
+        }
         let event = match event {
             Ok(event) => event,
             Err(invalid) => {
@@ -201,7 +204,22 @@ impl Engine {
     /// Records that the message at `offset` of `partition` was taken (whatever its fate), so
     /// the next snapshot resumes after it.
     pub fn consumed(&self, partition: &PartitionId, offset: i64) {
-        lock(&self.lane(partition)).state.next_offset = Some(offset + 1);
+        let lane = self.lane(partition);
+        let mut p = lock(&lane);
+        p.reading(offset);
+        p.state.next_offset = Some(offset + 1);
+    }
+
+    /// `partition` starts without a usable snapshot, and its consumer group had committed
+    /// `offset`: the messages before it were counted in the totals by the previous owner, so
+    /// they rebuild the state without adding to the totals again
+    /// ([`PartitionState::count_totals_from`]).
+    pub fn count_totals_from(&self, partition: &PartitionId, offset: i64) {
+        let lane = self.lane(partition);
+        let mut p = lock(&lane);
+        if p.state.next_offset.is_none_or(|next| next < offset) {
+            p.state.count_totals_from = Some(offset);
+        }
     }
 
     /// The offset the partition's state resumes at, once a message has been consumed.
@@ -291,6 +309,8 @@ impl Engine {
         if let Some(lane) = self.partition(partition) {
             let mut p = lock(&lane);
             p.state.following = true;
+            // Read to its end: whatever was committed is behind.
+            p.state.count_totals_from = None;
             p.advance_to(now);
             self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
         }
@@ -393,6 +413,57 @@ mod tests {
         }
         events.sort_by_key(|(at, _)| *at);
         events.into_iter().map(|(_, event)| event).collect()
+    }
+
+    /// After `count_totals_from(7)`, what handling messages 0..7 produces rebuilds the tickets
+    /// and windows but adds nothing to the totals; what handling 7 on produces counts, as the
+    /// previous owner, stopped after offset 6, did not count it. 10 creations at offsets 0..10
+    /// (email/normal, a minute apart), then a rejected message: 10 tickets, totals 4 (the
+    /// creation at offset 6 was still in the reorder buffer at the commit: offset 7's arrival
+    /// applies it, then 7, 8 and 9). A snapshot taken before offset 7 keeps the boundary.
+    #[test]
+    fn totals_count_from_the_committed_offset_only() {
+        let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+        let id: PartitionId = ("tickets".into(), 0);
+        engine.count_totals_from(&id, 7);
+        let created = |engine: &Engine| -> (u64, u64) {
+            let lane = engine.partition(&id).unwrap();
+            let p = lock(&lane);
+            let totals = p.state.totals.kpi.values().map(|t| t.created).sum();
+            let windowed = p.state.tickets.len() as u64;
+            (totals, windowed)
+        };
+        let at = 1_767_603_600_000_i64;
+        let event = |i: i64| {
+            format!(
+                r#"{{"event_id":"c{i}","ticket_id":"T{i}","type":"ticket_created","at":{},"channel":"email","priority":"normal"}}"#,
+                at + i * 60_000
+            )
+        };
+        let mut snapshot = None;
+        for i in 0..10 {
+            engine.handle_in(&engine.lane(&id), &id, Some(i), event(i).as_bytes(), None, &"test").unwrap();
+            if i == 4 {
+                snapshot = engine.snapshot(&id);
+            }
+        }
+        engine.finish(Some(at + 3_600_000));
+        assert_eq!(created(&engine), (4, 10));
+        // Restored from offset 5: 5..7 still rebuild only, 7..10 count.
+        let restored = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+        let (offset, bytes) = snapshot.unwrap();
+        assert_eq!(restored.restore(&id, &bytes, None).unwrap(), 5);
+        for i in 5..10 {
+            restored.handle_in(&restored.lane(&id), &id, Some(i), event(i).as_bytes(), None, &"test").unwrap();
+        }
+        assert!(restored.handle_in(&restored.lane(&id), &id, Some(10), b"not json", None, &"test").is_err());
+        restored.finish(Some(at + 3_600_000));
+        assert_eq!((offset, created(&restored)), (5, (4, 10)));
+        // A committed offset the state is already past changes nothing.
+        restored.count_totals_from(&id, 3);
+        restored.handle_in(&restored.lane(&id), &id, Some(11), event(11).as_bytes(), None, &"test").unwrap();
+        restored.finish(Some(at + 3_600_000));
+        assert_eq!(created(&restored), (5, 11));
     }
 
     /// A sealed capture is byte for byte the encoding of the partition's own state at capture

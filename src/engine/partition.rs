@@ -91,6 +91,12 @@ pub struct PartitionState {
     pub(super) last_arrival: Option<Millis>,
     /// The next Kafka offset to read: the input position this state reflects.
     pub(super) next_offset: Option<i64>,
+    /// Set when the partition started without a usable snapshot although its consumer group had
+    /// committed this offset: what comes before it was counted in the totals by the previous
+    /// owner, whose series Prometheus already holds, so reading it again rebuilds tickets and
+    /// windows but adds nothing to the totals (a restart reads as a counter reset, never as a
+    /// recount of the retained input). Cleared by the first message at or after it.
+    pub(super) count_totals_from: Option<i64>,
     /// Live: the partition was read to its end and no message came since, so its stream time
     /// follows the wall clock (see [`Engine::caught_up`]).
     #[serde(skip)]
@@ -119,6 +125,14 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// The message at `offset` is read (whatever its fate): from the offset where the totals
+    /// count again ([`PartitionState::count_totals_from`]), they do.
+    pub(super) fn reading(&mut self, offset: i64) {
+        if self.state.count_totals_from.is_some_and(|from| offset >= from) {
+            self.state.count_totals_from = None;
+        }
+    }
+
     pub fn new(rules: Arc<Rules>) -> Self {
         let state = PartitionState {
             windows: WindowFamilies::new(&rules.windows),
@@ -131,6 +145,7 @@ impl Partition {
             watermark_floor: None,
             last_arrival: None,
             next_offset: None,
+            count_totals_from: None,
             following: false,
             presence: Presences::default(),
         };
@@ -340,7 +355,9 @@ impl Partition {
             last_agent: ticket.last_agent(),
         };
         self.state.windows.record(&self.rules.families, &fact);
-        self.state.totals.record(&self.rules.totals, &fact);
+        if self.state.count_totals_from.is_none() {
+            self.state.totals.record(&self.rules.totals, &fact);
+        }
     }
 
     /// The partition's current time: its stream time, which in the live service (`wall`
