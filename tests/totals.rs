@@ -325,9 +325,12 @@ fn restart_without_a_usable_snapshot(topic: &str, edit: impl Fn(String) -> Strin
     let first = write_config(dir.path(), "first", &broker.bootstrap, topic, port);
     let second = dir.path().join("second.toml");
     std::fs::write(&second, edit(std::fs::read_to_string(&first).unwrap())).unwrap();
+    // Exposition order: dimensions, topic and partition, then the family's own label.
     let series = |text: &str, name: &str, labels: &[(&str, &str)]| -> f64 {
-        let mut labels = labels.to_vec();
+        let (dims, own) = labels.split_at(2);
+        let mut labels = dims.to_vec();
         labels.extend([("topic", topic), ("partition", "0")]);
+        labels.extend(own);
         parse_exposition(text).get(&common::key(name, &labels)).copied().unwrap_or(0.0)
     };
     let email = [("channel", "email"), ("priority", "normal")];
