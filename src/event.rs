@@ -339,8 +339,10 @@ struct RawEvent<'a> {
     paused_seconds: Option<f64>,
     #[serde(borrow, default, deserialize_with = "borrowed")]
     last_agent_id: Option<Cow<'a, str>>,
+    /// Read by `agent_status` only: kept unparsed, so another event carrying a field of that
+    /// name is judged as one carrying an unknown field.
     #[serde(borrow, default)]
-    channels: Option<Vec<Cow<'a, str>>>,
+    channels: Option<&'a serde_json::value::RawValue>,
 }
 
 /// A string field as sent, borrowed from the message unless it holds escapes. Needed because
@@ -512,7 +514,11 @@ pub fn parse(bytes: &[u8], limits: &ParseLimits, now: Option<Millis>) -> Result<
             }))
         }
         EventType::AgentStatus => {
-            let channels = raw.channels.unwrap_or_default();
+            let channels: Vec<Cow<str>> = match raw.channels.filter(|c| c.get() != "null") {
+                None => Vec::new(),
+                Some(c) => serde_json::from_str::<Vec<Cow<str>>>(c.get())
+                    .map_err(|_| invalid(InvalidReason::WrongType, t, "`channels` must be an array of strings"))?,
+            };
             if channels.len() > MAX_AGENT_CHANNELS {
                 let detail = format!("`channels` lists {} channels, more than {MAX_AGENT_CHANNELS}", channels.len());
                 return Err(invalid(InvalidReason::BadValue, t, detail));
@@ -1028,6 +1034,16 @@ mod tests {
         let bad_extra = b"{\"event_id\":\"e\",\"ticket_id\":\"t\",\"type\":\"contact_abandoned\",\"at\":1,\"x\":\"\xff\"}";
         let e = parse(bad_extra, &LIMITS, None).expect("unknown fields are not read");
         assert_eq!((e.event_id.as_str(), e.ticket_id.as_str(), e.at, e.body), ("e", "t", 1, EventBody::ContactAbandoned));
+    }
+
+    /// `channels` is read by `agent_status` only: on any other event it is an unknown field.
+    #[test]
+    fn channels_on_another_event_is_not_read() {
+        for channels in [r#""email""#, "[1,2]", "{}"] {
+            let line = format!(r#"{{"event_id":"e","ticket_id":"t","type":"contact_abandoned","at":1,"channels":{channels}}}"#);
+            let e = parse(line.as_bytes(), &LIMITS, None).expect("not read");
+            assert_eq!(e.body, EventBody::ContactAbandoned);
+        }
     }
 
     #[test]

@@ -139,11 +139,33 @@ impl SourceContext {
         match consumer.committed_offsets(list, COMMITTED_TIMEOUT) {
             Ok(committed) => {
                 for element in committed.elements() {
+                    let (topic, number) = (element.topic(), element.partition());
+                    if let Err(error) = element.error() {
+                        tracing::error!(%error, topic, partition = number, "could not read the group's committed offset: totals count the retained input again (a counter reset in Prometheus)");
+                        continue;
+                    }
                     if let Offset::Offset(offset) = element.offset() {
-                        let partition = (element.topic().to_string(), element.partition());
+                        // A committed offset beyond the log's end (truncated or recreated topic,
+                        // offsets reset by hand) is not where the previous owner got to in this
+                        // log: every message read counts.
+                        match consumer.fetch_watermarks(topic, number, COMMITTED_TIMEOUT) {
+                            Ok((_, high)) if offset > high => {
+                                tracing::warn!(
+                                    topic,
+                                    partition = number,
+                                    offset,
+                                    high,
+                                    "the group's committed offset is beyond the end of the partition: totals count every message read"
+                                );
+                                continue;
+                            }
+                            Ok(_) => {}
+                            Err(error) => tracing::warn!(%error, topic, partition = number, "could not read the partition's end offset"),
+                        }
+                        let partition = (topic.to_string(), number);
                         tracing::info!(
-                            topic = element.topic(),
-                            partition = element.partition(),
+                            topic,
+                            partition = number,
                             offset,
                             "no usable snapshot: state is rebuilt from kafka.auto_offset_reset; totals count from the group's committed offset"
                         );

@@ -345,11 +345,12 @@ fn restart_without_a_usable_snapshot(topic: &str, edit: impl Fn(String) -> Strin
 
     let tick = B + 43_200_000;
     rt.block_on(produce_all(&broker.bootstrap, topic, &tickets(B + 7_200_000, 3..5, tick)));
-    let run = spawn(&second);
+    let mut run = spawn(&second);
     let at_tick = |t: &[String]| stream_times(&t[0], topic).get(&0) == Some(&(tick as f64 / 1000.0));
     let done = |t: &[String]| at_tick(t) && series(&t[0], "ticketpulse_tickets_created_total", &web) == 1.0;
     let text = wait_all(&[addr], Duration::from_secs(60), done).remove(0);
-    let _ = Command::new("kill").args(["-KILL", &run.id().to_string()]).status();
+    run.kill().unwrap();
+    run.wait().unwrap();
     let counted = [
         series(&text, "ticketpulse_tickets_created_total", &email),
         series(&text, "ticketpulse_tickets_created_total", &web),

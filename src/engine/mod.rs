@@ -169,7 +169,9 @@ impl Engine {
             self.telemetry.topic_too_long();
         }
         let (max_tickets, max_buffered) = (self.rules.max_tickets, self.rules.max_buffered);
-        if now.is_some() {
+        // An agent's status moves no ticket's time: a partition receiving only statuses is
+        // idle for its tickets, and follows the clock.
+        if now.is_some() && !matches!(event.body, event::EventBody::AgentStatus(_)) {
             state.state.last_arrival = now;
             state.state.following = false;
         }
@@ -309,9 +311,11 @@ impl Engine {
         if let Some(lane) = self.partition(partition) {
             let mut p = lock(&lane);
             p.state.following = true;
-            // Read to its end: whatever was committed is behind.
-            p.state.count_totals_from = None;
+            // The previous owner followed the clock up to its stop too: what the advance fires
+            // while a committed offset is still ahead was counted by it. Read to its end, the
+            // partition is past whatever was committed.
             p.advance_to(now);
+            p.state.count_totals_from = None;
             self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
         }
     }
@@ -459,6 +463,18 @@ mod tests {
         assert!(restored.handle_in(&restored.lane(&id), &id, Some(10), b"not json", None, &"test").is_err());
         restored.finish(Some(at + 3_600_000));
         assert_eq!((offset, created(&restored)), (5, (4, 10)));
+        // Read to the end with the gate set: what the advance to the wall clock fires (the
+        // buffered creations) was the previous owner's to count; the next message counts.
+        let caught = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::new(Telemetry::default()));
+        caught.count_totals_from(&id, 3);
+        for i in 0..3 {
+            caught.handle_in(&caught.lane(&id), &id, Some(i), event(i).as_bytes(), None, &"test").unwrap();
+        }
+        caught.caught_up(&id, at + 7_200_000);
+        assert_eq!(created(&caught), (0, 3));
+        caught.handle_in(&caught.lane(&id), &id, Some(3), event(3).as_bytes(), None, &"test").unwrap();
+        caught.finish(Some(at + 7_200_000));
+        assert_eq!(created(&caught), (1, 4));
         // A committed offset the state is already past changes nothing.
         restored.count_totals_from(&id, 3);
         restored.handle_in(&restored.lane(&id), &id, Some(11), event(11).as_bytes(), None, &"test").unwrap();
