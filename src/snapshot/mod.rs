@@ -280,8 +280,9 @@ mod tests {
         let truncated = &sealed[..sealed.len() - 1];
         assert!(matches!(decode::<Vec<u32>>(truncated, &p, &shape()), Err(SnapshotError::Corrupt(_))));
         let mut future = sealed.clone();
-        future[8] = 9;
-        assert!(matches!(decode::<Vec<u32>>(&future, &p, &shape()), Err(SnapshotError::Version { found: 9 })));
+        // A later format (the version is little-endian at byte 8).
+        future[8] = FORMAT_VERSION as u8 + 1;
+        assert!(matches!(decode::<Vec<u32>>(&future, &p, &shape()), Err(SnapshotError::Version { found }) if found == FORMAT_VERSION + 1));
         let other: PartitionId = ("events".into(), 4);
         assert!(matches!(decode::<Vec<u32>>(&sealed, &other, &shape()), Err(SnapshotError::WrongPartition { .. })));
         let mut changed = shape();
