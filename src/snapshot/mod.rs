@@ -26,7 +26,7 @@ use crate::window::WindowSpec;
 /// The KPI slice is the exception: its layout follows its declarations and is checked on its own
 /// ([`SnapshotError::Layout`]). `tests/snapshots.rs` reads a stored snapshot
 /// (`tests/data/snapshot.bin`) and fails when the layout changed without a bump.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 const MAGIC: &[u8; 8] = b"TPSNAP\0\0";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
