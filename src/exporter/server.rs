@@ -129,9 +129,10 @@ enum Format {
 }
 
 /// The text exposition, or the protobuf one when the scraper's `Accept` asks for it (Prometheus
-/// does with `--enable-feature=native-histograms`).
+/// does with `--enable-feature=native-histograms`) and `kpis.histograms.native` allows it.
 async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
-    let protobuf = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(accepts_protobuf);
+    let protobuf =
+        state.renders.metrics.rules.native && headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(accepts_protobuf);
     let (renders, content_type) = match protobuf {
         true => (&state.protobuf, PROTOBUF_CONTENT_TYPE),
         false => (&state.renders, "text/plain; version=0.0.4; charset=utf-8"),
