@@ -380,13 +380,15 @@ pub fn accepts_protobuf(accept: &str) -> bool {
 /// count), as client_golang writes a histogram with both.
 pub fn write_protobuf(mut all: Families<'_>, gathered: &[MetricFamily]) -> Vec<u8> {
     use super::proto;
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
     use prost::Message as _;
     let mut families = std::mem::take(&mut all.families);
     families.retain(|f| !f.series.is_empty());
     families.sort_by_key(|f| f.name);
     let mut out = Vec::new();
     let mut others = gathered.iter().peekable();
-    let label = |(name, value): &(&str, Cow<'_, str>)| proto::LabelPair { name: Some(name.to_string()), value: Some(value.to_string()) };
+    // One family's messages, and one series' `Metric`, reused.
+    let (mut family, mut metric) = (Vec::new(), Vec::new());
     for f in &mut families {
         while let Some(other) = others.next_if(|o| o.name() < f.name) {
             from_gathered(other).encode_length_delimited(&mut out).expect("a Vec grows");
@@ -398,56 +400,73 @@ pub fn write_protobuf(mut all: Families<'_>, gathered: &[MetricFamily]) -> Vec<u
             Kind::Summary => proto::MetricType::Summary,
             Kind::Histogram => proto::MetricType::Histogram,
         };
-        let metric = f
-            .series
-            .iter()
-            .map(|s| {
-                let mut m = proto::Metric { label: all.labels_of(s).map(label).collect(), ..Default::default() };
-                match s.value {
-                    Value::Number(v) if f.kind == Kind::Counter => m.counter = Some(proto::Counter { value: Some(v) }),
-                    Value::Number(v) => m.gauge = Some(proto::Gauge { value: Some(v) }),
-                    Value::Summary { count, sum, quantiles } => {
-                        let quantile = QUANTILES
-                            .iter()
-                            .zip(quantiles.iter().flatten())
-                            .map(|(q, v)| proto::Quantile { quantile: Some(*q), value: Some(*v) })
-                            .collect();
-                        m.summary = Some(proto::Summary { sample_count: Some(count), sample_sum: Some(sum), quantile });
-                    }
-                    Value::Histogram { count, sum, buckets: (from, to), native } => {
-                        let bucket = all.buckets[from as usize..to as usize]
-                            .iter()
-                            .map(|(bound, n)| proto::Bucket { cumulative_count: Some(*n), upper_bound: Some(*bound) })
-                            .collect();
-                        let (zero, positive, negative) = all.natives[native as usize].native();
-                        let spans = |spans: Vec<(i32, u32)>| {
-                            spans
-                                .into_iter()
-                                .map(|(offset, length)| proto::BucketSpan { offset: Some(offset), length: Some(length) })
-                                .collect()
-                        };
-                        let (positive_span, positive_delta) = positive.spans_and_deltas();
-                        let (negative_span, negative_delta) = negative.spans_and_deltas();
-                        m.histogram = Some(proto::Histogram {
-                            sample_count: Some(count),
-                            sample_sum: Some(sum),
-                            bucket,
-                            schema: Some(crate::kpi::NATIVE_SCHEMA),
-                            zero_threshold: Some(0.0),
-                            zero_count: Some(zero),
-                            negative_span: spans(negative_span),
-                            negative_delta,
-                            positive_span: spans(positive_span),
-                            positive_delta,
-                        });
-                    }
+        family.clear();
+        let head = proto::MetricFamily {
+            name: Some(f.name.to_string()),
+            help: Some(f.help.to_string()),
+            r#type: Some(kind as i32),
+            metric: vec![],
+        };
+        head.encode(&mut family).expect("a Vec grows");
+        for s in &f.series {
+            // Labels written from the borrowed values (a `LabelPair` would own a copy of
+            // each, per series), and the value by prost.
+            metric.clear();
+            for (name, value) in all.labels_of(s) {
+                let len = |s: &str| 1 + encoded_len_varint(s.len() as u64) + s.len();
+                encode_key(1, WireType::LengthDelimited, &mut metric);
+                encode_varint((len(name) + len(value)) as u64, &mut metric);
+                for (tag, text) in [(1, *name), (2, &**value)] {
+                    encode_key(tag, WireType::LengthDelimited, &mut metric);
+                    encode_varint(text.len() as u64, &mut metric);
+                    metric.extend_from_slice(text.as_bytes());
                 }
-                m
-            })
-            .collect();
-        let family =
-            proto::MetricFamily { name: Some(f.name.to_string()), help: Some(f.help.to_string()), r#type: Some(kind as i32), metric };
-        family.encode_length_delimited(&mut out).expect("a Vec grows");
+            }
+            let mut m = proto::Metric::default();
+            match s.value {
+                Value::Number(v) if f.kind == Kind::Counter => m.counter = Some(proto::Counter { value: Some(v) }),
+                Value::Number(v) => m.gauge = Some(proto::Gauge { value: Some(v) }),
+                Value::Summary { count, sum, quantiles } => {
+                    let quantile = QUANTILES
+                        .iter()
+                        .zip(quantiles.iter().flatten())
+                        .map(|(q, v)| proto::Quantile { quantile: Some(*q), value: Some(*v) })
+                        .collect();
+                    m.summary = Some(proto::Summary { sample_count: Some(count), sample_sum: Some(sum), quantile });
+                }
+                Value::Histogram { count, sum, buckets: (from, to), native } => {
+                    let bucket = all.buckets[from as usize..to as usize]
+                        .iter()
+                        .map(|(bound, n)| proto::Bucket { cumulative_count: Some(*n), upper_bound: Some(*bound) })
+                        .collect();
+                    let (zero, positive, negative) = all.natives[native as usize].native();
+                    let spans = |spans: Vec<(i32, u32)>| {
+                        spans.into_iter().map(|(offset, length)| proto::BucketSpan { offset: Some(offset), length: Some(length) }).collect()
+                    };
+                    let (positive_span, positive_delta) = positive.spans_and_deltas();
+                    let (negative_span, negative_delta) = negative.spans_and_deltas();
+                    m.histogram = Some(proto::Histogram {
+                        sample_count: Some(count),
+                        sample_sum: Some(sum),
+                        bucket,
+                        schema: Some(crate::kpi::NATIVE_SCHEMA),
+                        zero_threshold: Some(0.0),
+                        zero_count: Some(zero),
+                        negative_span: spans(negative_span),
+                        negative_delta,
+                        positive_span: spans(positive_span),
+                        positive_delta,
+                    });
+                }
+            }
+            // Fields after the labels' (tag 1), as prost orders them.
+            m.encode(&mut metric).expect("a Vec grows");
+            encode_key(4, WireType::LengthDelimited, &mut family);
+            encode_varint(metric.len() as u64, &mut family);
+            family.extend_from_slice(&metric);
+        }
+        encode_varint(family.len() as u64, &mut out);
+        out.extend_from_slice(&family);
     }
     for other in others {
         from_gathered(other).encode_length_delimited(&mut out).expect("a Vec grows");
