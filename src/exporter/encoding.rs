@@ -3,7 +3,8 @@
 //! objects with owned label strings per series and encoding them was most of a scrape's cost.
 //! The output is byte for byte what `prometheus::TextEncoder` writes for the same families as
 //! a registry gathers them ([`to_proto`], [`gathered`] and [`text`] are that reference; a test
-//! compares them over a full exposition).
+//! compares them over a full exposition). [`write_protobuf`] writes the same families as
+//! protobuf for a scraper that asks for it, with the cumulative histograms' native buckets.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

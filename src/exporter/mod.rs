@@ -3,7 +3,8 @@
 //! engine fills a [`crate::engine::Reading`] under each partition's lock in turn (references
 //! to window slices and the current gauges), and after the locks are released the slices are
 //! merged into a [`View`]
-//! and the families rendered from it and the [`ExportRules`] resolved at start, as text.
+//! and the families rendered from it and the [`ExportRules`] resolved at start, as text (or
+//! as protobuf, with native histograms, for a scraper that asks for it).
 //! `replay` renders the same way from its own engine's View.
 //!
 //! | module | what it holds |
