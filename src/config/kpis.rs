@@ -69,14 +69,28 @@ pub struct KpisConfig {
 }
 
 /// The `le` bounds of the cumulative histograms: every SLA target of the family's kind is
-/// always a bound (so "within target" is an exact ratio), besides these.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// always a bound (so "within target" is an exact ratio), besides these; and whether they are
+/// also offered as native histograms.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HistogramsConfig {
     /// Bounds in seconds (numbers) or durations (`"5m"`), any order; unset (the default):
     /// 1m, 5m, 15m, 30m, 1h, 2h, 4h, 8h, 24h, 48h, 7d, 30d. Changing them reshapes snapshots.
     #[serde(deserialize_with = "seconds_or_durations")]
     pub buckets: Option<Vec<f64>>,
+    /// Default true: a scraper that asks for the protobuf exposition (Prometheus with
+    /// `--enable-feature=native-histograms`) gets it, the cumulative histograms with native
+    /// buckets. false: `/metrics` always answers the text format, for a Prometheus 2.40 to 2.44
+    /// that has the feature on for other targets: it would store these histograms as native
+    /// series only, without the classic ones the shipped rules read. The native buckets are
+    /// counted either way (state and snapshots do not change with it).
+    pub native: bool,
+}
+
+impl Default for HistogramsConfig {
+    fn default() -> Self {
+        Self { buckets: None, native: true }
+    }
 }
 
 /// CSAT and CES scales. Each field of a scale is optional: the ones left out keep that

@@ -37,6 +37,8 @@ pub struct ExportRules {
     pub kpi: KpiLabels,
     /// `age` label values of backlog age buckets.
     pub age_buckets: Vec<String>,
+    /// `kpis.histograms.native`: whether `/metrics` serves the protobuf exposition when asked.
+    pub native: bool,
     /// Topic labels: the allow-list (empty: the top `topics_top`).
     pub topic_allow: Vec<String>,
     pub topics_top: usize,
@@ -71,6 +73,7 @@ impl ExportRules {
                 .collect(),
             horizons: config.sla.at_risk_horizons.iter().map(|h| window_label(*h)).collect(),
             kpi: KpiLabels::new(config),
+            native: config.kpis.histograms.native,
             age_buckets: bucket_labels(&config.kpis.backlog.age_buckets.iter().map(|d| millis(*d)).collect::<Vec<_>>()),
             topic_allow: config.kpis.topics.allow.clone(),
             topics_top: config.kpis.topics.top,

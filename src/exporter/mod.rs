@@ -3,7 +3,8 @@
 //! engine fills a [`crate::engine::Reading`] under each partition's lock in turn (references
 //! to window slices and the current gauges), and after the locks are released the slices are
 //! merged into a [`View`]
-//! and the families rendered from it and the [`ExportRules`] resolved at start, as text.
+//! and the families rendered from it and the [`ExportRules`] resolved at start, as text (or
+//! as protobuf, with native histograms, for a scraper that asks for it).
 //! `replay` renders the same way from its own engine's View.
 //!
 //! | module | what it holds |
@@ -15,7 +16,8 @@
 //! | [`staffing`] | staffing now: agents needed and available per queue (Erlang C / Erlang A), at scrape time |
 //! | [`self_metrics`] | ticketpulse's own families |
 //! | [`across`] | how each family's series combine across instances (sum, max, min, never) |
-//! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder) |
+//! | [`encoding`] | families under construction and their text exposition (checked against the prometheus crate's encoder), and the protobuf one |
+//! | [`proto`] | the `io.prometheus.client` protobuf messages of the protobuf exposition (native histograms) |
 //!
 //! Metric names, labels and meaning are listed in `docs/metrics.md`.
 
@@ -23,6 +25,7 @@ pub mod across;
 pub mod encoding;
 pub mod kpi;
 pub mod labels;
+pub mod proto;
 pub mod self_metrics;
 pub mod server;
 pub mod sla;
@@ -118,6 +121,17 @@ pub fn encode(metrics: &Metrics) -> String {
     let view = reading.merge(&mut crate::lock(&metrics.folds));
     let dims = metrics.rules.dim_labels(&view);
     encoding::write_text(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
+}
+
+/// The protobuf exposition of everything `/metrics` serves (a scraper that asks for it, see
+/// [`encoding::accepts_protobuf`]): [`encode`]'s families and series, with the native buckets
+/// of the cumulative histograms.
+pub fn encode_protobuf(metrics: &Metrics) -> Vec<u8> {
+    let others = metrics.others.gather();
+    let reading = metrics.engine.read(metrics.clock.map(|c| c.now()));
+    let view = reading.merge(&mut crate::lock(&metrics.folds));
+    let dims = metrics.rules.dim_labels(&view);
+    encoding::write_protobuf(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -17,12 +17,15 @@ use crate::config::HttpConfig;
 use crate::internal_events::Telemetry;
 use crate::tickets::Api;
 
-use super::{encode, Metrics};
+use super::encoding::{accepts_protobuf, PROTOBUF_CONTENT_TYPE};
+use super::{encode, encode_protobuf, Metrics};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 struct HttpState {
     renders: Arc<Renders>,
+    /// Renders of the protobuf exposition, apart from the text ones (each shares its own).
+    protobuf: Arc<Renders>,
     telemetry: Arc<Telemetry>,
 }
 
@@ -52,7 +55,14 @@ pub async fn serve(
         .route("/healthz/live", get(|| async { "ok\n" }))
         .route("/healthz/ready", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
-        .with_state(HttpState { renders: Arc::new(Renders::new(source)), telemetry: Arc::clone(&telemetry) });
+        .with_state({
+            let source = Arc::new(source);
+            HttpState {
+                renders: Arc::new(Renders::new(Arc::clone(&source), Format::Text)),
+                protobuf: Arc::new(Renders::new(source, Format::Protobuf)),
+                telemetry: Arc::clone(&telemetry),
+            }
+        });
     if let Some(api) = tickets {
         app = app.merge(api.routes());
     }
@@ -68,6 +78,7 @@ type Rendered = Result<Bytes, Arc<str>>;
 /// exposition exist, and a slow reader holds only its shared bytes, never engine state.
 struct Renders {
     metrics: Arc<Metrics>,
+    format: Format,
     /// Renders started so far (each started while holding `latest`).
     started: AtomicU64,
     /// The newest render and its number; held for the whole of a render.
@@ -75,8 +86,8 @@ struct Renders {
 }
 
 impl Renders {
-    fn new(metrics: Metrics) -> Self {
-        Self { metrics: Arc::new(metrics), started: AtomicU64::new(0), latest: Arc::new(tokio::sync::Mutex::new((0, Ok(Bytes::new())))) }
+    fn new(metrics: Arc<Metrics>, format: Format) -> Self {
+        Self { metrics, format, started: AtomicU64::new(0), latest: Arc::new(tokio::sync::Mutex::new((0, Ok(Bytes::new())))) }
     }
 
     async fn render(&self) -> Rendered {
@@ -86,11 +97,15 @@ impl Renders {
             return latest.1.clone();
         }
         let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let metrics = Arc::clone(&self.metrics);
+        let (metrics, format) = (Arc::clone(&self.metrics), self.format);
         // The lock goes with the render: a scrape abandoned meanwhile does not let another
         // render start beside it.
         let render = tokio::task::spawn_blocking(move || {
-            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| encode(&metrics))).map(Bytes::from).map_err(|panic| {
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| match format {
+                Format::Text => Bytes::from(encode(&metrics)),
+                Format::Protobuf => Bytes::from(encode_protobuf(&metrics)),
+            }))
+            .map_err(|panic| {
                 let message: Arc<str> = panic
                     .downcast_ref::<&str>()
                     .map(|s| Arc::from(*s))
@@ -106,9 +121,24 @@ impl Renders {
     }
 }
 
-async fn metrics(State(state): State<HttpState>) -> Response {
-    match state.renders.render().await {
-        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
+/// What a render writes.
+#[derive(Clone, Copy)]
+enum Format {
+    Text,
+    Protobuf,
+}
+
+/// The text exposition, or the protobuf one when the scraper's `Accept` asks for it (Prometheus
+/// does with `--enable-feature=native-histograms`) and `kpis.histograms.native` allows it.
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    let protobuf =
+        state.renders.metrics.rules.native && headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(accepts_protobuf);
+    let (renders, content_type) = match protobuf {
+        true => (&state.protobuf, PROTOBUF_CONTENT_TYPE),
+        false => (&state.renders, "text/plain; version=0.0.4; charset=utf-8"),
+    };
+    match renders.render().await {
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering the metrics failed; the log says why\n").into_response(),
     }
 }

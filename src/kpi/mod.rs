@@ -19,7 +19,7 @@ pub use active::ActiveAgents;
 
 pub use catalogue::{KpiSlice, KpiTotalBounds, KpiTotals, Sample, KPIS, LAYOUT, TOTAL_DECLARATIONS};
 pub use declare::{count, mean, ratio, Across, Emit, Kpi, KpiLabels, Read, TotalDecl};
-pub use totals::{Cumulative, SlaTotals, TotalKpi, TotalRead, TotalRules, Totals};
+pub use totals::{native_index, Cumulative, NativeBuckets, SlaTotals, TotalKpi, TotalRead, TotalRules, Totals, NATIVE_SCHEMA};
 
 use std::fmt::Debug;
 use std::hash::Hash;

@@ -45,14 +45,110 @@ pub fn bucket_bounds(config: &Config, targets: &[SlaTarget]) -> Vec<f64> {
     bounds
 }
 
+/// The schema of the native histograms (`docs/metrics.md`, "Native histograms"): each power of
+/// two split into 2^3 buckets, so a bucket's bounds differ by a factor 2^(1/8) ≈ 1.0905. Finer
+/// schemas cost 2^(s-3) times the buckets in state, in every scrape and in Prometheus's TSDB.
+pub const NATIVE_SCHEMA: i32 = 3;
+
+/// client_golang's `nativeHistogramBounds` for schema 3: where each of a power of two's 8
+/// buckets starts, as a fraction in [0.5, 1) of `frexp`. Copied, not computed, so indexes
+/// match Prometheus's to the last bit at the bounds.
+const NATIVE_BOUNDS: [f64; 8] = [
+    0.5,
+    0.5452538663326288,
+    0.5946035575013605,
+    0.6484197773255048,
+    0.7071067811865475,
+    0.7711054127039704,
+    0.8408964152537144,
+    0.9170040432046711,
+];
+
+/// The native bucket index of `v` > 0 at [`NATIVE_SCHEMA`]: the `i` with
+/// 2^((i-1)/8) < v <= 2^(i/8) (buckets include their upper bound), i.e. ceil(log2(v) × 8),
+/// computed as client_golang does (`frexp`, then the bound table) rather than through `log2`,
+/// which may round across a bound. Infinity counts in the bucket of `f64::MAX`.
+pub fn native_index(v: f64) -> i32 {
+    let v = if v.is_finite() { v } else { f64::MAX };
+    let (frac, exp) = frexp(v);
+    NATIVE_BOUNDS.partition_point(|b| *b < frac) as i32 + (exp - 1) * NATIVE_BOUNDS.len() as i32
+}
+
+/// `v` = frac × 2^exp with frac in [0.5, 1), for finite `v` > 0 (as Go's `math.Frexp`).
+fn frexp(v: f64) -> (f64, i32) {
+    const EXP_MASK: u64 = 0x7ff << 52;
+    let bits = v.to_bits();
+    let biased = ((bits & EXP_MASK) >> 52) as i32;
+    if biased == 0 {
+        // Subnormal: scale into the normal range first.
+        let (frac, exp) = frexp(v * 2f64.powi(64));
+        return (frac, exp - 64);
+    }
+    (f64::from_bits((bits & !EXP_MASK) | (1022 << 52)), biased - 1022)
+}
+
+/// Counts by consecutive native bucket index from `offset`: dense between the smallest and the
+/// largest index seen (durations cluster, so few are empty), 8 bytes per index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NativeBuckets {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl NativeBuckets {
+    fn add(&mut self, index: i32) {
+        if self.counts.is_empty() {
+            self.offset = index;
+        } else if index < self.offset {
+            let grow = (self.offset - index) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = index;
+        }
+        let at = (index - self.offset) as usize;
+        if self.counts.len() <= at {
+            self.counts.resize(at + 1, 0);
+        }
+        self.counts[at] += 1;
+    }
+
+    /// The populated buckets as the protobuf exposition writes them: spans (offset from the
+    /// previous span's end, or the first index; length) of consecutive non-empty buckets, and
+    /// each bucket's count as the delta from the previous bucket's (the first from 0).
+    pub fn spans_and_deltas(&self) -> (Vec<(i32, u32)>, Vec<i64>) {
+        let (mut spans, mut deltas) = (Vec::new(), Vec::new());
+        let (mut previous, mut end): (u64, Option<i32>) = (0, None);
+        for (i, n) in self.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let index = self.offset + i as i32;
+            match (end, spans.last_mut()) {
+                (Some(e), Some((_, length))) if e == index => *length += 1,
+                _ => spans.push((end.map_or(index, |e| index - e), 1)),
+            }
+            end = Some(index + 1);
+            deltas.push(*n as i64 - previous as i64);
+            previous = *n;
+        }
+        (spans, deltas)
+    }
+
+    /// (index, count) of the non-empty buckets, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        self.counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (self.offset + i as i32, *n))
+    }
+}
+
 /// Counts of durations by bucket, their sum and count: a cumulative histogram's state. The
 /// buckets are not cumulative here (one add per value) and filled lazily (empty until the first
-/// value, a bucket past the last bound for longer ones).
+/// value, a bucket past the last bound for longer ones). The same values are also counted in
+/// native buckets at [`NATIVE_SCHEMA`] (0 in the zero bucket, whose threshold is 0).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cumulative {
     buckets: Vec<u64>,
     sum: f64,
     count: u64,
+    /// Values equal to 0 (and NaN, which no bucket holds).
+    zero: u64,
+    positive: NativeBuckets,
+    negative: NativeBuckets,
     /// The value the catalogue's `add` block gave, bucketed by [`Settle::settle`] right after
     /// (the block knows no bounds); never stored.
     #[serde(skip)]
@@ -74,6 +170,18 @@ impl Cumulative {
         self.buckets[bucket] += 1;
         self.sum += value;
         self.count += 1;
+        if value > 0.0 {
+            self.positive.add(native_index(value));
+        } else if value < 0.0 {
+            self.negative.add(native_index(-value));
+        } else {
+            self.zero += 1;
+        }
+    }
+
+    /// The native histogram: the zero bucket's count, the positive and the negative buckets.
+    pub fn native(&self) -> (u64, &NativeBuckets, &NativeBuckets) {
+        (self.zero, &self.positive, &self.negative)
     }
 
     pub fn count(&self) -> u64 {
@@ -254,6 +362,61 @@ mod tests {
         config.kpis.histograms.buckets = Some(vec![7200.0, 10.0, 10.0]);
         assert_eq!(bucket_bounds(&config, &[SlaTarget::FirstResponse]), [10.0, 600.0, 7200.0]);
         assert_eq!(bucket_bounds(&config, &[SlaTarget::Resolution]), [10.0, 1800.0, 7200.0]);
+    }
+
+    /// Indexes at the bounds Prometheus defines (2^(i/8) is the upper, inclusive, bound of
+    /// bucket i) and just past them.
+    #[test]
+    fn native_indexes_include_their_upper_bound() {
+        let next = |v: f64| f64::from_bits(v.to_bits() + 1);
+        let cases = [
+            (1.0, 0),
+            (next(1.0), 1),
+            (2.0, 8),
+            (next(2.0), 9),
+            (0.5, -8),
+            (4.0, 16),
+            // 2^(1/8) and 2^(4/8) as the bound table has them (× 2 is exact).
+            (2.0 * NATIVE_BOUNDS[1], 1),
+            (next(2.0 * NATIVE_BOUNDS[1]), 2),
+            (2.0 * NATIVE_BOUNDS[4], 4),
+            (next(2.0 * NATIVE_BOUNDS[4]), 5),
+            // 2^(15/8) ≈ 3.668 and just below 4: bucket 16 ends at 4.
+            (4.0 * NATIVE_BOUNDS[7], 15),
+            (3.9, 16),
+            // 60 s = 2^5.9069: ceil(47.25) = 48; 3600 s = 2^11.8138: ceil(94.51) = 95.
+            (60.0, 48),
+            (3600.0, 95),
+            (0.001, -79),
+            (f64::MIN_POSITIVE, -8176),
+            (f64::INFINITY, 8192),
+        ];
+        for (v, index) in cases {
+            assert_eq!(native_index(v), index, "{v}");
+        }
+        // ceil(log2(v) × 8) away from the bounds.
+        for v in [0.3, 7.0, 59.0, 61.0, 1234.5, 86_400.0, 2_592_000.0] {
+            assert_eq!(native_index(v), (v.log2() * 8.0).ceil() as i32, "{v}");
+        }
+    }
+
+    /// Spans break at every empty bucket; deltas run across spans; 0 goes to the zero bucket
+    /// and a negative value to the negative buckets by its magnitude.
+    #[test]
+    fn native_buckets_as_spans_and_deltas() {
+        let mut c = Cumulative::default();
+        // Indexes: 60 → 48 (twice), 61 → 48, 64 → 48 (2^6 is 48's bound), 65 → 49, 3600 → 95,
+        // 0.9 → -1 (added after higher ones: the buckets grow at the front).
+        for v in [60.0, 3600.0, 61.0, 64.0, 65.0, 60.0, 0.9, 0.0, -2.0] {
+            c.observe(v, &[60.0]);
+        }
+        let (zero, positive, negative) = c.native();
+        assert_eq!(zero, 1);
+        assert_eq!(positive.iter().collect::<Vec<_>>(), [(-1, 1), (48, 4), (49, 1), (95, 1)]);
+        // Span at -1 (length 1); 48 is 48 past its end (0); 95 is 45 past 50.
+        assert_eq!(positive.spans_and_deltas(), (vec![(-1, 1), (48, 2), (45, 1)], vec![1, 3, -3, 0]));
+        assert_eq!(negative.spans_and_deltas(), (vec![(8, 1)], vec![1]));
+        assert_eq!((c.count(), c.sum()), (9, 60.0 + 3600.0 + 61.0 + 64.0 + 65.0 + 60.0 + 0.9 - 2.0));
     }
 
     /// A value equal to a bound is in that bucket (`le` is `<=`), just above it in the next.

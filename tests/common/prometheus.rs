@@ -39,8 +39,14 @@ impl Drop for Process {
 /// Starts `prometheus` on `config` and the TSDB directory `tsdb` (which may hold backfilled
 /// blocks), listening on `addr`; see [`wait_ready`](super::wait_ready) for `/-/ready`.
 pub fn spawn_prometheus(addr: SocketAddr, config: &Path, tsdb: &Path) -> Process {
+    spawn_prometheus_with(addr, config, tsdb, &[])
+}
+
+/// [`spawn_prometheus`] with more flags (`--enable-feature=native-histograms`).
+pub fn spawn_prometheus_with(addr: SocketAddr, config: &Path, tsdb: &Path, flags: &[&str]) -> Process {
     Process(
         Command::new("prometheus")
+            .args(flags)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", tsdb.display()))
             .arg(format!("--web.listen-address={addr}"))
