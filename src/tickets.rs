@@ -1,7 +1,7 @@
 //! The tickets behind a number: `GET /api/v1/tickets` (JSON) and the `/tickets` page
 //! ([`page`]) list the open tickets the current SLA gauges count. Prometheus must not carry
 //! ticket ids, so ticketpulse serves them itself, from the same state and at the same instant
-//! as the gauges: each ticket's gauge share, classified by [`crate::engine::AsOf`] at its
+//! as the gauges: each ticket's gauge share, classified by [`crate::sla::AsOf`] at its
 //! partition's current time as the gauges are. So for every (policy, target, dimensions) the
 //! `breached` items are exactly `ticketpulse_sla_breached_open_tickets`, the `at_risk` items of a horizon
 //! `ticketpulse_sla_at_risk_targets`, and `running`, `paused`, `unmatched` their gauges.
@@ -30,9 +30,9 @@ use crate::base::{Millis, PartitionId};
 use crate::clock::WallClock;
 use crate::config::{Dimension, HttpConfig, UiConfig, TICKET_ID_PLACEHOLDER};
 use crate::dimensions::DimKey;
-use crate::engine::{AsOf, Engine, Rules, TargetState};
+use crate::engine::{Engine, Rules};
 use crate::internal_events::Telemetry;
-use crate::sla::{PolicyId, SlaTarget, TargetGauge};
+use crate::sla::{AsOf, PolicyId, SlaTarget, TargetGauge, TargetState};
 use crate::ticket::GaugeShare;
 
 /// `limit` when none is given.
@@ -44,7 +44,7 @@ pub const MAX_LIMIT: usize = 1000;
 pub const INDEX: &str = "/tickets        open tickets behind the SLA gauges, as a page (ticket ids: customer data)\n\
 /api/v1/tickets the same as JSON\n";
 
-/// Where a target stands as the gauges count it, or an open ticket no policy matches.
+/// Where a target stands as the gauges count it ([`TargetState`]), or an open ticket no policy matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketState {
     /// Its deadline passed and the work is not done (the timer fired, or the deadline is
@@ -65,6 +65,16 @@ impl TicketState {
             TicketState::Running => "running",
             TicketState::Paused => "paused",
             TicketState::Unmatched => "unmatched",
+        }
+    }
+}
+
+impl From<TargetState> for TicketState {
+    fn from(state: TargetState) -> Self {
+        match state {
+            TargetState::Breached => TicketState::Breached,
+            TargetState::Running => TicketState::Running,
+            TargetState::Paused => TicketState::Paused,
         }
     }
 }
@@ -452,11 +462,7 @@ pub fn scan(engine: &Engine, wall: Option<Millis>, query: &Query) -> Found {
                 }
                 let Some(gauge) = gauge else { continue };
                 // Classified as the gauges classify it.
-                let state = match AsOf(now).state(gauge) {
-                    TargetState::Breached => TicketState::Breached,
-                    TargetState::Running => TicketState::Running,
-                    TargetState::Paused => TicketState::Paused,
-                };
+                let state = TicketState::from(AsOf(now).state(gauge));
                 let at_risk = horizon.is_some_and(|h| AsOf(now).at_risk(gauge, h));
                 let deadline = match gauge {
                     TargetGauge::Running(deadline) => Some(deadline),

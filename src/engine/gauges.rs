@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::Millis;
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::Status;
-use crate::sla::{PolicyId, SlaTarget, TargetGauge};
+use crate::sla::{AsOf, PolicyId, SlaTarget, TargetGauge};
 use crate::ticket::GaugeShare;
 
 use super::Rules;
@@ -192,59 +192,6 @@ impl Gauges {
     }
 }
 
-/// Where an open ticket's SLA target stands at an instant ([`AsOf::state`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetState {
-    /// Its clock runs and its deadline is still ahead.
-    Running,
-    /// Its clock is stopped by a pause status.
-    Paused,
-    /// Its deadline passed and the overdue work is not done: the timer declared it, or the
-    /// deadline is before the instant (the timer declares it, and the windowed count takes it,
-    /// once the watermark passes it too).
-    Breached,
-}
-
-/// The one classification of SLA targets at the instant `.0` (a partition's current time):
-/// breached (overdue), at risk within a horizon, running. The gauges count multisets of
-/// deadlines by its ranges (`Gauges::read_into`); the tickets API classifies each ticket's
-/// targets with [`AsOf::state`] and [`AsOf::at_risk`], which read the same ranges, so both
-/// always agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsOf(pub Millis);
-
-impl AsOf {
-    /// Running deadlines already passed: breached as of now.
-    pub fn overdue(self) -> std::ops::RangeTo<Millis> {
-        ..self.0
-    }
-
-    /// Running deadlines not yet passed: running.
-    pub fn ahead(self) -> std::ops::RangeFrom<Millis> {
-        self.0..
-    }
-
-    /// Running deadlines due within `horizon`: at risk (and running).
-    pub fn due_within(self, horizon: Millis) -> std::ops::RangeInclusive<Millis> {
-        self.0..=self.0.saturating_add(horizon)
-    }
-
-    /// Where one target stands.
-    pub fn state(self, gauge: TargetGauge) -> TargetState {
-        match gauge {
-            TargetGauge::Running(deadline) if self.overdue().contains(&deadline) => TargetState::Breached,
-            TargetGauge::Running(_) => TargetState::Running,
-            TargetGauge::Paused => TargetState::Paused,
-            TargetGauge::Breached => TargetState::Breached,
-        }
-    }
-
-    /// Whether one target is at risk within `horizon`: running and due within it.
-    pub fn at_risk(self, gauge: TargetGauge, horizon: Millis) -> bool {
-        matches!(gauge, TargetGauge::Running(deadline) if self.due_within(horizon).contains(&deadline))
-    }
-}
-
 /// One SLA series of the current gauges.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SlaRow {
@@ -346,6 +293,7 @@ fn bump<K: Hash + Eq>(map: &mut Series<K, i64>, key: K, delta: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sla::TargetState;
 
     /// A deadline at the instant is still running (a reply exactly at it meets it) and at risk;
     /// one a millisecond before is breached; the horizon's end is inclusive.

@@ -45,7 +45,7 @@ use crate::ticket::Effects;
 
 pub use capture::Capture;
 pub use families::{FamilyRules, ViewFolds, WindowView};
-pub use gauges::{AsOf, Current, SlaKey, SlaRow, TargetState};
+pub use gauges::{Current, SlaKey, SlaRow};
 pub use partition::{Partition, PartitionState};
 pub use read::{PartitionClock, Reading, View};
 pub use rules::Rules;
