@@ -24,6 +24,11 @@ pub fn millis(duration: Duration) -> Millis {
     duration.as_millis().min(MAX_TIME as u128) as Millis
 }
 
+/// RFC 3339 in UTC, with milliseconds when there are any.
+pub fn rfc3339(ms: Millis) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
 /// A Kafka partition (or `replay/0`).
 pub type PartitionId = (String, i32);
 

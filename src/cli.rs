@@ -221,7 +221,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 Some(dir) => history(&config, input, steps, DailyFiles::new(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?)?,
                 None => history(&config, input, steps, std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?,
             };
-            let time = |t: Option<Millis>| t.map_or_else(|| "-".to_string(), crate::tickets::rfc3339);
+            let time = |t: Option<Millis>| t.map_or_else(|| "-".to_string(), crate::base::rfc3339);
             tracing::info!(steps = written.steps, first = %time(written.first), last = %time(written.last), "history written");
             if written.too_late > 0 {
                 tracing::warn!(

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::base::PartitionId;
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
-use crate::config::{Config, ConfigError, OffsetReset, SnapshotStoreKind};
+use crate::config::{Config, ConfigError, HttpConfig, OffsetReset, SnapshotStoreKind};
 use crate::engine::{Engine, Rules};
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
@@ -162,22 +165,57 @@ pub fn spawn_http(
     stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(config), Arc::clone(&telemetry), clock);
-    let api = config.ui.enabled.then(|| crate::tickets::Api::new(engine, clock, &config.ui));
+    let metrics: Part = (exporter::server::INDEX, exporter::server::routes(registry, Arc::clone(&telemetry)));
+    let tickets: Option<Part> =
+        config.ui.enabled.then(|| (crate::ticket_api::INDEX, crate::ticket_api::Api::new(engine, clock, &config.ui).routes()));
     let (beside, own) = match listeners.ui {
-        Some(listener) => (None, api.map(|api| (listener, api))),
-        None => (api, None),
+        Some(listener) => (None, tickets.map(|part| (listener, part))),
+        None => (tickets, None),
     };
-    let metrics =
-        exporter::serve(listeners.metrics, registry, Arc::clone(&telemetry), config.http.clone(), beside, wait_for_stop(stopped.clone()));
+    let main = serve(
+        listeners.metrics,
+        [Some(metrics), beside].into_iter().flatten(),
+        config.http.clone(),
+        Arc::clone(&telemetry),
+        wait_for_stop(stopped.clone()),
+    );
     let http = config.http.clone();
     tokio::spawn(async move {
         match own {
-            Some((listener, api)) => {
-                tokio::join!(metrics, crate::tickets::serve(listener, api, http, telemetry, wait_for_stop(stopped)));
+            Some((listener, part)) => {
+                tokio::join!(main, serve(listener, [part], http, telemetry, wait_for_stop(stopped)));
             }
-            None => metrics.await,
+            None => main.await,
         }
     })
+}
+
+/// A part of the service's HTTP endpoints: its lines of the `/` index and its routes
+/// (`exporter::server`: `/metrics` and the health checks; `ticket_api`: the tickets API and page).
+pub type Part = (&'static str, Router);
+
+/// Serves `parts` on `listener` with the limits of `config` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    parts: impl IntoIterator<Item = Part>,
+    config: HttpConfig,
+    telemetry: Arc<Telemetry>,
+    shutdown: impl Future<Output = ()>,
+) {
+    crate::http::serve(listener, router(parts), &config, telemetry, shutdown).await
+}
+
+/// The one assembly of a listener's router from its parts: their routes, `/` listing their
+/// endpoints, and a 404 that points there.
+fn router(parts: impl IntoIterator<Item = Part>) -> Router {
+    let mut index = String::from("ticketpulse\n");
+    let mut app = Router::new();
+    for (lines, routes) in parts {
+        index.push_str(lines);
+        app = app.merge(routes);
+    }
+    app.route("/", get(move || std::future::ready(index.clone())))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
 }
 
 /// The one compile step after [`Config::load`], for `check-config` and start-up alike:

@@ -61,7 +61,8 @@ async fn serve(http: HttpConfig, extra: Vec<Box<dyn Collector>>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(exporter::serve(listener, registry, Arc::clone(&telemetry), http, None, async {
+    let part = (exporter::server::INDEX, exporter::server::routes(registry, Arc::clone(&telemetry)));
+    let task = tokio::spawn(ticketpulse::service::serve(listener, [part], http, Arc::clone(&telemetry), async {
         let _ = stopped.await;
     }));
     Server { addr, engine, telemetry, stop: Some(stop), task }

@@ -8,7 +8,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`server`] | `/metrics`, the health checks and the tickets endpoints beside them |
+//! | [`server`] | the routes of `/metrics` and the health checks |
 //! | [`labels`] | [`ExportRules`]: label values by id and read-time settings, resolved once |
 //! | [`kpi`] | the KPI families (the windowed ones declared in `src/kpi/catalogue.rs`, [`kpi::KPIS`]), topics, agents, cost |
 //! | [`sla`] | the SLA families |
@@ -40,7 +40,6 @@ use crate::internal_events::Telemetry;
 
 pub use across::across;
 pub use labels::ExportRules;
-pub use server::serve;
 
 /// Every family of a View, empty ones included, in declaration order; `dims` are the
 /// dimension labels of its keys ([`ExportRules::dim_labels`]).

@@ -341,7 +341,7 @@ pub fn chatwoot_snapshot(conversation: &Value, config: &ChatwootIntakeConfig, re
 }
 
 fn rfc3339(ms: Millis) -> String {
-    crate::tickets::rfc3339(ms)
+    crate::base::rfc3339(ms)
 }
 
 /// A query-string value, percent-encoded.

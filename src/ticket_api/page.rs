@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use super::{dimension_name, state_names, ticket_link, Answer, BadParameter, Query, DEFAULT_LIMIT, MAX_LIMIT};
+use super::query::{dimension_name, state_names, ticket_link, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{Answer, BadParameter, Query};
 use crate::base::Millis;
 use crate::engine::Rules;
 use crate::sla::SlaTarget;
