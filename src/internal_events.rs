@@ -1,7 +1,7 @@
 //! ticketpulse's own events: every log line about the service's health and the counter that
 //! goes with it are defined here, in one place (as Vector does). Counters are atomics of one
 //! [`Telemetry`] (one per engine, and one for `intake`), read by the exporter at scrape time
-//! (`exporter::exposition` for `run`, `demo` and `replay`, `exporter::intake_exposition` for
+//! (`exporter::write_text` for `run`, `demo` and `replay`, `exporter::write_intake_text` for
 //! the intake).
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -164,8 +164,8 @@ pub fn spawn_http(
     clock: Option<WallClock>,
     stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(config), Arc::clone(&telemetry), clock);
-    let metrics: Part = (exporter::server::INDEX, exporter::server::routes(registry, Arc::clone(&telemetry)));
+    let scraped = exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(config), Arc::clone(&telemetry), clock);
+    let metrics: Part = (exporter::server::INDEX, exporter::server::routes(scraped, Arc::clone(&telemetry)));
     let tickets: Option<Part> =
         config.ui.enabled.then(|| (crate::ticket_api::INDEX, crate::ticket_api::Api::new(engine, clock, &config.ui).routes()));
     let (beside, own) = match listeners.ui {

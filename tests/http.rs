@@ -54,7 +54,8 @@ async fn serve(http: HttpConfig, extra: Vec<Box<dyn Collector>>) -> Server {
     }
     engine.finish(Some(START + 60_000));
     let engine = Arc::new(engine);
-    let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(&Config::default()), Arc::clone(&telemetry), None);
+    let registry =
+        exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(&Config::default()), Arc::clone(&telemetry), None);
     for collector in extra {
         registry.register(collector).unwrap();
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules, View};
-use ticketpulse::exporter::{encode, encoding, exposition, kpi, registry, render, ExportRules};
+use ticketpulse::exporter::{encoding, kpi, render, scrape, write_text, ExportRules, Metrics};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::internal_events::{SnapshotOperation, Telemetry};
 use ticketpulse::replay::{replay, End};
@@ -40,8 +40,8 @@ fn a_view_renders_exactly_what_a_scrape_of_the_registry_gives() {
     for g in Generator::new(options).take(2_000) {
         engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
     }
-    let text = exposition(&engine.view(None), &ExportRules::new(&config), &telemetry);
-    let scraped = encode(&registry(Arc::new(engine), ExportRules::new(&config), telemetry, None));
+    let text = write_text(&engine.view(None), &ExportRules::new(&config), &telemetry);
+    let scraped = scrape(&Metrics::new(Arc::new(engine), ExportRules::new(&config), telemetry, None));
     assert_eq!(text, scraped);
     assert!(text.contains("# TYPE ticketpulse_agent_replies gauge"), "the optional families are in both");
 }
@@ -130,7 +130,7 @@ fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
 
     let view = engine.view(None);
     let rules = ExportRules::new(&config);
-    let text = exposition(&view, &rules, &telemetry);
+    let text = write_text(&view, &rules, &telemetry);
     assert_eq!(text, encoding::text(&encoding::gathered(render(&view, &rules, &telemetry))));
     // The one ticket of that topic, in every window; the agent's one reply.
     for window in ["1h", "24h", "5m"] {

@@ -412,7 +412,7 @@ async fn on_a_generated_help_desk_the_api_counts_equal_the_gauges_for_every_key(
     let wall = last + 10 * MINUTE;
     let engine = Arc::new(engine);
     let clock = Some(WallClock::starting_at(wall));
-    let exposition = exporter::encode(&exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(&config), telemetry, clock));
+    let exposition = exporter::scrape(&exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(&config), telemetry, clock));
     let tickets = Api::new(engine, clock, &config.ui);
     let read = |query: &str| serde_json::to_value(tickets.read_now(&Query::parse(Some(query), tickets.rules()).unwrap())).unwrap();
 

@@ -57,28 +57,28 @@ fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLab
 }
 
 /// Every family of a View as protobuf objects, empty ones included, in declaration order: the
-/// form `prometheus::TextEncoder` encodes, which [`exposition`] is checked against.
+/// form `prometheus::TextEncoder` encodes, which [`write_text`] is checked against.
 pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
     let dims = rules.dim_labels(view);
     encoding::to_proto(&families(view, rules, &dims, telemetry))
 }
 
-/// The text exposition of a View, as a scrape of [`registry`] gives it.
-pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
+/// The text exposition of a View, as a scrape of [`Metrics`] gives it.
+pub fn write_text(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
     let dims = rules.dim_labels(view);
     encoding::write_text(families(view, rules, &dims, telemetry), &[])
 }
 
 /// The text exposition of `ticketpulse intake` (its own `/metrics`), from its telemetry.
-pub fn intake_exposition(telemetry: &Telemetry) -> String {
+pub fn write_intake_text(telemetry: &Telemetry) -> String {
     let mut out = encoding::Families::default();
     self_metrics::render_intake(&mut out, telemetry);
     encoding::write_text(out, &[])
 }
 
 /// Appends the exposition of a View as OpenMetrics samples at time `at`: the series and
-/// values [`exposition`] prints, one step of `replay --history-step`.
-pub fn openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
+/// values [`write_text`] prints, one step of `replay --history-step`.
+pub fn write_openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
     let dims = rules.dim_labels(view);
     encoding::write_openmetrics(families(view, rules, &dims, telemetry), at, out);
 }
@@ -97,21 +97,21 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// What `/metrics` renders: `engine`'s state with the export settings `rules`.
+    pub fn new(engine: Arc<Engine>, rules: ExportRules, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
+        Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
+    }
+
     /// Adds a collector whose families (named apart from ticketpulse's) each scrape includes.
     pub fn register(&self, collector: Box<dyn Collector>) -> prometheus::Result<()> {
         self.others.register(collector)
     }
 }
 
-/// Builds what `/metrics` renders: `engine`'s state with the export settings `rules`.
-pub fn registry(engine: Arc<Engine>, rules: ExportRules, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
-    Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
-}
-
 /// Prometheus text exposition of everything `/metrics` serves. Each partition's lock is held
 /// only while its slices are read ([`Engine::read`]); merging (from the previous scrape's
 /// folds) and rendering come after it.
-pub fn encode(metrics: &Metrics) -> String {
+pub fn scrape(metrics: &Metrics) -> String {
     let others = metrics.others.gather();
     let reading = metrics.engine.read(metrics.clock.map(|c| c.now()));
     let view = reading.merge(&mut crate::lock(&metrics.folds));
@@ -130,11 +130,11 @@ mod tests {
     fn collectors_registered_beside_the_engine_are_listed_among_its_families_by_name() {
         let telemetry = Arc::new(Telemetry::default());
         let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
-        let metrics = registry(Arc::new(engine), ExportRules::new(&Config::default()), telemetry, None);
+        let metrics = Metrics::new(Arc::new(engine), ExportRules::new(&Config::default()), telemetry, None);
         let gauge = prometheus::Gauge::new("ticketpulse_tickets_extra", "Sorts between two of ours.").unwrap();
         gauge.set(2.5);
         metrics.register(Box::new(gauge)).unwrap();
-        let text = encode(&metrics);
+        let text = scrape(&metrics);
         // An engine without input still has its configured SLA targets and self-metrics.
         let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
         let at = names.iter().position(|n| *n == "ticketpulse_tickets_extra gauge").expect("listed");
@@ -162,7 +162,7 @@ mod tests {
         t.intake_webhook("chatwoot", "unknown", "too_large", None);
         t.intake_events_produced("zendesk", [EventType::TicketCreated, EventType::Message]);
         t.http_connection_dropped(HttpDrop::Evicted);
-        let text = intake_exposition(&t);
+        let text = write_intake_text(&t);
         let expected = "\
 # HELP ticketpulse_http_connections_dropped_total HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).
 # TYPE ticketpulse_http_connections_dropped_total counter

@@ -14,7 +14,7 @@ use axum::Router;
 
 use crate::internal_events::Telemetry;
 
-use super::{encode, Metrics};
+use super::{scrape, Metrics};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -68,7 +68,7 @@ impl Renders {
         // The lock goes with the render: a scrape abandoned meanwhile does not let another
         // render start beside it.
         let render = tokio::task::spawn_blocking(move || {
-            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| encode(&metrics))).map(Bytes::from).map_err(|panic| {
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| scrape(&metrics))).map(Bytes::from).map_err(|panic| {
                 let message: Arc<str> = panic
                     .downcast_ref::<&str>()
                     .map(|s| Arc::from(*s))

@@ -238,7 +238,7 @@ impl<W: Sink> Stepper<W> {
     fn write_step(&mut self, t: Millis) -> std::io::Result<()> {
         self.engine.finish(Some(t));
         let view = self.engine.view(None);
-        exporter::openmetrics(&view, &self.export, &self.telemetry, t, &mut self.text);
+        exporter::write_openmetrics(&view, &self.export, &self.telemetry, t, &mut self.text);
         self.out.step(t, self.text.as_bytes())?;
         self.text.clear();
         self.written.steps += 1;
