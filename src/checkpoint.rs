@@ -16,7 +16,7 @@ use crate::lock;
 use crate::snapshot::SnapshotStore;
 
 /// The `reason` of a save that panicked (`ticketpulse_snapshot_failures_total`).
-pub const SAVE_PANICKED: &str = "panic";
+pub(crate) const SAVE_PANICKED: &str = "panic";
 
 /// What a panic said, when it said it with a string.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -16,7 +16,7 @@ use crate::replay::End;
 /// Live help-desk support KPIs from ticket lifecycle events in Kafka, for Prometheus.
 #[derive(Debug, Parser)]
 #[command(name = "ticketpulse", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
@@ -178,7 +178,7 @@ fn parse_step(s: &str) -> Result<Millis, String> {
 
 /// What `--version` prints after the name: this build and the librdkafka it links, whose
 /// `builtin.features` say which security protocols and SASL mechanisms work.
-pub fn long_version() -> String {
+pub(crate) fn long_version() -> String {
     format!("{}\n{}", env!("CARGO_PKG_VERSION"), crate::kafka::librdkafka_build())
 }
 

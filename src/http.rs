@@ -50,7 +50,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Set on every response of every listener (a handler's own value wins). Nothing served
 /// runs scripts or loads anything: the `/tickets` page is HTML with an inline style sheet,
 /// and its links to the help desk must not hand the page's URL (with its filters) over.
-pub const SECURITY_HEADERS: [(&str, &str); 3] = [
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 3] = [
     ("x-content-type-options", "nosniff"),
     ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
     ("referrer-policy", "no-referrer"),

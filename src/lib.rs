@@ -36,9 +36,9 @@
 //! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons |
 //! | [`base`] | the foundation, importing nothing of the project: `Millis`, `PartitionId`, RFC 3339 text of an instant, `window` labels, reserved label values, secret redaction |
 
-pub mod agent;
+pub(crate) mod agent;
 pub mod base;
-pub mod calendar;
+pub(crate) mod calendar;
 pub mod checkpoint;
 pub mod cli;
 pub mod clock;
@@ -51,16 +51,16 @@ pub mod generator;
 pub mod http;
 pub mod intake;
 pub mod internal_events;
-pub mod kafka;
+pub(crate) mod kafka;
 pub mod kpi;
 pub mod replay;
 pub mod service;
-pub mod sla;
+pub(crate) mod sla;
 pub mod snapshot;
-pub mod source;
-pub mod ticket;
+pub(crate) mod source;
+pub(crate) mod ticket;
 pub mod ticket_api;
-pub mod topic;
+pub(crate) mod topic;
 pub mod window;
 
 /// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by

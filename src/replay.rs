@@ -15,7 +15,7 @@ use crate::exporter;
 use crate::internal_events::Telemetry;
 
 /// Replay runs all input as one partition.
-pub fn replay_partition() -> PartitionId {
+pub(crate) fn replay_partition() -> PartitionId {
     ("replay".to_string(), 0)
 }
 

@@ -192,7 +192,7 @@ pub fn spawn_http(
 
 /// A part of the service's HTTP endpoints: its lines of the `/` index and its routes
 /// (`exporter::server`: `/metrics` and the health checks; `ticket_api`: the tickets API and page).
-pub type Part = (&'static str, Router);
+pub(crate) type Part = (&'static str, Router);
 
 /// Serves `parts` on `listener` with the limits of `config` until `shutdown` resolves.
 pub async fn serve(
@@ -222,7 +222,7 @@ fn router(parts: impl IntoIterator<Item = Part>) -> Router {
 /// the Kafka properties as librdkafka reads them, then the engine's rules (SLA policies and
 /// calendars), each error naming its field. librdkafka's check is here, not in
 /// [`Rules::new`], because the engine (and `replay`) never talk to Kafka.
-pub fn compile(config: &Config) -> Result<Rules, ConfigError> {
+pub(crate) fn compile(config: &Config) -> Result<Rules, ConfigError> {
     crate::kafka::validate(&config.kafka)?;
     crate::source::check_clients(&config.kafka)?;
     Rules::new(config)
@@ -313,7 +313,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 }
 
 /// The demo's operating cost per hour when `kpis.cost.per_hour` is unset: 40 agents at 35.
-pub const DEMO_COST_PER_HOUR: f64 = 1400.0;
+pub(crate) const DEMO_COST_PER_HOUR: f64 = 1400.0;
 
 /// The demo: a synthetic help desk feeds the engine in process. It first catches up on the
 /// simulated past (so every window has data at once), then continues in real time.
@@ -362,7 +362,7 @@ async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

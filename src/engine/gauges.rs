@@ -26,7 +26,7 @@ pub type SlaKey = (DimKey, PolicyId, SlaTarget);
 /// by hash (their keys are label sets of configured values, bounded), as a read only sums
 /// them into ordered maps; they are stored in key order ([`sorted`]), as when they were B-trees.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Gauges {
+pub(crate) struct Gauges {
     /// Open tickets by status and dimensions.
     #[serde(with = "sorted")]
     pub(super) open: Series<(Status, DimKey), i64>,
@@ -236,7 +236,7 @@ impl Current {
 /// per open ticket (counts are per partition, far below 2^31). It adds up into `i64`s, and
 /// postcard writes it as it wrote the `i64` before (a zigzag varint), so snapshots read the same.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Count(i32);
+pub(crate) struct Count(i32);
 
 impl<'a> std::iter::Sum<&'a Count> for i64 {
     fn sum<I: Iterator<Item = &'a Count>>(iter: I) -> i64 {

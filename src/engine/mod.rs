@@ -29,7 +29,7 @@ mod capture;
 mod families;
 mod gauges;
 mod partition;
-pub mod presence;
+pub(crate) mod presence;
 mod read;
 mod rules;
 
@@ -53,7 +53,7 @@ pub use rules::Rules;
 /// One partition's state behind its own lock. A worker keeps this handle while it feeds the
 /// partition, so its hot path takes no lock shared with other partitions; a scrape or a
 /// snapshot locks one partition at a time and so pauses only that one.
-pub type Lane = Arc<Mutex<Partition>>;
+pub(crate) type Lane = Arc<Mutex<Partition>>;
 
 /// All partitions held by this process, and the single entry point for input messages.
 ///

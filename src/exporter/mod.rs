@@ -22,11 +22,11 @@
 pub mod across;
 pub mod encoding;
 pub mod kpi;
-pub mod labels;
-pub mod self_metrics;
+pub(crate) mod labels;
+pub(crate) mod self_metrics;
 pub mod server;
-pub mod sla;
-pub mod staffing;
+pub(crate) mod sla;
+pub(crate) mod staffing;
 
 use std::sync::{Arc, Mutex};
 
@@ -70,7 +70,7 @@ pub fn write_text(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> St
 }
 
 /// The text exposition of `ticketpulse intake` (its own `/metrics`), from its telemetry.
-pub fn write_intake_text(telemetry: &Telemetry) -> String {
+pub(crate) fn write_intake_text(telemetry: &Telemetry) -> String {
     let mut out = encoding::Families::default();
     self_metrics::render_intake(&mut out, telemetry);
     encoding::write_text(out, &[])
@@ -78,7 +78,7 @@ pub fn write_intake_text(telemetry: &Telemetry) -> String {
 
 /// Appends the exposition of a View as OpenMetrics samples at time `at`: the series and
 /// values [`write_text`] prints, one step of `replay --history-step`.
-pub fn write_openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
+pub(crate) fn write_openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
     let dims = rules.dim_labels(view);
     encoding::write_openmetrics(families(view, rules, &dims, telemetry), at, out);
 }

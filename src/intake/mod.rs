@@ -22,7 +22,7 @@
 
 pub mod chatwoot;
 pub mod mapping;
-pub mod producer;
+pub(crate) mod producer;
 pub mod seed;
 pub mod signature;
 pub mod zendesk;

@@ -84,7 +84,7 @@ impl<W: Write> Sink for W {
 /// year in one file (hundreds of GB at a 1-minute step) is beyond it, and a day is not. Each
 /// file appears under its name only once complete (written as `.om.tmp`, then renamed), so a
 /// loop converting and deleting them can run alongside and keep the disk use to a few days.
-pub struct DailyFiles {
+pub(crate) struct DailyFiles {
     dir: std::path::PathBuf,
     /// The day being written: its number since the epoch, the file and its final name.
     open: Option<(Millis, std::io::BufWriter<std::fs::File>, std::path::PathBuf)>,

@@ -10,14 +10,14 @@
 //! keeping only what passes the filters and at most `limit` items (a bounded heap); names,
 //! sorting and rendering come after. Reads take turns, so at most one scan waits for the engine.
 //!
-//! The parts: [`query`] parses and filters, [`scan`] reads the partitions, [`answer`] is the
-//! JSON answer, [`routes`] the axum handlers; [`page`] renders the answer as HTML.
+//! The parts: `query` parses and filters, `scan` reads the partitions, `answer` is the JSON
+//! answer, `routes` the axum handlers; [`page`] renders the answer as HTML.
 
-pub mod answer;
+mod answer;
 pub mod page;
-pub mod query;
-pub mod routes;
-pub mod scan;
+mod query;
+mod routes;
+mod scan;
 
 pub use answer::{Answer, Item, Labels, PartitionRead};
 pub use query::{BadParameter, Query};
@@ -28,7 +28,7 @@ use crate::sla::TargetState;
 
 /// Where a target stands as the gauges count it ([`TargetState`]), or an open ticket no policy matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketState {
+pub(crate) enum TicketState {
     /// Its deadline passed and the work is not done (the timer fired, or the deadline is
     /// before the partition's current time).
     Breached,

@@ -11,9 +11,9 @@ use crate::sla::{PolicyId, SlaTarget};
 use super::TicketState;
 
 /// `limit` when none is given.
-pub const DEFAULT_LIMIT: usize = 100;
+pub(crate) const DEFAULT_LIMIT: usize = 100;
 /// The largest `limit`: bounds the heap kept under the lock and the answer's size.
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) const MAX_LIMIT: usize = 1000;
 
 /// The `state` values, each a bit of [`Query::states`]. `at_risk` selects running targets due
 /// within the horizon; `open` is every item of an open ticket.
@@ -237,13 +237,13 @@ impl Query {
 }
 
 /// The state values the page offers, in order.
-pub fn state_names() -> impl Iterator<Item = &'static str> {
+pub(crate) fn state_names() -> impl Iterator<Item = &'static str> {
     STATES.iter().map(|(n, _)| *n)
 }
 
 const DIMENSIONS: [(&str, Dimension); 3] = [("channel", Dimension::Channel), ("priority", Dimension::Priority), ("team", Dimension::Team)];
 
-pub fn dimension_name(dimension: Dimension) -> &'static str {
+pub(crate) fn dimension_name(dimension: Dimension) -> &'static str {
     DIMENSIONS.iter().find(|(_, d)| *d == dimension).map(|(n, _)| *n).expect("every dimension is listed")
 }
 
@@ -257,7 +257,7 @@ fn decode(text: &str) -> Option<String> {
 /// segment, a query value and an HTML attribute.
 const RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-pub fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     utf8_percent_encode(text, RESERVED).to_string()
 }
 
@@ -265,7 +265,7 @@ pub fn encode(text: &str) -> String {
 /// browser resolves those as dot segments, percent-encoded or not (`%2E%2E` too, as the URL
 /// standard says), so `…/tickets/..` would open the parent path: such a ticket is listed
 /// without a link.
-pub fn ticket_link(template: &str, ticket_id: &str) -> Option<String> {
+pub(crate) fn ticket_link(template: &str, ticket_id: &str) -> Option<String> {
     if matches!(ticket_id, "." | "..") {
         return None;
     }
