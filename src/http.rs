@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::HttpConfig;
-use crate::internal_events::{HttpDrop, Telemetry};
+use crate::internal_events::{HttpConnectionDropped, HttpDrop, Telemetry};
 use crate::lock;
 
 /// hyper's per-connection buffer limit: request headers larger than this are answered 431,
@@ -179,13 +179,13 @@ impl Table {
         while slots.len() >= self.max {
             let victim = slots.iter().filter_map(|(id, s)| s.stall().map(|(rank, since)| (rank, since, *id))).min();
             let Some((_, _, victim)) = victim else {
-                telemetry.http_connection_dropped(HttpDrop::Refused);
+                telemetry.emit(HttpConnectionDropped(HttpDrop::Refused));
                 return false;
             };
             // Otherwise it began handling a request since `stall`: look again.
             if slots[&victim].evict() {
                 slots.remove(&victim);
-                telemetry.http_connection_dropped(HttpDrop::Evicted);
+                telemetry.emit(HttpConnectionDropped(HttpDrop::Evicted));
             }
         }
         slots.insert(id, Arc::clone(slot));
@@ -401,7 +401,7 @@ pub async fn serve(
     let drained = tokio::time::timeout(config.shutdown_grace, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         for _ in 0..connections.len() {
-            telemetry.http_connection_dropped(HttpDrop::Shutdown);
+            telemetry.emit(HttpConnectionDropped(HttpDrop::Shutdown));
         }
         connections.shutdown().await;
     }
@@ -440,7 +440,7 @@ async fn drive(
             _ = phase.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {
                 if let Some(reason) = expired {
-                    telemetry.http_connection_dropped(reason);
+                    telemetry.emit(HttpConnectionDropped(reason));
                 }
                 return;
             }

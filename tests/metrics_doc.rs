@@ -8,7 +8,7 @@ use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules, View};
 use ticketpulse::exporter::{encoding, kpi, render, scrape, write_text, ExportRules, Metrics};
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{SnapshotOperation, Telemetry};
+use ticketpulse::internal_events::{SnapshotFailed, SnapshotOperation, Telemetry};
 use ticketpulse::replay::{replay, End};
 use ticketpulse::snapshot::SnapshotError;
 
@@ -74,7 +74,7 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     telemetry.set_lag(partition.clone(), 3);
     telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
-    telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+    telemetry.emit(SnapshotFailed { operation: SnapshotOperation::Load, partition: &partition, reason: corrupt.reason(), error: &corrupt });
     let families = render(&View::default(), &ExportRules::new(&config), &telemetry);
     emitted.extend(exposed(&encoding::text(&encoding::gathered(families))));
 
@@ -126,7 +126,7 @@ fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
     telemetry.set_lag(partition.clone(), 3);
     telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
-    telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+    telemetry.emit(SnapshotFailed { operation: SnapshotOperation::Load, partition: &partition, reason: corrupt.reason(), error: &corrupt });
 
     let view = engine.view(None);
     let rules = ExportRules::new(&config);

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::base::{Millis, PartitionId};
 use crate::event::{self, Invalid};
-use crate::internal_events::{EventResult, Telemetry};
+use crate::internal_events::{EventResult, ReorderBufferFull, Telemetry, TicketsShed};
 use crate::lock;
 use crate::snapshot::{self, SnapshotError};
 use crate::ticket::Effects;
@@ -186,10 +186,10 @@ impl Engine {
         drop(guard);
         self.telemetry.snapshot_differences(&differences);
         if early > 0 {
-            self.telemetry.reorder_buffer_full(partition, early, max_buffered);
+            self.telemetry.emit(ReorderBufferFull { partition, count: early, cap: max_buffered });
         }
         if let Some(shed) = shed {
-            self.telemetry.tickets_shed(partition, shed, max_tickets);
+            self.telemetry.emit(TicketsShed { partition, count: shed, cap: max_tickets });
         }
         if uncreated > 0 {
             self.telemetry.events_without_creation(partition);

@@ -155,13 +155,13 @@ mod tests {
     #[test]
     fn the_intake_exposition_keeps_its_families_labels_and_order() {
         use crate::event::EventType;
-        use crate::internal_events::HttpDrop;
+        use crate::internal_events::{HttpConnectionDropped, HttpDrop};
         let t = Telemetry::default();
         t.intake_webhook("zendesk", "ticket.created", "produced", None);
         t.intake_webhook("zendesk", "ticket.created", "produced", None);
         t.intake_webhook("chatwoot", "unknown", "too_large", None);
         t.intake_events_produced("zendesk", [EventType::TicketCreated, EventType::Message]);
-        t.http_connection_dropped(HttpDrop::Evicted);
+        t.emit(HttpConnectionDropped(HttpDrop::Evicted));
         let text = write_intake_text(&t);
         let expected = "\
 # HELP ticketpulse_http_connections_dropped_total HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).
