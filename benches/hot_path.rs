@@ -125,7 +125,7 @@ fn render(c: &mut Criterion) {
     group.bench_function("merge and write 20k series", |b| {
         b.iter_batched(
             || engine.read(None),
-            |reading| exporter::exposition(&reading.merge(&mut folds), &rules, &telemetry),
+            |reading| exporter::write_text(&reading.merge(&mut folds), &rules, &telemetry),
             BatchSize::LargeInput,
         )
     });

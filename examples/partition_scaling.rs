@@ -62,7 +62,7 @@ fn run(config: &Config, input: &[(PartitionId, Vec<String>)], threads: usize) ->
     });
     let took = started.elapsed();
     engine.finish(None);
-    (took, exporter::exposition(&engine.view(None), &ExportRules::new(config), &telemetry))
+    (took, exporter::write_text(&engine.view(None), &ExportRules::new(config), &telemetry))
 }
 
 fn main() {

@@ -71,7 +71,7 @@ fn main() {
         let released = Instant::now();
         let view = reading.merge(&mut folds);
         let merged = Instant::now();
-        let text = exporter::exposition(&view, &rules, &telemetry);
+        let text = exporter::write_text(&view, &rules, &telemetry);
         let done = Instant::now();
         held.push(released - locked);
         render.push(done - released);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules};
 use ticketpulse::internal_events::Telemetry;
-use ticketpulse::tickets::{scan, Query};
+use ticketpulse::ticket_api::{scan, Query};
 
 /// The binary's allocator (src/main.rs), so allocation costs are the service's.
 #[global_allocator]

@@ -15,7 +15,7 @@ pub type Millis = i64;
 /// producer mistakes (epoch microseconds or nanoseconds sent as milliseconds, `9999-12-31`
 /// placeholders) before they can push stream time decades ahead. It also keeps every sum of
 /// an event time and a configured duration ([`millis`]) far from overflowing.
-pub const MAX_TIME: Millis = 4_102_444_800_000;
+pub(crate) const MAX_TIME: Millis = 4_102_444_800_000;
 
 /// A configured duration in milliseconds, saturating at [`MAX_TIME`]: a duration longer than
 /// the whole range of event times acts exactly like "never", and no time plus duration can
@@ -24,14 +24,19 @@ pub fn millis(duration: Duration) -> Millis {
     duration.as_millis().min(MAX_TIME as u128) as Millis
 }
 
+/// RFC 3339 in UTC, with milliseconds when there are any.
+pub fn rfc3339(ms: Millis) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
 /// A Kafka partition (or `replay/0`).
 pub type PartitionId = (String, i32);
 
 /// Label values we generate ourselves and so cannot be configured.
-pub const RESERVED_LABEL_VALUES: [&str; 3] = ["other", "none", "unknown"];
+pub(crate) const RESERVED_LABEL_VALUES: [&str; 3] = ["other", "none", "unknown"];
 
 /// The `window` label value: the largest whole unit, e.g. `5m`, `1h`, `24h`, `90s`.
-pub fn window_label(window: Duration) -> String {
+pub(crate) fn window_label(window: Duration) -> String {
     let s = window.as_secs();
     if s > 0 && s % 3600 == 0 {
         format!("{}h", s / 3600)
@@ -50,16 +55,16 @@ const SECRET_WORDS: [&str; 4] = ["password", "secret", "key", "token"];
 const SECRET_PROPERTIES: [&str; 1] = ["sasl.oauthbearer.config"];
 
 /// Shown instead of a secret value.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Whether the value of property `name` is a secret.
-pub fn is_secret(name: &str) -> bool {
+pub(crate) fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|word| name.contains(word)) || SECRET_PROPERTIES.contains(&name.as_str())
 }
 
 /// Properties as they may be shown: secret values replaced.
-pub fn shown_properties(properties: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+pub(crate) fn shown_properties(properties: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
     properties.iter().map(|(k, v)| (k.as_str(), if is_secret(k) { REDACTED } else { v.as_str() })).collect()
 }
 

@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use crate::base::{Millis, PartitionId};
 use crate::engine::{Capture, Engine};
-use crate::internal_events::{SnapshotOperation, Telemetry};
+use crate::internal_events::{SnapshotFailed, SnapshotOperation, Telemetry};
 use crate::lock;
 use crate::snapshot::SnapshotStore;
 
 /// The `reason` of a save that panicked (`ticketpulse_snapshot_failures_total`).
-pub const SAVE_PANICKED: &str = "panic";
+pub(crate) const SAVE_PANICKED: &str = "panic";
 
 /// What a panic said, when it said it with a string.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -108,12 +108,22 @@ impl Checkpointer {
                                 false
                             }
                             Ok(Err(error)) => {
-                                telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, error.reason(), &error);
+                                telemetry.emit(SnapshotFailed {
+                                    operation: SnapshotOperation::Save,
+                                    partition: &job.partition,
+                                    reason: error.reason(),
+                                    error: &error,
+                                });
                                 true
                             }
                             Err(panic) => {
                                 let error = panic_message(panic.as_ref());
-                                telemetry.snapshot_failed(SnapshotOperation::Save, &job.partition, SAVE_PANICKED, &error);
+                                telemetry.emit(SnapshotFailed {
+                                    operation: SnapshotOperation::Save,
+                                    partition: &job.partition,
+                                    reason: SAVE_PANICKED,
+                                    error: &error,
+                                });
                                 true
                             }
                         };
@@ -189,7 +199,12 @@ impl Checkpointer {
             match store.load(partition) {
                 Ok(stored) => break stored,
                 Err(error) => {
-                    self.telemetry.snapshot_failed(SnapshotOperation::Load, partition, error.reason(), &error);
+                    self.telemetry.emit(SnapshotFailed {
+                        operation: SnapshotOperation::Load,
+                        partition,
+                        reason: error.reason(),
+                        error: &error,
+                    });
                     if attempt == LOAD_ATTEMPTS {
                         tracing::error!(?partition, "snapshot store unreadable; starting from kafka.auto_offset_reset");
                         return None;
@@ -209,7 +224,12 @@ impl Checkpointer {
                 }
                 Err(error) => {
                     tracing::error!(?partition, snapshot = %candidate.name, "skipping an unusable snapshot");
-                    self.telemetry.snapshot_failed(SnapshotOperation::Load, partition, error.reason(), &error);
+                    self.telemetry.emit(SnapshotFailed {
+                        operation: SnapshotOperation::Load,
+                        partition,
+                        reason: error.reason(),
+                        error: &error,
+                    });
                 }
             }
         }

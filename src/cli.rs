@@ -16,7 +16,7 @@ use crate::replay::End;
 /// Live help-desk support KPIs from ticket lifecycle events in Kafka, for Prometheus.
 #[derive(Debug, Parser)]
 #[command(name = "ticketpulse", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
@@ -178,7 +178,7 @@ fn parse_step(s: &str) -> Result<Millis, String> {
 
 /// What `--version` prints after the name: this build and the librdkafka it links, whose
 /// `builtin.features` say which security protocols and SASL mechanisms work.
-pub fn long_version() -> String {
+pub(crate) fn long_version() -> String {
     format!("{}\n{}", env!("CARGO_PKG_VERSION"), crate::kafka::librdkafka_build())
 }
 
@@ -221,7 +221,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 Some(dir) => history(&config, input, steps, DailyFiles::new(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?)?,
                 None => history(&config, input, steps, std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?,
             };
-            let time = |t: Option<Millis>| t.map_or_else(|| "-".to_string(), crate::tickets::rfc3339);
+            let time = |t: Option<Millis>| t.map_or_else(|| "-".to_string(), crate::base::rfc3339);
             tracing::info!(steps = written.steps, first = %time(written.first), last = %time(written.last), "history written");
             if written.too_late > 0 {
                 tracing::warn!(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::{Millis, MAX_TIME};
 
 /// Longest accepted `event_id` / `ticket_id`, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
+pub(crate) const MAX_ID_BYTES: usize = 128;
 
 /// Longest `topic` kept as sent, in bytes (the bound of ids). A topic becomes a label value
 /// (`ticketpulse_tickets_created_by_topic`) and a policy match; a longer one is read as
@@ -19,17 +19,17 @@ pub const MAX_ID_BYTES: usize = 128;
 /// (25 tickets with 65 000-character topics once made a 3.6 MB scrape that Prometheus'
 /// `label_value_length_limit` refuses whole). The event itself is kept: a ticket is not lost
 /// over a field that only names a slice.
-pub const MAX_LABEL_BYTES: usize = MAX_ID_BYTES;
+pub(crate) const MAX_LABEL_BYTES: usize = MAX_ID_BYTES;
 
 /// What an over-long topic is read as: the reserved label value of every topic that is not a
 /// label of its own.
-pub const OTHER_TOPIC: &str = "other";
+pub(crate) const OTHER_TOPIC: &str = "other";
 
 /// Most channels an `agent_status` may list (the configured channels are fewer in practice).
-pub const MAX_AGENT_CHANNELS: usize = 32;
+pub(crate) const MAX_AGENT_CHANNELS: usize = 32;
 
 /// Largest accepted `work_logged.seconds`: 365 days.
-pub const MAX_WORK_SECONDS: f64 = 31_536_000.0;
+pub(crate) const MAX_WORK_SECONDS: f64 = 31_536_000.0;
 
 /// One validated ticket lifecycle event.
 #[derive(Debug, Clone, PartialEq)]
@@ -282,7 +282,7 @@ pub struct ParseLimits {
 }
 
 /// Net Promoter Score surveys are always answered on 0–10.
-pub const NPS_RANGE: (f64, f64) = (0.0, 10.0);
+pub(crate) const NPS_RANGE: (f64, f64) = (0.0, 10.0);
 
 impl ParseLimits {
     fn score_range(&self, survey: Survey) -> (f64, f64) {

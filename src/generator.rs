@@ -243,7 +243,7 @@ pub fn widest_config() -> Config {
 
 /// `generate --out`: JSON Lines to a file or stdout. With `follow` (`--follow`), each event
 /// is written when its time comes on that clock.
-pub fn write_file(path: &str, options: GeneratorOptions, count: Option<u64>, follow: Option<WallClock>) -> anyhow::Result<()> {
+pub(crate) fn write_file(path: &str, options: GeneratorOptions, count: Option<u64>, follow: Option<WallClock>) -> anyhow::Result<()> {
     let sink: Box<dyn Write> = if path == "-" { Box::new(std::io::stdout().lock()) } else { Box::new(std::fs::File::create(path)?) };
     let mut out = std::io::BufWriter::new(sink);
     for event in Generator::new(options).take(count.unwrap_or(u64::MAX) as usize) {

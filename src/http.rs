@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::HttpConfig;
-use crate::internal_events::{HttpDrop, Telemetry};
+use crate::internal_events::{HttpConnectionDropped, HttpDrop, Telemetry};
 use crate::lock;
 
 /// hyper's per-connection buffer limit: request headers larger than this are answered 431,
@@ -50,7 +50,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Set on every response of every listener (a handler's own value wins). Nothing served
 /// runs scripts or loads anything: the `/tickets` page is HTML with an inline style sheet,
 /// and its links to the help desk must not hand the page's URL (with its filters) over.
-pub const SECURITY_HEADERS: [(&str, &str); 3] = [
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 3] = [
     ("x-content-type-options", "nosniff"),
     ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
     ("referrer-policy", "no-referrer"),
@@ -179,13 +179,13 @@ impl Table {
         while slots.len() >= self.max {
             let victim = slots.iter().filter_map(|(id, s)| s.stall().map(|(rank, since)| (rank, since, *id))).min();
             let Some((_, _, victim)) = victim else {
-                telemetry.http_connection_dropped(HttpDrop::Refused);
+                telemetry.emit(HttpConnectionDropped(HttpDrop::Refused));
                 return false;
             };
             // Otherwise it began handling a request since `stall`: look again.
             if slots[&victim].evict() {
                 slots.remove(&victim);
-                telemetry.http_connection_dropped(HttpDrop::Evicted);
+                telemetry.emit(HttpConnectionDropped(HttpDrop::Evicted));
             }
         }
         slots.insert(id, Arc::clone(slot));
@@ -401,7 +401,7 @@ pub async fn serve(
     let drained = tokio::time::timeout(config.shutdown_grace, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         for _ in 0..connections.len() {
-            telemetry.http_connection_dropped(HttpDrop::Shutdown);
+            telemetry.emit(HttpConnectionDropped(HttpDrop::Shutdown));
         }
         connections.shutdown().await;
     }
@@ -440,7 +440,7 @@ async fn drive(
             _ = phase.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {
                 if let Some(reason) = expired {
-                    telemetry.http_connection_dropped(reason);
+                    telemetry.emit(HttpConnectionDropped(reason));
                 }
                 return;
             }

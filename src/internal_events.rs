@@ -1,8 +1,13 @@
 //! ticketpulse's own events: every log line about the service's health and the counter that
 //! goes with it are defined here, in one place (as Vector does). Counters are atomics of one
 //! [`Telemetry`] (one per engine, and one for `intake`), read by the exporter at scrape time
-//! (`exporter::exposition` for `run`, `demo` and `replay`, `exporter::intake_exposition` for
+//! (`exporter::write_text` for `run`, `demo` and `replay`, `exporter::write_intake_text` for
 //! the intake).
+//!
+//! An event is a type implementing [`InternalEvent`], emitted with [`Telemetry::emit`]: its
+//! fields are the log line's fields, and its `emit` counts and logs together (`TicketsShed`,
+//! `ReorderBufferFull`, `SnapshotFailed`, `DeadLetterFailed`, `HttpConnectionDropped`). The
+//! other events are still `Telemetry` methods of the same shape, to be converted likewise.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -175,7 +180,18 @@ fn type_row(t: Option<EventType>) -> usize {
     t.map_or(UNKNOWN_TYPE_ROW, |t| EventType::ALL.iter().position(|x| *x == t).expect("every type is in ALL"))
 }
 
+/// An internal event, as Vector has them: a type for what happened that emits its log line
+/// and its counter together ([`Telemetry::emit`]), so neither is written without the other.
+pub trait InternalEvent {
+    fn emit(self, telemetry: &Telemetry);
+}
+
 impl Telemetry {
+    /// Counts and logs `event`.
+    pub fn emit(&self, event: impl InternalEvent) {
+        event.emit(self);
+    }
+
     /// One message's fate.
     pub fn event(&self, event_type: Option<EventType>, result: EventResult) {
         self.counters.events[type_row(event_type)][result.index()].fetch_add(1, Ordering::Relaxed);
@@ -240,20 +256,6 @@ impl Telemetry {
         }
     }
 
-    /// A partition at its ticket cap dropped its least recently active tickets.
-    pub fn tickets_shed(&self, partition: &PartitionId, count: usize, cap: usize) {
-        self.counters.tickets_shed.fetch_add(count as u64, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_allowed("tickets_shed") {
-            tracing::warn!(
-                ?partition,
-                count,
-                cap,
-                suppressed_since_last = suppressed,
-                "ticket cap reached: shed the least recently active tickets (raise tickets.max_per_partition or lower tickets.retention)"
-            );
-        }
-    }
-
     /// An event was applied to a ticket whose `ticket_created` its partition has not seen. Counted
     /// per partition by the engine (`ticketpulse_events_without_creation_total`); logged here
     /// at a bounded rate, since a stream of them means a producer that does not key by ticket id.
@@ -264,21 +266,6 @@ impl Telemetry {
                 suppressed_since_last = suppressed,
                 "an event was applied to a ticket whose ticket_created this partition has not seen: if this repeats, \
                  check that producers key every message by ticket_id (docs/events.md); such tickets count as channel and priority \"unknown\""
-            );
-        }
-    }
-
-    /// A partition's reorder buffer was full: its oldest events were applied ahead of the
-    /// watermark.
-    pub fn reorder_buffer_full(&self, partition: &PartitionId, count: usize, cap: usize) {
-        self.counters.reorder_buffer_full.fetch_add(count as u64, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_allowed("reorder_buffer_full") {
-            tracing::warn!(
-                ?partition,
-                count,
-                cap,
-                suppressed_since_last = suppressed,
-                "reorder buffer full: applied the oldest buffered events early; older events now count as late (raise time.max_buffered_events or lower time.allowed_lateness)"
             );
         }
     }
@@ -307,23 +294,6 @@ impl Telemetry {
         tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
     }
 
-    /// A snapshot could not be saved, or a stored one could not be used: `reason` is the
-    /// error's bounded label (`SnapshotError::reason`; the snapshot module sits above this one).
-    pub fn snapshot_failed(
-        &self,
-        operation: SnapshotOperation,
-        partition: &PartitionId,
-        reason: &'static str,
-        error: &dyn std::fmt::Display,
-    ) {
-        let op = match operation {
-            SnapshotOperation::Save => "save",
-            SnapshotOperation::Load => "load",
-        };
-        *lock(&self.counters.snapshot_failures).entry((op, reason)).or_default() += 1;
-        tracing::error!(?partition, operation = op, reason, %error, "snapshot {op} failed");
-    }
-
     /// Broker reachability as librdkafka reports it; drives readiness.
     pub fn set_broker_reachable(&self, reachable: bool) {
         if self.consumer.broker_down.swap(!reachable, Ordering::Relaxed) == reachable {
@@ -344,24 +314,6 @@ impl Telemetry {
         self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         if self.consumer.dead_letter_blocked.swap(false, Ordering::Relaxed) {
             tracing::info!("the dead-letter topic accepts rejected events again");
-        }
-    }
-
-    /// A rejected message could not be written to the dead-letter topic and was given up on:
-    /// counted, readiness fails until a write succeeds, and logged at most once every 10 s
-    /// with the message's origin so it can be found in the input.
-    pub fn dead_letter_failed(&self, topic: &str, origin: &dyn std::fmt::Display, reason: InvalidReason, error: &dyn std::fmt::Display) {
-        self.counters.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
-        self.consumer.dead_letter_blocked.store(true, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_allowed("dead_letter_failed") {
-            tracing::error!(
-                topic,
-                %origin,
-                reason = reason.as_str(),
-                %error,
-                suppressed_since_last = suppressed,
-                "could not write a rejected event to the dead-letter topic; given up (find it in the input at its origin)"
-            );
         }
     }
 
@@ -435,15 +387,6 @@ impl Telemetry {
         self.counters.tickets_shed.load(Ordering::Relaxed)
     }
 
-    /// The HTTP server closed a connection early: counted, and logged at most once every 10 s
-    /// whatever the reason (a flood is one line, not thousands).
-    pub fn http_connection_dropped(&self, reason: HttpDrop) {
-        self.counters.http_dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_allowed("http_dropped") {
-            tracing::warn!(reason = reason.as_str(), suppressed_since_last = suppressed, "HTTP connection closed early");
-        }
-    }
-
     /// The HTTP listener could not accept a connection (e.g. out of file descriptors).
     pub fn http_accept_failed(&self, error: &std::io::Error) {
         if let Some(suppressed) = self.log_allowed("http_accept") {
@@ -506,6 +449,116 @@ impl Telemetry {
             restored: self.counters.snapshots_restored.load(Ordering::Relaxed),
             failures: lock(&self.counters.snapshot_failures).clone(),
             newest: *lock(&self.counters.last_snapshot),
+        }
+    }
+}
+
+/// A partition at its ticket cap dropped its least recently active tickets.
+pub struct TicketsShed<'a> {
+    pub partition: &'a PartitionId,
+    pub count: usize,
+    pub cap: usize,
+}
+
+impl InternalEvent for TicketsShed<'_> {
+    fn emit(self, t: &Telemetry) {
+        let TicketsShed { partition, count, cap } = self;
+        t.counters.tickets_shed.fetch_add(count as u64, Ordering::Relaxed);
+        if let Some(suppressed) = t.log_allowed("tickets_shed") {
+            tracing::warn!(
+                ?partition,
+                count,
+                cap,
+                suppressed_since_last = suppressed,
+                "ticket cap reached: shed the least recently active tickets (raise tickets.max_per_partition or lower tickets.retention)"
+            );
+        }
+    }
+}
+
+/// A partition's reorder buffer was full: its oldest `count` events were applied ahead of the
+/// watermark.
+pub struct ReorderBufferFull<'a> {
+    pub partition: &'a PartitionId,
+    pub count: usize,
+    pub cap: usize,
+}
+
+impl InternalEvent for ReorderBufferFull<'_> {
+    fn emit(self, t: &Telemetry) {
+        let ReorderBufferFull { partition, count, cap } = self;
+        t.counters.reorder_buffer_full.fetch_add(count as u64, Ordering::Relaxed);
+        if let Some(suppressed) = t.log_allowed("reorder_buffer_full") {
+            tracing::warn!(
+                ?partition,
+                count,
+                cap,
+                suppressed_since_last = suppressed,
+                "reorder buffer full: applied the oldest buffered events early; older events now count as late (raise time.max_buffered_events or lower time.allowed_lateness)"
+            );
+        }
+    }
+}
+
+/// A snapshot could not be saved, or a stored one could not be used: `reason` is the error's
+/// bounded label (`SnapshotError::reason`; the snapshot module sits above this one).
+pub struct SnapshotFailed<'a> {
+    pub operation: SnapshotOperation,
+    pub partition: &'a PartitionId,
+    pub reason: &'static str,
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl InternalEvent for SnapshotFailed<'_> {
+    fn emit(self, t: &Telemetry) {
+        let SnapshotFailed { operation, partition, reason, error } = self;
+        let op = match operation {
+            SnapshotOperation::Save => "save",
+            SnapshotOperation::Load => "load",
+        };
+        *lock(&t.counters.snapshot_failures).entry((op, reason)).or_default() += 1;
+        tracing::error!(?partition, operation = op, reason, %error, "snapshot {op} failed");
+    }
+}
+
+/// A rejected message could not be written to the dead-letter topic and was given up on:
+/// counted, readiness fails until a write succeeds, and logged at most once every 10 s with
+/// the message's origin so it can be found in the input.
+pub struct DeadLetterFailed<'a> {
+    pub topic: &'a str,
+    pub origin: &'a dyn std::fmt::Display,
+    pub reason: InvalidReason,
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl InternalEvent for DeadLetterFailed<'_> {
+    fn emit(self, t: &Telemetry) {
+        let DeadLetterFailed { topic, origin, reason, error } = self;
+        t.counters.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
+        t.consumer.dead_letter_blocked.store(true, Ordering::Relaxed);
+        if let Some(suppressed) = t.log_allowed("dead_letter_failed") {
+            tracing::error!(
+                topic,
+                %origin,
+                reason = reason.as_str(),
+                %error,
+                suppressed_since_last = suppressed,
+                "could not write a rejected event to the dead-letter topic; given up (find it in the input at its origin)"
+            );
+        }
+    }
+}
+
+/// The HTTP server closed a connection early: counted by reason, and logged at most once
+/// every 10 s whatever the reason (a flood is one line, not thousands).
+pub struct HttpConnectionDropped(pub HttpDrop);
+
+impl InternalEvent for HttpConnectionDropped {
+    fn emit(self, t: &Telemetry) {
+        let HttpConnectionDropped(reason) = self;
+        t.counters.http_dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = t.log_allowed("http_dropped") {
+            tracing::warn!(reason = reason.as_str(), suppressed_since_last = suppressed, "HTTP connection closed early");
         }
     }
 }
@@ -604,7 +657,8 @@ mod tests {
         let t = Telemetry::default();
         let lines = logged(|| {
             for offset in 0..3 {
-                t.dead_letter_failed("dlq", &format!("events/0@{offset}"), InvalidReason::ALL[0], &"Message timed out");
+                let origin = format!("events/0@{offset}");
+                t.emit(DeadLetterFailed { topic: "dlq", origin: &origin, reason: InvalidReason::ALL[0], error: &"Message timed out" });
             }
         });
         assert_eq!(t.dead_letter_counts(), (0, 3));

@@ -3,7 +3,7 @@
 //!
 //! Data flows one way: **source → engine → exporter**. A feeder (the Kafka [`source`], the
 //! demo's [`generator`] wired by [`service`], or [`replay`]) pushes every message into
-//! `Engine::handle`; the [`exporter`] and [`tickets`] read what the engine holds. The map
+//! `Engine::handle`; the [`exporter`] and [`ticket_api`] read what the engine holds. The map
 //! below is also the layering: a module uses only modules listed below it (`tests/layers.rs`
 //! checks it), so there are no import cycles, and the foundation, [`base`], imports nothing.
 //!
@@ -17,7 +17,7 @@
 //! | [`source`] | the Kafka consumer group and the dead-letter producer |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`exporter`] | the families rendered from the engine's [`engine::View`] after its lock is released, and the HTTP endpoints (`exporter/`: server, labels, kpi, sla, self_metrics, encoding) |
-//! | [`tickets`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page |
+//! | [`ticket_api`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page (`ticket_api/`: query, scan, answer, routes, page) |
 //! | [`http`] | the HTTP server: connection limits, timeouts, graceful shutdown |
 //! | [`clock`] | the one wall clock (live service, rebalance restore, demo, `generate --follow`), read through tokio so tests can pause it |
 //! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path (`engine/`: rules, partition, gauges, capture, read) |
@@ -34,11 +34,11 @@
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
 //! | [`config`] | the TOML configuration schema by section (`config/`: kafka, http, stream, sla, kpis, snapshots, intake; load, de), env overrides, field checks naming the field; of the domain only `event`'s contract vocabulary (status and priority names, `ParseLimits`) |
 //! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons |
-//! | [`base`] | the foundation, importing nothing of the project: `Millis`, `PartitionId`, `window` labels, reserved label values, secret redaction |
+//! | [`base`] | the foundation, importing nothing of the project: `Millis`, `PartitionId`, RFC 3339 text of an instant, `window` labels, reserved label values, secret redaction |
 
-pub mod agent;
+pub(crate) mod agent;
 pub mod base;
-pub mod calendar;
+pub(crate) mod calendar;
 pub mod checkpoint;
 pub mod cli;
 pub mod clock;
@@ -51,16 +51,16 @@ pub mod generator;
 pub mod http;
 pub mod intake;
 pub mod internal_events;
-pub mod kafka;
+pub(crate) mod kafka;
 pub mod kpi;
 pub mod replay;
 pub mod service;
-pub mod sla;
+pub(crate) mod sla;
 pub mod snapshot;
-pub mod source;
-pub mod ticket;
-pub mod tickets;
-pub mod topic;
+pub(crate) mod source;
+pub(crate) mod ticket;
+pub mod ticket_api;
+pub(crate) mod topic;
 pub mod window;
 
 /// Locks a mutex, carrying on past poisoning: state behind a lock is only ever changed by

@@ -15,7 +15,7 @@ use crate::exporter;
 use crate::internal_events::Telemetry;
 
 /// Replay runs all input as one partition.
-pub fn replay_partition() -> PartitionId {
+pub(crate) fn replay_partition() -> PartitionId {
     ("replay".to_string(), 0)
 }
 
@@ -59,7 +59,7 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
         engine.finish(end_time);
     }
     let rules = exporter::ExportRules::new(config);
-    Ok(exporter::exposition(&engine.view(None), &rules, &telemetry))
+    Ok(exporter::write_text(&engine.view(None), &rules, &telemetry))
 }
 
 /// Reads the next line into `buf` without its newline, keeping at most `keep` bytes and

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::base::PartitionId;
 use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
-use crate::config::{Config, ConfigError, OffsetReset, SnapshotStoreKind};
+use crate::config::{Config, ConfigError, HttpConfig, OffsetReset, SnapshotStoreKind};
 use crate::engine::{Engine, Rules};
 use crate::exporter;
 use crate::generator::{Generator, GeneratorOptions};
@@ -161,30 +164,65 @@ pub fn spawn_http(
     clock: Option<WallClock>,
     stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(config), Arc::clone(&telemetry), clock);
-    let api = config.ui.enabled.then(|| crate::tickets::Api::new(engine, clock, &config.ui));
+    let scraped = exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(config), Arc::clone(&telemetry), clock);
+    let metrics: Part = (exporter::server::INDEX, exporter::server::routes(scraped, Arc::clone(&telemetry)));
+    let tickets: Option<Part> =
+        config.ui.enabled.then(|| (crate::ticket_api::INDEX, crate::ticket_api::Api::new(engine, clock, &config.ui).routes()));
     let (beside, own) = match listeners.ui {
-        Some(listener) => (None, api.map(|api| (listener, api))),
-        None => (api, None),
+        Some(listener) => (None, tickets.map(|part| (listener, part))),
+        None => (tickets, None),
     };
-    let metrics =
-        exporter::serve(listeners.metrics, registry, Arc::clone(&telemetry), config.http.clone(), beside, wait_for_stop(stopped.clone()));
+    let main = serve(
+        listeners.metrics,
+        [Some(metrics), beside].into_iter().flatten(),
+        config.http.clone(),
+        Arc::clone(&telemetry),
+        wait_for_stop(stopped.clone()),
+    );
     let http = config.http.clone();
     tokio::spawn(async move {
         match own {
-            Some((listener, api)) => {
-                tokio::join!(metrics, crate::tickets::serve(listener, api, http, telemetry, wait_for_stop(stopped)));
+            Some((listener, part)) => {
+                tokio::join!(main, serve(listener, [part], http, telemetry, wait_for_stop(stopped)));
             }
-            None => metrics.await,
+            None => main.await,
         }
     })
+}
+
+/// A part of the service's HTTP endpoints: its lines of the `/` index and its routes
+/// (`exporter::server`: `/metrics` and the health checks; `ticket_api`: the tickets API and page).
+pub(crate) type Part = (&'static str, Router);
+
+/// Serves `parts` on `listener` with the limits of `config` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    parts: impl IntoIterator<Item = Part>,
+    config: HttpConfig,
+    telemetry: Arc<Telemetry>,
+    shutdown: impl Future<Output = ()>,
+) {
+    crate::http::serve(listener, router(parts), &config, telemetry, shutdown).await
+}
+
+/// The one assembly of a listener's router from its parts: their routes, `/` listing their
+/// endpoints, and a 404 that points there.
+fn router(parts: impl IntoIterator<Item = Part>) -> Router {
+    let mut index = String::from("ticketpulse\n");
+    let mut app = Router::new();
+    for (lines, routes) in parts {
+        index.push_str(lines);
+        app = app.merge(routes);
+    }
+    app.route("/", get(move || std::future::ready(index.clone())))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
 }
 
 /// The one compile step after [`Config::load`], for `check-config` and start-up alike:
 /// the Kafka properties as librdkafka reads them, then the engine's rules (SLA policies and
 /// calendars), each error naming its field. librdkafka's check is here, not in
 /// [`Rules::new`], because the engine (and `replay`) never talk to Kafka.
-pub fn compile(config: &Config) -> Result<Rules, ConfigError> {
+pub(crate) fn compile(config: &Config) -> Result<Rules, ConfigError> {
     crate::kafka::validate(&config.kafka)?;
     crate::source::check_clients(&config.kafka)?;
     Rules::new(config)
@@ -275,7 +313,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 }
 
 /// The demo's operating cost per hour when `kpis.cost.per_hour` is unset: 40 agents at 35.
-pub const DEMO_COST_PER_HOUR: f64 = 1400.0;
+pub(crate) const DEMO_COST_PER_HOUR: f64 = 1400.0;
 
 /// The demo: a synthetic help desk feeds the engine in process. It first catches up on the
 /// simulated past (so every window has data at once), then continues in real time.
@@ -324,7 +362,7 @@ async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

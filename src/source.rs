@@ -42,7 +42,7 @@ use crate::clock::WallClock;
 use crate::config::{ConfigError, KafkaConfig, OffsetReset};
 use crate::engine::{Engine, Lane};
 use crate::event::Invalid;
-use crate::internal_events::Telemetry;
+use crate::internal_events::{DeadLetterFailed, Telemetry};
 use crate::kafka::{check_offline, client_config, ClientError, ClientKind, ClientLog, ClientReports};
 
 pub mod workers;
@@ -528,14 +528,19 @@ impl PartitionWorker {
         }
         let delivery = match producer.send_result(record) {
             Ok(delivery) => delivery,
-            Err((error, _)) => return self.telemetry.dead_letter_failed(topic, origin, invalid.reason, &error),
+            Err((error, _)) => return self.telemetry.emit(DeadLetterFailed { topic, origin, reason: invalid.reason, error: &error }),
         };
         let (telemetry, topic, origin, reason) = (Arc::clone(&self.telemetry), topic.clone(), origin.to_string(), invalid.reason);
         let outcome = async move {
             match delivery.await {
                 Ok(Ok(_)) => telemetry.dead_lettered(),
-                Ok(Err((error, _))) => telemetry.dead_letter_failed(&topic, &origin, reason, &error),
-                Err(_) => telemetry.dead_letter_failed(&topic, &origin, reason, &"the producer closed before delivery"),
+                Ok(Err((error, _))) => telemetry.emit(DeadLetterFailed { topic: &topic, origin: &origin, reason, error: &error }),
+                Err(_) => telemetry.emit(DeadLetterFailed {
+                    topic: &topic,
+                    origin: &origin,
+                    reason,
+                    error: &"the producer closed before delivery",
+                }),
             }
         };
         if self.telemetry.dead_letter_blocked() || *self.stopping.borrow() {

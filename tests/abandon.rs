@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::{create_topics, http_get, parse_exposition, produce, scrape_until, total_events, value, Broker, Harness};
 use ticketpulse::config::Config;
-use ticketpulse::tickets::{Api, Query};
+use ticketpulse::ticket_api::{Api, Query};
 
 type Series = BTreeMap<String, f64>;
 

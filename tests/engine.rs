@@ -146,7 +146,7 @@ fn events_of_a_ticket_created_on_another_partition_are_counted_per_partition() {
             ),
         );
     }
-    let text = ticketpulse::exporter::exposition(&engine.view(None), &ticketpulse::exporter::ExportRules::new(&config), &telemetry);
+    let text = ticketpulse::exporter::write_text(&engine.view(None), &ticketpulse::exporter::ExportRules::new(&config), &telemetry);
     let s = common::parse_exposition(&text);
     let uncreated = |p: &str| common::value(&s, "ticketpulse_events_without_creation_total", &[("topic", "events"), ("partition", p)]);
     assert_eq!((uncreated("0"), uncreated("1")), (0.0, 2.0));

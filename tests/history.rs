@@ -202,7 +202,7 @@ fn query(prometheus: SocketAddr, promql: &str, t: Millis) -> (String, Vec<Json>)
 }
 
 fn rfc3339(t: Millis) -> String {
-    ticketpulse::tickets::rfc3339(t)
+    ticketpulse::base::rfc3339(t)
 }
 
 /// Three generated days (30 tickets an hour, labelled by priority only, to keep the file at

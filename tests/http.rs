@@ -54,14 +54,16 @@ async fn serve(http: HttpConfig, extra: Vec<Box<dyn Collector>>) -> Server {
     }
     engine.finish(Some(START + 60_000));
     let engine = Arc::new(engine);
-    let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(&Config::default()), Arc::clone(&telemetry), None);
+    let registry =
+        exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(&Config::default()), Arc::clone(&telemetry), None);
     for collector in extra {
         registry.register(collector).unwrap();
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(exporter::serve(listener, registry, Arc::clone(&telemetry), http, None, async {
+    let part = (exporter::server::INDEX, exporter::server::routes(registry, Arc::clone(&telemetry)));
+    let task = tokio::spawn(ticketpulse::service::serve(listener, [part], http, Arc::clone(&telemetry), async {
         let _ = stopped.await;
     }));
     Server { addr, engine, telemetry, stop: Some(stop), task }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use common::{additive, fleet, parse_exposition, promtool_check_metrics, value};
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules};
-use ticketpulse::exporter::{exposition, ExportRules};
+use ticketpulse::exporter::{write_text, ExportRules};
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 
@@ -329,7 +329,7 @@ fn engines_holding_part_of_the_partitions_combine_into_one_as_each_family_declar
         }
     }
     let rules = ExportRules::new(&config);
-    let text = |engine: &Engine| exposition(&engine.view(None), &rules, &Telemetry::default());
+    let text = |engine: &Engine| write_text(&engine.view(None), &rules, &Telemetry::default());
     // Thousandths: every duration is whole milliseconds, so sums compare exactly in any order.
     let thousandths = |v: f64| (v * 1000.0).round() as i64;
     let expected: BTreeMap<String, i64> = additive(&text(&one)).into_iter().map(|(k, v)| (k, thousandths(v))).collect();

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules, View};
-use ticketpulse::exporter::{encode, encoding, exposition, kpi, registry, render, ExportRules};
+use ticketpulse::exporter::{encoding, kpi, render, scrape, write_text, ExportRules, Metrics};
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{SnapshotOperation, Telemetry};
+use ticketpulse::internal_events::{SnapshotFailed, SnapshotOperation, Telemetry};
 use ticketpulse::replay::{replay, End};
 use ticketpulse::snapshot::SnapshotError;
 
@@ -40,8 +40,8 @@ fn a_view_renders_exactly_what_a_scrape_of_the_registry_gives() {
     for g in Generator::new(options).take(2_000) {
         engine.handle(&partition, g.payload.as_bytes(), None, &"test").expect("generated events are valid");
     }
-    let text = exposition(&engine.view(None), &ExportRules::new(&config), &telemetry);
-    let scraped = encode(&registry(Arc::new(engine), ExportRules::new(&config), telemetry, None));
+    let text = write_text(&engine.view(None), &ExportRules::new(&config), &telemetry);
+    let scraped = scrape(&Metrics::new(Arc::new(engine), ExportRules::new(&config), telemetry, None));
     assert_eq!(text, scraped);
     assert!(text.contains("# TYPE ticketpulse_agent_replies gauge"), "the optional families are in both");
 }
@@ -74,7 +74,7 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     telemetry.set_lag(partition.clone(), 3);
     telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
-    telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+    telemetry.emit(SnapshotFailed { operation: SnapshotOperation::Load, partition: &partition, reason: corrupt.reason(), error: &corrupt });
     let families = render(&View::default(), &ExportRules::new(&config), &telemetry);
     emitted.extend(exposed(&encoding::text(&encoding::gathered(families))));
 
@@ -126,11 +126,11 @@ fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
     telemetry.set_lag(partition.clone(), 3);
     telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
-    telemetry.snapshot_failed(SnapshotOperation::Load, &partition, corrupt.reason(), &corrupt);
+    telemetry.emit(SnapshotFailed { operation: SnapshotOperation::Load, partition: &partition, reason: corrupt.reason(), error: &corrupt });
 
     let view = engine.view(None);
     let rules = ExportRules::new(&config);
-    let text = exposition(&view, &rules, &telemetry);
+    let text = write_text(&view, &rules, &telemetry);
     assert_eq!(text, encoding::text(&encoding::gathered(render(&view, &rules, &telemetry))));
     // The one ticket of that topic, in every window; the agent's one reply.
     for window in ["1h", "24h", "5m"] {

@@ -43,10 +43,11 @@ async fn serve(config: Config) -> SocketAddr {
         engine.handle(&partition, answered.as_bytes(), None, &"test").unwrap();
     }
     engine.finish(Some(START + 2 * 3_600_000));
-    let registry = exporter::registry(Arc::new(engine), exporter::ExportRules::new(&config), Arc::clone(&telemetry), None);
+    let registry = exporter::Metrics::new(Arc::new(engine), exporter::ExportRules::new(&config), Arc::clone(&telemetry), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(exporter::serve(listener, registry, telemetry, HttpConfig::default(), None, std::future::pending()));
+    let part = (exporter::server::INDEX, exporter::server::routes(registry, Arc::clone(&telemetry)));
+    tokio::spawn(ticketpulse::service::serve(listener, [part], HttpConfig::default(), telemetry, std::future::pending()));
     addr
 }
 

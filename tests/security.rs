@@ -388,7 +388,7 @@ fn label_values_from_input_are_at_most_128_bytes_and_the_mapped_ones_are_counted
     let refused = engine.handle(&partition, reply.to_string().as_bytes(), None, &"test").unwrap_err();
     assert_eq!((refused.reason.as_str(), refused.detail.as_str()), ("bad_value", "`agent_id` must be 1 to 128 bytes, got 1000"));
 
-    let text = ticketpulse::exporter::encode(&ticketpulse::exporter::registry(
+    let text = ticketpulse::exporter::scrape(&ticketpulse::exporter::Metrics::new(
         engine,
         ticketpulse::exporter::ExportRules::new(&config),
         telemetry,

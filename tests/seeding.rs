@@ -29,7 +29,7 @@ use common::Harness;
 use serde_json::{json, Value};
 use ticketpulse::base::Millis;
 use ticketpulse::config::Config;
-use ticketpulse::tickets::{scan, Query};
+use ticketpulse::ticket_api::{scan, Query};
 
 const T: Millis = 1_767_607_200_000; // 2026-01-05T10:00:00Z
 const MINUTE: Millis = 60_000;
@@ -130,7 +130,7 @@ fn after_t() -> Vec<(Millis, String)> {
 }
 
 fn time(ms: Millis) -> String {
-    ticketpulse::tickets::rfc3339(ms)
+    ticketpulse::base::rfc3339(ms)
 }
 
 /// The open tickets as the help desk states them at T (what `ticketpulse intake seed` produces).

@@ -277,7 +277,7 @@ impl Live {
     fn new(config: &Config, clock: Option<WallClock>) -> Self {
         let telemetry = Arc::new(Telemetry::default());
         let engine = Arc::new(Engine::new(Rules::new(config).unwrap(), Arc::clone(&telemetry)));
-        let registry = exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(config), telemetry, clock);
+        let registry = exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(config), telemetry, clock);
         Self { engine, registry }
     }
 
@@ -286,7 +286,7 @@ impl Live {
     }
 
     fn scrape(&self) -> BTreeMap<String, f64> {
-        parse_exposition(&exporter::encode(&self.registry))
+        parse_exposition(&exporter::scrape(&self.registry))
     }
 }
 

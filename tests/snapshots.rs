@@ -36,7 +36,7 @@ fn feed(engine: &Engine, payloads: &[String], first_offset: i64) {
 }
 
 fn exposition(engine: Engine, config: &Config, telemetry: Arc<Telemetry>) -> String {
-    exporter::encode(&exporter::registry(Arc::new(engine), exporter::ExportRules::new(config), telemetry, None))
+    exporter::scrape(&exporter::Metrics::new(Arc::new(engine), exporter::ExportRules::new(config), telemetry, None))
 }
 
 /// The exposition after every one of `events`, fed in one go and flushed.
@@ -91,7 +91,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     checkpoints.checkpoint(None, true); // no new input: nothing is written
     feed(&engine, &events[400..700], 400);
     checkpoints.checkpoint(None, true);
-    let s = parse_exposition(&exporter::encode(&exporter::registry(
+    let s = parse_exposition(&exporter::scrape(&exporter::Metrics::new(
         Arc::clone(&engine),
         ExportRules::new(&config),
         Arc::clone(&telemetry),
@@ -110,7 +110,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_the_previous_one() {
     let fresh = Arc::new(Engine::new(Rules::new(&config).unwrap(), Arc::clone(&telemetry)));
     let checkpoints = Checkpointer::new(Some(store), Arc::clone(&fresh), Arc::clone(&telemetry));
     assert_eq!(checkpoints.restore(&partition(), 0), Some(400), "the previous snapshot's offset");
-    let s = parse_exposition(&exporter::encode(&exporter::registry(fresh, ExportRules::new(&config), Arc::clone(&telemetry), None)));
+    let s = parse_exposition(&exporter::scrape(&exporter::Metrics::new(fresh, ExportRules::new(&config), Arc::clone(&telemetry), None)));
     assert_eq!(value(&s, "ticketpulse_snapshot_failures_total", &[("operation", "load"), ("reason", "corrupt")]), 1.0);
     assert_eq!(value(&s, "ticketpulse_snapshots_restored_total", &[]), 1.0);
 }
@@ -236,8 +236,12 @@ fn a_ticket_changed_after_the_capture_is_sealed_as_it_was() {
         assert_eq!((p.ticket_count(), p.timer_count(), p.buffered_count()), (2, 2, 1));
     }
     // The gauges sealed with it count T1 open on email, and nothing on chat or web yet.
-    let s =
-        parse_exposition(&exporter::encode(&exporter::registry(Arc::new(restored), ExportRules::new(&Config::default()), telemetry, None)));
+    let s = parse_exposition(&exporter::scrape(&exporter::Metrics::new(
+        Arc::new(restored),
+        ExportRules::new(&Config::default()),
+        telemetry,
+        None,
+    )));
     let open_new = |channel| [("channel", channel), ("priority", "normal"), ("status", "new")];
     assert_eq!(value(&s, "ticketpulse_open_tickets", &open_new("email")), 1.0);
     for channel in ["chat", "web"] {

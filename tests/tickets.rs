@@ -23,7 +23,7 @@ use ticketpulse::exporter;
 use ticketpulse::generator::{Generator, GeneratorOptions};
 use ticketpulse::internal_events::Telemetry;
 use ticketpulse::service::{spawn_http, Listeners};
-use ticketpulse::tickets::{Api, Query};
+use ticketpulse::ticket_api::{Api, Query};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -354,7 +354,7 @@ fn the_agent_filter_lists_the_open_tickets_whose_last_agent_it_is() {
     let query = Query::parse(Some("agent=a%202"), tickets.rules()).unwrap();
     assert_eq!(query.to_query_string(tickets.rules()), "state=open&agent=a%202&horizon=15m&limit=100");
     let query = Query::parse(Some("agent=%3Ca1"), tickets.rules()).unwrap();
-    let page = ticketpulse::tickets::page::render(&tickets.read_now(&query), &query, tickets.rules(), None);
+    let page = ticketpulse::ticket_api::page::render(&tickets.read_now(&query), &query, tickets.rules(), None);
     assert!(page.contains(r#"<input type="text" name="agent" maxlength="128" value="&lt;a1" placeholder="any">"#), "{page}");
 }
 
@@ -412,15 +412,15 @@ async fn on_a_generated_help_desk_the_api_counts_equal_the_gauges_for_every_key(
     let wall = last + 10 * MINUTE;
     let engine = Arc::new(engine);
     let clock = Some(WallClock::starting_at(wall));
-    let exposition = exporter::encode(&exporter::registry(Arc::clone(&engine), exporter::ExportRules::new(&config), telemetry, clock));
+    let exposition = exporter::scrape(&exporter::Metrics::new(Arc::clone(&engine), exporter::ExportRules::new(&config), telemetry, clock));
     let tickets = Api::new(engine, clock, &config.ui);
     let read = |query: &str| serde_json::to_value(tickets.read_now(&Query::parse(Some(query), tickets.rules()).unwrap())).unwrap();
 
     let breached = read("state=breached&limit=1000");
-    assert_eq!(breached["read_at"], ticketpulse::tickets::rfc3339(wall));
+    assert_eq!(breached["read_at"], ticketpulse::base::rfc3339(wall));
     // Each partition at its own time: the wall clock less how late its messages came.
     let times: Vec<&str> = breached["partitions"].as_array().unwrap().iter().map(|p| p["current_time"].as_str().unwrap()).collect();
-    let expected: Vec<String> = lags.iter().map(|lag| ticketpulse::tickets::rfc3339(wall - lag)).collect();
+    let expected: Vec<String> = lags.iter().map(|lag| ticketpulse::base::rfc3339(wall - lag)).collect();
     assert_eq!(times, expected);
     let answers = [
         ("ticketpulse_sla_breached_open_tickets", None, breached),

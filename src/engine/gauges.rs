@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::Millis;
 use crate::dimensions::{Catalog, DimKey};
 use crate::event::Status;
-use crate::sla::{PolicyId, SlaTarget, TargetGauge};
+use crate::sla::{AsOf, PolicyId, SlaTarget, TargetGauge};
 use crate::ticket::GaugeShare;
 
 use super::Rules;
@@ -26,7 +26,7 @@ pub type SlaKey = (DimKey, PolicyId, SlaTarget);
 /// by hash (their keys are label sets of configured values, bounded), as a read only sums
 /// them into ordered maps; they are stored in key order ([`sorted`]), as when they were B-trees.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Gauges {
+pub(crate) struct Gauges {
     /// Open tickets by status and dimensions.
     #[serde(with = "sorted")]
     pub(super) open: Series<(Status, DimKey), i64>,
@@ -192,59 +192,6 @@ impl Gauges {
     }
 }
 
-/// Where an open ticket's SLA target stands at an instant ([`AsOf::state`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetState {
-    /// Its clock runs and its deadline is still ahead.
-    Running,
-    /// Its clock is stopped by a pause status.
-    Paused,
-    /// Its deadline passed and the overdue work is not done: the timer declared it, or the
-    /// deadline is before the instant (the timer declares it, and the windowed count takes it,
-    /// once the watermark passes it too).
-    Breached,
-}
-
-/// The one classification of SLA targets at the instant `.0` (a partition's current time):
-/// breached (overdue), at risk within a horizon, running. The gauges count multisets of
-/// deadlines by its ranges (`Gauges::read_into`); the tickets API classifies each ticket's
-/// targets with [`AsOf::state`] and [`AsOf::at_risk`], which read the same ranges, so both
-/// always agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsOf(pub Millis);
-
-impl AsOf {
-    /// Running deadlines already passed: breached as of now.
-    pub fn overdue(self) -> std::ops::RangeTo<Millis> {
-        ..self.0
-    }
-
-    /// Running deadlines not yet passed: running.
-    pub fn ahead(self) -> std::ops::RangeFrom<Millis> {
-        self.0..
-    }
-
-    /// Running deadlines due within `horizon`: at risk (and running).
-    pub fn due_within(self, horizon: Millis) -> std::ops::RangeInclusive<Millis> {
-        self.0..=self.0.saturating_add(horizon)
-    }
-
-    /// Where one target stands.
-    pub fn state(self, gauge: TargetGauge) -> TargetState {
-        match gauge {
-            TargetGauge::Running(deadline) if self.overdue().contains(&deadline) => TargetState::Breached,
-            TargetGauge::Running(_) => TargetState::Running,
-            TargetGauge::Paused => TargetState::Paused,
-            TargetGauge::Breached => TargetState::Breached,
-        }
-    }
-
-    /// Whether one target is at risk within `horizon`: running and due within it.
-    pub fn at_risk(self, gauge: TargetGauge, horizon: Millis) -> bool {
-        matches!(gauge, TargetGauge::Running(deadline) if self.due_within(horizon).contains(&deadline))
-    }
-}
-
 /// One SLA series of the current gauges.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SlaRow {
@@ -289,7 +236,7 @@ impl Current {
 /// per open ticket (counts are per partition, far below 2^31). It adds up into `i64`s, and
 /// postcard writes it as it wrote the `i64` before (a zigzag varint), so snapshots read the same.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Count(i32);
+pub(crate) struct Count(i32);
 
 impl<'a> std::iter::Sum<&'a Count> for i64 {
     fn sum<I: Iterator<Item = &'a Count>>(iter: I) -> i64 {
@@ -346,6 +293,7 @@ fn bump<K: Hash + Eq>(map: &mut Series<K, i64>, key: K, delta: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sla::TargetState;
 
     /// A deadline at the instant is still running (a reply exactly at it meets it) and at risk;
     /// one a millisecond before is breached; the horizon's end is inclusive.

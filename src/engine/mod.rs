@@ -29,7 +29,7 @@ mod capture;
 mod families;
 mod gauges;
 mod partition;
-pub mod presence;
+pub(crate) mod presence;
 mod read;
 mod rules;
 
@@ -38,14 +38,14 @@ use std::sync::{Arc, Mutex};
 
 use crate::base::{Millis, PartitionId};
 use crate::event::{self, Invalid};
-use crate::internal_events::{EventResult, Telemetry};
+use crate::internal_events::{EventResult, ReorderBufferFull, Telemetry, TicketsShed};
 use crate::lock;
 use crate::snapshot::{self, SnapshotError};
 use crate::ticket::Effects;
 
 pub use capture::Capture;
 pub use families::{FamilyRules, ViewFolds, WindowView};
-pub use gauges::{AsOf, Current, SlaKey, SlaRow, TargetState};
+pub use gauges::{Current, SlaKey, SlaRow};
 pub use partition::{Partition, PartitionState};
 pub use read::{PartitionClock, Reading, View};
 pub use rules::Rules;
@@ -53,7 +53,7 @@ pub use rules::Rules;
 /// One partition's state behind its own lock. A worker keeps this handle while it feeds the
 /// partition, so its hot path takes no lock shared with other partitions; a scrape or a
 /// snapshot locks one partition at a time and so pauses only that one.
-pub type Lane = Arc<Mutex<Partition>>;
+pub(crate) type Lane = Arc<Mutex<Partition>>;
 
 /// All partitions held by this process, and the single entry point for input messages.
 ///
@@ -191,10 +191,10 @@ impl Engine {
         drop(guard);
         self.telemetry.snapshot_differences(&differences);
         if early > 0 {
-            self.telemetry.reorder_buffer_full(partition, early, max_buffered);
+            self.telemetry.emit(ReorderBufferFull { partition, count: early, cap: max_buffered });
         }
         if let Some(shed) = shed {
-            self.telemetry.tickets_shed(partition, shed, max_tickets);
+            self.telemetry.emit(TicketsShed { partition, count: shed, cap: max_tickets });
         }
         if uncreated > 0 {
             self.telemetry.events_without_creation(partition);

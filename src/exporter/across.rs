@@ -58,7 +58,7 @@ const OTHERS: &[(&str, Across)] = &[
 ];
 
 /// How a family combines; `None` for one not declared (the self-metrics).
-pub fn family_across(name: &str) -> Option<Across> {
+pub(crate) fn family_across(name: &str) -> Option<Across> {
     // Totals add up: each counts its own partition's input (`kpi/totals.rs`).
     let totals = TOTALS.iter().map(|t| (t.name, Across::Sum));
     KPIS.iter()

@@ -22,7 +22,7 @@ type AgentSlaCount = fn(&AgentSla, usize) -> u64;
 
 /// The windowed KPIs of [`KPIS`] (from the View's merged `windows`, labelled and sorted once
 /// in `rows`) and the current ticket gauges.
-pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
+pub(crate) fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
     let mut rows: Vec<(Labels<'a>, &KpiSlice)> =
         view.windows.kpi.iter().map(|((w, key), slice)| (rules.window_dims(dims, *w, *key), slice)).collect();
     // In the order a scrape lists series, so sorting each family finds them sorted.
@@ -89,7 +89,7 @@ pub fn render_kpis<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Export
 /// The all-time totals of [`TOTALS`] (`kpi/totals.rs`), of each partition as the View shows
 /// them: counters and cumulative histograms by dimensions, `topic` and `partition` (the input
 /// partition they count, so a partition's series moves with it between instances).
-pub fn render_totals<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
+pub(crate) fn render_totals<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules, dims: &'a DimLabels) {
     let mut rows: Vec<(LabelSet, &KpiTotals)> = Vec::new();
     for (partition, totals) in &view.totals {
         for (key, t) in &totals.kpi {
@@ -131,7 +131,7 @@ pub fn render_totals<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
 
 /// Tickets created by topic. Without an allow-list the labels are the `top` topics by count
 /// over the longest window, across every partition of this process; the rest is `other`.
-pub fn render_topics<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
+pub(crate) fn render_topics<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
     static EMPTY: LazyLock<TopicSlice> = LazyLock::new(TopicSlice::default);
     let longest = view.windows.topic.get(&(rules.longest, ())).unwrap_or(&EMPTY);
     let chosen = chosen_topics(longest, &rules.topic_allow, rules.topics_top);
@@ -151,7 +151,7 @@ pub fn render_topics<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
 /// Per-agent KPIs, only when `kpis.agents` is enabled. Without an allow-list the labels are
 /// the `top` agents by activity over the longest window, across every partition of this
 /// process; the rest is `other`. Every row has every family, so a table joins them.
-pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
+pub(crate) fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a ExportRules) {
     if !rules.agents.enabled {
         return;
     }
@@ -234,7 +234,7 @@ pub fn render_agents<'a>(out: &mut Families<'a>, view: &'a View, rules: &'a Expo
 
 /// Cost per resolution and per contact: the configured cost per hour over the window's
 /// length, divided by all solves or all tickets created in the window.
-pub fn render_cost<'a>(out: &mut Families<'a>, view: &View, rules: &'a ExportRules) {
+pub(crate) fn render_cost<'a>(out: &mut Families<'a>, view: &View, rules: &'a ExportRules) {
     let Some(per_hour) = rules.cost_per_hour else { return };
     // (solved, created) per window, over every dimension key.
     let mut totals = vec![(0u64, 0u64); rules.windows.len()];

@@ -9,7 +9,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`server`] | `/metrics`, the health checks and the tickets endpoints beside them |
+//! | [`server`] | the routes of `/metrics` and the health checks |
 //! | [`labels`] | [`ExportRules`]: label values by id and read-time settings, resolved once |
 //! | [`kpi`] | the KPI families (the windowed ones declared in `src/kpi/catalogue.rs`, [`kpi::KPIS`]), topics, agents, cost |
 //! | [`sla`] | the SLA families |
@@ -24,12 +24,12 @@
 pub mod across;
 pub mod encoding;
 pub mod kpi;
-pub mod labels;
+pub(crate) mod labels;
 pub mod proto;
-pub mod self_metrics;
+pub(crate) mod self_metrics;
 pub mod server;
-pub mod sla;
-pub mod staffing;
+pub(crate) mod sla;
+pub(crate) mod staffing;
 
 use std::sync::{Arc, Mutex};
 
@@ -43,7 +43,6 @@ use crate::internal_events::Telemetry;
 
 pub use across::across;
 pub use labels::ExportRules;
-pub use server::serve;
 
 /// Every family of a View, empty ones included, in declaration order; `dims` are the
 /// dimension labels of its keys ([`ExportRules::dim_labels`]).
@@ -61,28 +60,28 @@ fn families<'a>(view: &'a View, rules: &'a ExportRules, dims: &'a labels::DimLab
 }
 
 /// Every family of a View as protobuf objects, empty ones included, in declaration order: the
-/// form `prometheus::TextEncoder` encodes, which [`exposition`] is checked against.
+/// form `prometheus::TextEncoder` encodes, which [`write_text`] is checked against.
 pub fn render(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> Vec<MetricFamily> {
     let dims = rules.dim_labels(view);
     encoding::to_proto(&families(view, rules, &dims, telemetry))
 }
 
-/// The text exposition of a View, as a scrape of [`registry`] gives it.
-pub fn exposition(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
+/// The text exposition of a View, as a scrape of [`Metrics`] gives it.
+pub fn write_text(view: &View, rules: &ExportRules, telemetry: &Telemetry) -> String {
     let dims = rules.dim_labels(view);
     encoding::write_text(families(view, rules, &dims, telemetry), &[])
 }
 
 /// The text exposition of `ticketpulse intake` (its own `/metrics`), from its telemetry.
-pub fn intake_exposition(telemetry: &Telemetry) -> String {
+pub(crate) fn write_intake_text(telemetry: &Telemetry) -> String {
     let mut out = encoding::Families::default();
     self_metrics::render_intake(&mut out, telemetry);
     encoding::write_text(out, &[])
 }
 
 /// Appends the exposition of a View as OpenMetrics samples at time `at`: the series and
-/// values [`exposition`] prints, one step of `replay --history-step`.
-pub fn openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
+/// values [`write_text`] prints, one step of `replay --history-step`.
+pub(crate) fn write_openmetrics(view: &View, rules: &ExportRules, telemetry: &Telemetry, at: crate::base::Millis, out: &mut String) {
     let dims = rules.dim_labels(view);
     encoding::write_openmetrics(families(view, rules, &dims, telemetry), at, out);
 }
@@ -101,37 +100,38 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// What `/metrics` renders: `engine`'s state with the export settings `rules`.
+    pub fn new(engine: Arc<Engine>, rules: ExportRules, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
+        Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
+    }
+
     /// Adds a collector whose families (named apart from ticketpulse's) each scrape includes.
     pub fn register(&self, collector: Box<dyn Collector>) -> prometheus::Result<()> {
         self.others.register(collector)
     }
 }
 
-/// Builds what `/metrics` renders: `engine`'s state with the export settings `rules`.
-pub fn registry(engine: Arc<Engine>, rules: ExportRules, telemetry: Arc<Telemetry>, clock: Option<WallClock>) -> Metrics {
-    Metrics { engine, rules, telemetry, clock, others: Registry::new(), folds: Mutex::default() }
-}
-
 /// Prometheus text exposition of everything `/metrics` serves. Each partition's lock is held
 /// only while its slices are read ([`Engine::read`]); merging (from the previous scrape's
 /// folds) and rendering come after it.
-pub fn encode(metrics: &Metrics) -> String {
-    let others = metrics.others.gather();
-    let reading = metrics.engine.read(metrics.clock.map(|c| c.now()));
-    let view = reading.merge(&mut crate::lock(&metrics.folds));
-    let dims = metrics.rules.dim_labels(&view);
-    encoding::write_text(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
+pub fn scrape(metrics: &Metrics) -> String {
+    scrape_with(metrics, encoding::write_text)
 }
 
 /// The protobuf exposition of everything `/metrics` serves (a scraper that asks for it, see
-/// [`encoding::accepts_protobuf`]): [`encode`]'s families and series, with the native buckets
+/// [`encoding::accepts_protobuf`]): [`scrape`]'s families and series, with the native buckets
 /// of the cumulative histograms.
-pub fn encode_protobuf(metrics: &Metrics) -> Vec<u8> {
+pub fn scrape_protobuf(metrics: &Metrics) -> Vec<u8> {
+    scrape_with(metrics, encoding::write_protobuf)
+}
+
+/// Reads the engine, merges and renders its families, and writes them with `write`.
+fn scrape_with<T>(metrics: &Metrics, write: impl for<'a> FnOnce(encoding::Families<'a>, &[prometheus::proto::MetricFamily]) -> T) -> T {
     let others = metrics.others.gather();
     let reading = metrics.engine.read(metrics.clock.map(|c| c.now()));
     let view = reading.merge(&mut crate::lock(&metrics.folds));
     let dims = metrics.rules.dim_labels(&view);
-    encoding::write_protobuf(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
+    write(families(&view, &metrics.rules, &dims, &metrics.telemetry), &others)
 }
 
 #[cfg(test)]
@@ -145,11 +145,11 @@ mod tests {
     fn collectors_registered_beside_the_engine_are_listed_among_its_families_by_name() {
         let telemetry = Arc::new(Telemetry::default());
         let engine = Engine::new(Rules::new(&Config::default()).unwrap(), Arc::clone(&telemetry));
-        let metrics = registry(Arc::new(engine), ExportRules::new(&Config::default()), telemetry, None);
+        let metrics = Metrics::new(Arc::new(engine), ExportRules::new(&Config::default()), telemetry, None);
         let gauge = prometheus::Gauge::new("ticketpulse_tickets_extra", "Sorts between two of ours.").unwrap();
         gauge.set(2.5);
         metrics.register(Box::new(gauge)).unwrap();
-        let text = encode(&metrics);
+        let text = scrape(&metrics);
         // An engine without input still has its configured SLA targets and self-metrics.
         let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
         let at = names.iter().position(|n| *n == "ticketpulse_tickets_extra gauge").expect("listed");
@@ -170,14 +170,14 @@ mod tests {
     #[test]
     fn the_intake_exposition_keeps_its_families_labels_and_order() {
         use crate::event::EventType;
-        use crate::internal_events::HttpDrop;
+        use crate::internal_events::{HttpConnectionDropped, HttpDrop};
         let t = Telemetry::default();
         t.intake_webhook("zendesk", "ticket.created", "produced", None);
         t.intake_webhook("zendesk", "ticket.created", "produced", None);
         t.intake_webhook("chatwoot", "unknown", "too_large", None);
         t.intake_events_produced("zendesk", [EventType::TicketCreated, EventType::Message]);
-        t.http_connection_dropped(HttpDrop::Evicted);
-        let text = intake_exposition(&t);
+        t.emit(HttpConnectionDropped(HttpDrop::Evicted));
+        let text = write_intake_text(&t);
         let expected = "\
 # HELP ticketpulse_http_connections_dropped_total HTTP connections closed before a complete exchange, by reason (limits and timeouts of [http]).
 # TYPE ticketpulse_http_connections_dropped_total counter

@@ -1,5 +1,5 @@
-//! The HTTP endpoints: `/metrics`, the health checks and, beside them unless they have their
-//! own address, those of [`crate::tickets`] (served by [`crate::http`]).
+//! The exporter's HTTP endpoints, `/metrics` and the health checks: a part of the service's
+//! router (assembled by `service::router`, served by [`crate::http`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,14 +11,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::net::TcpListener;
 
-use crate::config::HttpConfig;
 use crate::internal_events::Telemetry;
-use crate::tickets::Api;
 
 use super::encoding::{accepts_protobuf, PROTOBUF_CONTENT_TYPE};
-use super::{encode, encode_protobuf, Metrics};
+use super::{scrape, scrape_protobuf, Metrics};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -30,43 +27,24 @@ struct HttpState {
 }
 
 /// The endpoints, as `/` lists them.
-const INDEX: &str = "ticketpulse\n\
-/metrics        Prometheus metrics\n\
+pub const INDEX: &str = "/metrics        Prometheus metrics\n\
 /healthz/live   liveness: 200 while the process runs\n\
 /healthz/ready  readiness: 200 while a partition is assigned and a Kafka broker is reachable\n";
 
-/// Serves `/`, `/metrics`, `/healthz/live`, `/healthz/ready` and, when given, the tickets API
-/// and page, with the limits of `config` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    source: Metrics,
-    telemetry: Arc<Telemetry>,
-    config: HttpConfig,
-    tickets: Option<Api>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let index = match &tickets {
-        Some(_) => format!("{INDEX}{}", crate::tickets::INDEX),
-        None => INDEX.to_string(),
-    };
-    let mut app = Router::new()
-        .route("/", get(move || std::future::ready(index.clone())))
+/// `/metrics`, `/healthz/live` and `/healthz/ready`.
+pub fn routes(source: Metrics, telemetry: Arc<Telemetry>) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz/live", get(|| async { "ok\n" }))
         .route("/healthz/ready", get(ready))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; the endpoints are listed at /\n") })
         .with_state({
             let source = Arc::new(source);
             HttpState {
                 renders: Arc::new(Renders::new(Arc::clone(&source), Format::Text)),
                 protobuf: Arc::new(Renders::new(source, Format::Protobuf)),
-                telemetry: Arc::clone(&telemetry),
+                telemetry,
             }
-        });
-    if let Some(api) = tickets {
-        app = app.merge(api.routes());
-    }
-    crate::http::serve(listener, app, &config, telemetry, shutdown).await
+        })
 }
 
 /// A finished render: the exposition, or why it failed.
@@ -102,8 +80,8 @@ impl Renders {
         // render start beside it.
         let render = tokio::task::spawn_blocking(move || {
             let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| match format {
-                Format::Text => Bytes::from(encode(&metrics)),
-                Format::Protobuf => Bytes::from(encode_protobuf(&metrics)),
+                Format::Text => Bytes::from(scrape(&metrics)),
+                Format::Protobuf => Bytes::from(scrape_protobuf(&metrics)),
             }))
             .map_err(|panic| {
                 let message: Arc<str> = panic

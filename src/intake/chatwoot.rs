@@ -15,7 +15,7 @@ use crate::config::ChatwootIntakeConfig;
 use crate::event::ParseLimits;
 
 /// The event types read, as `type` labels.
-pub const KINDS: [&str; 5] =
+pub(crate) const KINDS: [&str; 5] =
     ["conversation_created", "conversation_status_changed", "conversation_updated", "message_created", "message_updated"];
 
 /// Maps one webhook body; `now` dates CSAT responses, which carry no time of their own.

@@ -42,7 +42,7 @@ impl Unreadable {
 }
 
 /// The vendor label for `type` among `known`, else `other`.
-pub fn kind_label(type_name: &str, known: &[&'static str]) -> &'static str {
+pub(crate) fn kind_label(type_name: &str, known: &[&'static str]) -> &'static str {
     known.iter().copied().find(|k| *k == type_name).unwrap_or("other")
 }
 
@@ -61,7 +61,7 @@ pub fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 /// An id that vendors send as a string or a number, as text.
-pub fn id_text(value: &Value) -> Option<String> {
+pub(crate) fn id_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -87,14 +87,14 @@ pub fn required<'a>(value: &'a Value, path: &[&str], kind: &'static str) -> Resu
 }
 
 /// A required id at `path`.
-pub fn required_id(value: &Value, path: &[&str], kind: &'static str) -> Result<String, Unreadable> {
+pub(crate) fn required_id(value: &Value, path: &[&str], kind: &'static str) -> Result<String, Unreadable> {
     let found = required(value, path, kind)?;
     id_text(found).ok_or_else(|| Unreadable::new("wrong_type", Some(kind), format!("`{}` is not an id", path.join("."))))
 }
 
 /// A boolean at `path`, if there is one: absent or null is `None`; anything but `true` or
 /// `false` (`"yes"`, `"false"`, `0`, `1`) is `wrong_type` naming the field, never guessed.
-pub fn optional_bool(value: &Value, path: &[&str], kind: &'static str) -> Result<Option<bool>, Unreadable> {
+pub(crate) fn optional_bool(value: &Value, path: &[&str], kind: &'static str) -> Result<Option<bool>, Unreadable> {
     match at(value, path) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -103,12 +103,12 @@ pub fn optional_bool(value: &Value, path: &[&str], kind: &'static str) -> Result
 }
 
 /// A boolean at `path` that must be there: absent or null is `missing_field`.
-pub fn required_bool(value: &Value, path: &[&str], kind: &'static str) -> Result<bool, Unreadable> {
+pub(crate) fn required_bool(value: &Value, path: &[&str], kind: &'static str) -> Result<bool, Unreadable> {
     optional_bool(value, path, kind)?.ok_or_else(|| Unreadable::new("missing_field", Some(kind), format!("missing `{}`", path.join("."))))
 }
 
 /// A required RFC 3339 time at `path`.
-pub fn required_time(value: &Value, path: &[&str], kind: &'static str) -> Result<Millis, Unreadable> {
+pub(crate) fn required_time(value: &Value, path: &[&str], kind: &'static str) -> Result<Millis, Unreadable> {
     let field = path.join(".");
     match at(value, path) {
         None => Err(Unreadable::new("missing_field", Some(kind), format!("missing `{field}`"))),
@@ -128,13 +128,13 @@ fn seconds(value: Option<f64>) -> Option<Millis> {
 }
 
 /// Looks `key` up in a mapping table, by its lower-case form too.
-pub fn lookup<'a>(table: &'a std::collections::BTreeMap<String, String>, key: &str) -> Option<&'a str> {
+pub(crate) fn lookup<'a>(table: &'a std::collections::BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     table.get(key).or_else(|| table.get(&key.to_ascii_lowercase())).map(String::as_str)
 }
 
 /// Builds contract events for one webhook: common fields, then each event checked by the
 /// engine's parser, so nothing leaves that `run` would reject as malformed.
-pub struct Builder<'a> {
+pub(crate) struct Builder<'a> {
     pub limits: &'a ParseLimits,
     pub kind: &'static str,
     pub ticket_id: String,

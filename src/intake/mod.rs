@@ -22,7 +22,7 @@
 
 pub mod chatwoot;
 pub mod mapping;
-pub mod producer;
+pub(crate) mod producer;
 pub mod seed;
 pub mod signature;
 pub mod zendesk;
@@ -239,7 +239,7 @@ async fn webhook(intake: Arc<Intake>, source: Source, headers: HeaderMap, query:
 }
 
 async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
-    ([(header::CONTENT_TYPE, TEXT_FORMAT)], crate::exporter::intake_exposition(&intake.telemetry)).into_response()
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], crate::exporter::write_intake_text(&intake.telemetry)).into_response()
 }
 
 async fn ready(State(intake): State<Arc<Intake>>) -> Response {

@@ -97,7 +97,7 @@ pub enum Cursor {
 }
 
 /// The Chatwoot statuses read, in order: the open conversations (snoozed is on hold).
-pub const CHATWOOT_STATUSES: [&str; 3] = ["open", "pending", "snoozed"];
+pub(crate) const CHATWOOT_STATUSES: [&str; 3] = ["open", "pending", "snoozed"];
 
 /// One page read and mapped.
 struct Page {
@@ -308,7 +308,11 @@ pub fn zendesk_snapshot(
 
 /// A Chatwoot conversation (the conversations list's shape) as a snapshot; `None` for a
 /// status not mapped.
-pub fn chatwoot_snapshot(conversation: &Value, config: &ChatwootIntakeConfig, read_at: Millis) -> Result<Option<Snapshot>, Unreadable> {
+pub(crate) fn chatwoot_snapshot(
+    conversation: &Value,
+    config: &ChatwootIntakeConfig,
+    read_at: Millis,
+) -> Result<Option<Snapshot>, Unreadable> {
     const KIND: &str = "conversation";
     let id = required_id(conversation, &["id"], KIND)?;
     let created_at = required_time(conversation, &["created_at"], KIND)?;
@@ -341,7 +345,7 @@ pub fn chatwoot_snapshot(conversation: &Value, config: &ChatwootIntakeConfig, re
 }
 
 fn rfc3339(ms: Millis) -> String {
-    crate::tickets::rfc3339(ms)
+    crate::base::rfc3339(ms)
 }
 
 /// A query-string value, percent-encoded.

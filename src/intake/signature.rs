@@ -85,7 +85,7 @@ fn fresh(signed_at: Millis, now: Millis, max_age: Millis) -> Result<(), AuthErro
 
 /// What the headers say about a webhook's sender, read before its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// A signature (32 bytes of HMAC-SHA256) over `prefix` + the body, made at `signed_at`.
     Signed { mac: Vec<u8>, prefix: Vec<u8>, signed_at: Millis },
     /// A shared token, already compared: nothing to check on the body.

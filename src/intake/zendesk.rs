@@ -15,7 +15,7 @@ use crate::config::ZendeskIntakeConfig;
 use crate::event::ParseLimits;
 
 /// The ticket event types read, as `type` labels (without the `zen:event-type:` prefix).
-pub const KINDS: [&str; 7] = [
+pub(crate) const KINDS: [&str; 7] = [
     "ticket.created",
     "ticket.comment_added",
     "ticket.status_changed",
@@ -142,12 +142,12 @@ pub fn status<'a>(config: &'a ZendeskIntakeConfig, value: Option<&Value>) -> Opt
 }
 
 /// A group (id or object) as its team in `group_teams`, if listed.
-pub fn group_team(config: &ZendeskIntakeConfig, value: Option<&Value>) -> Option<String> {
+pub(crate) fn group_team(config: &ZendeskIntakeConfig, value: Option<&Value>) -> Option<String> {
     value.and_then(group_id).and_then(|g| lookup(&config.group_teams, &g).map(String::from))
 }
 
 /// The team of the first tag of `tags` (an array) listed in `tag_teams`, if any.
-pub fn tag_team(config: &ZendeskIntakeConfig, tags: Option<&Value>) -> Option<String> {
+pub(crate) fn tag_team(config: &ZendeskIntakeConfig, tags: Option<&Value>) -> Option<String> {
     let tags = tags.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     tags.iter().filter_map(Value::as_str).find_map(|tag| lookup(&config.tag_teams, tag)).map(String::from)
 }

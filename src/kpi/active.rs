@@ -43,7 +43,7 @@ impl Aggregate for ActiveAgents {
 }
 
 /// `kpis.staffing`, as recording reads it: `None` when off.
-pub type ActiveRules = Option<usize>;
+pub(crate) type ActiveRules = Option<usize>;
 
 /// By queue ([`DimKey::queue`]); recorded only when `kpis.staffing` is enabled.
 impl Family for ActiveAgents {

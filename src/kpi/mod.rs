@@ -13,7 +13,7 @@ mod active;
 mod catalogue;
 mod declare;
 pub mod staffing;
-pub mod totals;
+pub(crate) mod totals;
 
 pub use active::ActiveAgents;
 
@@ -171,7 +171,7 @@ impl Survey {
 }
 
 /// Label values of `count + 1` buckets bounded by `bounds` (ms): `0s-10s`, ..., `5m+`.
-pub fn bucket_labels(bounds: &[Millis]) -> Vec<String> {
+pub(crate) fn bucket_labels(bounds: &[Millis]) -> Vec<String> {
     let label = |ms: Millis| window_label(std::time::Duration::from_millis(ms as u64));
     let mut lower = "0s".to_string();
     let mut out = Vec::new();

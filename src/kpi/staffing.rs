@@ -10,7 +10,7 @@
 
 /// Erlang B blocking probability with `n` servers and offered load `a` Erlangs, by the
 /// recurrence B(0) = 1, B(k) = a B(k-1) / (k + a B(k-1)).
-pub fn erlang_b(n: u32, a: f64) -> f64 {
+pub(crate) fn erlang_b(n: u32, a: f64) -> f64 {
     (1..=n).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
 }
 
@@ -26,7 +26,7 @@ fn erlang_c_from_b(n: u32, a: f64, b: f64) -> f64 {
 }
 
 /// Erlang C: the probability that a contact waits with `n` agents and `a` Erlangs.
-pub fn erlang_c(n: u32, a: f64) -> f64 {
+pub(crate) fn erlang_c(n: u32, a: f64) -> f64 {
     erlang_c_from_b(n, a, erlang_b(n, a))
 }
 
@@ -48,7 +48,7 @@ pub fn service_level(n: u32, a: f64, aht: f64, t: f64) -> f64 {
 
 /// Erlang C average speed of answer (mean wait of all contacts), C aht / (n - a) seconds;
 /// `None` when n <= a.
-pub fn average_speed_of_answer(n: u32, a: f64, aht: f64) -> Option<f64> {
+pub(crate) fn average_speed_of_answer(n: u32, a: f64, aht: f64) -> Option<f64> {
     (f64::from(n) > a).then(|| erlang_c(n, a) * aht / (f64::from(n) - a))
 }
 
@@ -92,7 +92,7 @@ pub fn required_agents(a: f64, aht: f64, objective: &Objective) -> Option<u32> {
 
 /// What `n` agents can expect of a queue whose customers give up (Erlang A).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Expected {
+pub(crate) struct Expected {
     /// Share of contacts answered within the threshold (abandons count as not answered).
     pub service_level: f64,
     /// Share of contacts that abandon.
@@ -122,7 +122,7 @@ const MAX_WORK: f64 = 5e5;
 /// agent within that many jumps. Abandon share = theta E[queue] / lambda and mean wait =
 /// E[queue] / lambda (Little's law). `None` for inputs that are not finite, a chain without
 /// a stationary distribution (theta = 0 and lambda aht >= n), or beyond the work bounds.
-pub fn erlang_a(n: u32, lambda: f64, aht: f64, theta: f64, t: f64) -> Option<Expected> {
+pub(crate) fn erlang_a(n: u32, lambda: f64, aht: f64, theta: f64, t: f64) -> Option<Expected> {
     if !(lambda.is_finite() && lambda >= 0.0 && aht.is_finite() && aht > 0.0 && theta.is_finite() && theta >= 0.0 && t >= 0.0) {
         return None;
     }

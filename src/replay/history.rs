@@ -84,7 +84,7 @@ impl<W: Write> Sink for W {
 /// year in one file (hundreds of GB at a 1-minute step) is beyond it, and a day is not. Each
 /// file appears under its name only once complete (written as `.om.tmp`, then renamed), so a
 /// loop converting and deleting them can run alongside and keep the disk use to a few days.
-pub struct DailyFiles {
+pub(crate) struct DailyFiles {
     dir: std::path::PathBuf,
     /// The day being written: its number since the epoch, the file and its final name.
     open: Option<(Millis, std::io::BufWriter<std::fs::File>, std::path::PathBuf)>,
@@ -238,7 +238,7 @@ impl<W: Sink> Stepper<W> {
     fn write_step(&mut self, t: Millis) -> std::io::Result<()> {
         self.engine.finish(Some(t));
         let view = self.engine.view(None);
-        exporter::openmetrics(&view, &self.export, &self.telemetry, t, &mut self.text);
+        exporter::write_openmetrics(&view, &self.export, &self.telemetry, t, &mut self.text);
         self.out.step(t, self.text.as_bytes())?;
         self.text.clear();
         self.written.steps += 1;

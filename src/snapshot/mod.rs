@@ -34,7 +34,7 @@ const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 /// chunk count, chunk index, bytes assembled) is checked against it before memory is
 /// allocated for it, so a corrupt one costs nothing. Far above real snapshots: 100,000
 /// tickets take about 11 MB, so the default cap of 2,000,000 tickets per partition about 220 MB.
-pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+pub(crate) const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
 
 /// Why a snapshot could not be saved or used.
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +202,7 @@ struct Body<'a, S> {
 
 /// Encodes and seals a partition's state. The payload is written after room for the header,
 /// which is filled in last, so the payload is never copied.
-pub fn encode<S: Serialize>(partition: &PartitionId, shape: &StateShape, state: &S) -> Vec<u8> {
+pub(crate) fn encode<S: Serialize>(partition: &PartitionId, shape: &StateShape, state: &S) -> Vec<u8> {
     let body = Body { partition, shape, state };
     let mut out = postcard::to_io(&body, vec![0; HEADER_LEN]).expect("in-memory state always serializes");
     let (header, payload) = out.split_at_mut(HEADER_LEN);
@@ -215,7 +215,7 @@ pub fn encode<S: Serialize>(partition: &PartitionId, shape: &StateShape, state: 
 }
 
 /// Checks and decodes a sealed snapshot of `partition` taken under `shape`.
-pub fn decode<S: DeserializeOwned>(bytes: &[u8], partition: &PartitionId, shape: &StateShape) -> Result<S, SnapshotError> {
+pub(crate) fn decode<S: DeserializeOwned>(bytes: &[u8], partition: &PartitionId, shape: &StateShape) -> Result<S, SnapshotError> {
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
         return Err(SnapshotError::Corrupt("not a ticketpulse snapshot (bad header)".into()));
     }

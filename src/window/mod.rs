@@ -154,7 +154,7 @@ impl<A> Slices<A> {
 /// depend on the order), without merging the sketches of a day of closed slices every scrape.
 /// The same pointer is the same content: the slices held here are copied by an update.
 #[derive(Debug)]
-pub struct Folds<K, A>(HashMap<K, (Vec<Arc<A>>, A)>);
+pub(crate) struct Folds<K, A>(HashMap<K, (Vec<Arc<A>>, A)>);
 
 impl<K, A> Default for Folds<K, A> {
     fn default() -> Self {

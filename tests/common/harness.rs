@@ -31,12 +31,12 @@ impl Harness {
     }
 
     pub fn scrape(&self) -> BTreeMap<String, f64> {
-        let registry = ticketpulse::exporter::registry(
+        let registry = ticketpulse::exporter::Metrics::new(
             std::sync::Arc::clone(&self.engine),
             self.rules.clone(),
             std::sync::Arc::clone(&self.telemetry),
             None,
         );
-        parse_exposition(&ticketpulse::exporter::encode(&registry))
+        parse_exposition(&ticketpulse::exporter::scrape(&registry))
     }
 }

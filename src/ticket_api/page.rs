@@ -4,13 +4,14 @@
 
 use std::fmt::Write;
 
-use super::{dimension_name, state_names, ticket_link, Answer, BadParameter, Query, DEFAULT_LIMIT, MAX_LIMIT};
+use super::query::{dimension_name, state_names, ticket_link, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{Answer, BadParameter, Query};
 use crate::base::Millis;
 use crate::engine::Rules;
 use crate::sla::SlaTarget;
 
 /// The page reloads itself this often (a meta refresh: no JavaScript).
-pub const REFRESH_SECONDS: u32 = 30;
+pub(crate) const REFRESH_SECONDS: u32 = 30;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.2em 1.5em;color:#1d1d1f}\
 h1{font-size:1.3em;margin:0 0 .6em}\
@@ -51,7 +52,7 @@ pub fn render(answer: &Answer, query: &Query, rules: &Rules, ticket_url: Option<
 }
 
 /// The page for a query that could not be used: the reason and a fresh form.
-pub fn render_error(error: &BadParameter, query: &Query, rules: &Rules) -> String {
+pub(crate) fn render_error(error: &BadParameter, query: &Query, rules: &Rules) -> String {
     let mut out = head();
     form(&mut out, query, rules);
     let _ = writeln!(out, "<p class=\"error\">{}</p>", esc(&error.to_string()));
@@ -188,7 +189,7 @@ fn span(ms: Millis) -> String {
 /// (NUL, ESC, DEL, C1; a character reference would still put them in the document) and the
 /// bidirectional formatting characters, which reorder the text around them: a ticket id
 /// `\u{202E}gnp.exe` would otherwise read "exe.png". The JSON API carries the ids exactly.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
