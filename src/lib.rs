@@ -33,7 +33,7 @@
 //! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
 //! | [`config`] | the TOML configuration schema by section (`config/`: kafka, http, stream, sla, kpis, snapshots, intake; load, de), env overrides, field checks naming the field; of the domain only `event`'s contract vocabulary (status and priority names, `ParseLimits`) |
-//! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons |
+//! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons (`event/`: parsing, time) |
 //! | [`base`] | the foundation, importing nothing of the project: `Millis`, `PartitionId`, RFC 3339 text of an instant, `window` labels, reserved label values, secret redaction |
 
 pub(crate) mod agent;
