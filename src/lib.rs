@@ -30,7 +30,7 @@
 //! | [`kpi`] | the KPI catalogue: each windowed KPI declared once (`kpi/catalogue.rs`: sample, slice fields, families, how they combine across instances), their classes (survey ratings, wait buckets); the window [`kpi::Family`] trait; the staffing models (`kpi/staffing.rs`: Erlang C, Erlang A) and active agents per queue |
 //! | [`window`] | event-time rolling windows of epoch-aligned slices, what merges (`Aggregate`); the quantile sketch (`window/distribution.rs`) |
 //! | [`dimensions`] | bounded label values (`channel`, `priority`, `team`) and series keys |
-//! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached |
+//! | [`sla`] | the SLA clock: policies compiled from `[sla]` (errors name the field), first response / next reply / resolution clocks, pauses, met / breached (`sla/`: policy, clock, classify) |
 //! | [`calendar`] | business-hours calendars: time zone, split shifts, holidays; deadlines exact across DST |
 //! | [`config`] | the TOML configuration schema by section (`config/`: kafka, http, stream, sla, kpis, snapshots, intake; load, de), env overrides, field checks naming the field; of the domain only `event`'s contract vocabulary (status and priority names, `ParseLimits`) |
 //! | [`event`] | the event contract v1: parsing and validation, bounded rejection reasons (`event/`: parsing, time) |
