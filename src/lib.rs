@@ -14,7 +14,7 @@
 //! | [`service`] | `run` and `demo`: `compile` (librdkafka check + `Rules::new`), one wiring of a source, the engine and the exporter on the wall clock, signals |
 //! | [`replay`] | `replay`: a JSON Lines file through the same engine, exposition to stdout; `replay/history`: the exposition at every step of event time as OpenMetrics, for backfilling Prometheus |
 //! | [`generator`] | the synthetic help desk behind `generate` and `demo`, following a given clock in real time |
-//! | [`source`] | the Kafka consumer group and the dead-letter producer |
+//! | [`source`] | the Kafka consumer group and the dead-letter producer (`source/`: context, partition_worker, workers) |
 //! | [`checkpoint`] | when snapshots are taken (interval, revoke, shutdown) and restored (assign) |
 //! | [`exporter`] | the families rendered from the engine's [`engine::View`] after its lock is released, and the HTTP endpoints (`exporter/`: server, labels, kpi, sla, self_metrics, encoding) |
 //! | [`ticket_api`] | the tickets behind the SLA gauges: `GET /api/v1/tickets` and the `/tickets` page (`ticket_api/`: query, scan, answer, routes, page) |

@@ -8,7 +8,7 @@
 //! its worker (at least the 20 ms `linger.ms` the test configures), while the consumer loop
 //! reads far faster. So each worker's queue is full (1024 messages) moments after the start,
 //! and a revoke or a shutdown has to drain it before the snapshot. Without that drain (each
-//! removed in turn from src/source.rs to check), the revoke test finds A counting about a
+//! removed in turn from src/source/ to check), the revoke test finds A counting about a
 //! thousand messages that B counts again, and the SIGTERM test a second snapshot per
 //! partition, written as the instance left the group after handling the queued messages.
 
