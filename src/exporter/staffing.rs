@@ -203,7 +203,7 @@ mod tests {
     fn slice(created: u64, solves: u64, work: f64) -> KpiSlice {
         let mut s = KpiSlice::default();
         (0..created).for_each(|_| s.add(Sample::Created));
-        // A solve of a ticket seen from its creation: both samples, as src/ticket.rs reports it.
+        // A solve of a ticket seen from its creation: both samples, as src/ticket/transitions.rs reports it.
         (0..solves).for_each(|_| {
             s.add(Sample::Solved);
             s.add(Sample::FullResolution(60.0));

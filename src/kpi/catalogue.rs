@@ -1,7 +1,7 @@
 //! Every windowed KPI, declared once: the sample a ticket reports, the slice fields it adds
 //! into, and the families exported from them with how each combines across instances
 //! (`kpi/declare.rs` says how to read an entry). A new KPI is one entry here, the ticket
-//! logic that reports its sample (`src/ticket.rs`) and its row in `docs/metrics.md`.
+//! logic that reports its sample (`src/ticket/transitions.rs`) and its row in `docs/metrics.md`.
 
 use crate::event::Survey;
 use crate::window::Distribution;

@@ -8,6 +8,9 @@
 //! fields are the log line's fields, and its `emit` counts and logs together (`TicketsShed`,
 //! `ReorderBufferFull`, `SnapshotFailed`, `DeadLetterFailed`, `HttpConnectionDropped`). The
 //! other events are still `Telemetry` methods of the same shape, to be converted likewise.
+//!
+//! Here: [`Telemetry`] and its counters; the bounded label values are in `labels.rs`, the
+//! event types in `events.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,80 +22,13 @@ use crate::event::{EventType, Invalid, InvalidReason};
 use crate::lock;
 use crate::ticket::SnapshotField;
 
-/// What became of one input message: the `result` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventResult {
-    /// Accepted and applied (or waiting in the reorder buffer to be applied in order).
-    Ok,
-    /// Same `event_id` already seen for the ticket: ignored.
-    Duplicate,
-    /// Rejected; see the reason counter and the dead-letter topic.
-    Invalid,
-    /// Arrived behind the watermark: applied at once, out of event-time order.
-    Late,
-}
+mod events;
+mod labels;
+#[cfg(test)]
+mod tests;
 
-impl EventResult {
-    pub const ALL: [EventResult; 4] = [EventResult::Ok, EventResult::Duplicate, EventResult::Invalid, EventResult::Late];
-
-    /// Position in [`EventResult::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventResult::Ok => "ok",
-            EventResult::Duplicate => "duplicate",
-            EventResult::Invalid => "invalid",
-            EventResult::Late => "late",
-        }
-    }
-}
-
-/// Why the HTTP server closed a connection before a complete exchange: the `reason` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpDrop {
-    /// At `http.max_connections` with no connection stalled on its client: the newcomer was closed.
-    Refused,
-    /// At `http.max_connections`: closed to admit a newcomer, having waited longest on its client.
-    Evicted,
-    /// Request headers not complete within `http.header_read_timeout`.
-    HeaderTimeout,
-    /// Request body not complete within `http.body_read_timeout` of its headers.
-    BodyTimeout,
-    /// Response not written out within `http.request_timeout` of its request.
-    RequestTimeout,
-    /// Still open when `http.shutdown_grace` ran out.
-    Shutdown,
-}
-
-impl HttpDrop {
-    pub const ALL: [HttpDrop; 6] = [
-        HttpDrop::Refused,
-        HttpDrop::Evicted,
-        HttpDrop::HeaderTimeout,
-        HttpDrop::BodyTimeout,
-        HttpDrop::RequestTimeout,
-        HttpDrop::Shutdown,
-    ];
-
-    /// Position in [`HttpDrop::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpDrop::Refused => "refused",
-            HttpDrop::Evicted => "evicted",
-            HttpDrop::HeaderTimeout => "header_timeout",
-            HttpDrop::BodyTimeout => "body_timeout",
-            HttpDrop::RequestTimeout => "request_timeout",
-            HttpDrop::Shutdown => "shutdown",
-        }
-    }
-}
+pub use events::{DeadLetterFailed, HttpConnectionDropped, ReorderBufferFull, SnapshotFailed, TicketsShed};
+pub use labels::{EventResult, HttpDrop, SnapshotOperation};
 
 /// Minimum gap between two log lines of the same kind; the rest are counted and summarised.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -166,13 +102,6 @@ pub struct SnapshotStats {
     pub failures: BTreeMap<(&'static str, &'static str), u64>,
     /// Size and capture pause of the newest snapshot.
     pub newest: Option<(usize, Duration)>,
-}
-
-/// A snapshot operation, the `operation` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotOperation {
-    Save,
-    Load,
 }
 
 /// The row of [`Counters::events`] of a message of type `t` (`None`: unreadable).
@@ -450,223 +379,5 @@ impl Telemetry {
             failures: lock(&self.counters.snapshot_failures).clone(),
             newest: *lock(&self.counters.last_snapshot),
         }
-    }
-}
-
-/// A partition at its ticket cap dropped its least recently active tickets.
-pub struct TicketsShed<'a> {
-    pub partition: &'a PartitionId,
-    pub count: usize,
-    pub cap: usize,
-}
-
-impl InternalEvent for TicketsShed<'_> {
-    fn emit(self, t: &Telemetry) {
-        let TicketsShed { partition, count, cap } = self;
-        t.counters.tickets_shed.fetch_add(count as u64, Ordering::Relaxed);
-        if let Some(suppressed) = t.log_allowed("tickets_shed") {
-            tracing::warn!(
-                ?partition,
-                count,
-                cap,
-                suppressed_since_last = suppressed,
-                "ticket cap reached: shed the least recently active tickets (raise tickets.max_per_partition or lower tickets.retention)"
-            );
-        }
-    }
-}
-
-/// A partition's reorder buffer was full: its oldest `count` events were applied ahead of the
-/// watermark.
-pub struct ReorderBufferFull<'a> {
-    pub partition: &'a PartitionId,
-    pub count: usize,
-    pub cap: usize,
-}
-
-impl InternalEvent for ReorderBufferFull<'_> {
-    fn emit(self, t: &Telemetry) {
-        let ReorderBufferFull { partition, count, cap } = self;
-        t.counters.reorder_buffer_full.fetch_add(count as u64, Ordering::Relaxed);
-        if let Some(suppressed) = t.log_allowed("reorder_buffer_full") {
-            tracing::warn!(
-                ?partition,
-                count,
-                cap,
-                suppressed_since_last = suppressed,
-                "reorder buffer full: applied the oldest buffered events early; older events now count as late (raise time.max_buffered_events or lower time.allowed_lateness)"
-            );
-        }
-    }
-}
-
-/// A snapshot could not be saved, or a stored one could not be used: `reason` is the error's
-/// bounded label (`SnapshotError::reason`; the snapshot module sits above this one).
-pub struct SnapshotFailed<'a> {
-    pub operation: SnapshotOperation,
-    pub partition: &'a PartitionId,
-    pub reason: &'static str,
-    pub error: &'a dyn std::fmt::Display,
-}
-
-impl InternalEvent for SnapshotFailed<'_> {
-    fn emit(self, t: &Telemetry) {
-        let SnapshotFailed { operation, partition, reason, error } = self;
-        let op = match operation {
-            SnapshotOperation::Save => "save",
-            SnapshotOperation::Load => "load",
-        };
-        *lock(&t.counters.snapshot_failures).entry((op, reason)).or_default() += 1;
-        tracing::error!(?partition, operation = op, reason, %error, "snapshot {op} failed");
-    }
-}
-
-/// A rejected message could not be written to the dead-letter topic and was given up on:
-/// counted, readiness fails until a write succeeds, and logged at most once every 10 s with
-/// the message's origin so it can be found in the input.
-pub struct DeadLetterFailed<'a> {
-    pub topic: &'a str,
-    pub origin: &'a dyn std::fmt::Display,
-    pub reason: InvalidReason,
-    pub error: &'a dyn std::fmt::Display,
-}
-
-impl InternalEvent for DeadLetterFailed<'_> {
-    fn emit(self, t: &Telemetry) {
-        let DeadLetterFailed { topic, origin, reason, error } = self;
-        t.counters.dead_letter_failures.fetch_add(1, Ordering::Relaxed);
-        t.consumer.dead_letter_blocked.store(true, Ordering::Relaxed);
-        if let Some(suppressed) = t.log_allowed("dead_letter_failed") {
-            tracing::error!(
-                topic,
-                %origin,
-                reason = reason.as_str(),
-                %error,
-                suppressed_since_last = suppressed,
-                "could not write a rejected event to the dead-letter topic; given up (find it in the input at its origin)"
-            );
-        }
-    }
-}
-
-/// The HTTP server closed a connection early: counted by reason, and logged at most once
-/// every 10 s whatever the reason (a flood is one line, not thousands).
-pub struct HttpConnectionDropped(pub HttpDrop);
-
-impl InternalEvent for HttpConnectionDropped {
-    fn emit(self, t: &Telemetry) {
-        let HttpConnectionDropped(reason) = self;
-        t.counters.http_dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
-        if let Some(suppressed) = t.log_allowed("http_dropped") {
-            tracing::warn!(reason = reason.as_str(), suppressed_since_last = suppressed, "HTTP connection closed early");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-    use std::sync::Arc;
-
-    /// The log lines `f` writes.
-    fn logged(f: impl FnOnce()) -> Vec<String> {
-        #[derive(Clone, Default)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Buffer {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                lock(&self.0).extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).without_time().finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8(lock(&buffer.0).clone()).unwrap();
-        text.lines().map(String::from).collect()
-    }
-
-    #[test]
-    fn the_gate_passes_one_line_per_kind_per_interval_and_counts_the_rest() {
-        let t = Telemetry::default();
-        let start = Instant::now();
-        let at = |s| start + Duration::from_secs(s);
-        let calls = [("a", 0), ("a", 3), ("b", 3), ("a", 9), ("a", 10), ("a", 12), ("b", 12), ("a", 25)];
-        let gated: Vec<Option<u64>> = calls.iter().map(|(kind, s)| t.log_allowed_at(kind, at(*s))).collect();
-        assert_eq!(gated, [Some(0), None, Some(0), None, Some(2), None, None, Some(1)]);
-    }
-
-    #[test]
-    fn events_count_under_their_type_and_result_and_unreadable_ones_as_unknown() {
-        let t = Telemetry::default();
-        t.event(Some(EventType::SurveyResponse), EventResult::Late);
-        t.event(Some(EventType::SurveyResponse), EventResult::Late);
-        t.event(Some(EventType::TicketCreated), EventResult::Duplicate);
-        t.event(None, EventResult::Invalid);
-        let counts = t.event_counts();
-        assert_eq!(counts.len(), 10 * 4, "9 types and unknown, by 4 results, zeros included");
-        let nonzero: Vec<_> = counts.into_iter().filter(|(_, _, n)| *n > 0).collect();
-        assert_eq!(
-            nonzero,
-            [
-                ("ticket_created", EventResult::Duplicate, 1),
-                ("survey_response", EventResult::Late, 2),
-                ("unknown", EventResult::Invalid, 1)
-            ]
-        );
-    }
-
-    #[test]
-    fn a_broker_outage_logs_one_line_per_error_code() {
-        let t = Telemetry::default();
-        let lines = logged(|| {
-            // What one outage repeats many times a second: the error callback and the
-            // consumer's poll report the same code.
-            for _ in 0..100 {
-                t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
-                t.kafka_error("consumer", &KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown), "");
-                t.kafka_error("dead-letter producer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
-            }
-            t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
-            t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
-        });
-        assert_eq!(lines.len(), 2, "{lines:#?}");
-        assert!(lines[0].contains("Kafka client error") && lines[0].contains("AllBrokersDown"), "{}", lines[0]);
-        assert!(lines[0].contains("reason=\"1/1 brokers are down\" suppressed_since_last=0"), "{}", lines[0]);
-        assert!(lines[1].contains("SSL") && lines[1].contains("certificate verify failed"), "{}", lines[1]);
-        let gate = lock(&t.log_gate);
-        assert_eq!(gate.get("kafka AllBrokersDown").map(|(_, n)| *n), Some(299), "suppressed, counted for the next line");
-        assert_eq!(gate.get("kafka SSL").map(|(_, n)| *n), Some(1));
-    }
-
-    #[test]
-    fn an_end_of_partition_on_the_client_queue_is_no_error() {
-        let t = Telemetry::default();
-        let reason = "Fetch from broker 111 reached end of partition at offset 28 (HighwaterMark 28)";
-        let lines = logged(|| t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::PartitionEOF), reason));
-        assert_eq!(lines, Vec::<String>::new());
-        assert!(lock(&t.log_gate).is_empty(), "nothing counted as suppressed");
-    }
-
-    #[test]
-    fn dead_letter_failures_block_readiness_until_a_write_succeeds() {
-        let t = Telemetry::default();
-        let lines = logged(|| {
-            for offset in 0..3 {
-                let origin = format!("events/0@{offset}");
-                t.emit(DeadLetterFailed { topic: "dlq", origin: &origin, reason: InvalidReason::ALL[0], error: &"Message timed out" });
-            }
-        });
-        assert_eq!(t.dead_letter_counts(), (0, 3));
-        assert!(t.dead_letter_blocked());
-        assert_eq!(lines.len(), 1, "{lines:#?}");
-        assert!(lines[0].contains("origin=events/0@0") && lines[0].contains("Message timed out"), "{}", lines[0]);
-        t.dead_lettered();
-        assert_eq!(t.dead_letter_counts(), (1, 3));
-        assert!(!t.dead_letter_blocked());
     }
 }
