@@ -106,6 +106,13 @@ kpis! {
     family "ticketpulse_reopen_ratio" Gauge Never:
         "Reopens divided by solves, in the window." = |s| ratio(s.reopened, s.solved);
 
+    /// A private agent message: an internal note (collaboration behind the ticket).
+    sample InternalNote;
+    field internal_notes: u64;
+    add(slice) { slice.internal_notes += 1 }
+    family "ticketpulse_internal_notes" Gauge Sum:
+        "Private agent messages (internal notes), at the message time, in the window." = |s| count(s.internal_notes);
+
     /// Customer left before any public agent reply; `short` when sooner than the threshold;
     /// the wait bucket and `wait` (seconds) when the creation is known (else 0); `realtime` on
     /// a real-time channel.

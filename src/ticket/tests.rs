@@ -60,12 +60,31 @@ fn bots_system_and_private_notes_never_count_as_first_response() {
         (90, msg(Author::Agent, true)),
         (100, msg(Author::Agent, true)),
     ]);
-    // The 100 s reply answers nothing new: no next-reply sample. Chat is a real-time
-    // channel with a 20 s service-level threshold: answered after 90 s, not within it.
-    assert_eq!(samples, [Sample::Created, Sample::FirstResponse(90.0), Sample::Answered { wait: 90.0, within: false }]);
+    // The private note at 30 s is an internal note, nothing else. The 100 s reply answers
+    // nothing new: no next-reply sample. Chat is a real-time channel with a 20 s service-level
+    // threshold: answered after 90 s, not within it.
+    assert_eq!(
+        samples,
+        [Sample::Created, Sample::InternalNote, Sample::FirstResponse(90.0), Sample::Answered { wait: 90.0, within: false }]
+    );
     let (_, out) = run_effects(&[(0, created(Requester::Customer)), (90, msg(Author::Agent, true))]);
     // Urgent first-response target is 30 min: met at 90 s.
     assert_eq!(out.sla.samples, [met(SlaTarget::FirstResponse, 90.0)]);
+}
+
+/// Only an agent's private message is an internal note: a bot's, the system's or a
+/// customer's private message is not, nor any public one.
+#[test]
+fn internal_notes_are_private_agent_messages() {
+    let (_, samples) = run(&[
+        (0, created(Requester::Customer)),
+        (10, msg(Author::Agent, false)),
+        (20, msg(Author::Bot, false)),
+        (30, msg(Author::System, false)),
+        (40, msg(Author::Customer, false)),
+        (50, msg(Author::Agent, false)),
+    ]);
+    assert_eq!(samples, [Sample::Created, Sample::InternalNote, Sample::InternalNote]);
 }
 
 #[test]

@@ -105,6 +105,7 @@ impl Ticket {
                     }
                 }
             }
+            EventBody::Message { author: Author::Agent, public: false, .. } => out.samples.push(Sample::InternalNote),
             EventBody::Message { .. } => {}
             EventBody::StatusChanged { status } => self.change_status(*status, at, policies, out),
             EventBody::ContactAbandoned => {
