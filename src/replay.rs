@@ -33,7 +33,7 @@ pub enum End {
 /// Feeds every line of `input` to a fresh engine, stops as `end` says and returns the
 /// exposition. A line longer than `events.max_message_bytes` is rejected as `oversized`
 /// without being held in memory.
-pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Result<String> {
+pub fn replay(config: &Config, input: impl BufRead, end: End) -> std::io::Result<String> {
     let telemetry = Arc::new(Telemetry::default());
     let end_time = match end {
         End::Flush(end_time) => end_time,
@@ -42,7 +42,27 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
     let rules = Rules::new(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let engine = Engine::new(rules, Arc::clone(&telemetry)).with_end_time(end_time);
     let partition = replay_partition();
-    // One byte more than the limit is enough to know a line is oversized.
+    each_line(input, config, |n, line, _| {
+        // Invalid lines are counted and logged by the engine; replay carries on.
+        let _ = engine.handle(&partition, line, None, &format_args!("line {n}"));
+        Ok(())
+    })?;
+    if let End::Flush(end_time) = end {
+        engine.finish(end_time);
+    }
+    let rules = exporter::ExportRules::new(config);
+    Ok(exporter::write_text(&engine.view(None), &rules, &telemetry))
+}
+
+/// Feeds `each` every line of `input` that is not blank, with its number (from 1), without
+/// its newline (nor a `\r` before it), and whether it is complete: a line longer than
+/// `events.max_message_bytes` is cut one byte after the limit (enough to know it is oversized)
+/// and the rest skipped unread into memory.
+pub(crate) fn each_line(
+    mut input: impl BufRead,
+    config: &Config,
+    mut each: impl FnMut(u64, &[u8], bool) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let keep = config.events.max_message_bytes.saturating_add(1);
     let mut buf = Vec::new();
     let mut n = 0;
@@ -52,14 +72,9 @@ pub fn replay(config: &Config, mut input: impl BufRead, end: End) -> std::io::Re
         if complete && line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        // Invalid lines are counted and logged by the engine; replay carries on.
-        let _ = engine.handle(&partition, line, None, &format_args!("line {n}"));
+        each(n, line, complete)?;
     }
-    if let End::Flush(end_time) = end {
-        engine.finish(end_time);
-    }
-    let rules = exporter::ExportRules::new(config);
-    Ok(exporter::write_text(&engine.view(None), &rules, &telemetry))
+    Ok(())
 }
 
 /// Reads the next line into `buf` without its newline, keeping at most `keep` bytes and

@@ -32,7 +32,7 @@ use crate::engine::{Engine, Rules};
 use crate::exporter::{self, encoding, ExportRules};
 use crate::internal_events::Telemetry;
 
-use super::{read_line, replay_partition};
+use super::{each_line, replay_partition};
 
 /// Which steps to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ impl Sink for DailyFiles {
 /// Feeds `input` through a fresh engine and gives the OpenMetrics exposition at every step to
 /// `out`. A line longer than `events.max_message_bytes` is rejected as `oversized` without
 /// being held in memory, as in [`super::replay`].
-pub fn history(config: &Config, mut input: impl BufRead, steps: Steps, out: impl Sink) -> std::io::Result<Written> {
+pub fn history(config: &Config, input: impl BufRead, steps: Steps, out: impl Sink) -> std::io::Result<Written> {
     if steps.step <= 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the history step must be positive"));
     }
@@ -154,15 +154,7 @@ pub fn history(config: &Config, mut input: impl BufRead, steps: Steps, out: impl
     // Valid events by (time, line number), waiting to be fed in time order.
     let mut waiting: BTreeMap<(Millis, u64), Vec<u8>> = BTreeMap::new();
     let mut newest = Millis::MIN;
-    let keep = config.events.max_message_bytes.saturating_add(1);
-    let mut buf = Vec::new();
-    let mut n = 0;
-    while let Some(complete) = read_line(&mut input, &mut buf, keep)? {
-        n += 1;
-        let line = if complete { buf.strip_suffix(b"\r").unwrap_or(&buf) } else { &buf[..] };
-        if complete && line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
+    each_line(input, config, |n, line, complete| {
         // Parsed here for its time only; the engine parses it again, as every line.
         match complete.then(|| crate::event::parse(line, &limits, None).ok()).flatten() {
             Some(event) => {
@@ -180,7 +172,8 @@ pub fn history(config: &Config, mut input: impl BufRead, steps: Steps, out: impl
             // Invalid: counted and logged by the engine at once.
             None => stepper.feed(None, line, n)?,
         }
-    }
+        Ok(())
+    })?;
     while let Some(((at, n), line)) = waiting.pop_first() {
         stepper.feed(Some(at), &line, n)?;
     }
