@@ -5,12 +5,13 @@
 //! the intake).
 //!
 //! An event is a type implementing [`InternalEvent`], emitted with [`Telemetry::emit`]: its
-//! fields are the log line's fields, and its `emit` counts and logs together (`TicketsShed`,
-//! `ReorderBufferFull`, `SnapshotFailed`, `DeadLetterFailed`, `HttpConnectionDropped`). The
-//! other events are still `Telemetry` methods of the same shape, to be converted likewise.
+//! fields are the log line's fields, and its `emit` counts and logs together (the events
+//! still `Telemetry` methods of the same shape are to be converted likewise). What is state
+//! rather than events (readiness, partitions assigned, lag) stays `Telemetry` methods.
 //!
-//! Here: [`Telemetry`] and its counters; the bounded label values are in `labels.rs`, the
-//! event types in `events.rs`.
+//! Here: [`Telemetry`], its counters and the log gate; the bounded label values are in
+//! `labels.rs`, the event types in one file per concern (`input.rs`, `snapshot.rs`,
+//! `kafka.rs`, `http.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,13 +23,23 @@ use crate::event::{EventType, Invalid, InvalidReason};
 use crate::lock;
 use crate::ticket::SnapshotField;
 
-mod events;
+mod http;
+mod input;
+mod kafka;
 mod labels;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use events::{DeadLetterFailed, HttpConnectionDropped, ReorderBufferFull, SnapshotFailed, TicketsShed};
+pub use http::HttpConnectionDropped;
+pub use input::{ReorderBufferFull, TicketsShed};
+pub use kafka::DeadLetterFailed;
 pub use labels::{EventResult, HttpDrop, SnapshotOperation};
+pub use snapshot::SnapshotFailed;
+
+/// The target of every log line here, whichever file writes it: the one operators know
+/// (docs/operations.md) and filter on.
+const TARGET: &str = "ticketpulse::internal_events";
 
 /// Minimum gap between two log lines of the same kind; the rest are counted and summarised.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);

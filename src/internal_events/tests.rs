@@ -100,3 +100,17 @@ fn dead_letter_failures_block_readiness_until_a_write_succeeds() {
     assert_eq!(t.dead_letter_counts(), (1, 3));
     assert!(!t.dead_letter_blocked());
 }
+
+#[test]
+fn every_event_logs_under_the_target_operators_filter_on_whichever_file_writes_it() {
+    let t = Telemetry::default();
+    let partition = ("tickets".to_string(), 3);
+    let lines = logged(|| {
+        t.emit(TicketsShed { partition: &partition, count: 2, cap: 10 });
+        t.emit(HttpConnectionDropped(HttpDrop::Refused));
+    });
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].starts_with(" WARN ticketpulse::internal_events: ticket cap reached"), "{}", lines[0]);
+    assert!(lines[1].starts_with(" WARN ticketpulse::internal_events: HTTP connection closed early"), "{}", lines[1]);
+    assert_eq!(t.shed_count(), 2);
+}
