@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::base::PartitionId;
-use crate::event::{EventType, Invalid, InvalidReason};
+use crate::event::{EventType, InvalidReason};
 use crate::lock;
 use crate::ticket::SnapshotField;
 
@@ -32,7 +32,9 @@ mod snapshot;
 mod tests;
 
 pub use http::HttpConnectionDropped;
-pub use input::{ReorderBufferFull, TicketsShed};
+pub use input::{
+    EventProcessed, EventsWithoutCreation, InvalidEvent, OffsetGap, ReorderBufferFull, SnapshotDifferences, TicketsShed, TopicTooLong,
+};
 pub use kafka::DeadLetterFailed;
 pub use labels::{EventResult, HttpDrop, SnapshotOperation};
 pub use snapshot::SnapshotFailed;
@@ -132,27 +134,6 @@ impl Telemetry {
         event.emit(self);
     }
 
-    /// One message's fate.
-    pub fn event(&self, event_type: Option<EventType>, result: EventResult) {
-        self.counters.events[type_row(event_type)][result.index()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A rejected message: counted, and logged at most once per reason every 10 s.
-    pub fn invalid_event(&self, invalid: &Invalid, source: &dyn std::fmt::Display) {
-        self.event(invalid.event_type, EventResult::Invalid);
-        let reason = InvalidReason::ALL.iter().position(|r| *r == invalid.reason).expect("every reason is in ALL");
-        self.counters.invalid[reason].fetch_add(1, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_allowed(invalid.reason.as_str()) {
-            tracing::warn!(
-                reason = invalid.reason.as_str(),
-                detail = %invalid.detail,
-                %source,
-                suppressed_since_last = suppressed,
-                "rejected invalid event"
-            );
-        }
-    }
-
     /// `Some(lines suppressed since the last one)` when a line of this kind may be logged now.
     pub(crate) fn log_allowed(&self, kind: &str) -> Option<u64> {
         self.log_allowed_at(kind, Instant::now())
@@ -193,33 +174,6 @@ impl Telemetry {
         };
         if let Some(suppressed) = self.log_allowed(&kind) {
             tracing::error!(client, %error, reason, suppressed_since_last = suppressed, "Kafka client error");
-        }
-    }
-
-    /// An event was applied to a ticket whose `ticket_created` its partition has not seen. Counted
-    /// per partition by the engine (`ticketpulse_events_without_creation_total`); logged here
-    /// at a bounded rate, since a stream of them means a producer that does not key by ticket id.
-    pub fn events_without_creation(&self, partition: &PartitionId) {
-        if let Some(suppressed) = self.log_allowed("events_without_creation") {
-            tracing::warn!(
-                ?partition,
-                suppressed_since_last = suppressed,
-                "an event was applied to a ticket whose ticket_created this partition has not seen: if this repeats, \
-                 check that producers key every message by ticket_id (docs/events.md); such tickets count as channel and priority \"unknown\""
-            );
-        }
-    }
-
-    /// A partition's next message is further on than its state expects.
-    pub fn offset_gap(&self, partition: &PartitionId, expected: i64, got: i64) {
-        if let Some(suppressed) = self.log_allowed("offset_gap") {
-            tracing::warn!(
-                ?partition,
-                expected,
-                got,
-                suppressed_since_last = suppressed,
-                "input offsets skipped: messages between were never read"
-            );
         }
     }
 
@@ -308,16 +262,6 @@ impl Telemetry {
         lock(&self.consumer.lag).clone()
     }
 
-    /// Differences `ticket_snapshot`s found (per [`SnapshotField::index`]), taken from a
-    /// partition after it applied events.
-    pub fn snapshot_differences(&self, found: &[u64; SnapshotField::ALL.len()]) {
-        for (counter, n) in self.counters.snapshot_differences.iter().zip(found) {
-            if *n > 0 {
-                counter.fetch_add(*n, Ordering::Relaxed);
-            }
-        }
-    }
-
     /// Every field with its count of differences, zeros included.
     pub fn snapshot_difference_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         SnapshotField::ALL.iter().map(|f| (f.as_str(), self.counters.snapshot_differences[f.index()].load(Ordering::Relaxed)))
@@ -366,11 +310,6 @@ impl Telemetry {
     /// `intake`: ((source, contract type), events produced), the combinations seen.
     pub fn intake_produced_counts(&self) -> Vec<((&'static str, &'static str), u64)> {
         lock(&self.counters.intake_produced).iter().map(|(k, n)| (*k, *n)).collect()
-    }
-
-    /// An ingested event's topic was over 128 bytes and read as `other`.
-    pub fn topic_too_long(&self) {
-        self.counters.topics_too_long.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Input values replaced before they became label values, as (field, reason, count), every

@@ -38,10 +38,10 @@ fn the_gate_passes_one_line_per_kind_per_interval_and_counts_the_rest() {
 #[test]
 fn events_count_under_their_type_and_result_and_unreadable_ones_as_unknown() {
     let t = Telemetry::default();
-    t.event(Some(EventType::SurveyResponse), EventResult::Late);
-    t.event(Some(EventType::SurveyResponse), EventResult::Late);
-    t.event(Some(EventType::TicketCreated), EventResult::Duplicate);
-    t.event(None, EventResult::Invalid);
+    t.emit(EventProcessed { event_type: Some(EventType::SurveyResponse), result: EventResult::Late });
+    t.emit(EventProcessed { event_type: Some(EventType::SurveyResponse), result: EventResult::Late });
+    t.emit(EventProcessed { event_type: Some(EventType::TicketCreated), result: EventResult::Duplicate });
+    t.emit(EventProcessed { event_type: None, result: EventResult::Invalid });
     let counts = t.event_counts();
     assert_eq!(counts.len(), 10 * 4, "9 types and unknown, by 4 results, zeros included");
     let nonzero: Vec<_> = counts.into_iter().filter(|(_, _, n)| *n > 0).collect();
