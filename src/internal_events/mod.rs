@@ -37,7 +37,7 @@ pub use input::{
 };
 pub use kafka::DeadLetterFailed;
 pub use labels::{EventResult, HttpDrop, SnapshotOperation};
-pub use snapshot::SnapshotFailed;
+pub use snapshot::{SnapshotFailed, SnapshotRestored, SnapshotSaved};
 
 /// The target of every log line here, whichever file writes it: the one operators know
 /// (docs/operations.md) and filter on.
@@ -175,17 +175,6 @@ impl Telemetry {
         if let Some(suppressed) = self.log_allowed(&kind) {
             tracing::error!(client, %error, reason, suppressed_since_last = suppressed, "Kafka client error");
         }
-    }
-
-    pub fn snapshot_saved(&self, partition: &PartitionId, bytes: usize, pause: Duration) {
-        self.counters.snapshots_saved.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.counters.last_snapshot) = Some((bytes, pause));
-        tracing::debug!(?partition, bytes, pause_ms = pause.as_millis() as u64, "snapshot saved");
-    }
-
-    pub fn snapshot_restored(&self, partition: &PartitionId, name: &str, offset: i64) {
-        self.counters.snapshots_restored.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
     }
 
     /// Broker reachability as librdkafka reports it; drives readiness.
