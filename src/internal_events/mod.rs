@@ -35,7 +35,7 @@ pub use http::HttpConnectionDropped;
 pub use input::{
     EventProcessed, EventsWithoutCreation, InvalidEvent, OffsetGap, ReorderBufferFull, SnapshotDifferences, TicketsShed, TopicTooLong,
 };
-pub use kafka::DeadLetterFailed;
+pub use kafka::{DeadLetterFailed, DeadLettered, KafkaClientError};
 pub use labels::{EventResult, HttpDrop, SnapshotOperation};
 pub use snapshot::{SnapshotFailed, SnapshotRestored, SnapshotSaved};
 
@@ -157,26 +157,6 @@ impl Telemetry {
         }
     }
 
-    /// An error a Kafka client reported (connection, authentication, TLS, consumption):
-    /// logged at most once per error code every 10 s, since librdkafka repeats them while the
-    /// condition lasts. `reason` must already be free of secrets.
-    pub fn kafka_error(&self, client: &str, error: &rdkafka::error::KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
-            // Not an error: a partition's end that reached the client's queue rather than the
-            // consumer's (just after an assignment). It names no partition, so that partition
-            // follows the wall clock after `time.idle_timeout` instead (docs/operations.md).
-            tracing::debug!(client, reason, "end of partition outside the consumer's queue");
-            return;
-        }
-        let kind = match error.rdkafka_error_code() {
-            Some(code) => format!("kafka {code:?}"),
-            None => "kafka other".to_string(),
-        };
-        if let Some(suppressed) = self.log_allowed(&kind) {
-            tracing::error!(client, %error, reason, suppressed_since_last = suppressed, "Kafka client error");
-        }
-    }
-
     /// Broker reachability as librdkafka reports it; drives readiness.
     pub fn set_broker_reachable(&self, reachable: bool) {
         if self.consumer.broker_down.swap(!reachable, Ordering::Relaxed) == reachable {
@@ -190,14 +170,6 @@ impl Telemetry {
 
     pub fn broker_reachable(&self) -> bool {
         !self.consumer.broker_down.load(Ordering::Relaxed)
-    }
-
-    /// A rejected message reached the dead-letter topic: it is writable (again).
-    pub fn dead_lettered(&self) {
-        self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        if self.consumer.dead_letter_blocked.swap(false, Ordering::Relaxed) {
-            tracing::info!("the dead-letter topic accepts rejected events again");
-        }
     }
 
     /// Whether the newest dead-letter write failed; drives readiness.

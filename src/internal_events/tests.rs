@@ -58,12 +58,32 @@ fn a_broker_outage_logs_one_line_per_error_code() {
         // What one outage repeats many times a second: the error callback and the
         // consumer's poll report the same code.
         for _ in 0..100 {
-            t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
-            t.kafka_error("consumer", &KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown), "");
-            t.kafka_error("dead-letter producer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+            t.emit(KafkaClientError {
+                client: "consumer",
+                error: &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+                reason: "1/1 brokers are down",
+            });
+            t.emit(KafkaClientError {
+                client: "consumer",
+                error: &KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown),
+                reason: "",
+            });
+            t.emit(KafkaClientError {
+                client: "dead-letter producer",
+                error: &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+                reason: "1/1 brokers are down",
+            });
         }
-        t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
-        t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
+        t.emit(KafkaClientError {
+            client: "consumer",
+            error: &KafkaError::Global(RDKafkaErrorCode::SSL),
+            reason: "SSL handshake failed: certificate verify failed",
+        });
+        t.emit(KafkaClientError {
+            client: "consumer",
+            error: &KafkaError::Global(RDKafkaErrorCode::SSL),
+            reason: "SSL handshake failed: certificate verify failed",
+        });
     });
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(lines[0].contains("Kafka client error") && lines[0].contains("AllBrokersDown"), "{}", lines[0]);
@@ -78,7 +98,8 @@ fn a_broker_outage_logs_one_line_per_error_code() {
 fn an_end_of_partition_on_the_client_queue_is_no_error() {
     let t = Telemetry::default();
     let reason = "Fetch from broker 111 reached end of partition at offset 28 (HighwaterMark 28)";
-    let lines = logged(|| t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::PartitionEOF), reason));
+    let lines =
+        logged(|| t.emit(KafkaClientError { client: "consumer", error: &KafkaError::Global(RDKafkaErrorCode::PartitionEOF), reason }));
     assert_eq!(lines, Vec::<String>::new());
     assert!(lock(&t.log_gate).is_empty(), "nothing counted as suppressed");
 }
@@ -96,7 +117,7 @@ fn dead_letter_failures_block_readiness_until_a_write_succeeds() {
     assert!(t.dead_letter_blocked());
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("origin=events/0@0") && lines[0].contains("Message timed out"), "{}", lines[0]);
-    t.dead_lettered();
+    t.emit(DeadLettered);
     assert_eq!(t.dead_letter_counts(), (1, 3));
     assert!(!t.dead_letter_blocked());
 }
