@@ -17,3 +17,16 @@ impl InternalEvent for HttpConnectionDropped {
         }
     }
 }
+
+/// The HTTP listener could not accept a connection (e.g. out of file descriptors): logged
+/// only, at most once every 10 s.
+pub struct HttpAcceptFailed<'a>(pub &'a std::io::Error);
+
+impl InternalEvent for HttpAcceptFailed<'_> {
+    fn emit(self, t: &Telemetry) {
+        let HttpAcceptFailed(error) = self;
+        if let Some(suppressed) = t.log_allowed("http_accept") {
+            tracing::error!(target: TARGET, %error, suppressed_since_last = suppressed, "HTTP listener cannot accept connections");
+        }
+    }
+}

@@ -31,7 +31,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use http::HttpConnectionDropped;
+pub use http::{HttpAcceptFailed, HttpConnectionDropped};
 pub use input::{
     EventProcessed, EventsWithoutCreation, InvalidEvent, OffsetGap, ReorderBufferFull, SnapshotDifferences, TicketsShed, TopicTooLong,
 };
@@ -230,13 +230,6 @@ impl Telemetry {
 
     pub fn shed_count(&self) -> u64 {
         self.counters.tickets_shed.load(Ordering::Relaxed)
-    }
-
-    /// The HTTP listener could not accept a connection (e.g. out of file descriptors).
-    pub fn http_accept_failed(&self, error: &std::io::Error) {
-        if let Some(suppressed) = self.log_allowed("http_accept") {
-            tracing::error!(%error, suppressed_since_last = suppressed, "HTTP listener cannot accept connections");
-        }
     }
 
     pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
