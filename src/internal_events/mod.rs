@@ -5,13 +5,12 @@
 //! the intake).
 //!
 //! An event is a type implementing [`InternalEvent`], emitted with [`Telemetry::emit`]: its
-//! fields are the log line's fields, and its `emit` counts and logs together (the events
-//! still `Telemetry` methods of the same shape are to be converted likewise). What is state
+//! fields are the log line's fields, and its `emit` counts and logs together. What is state
 //! rather than events (readiness, partitions assigned, lag) stays `Telemetry` methods.
 //!
 //! Here: [`Telemetry`], its counters and the log gate; the bounded label values are in
 //! `labels.rs`, the event types in one file per concern (`input.rs`, `snapshot.rs`,
-//! `kafka.rs`, `http.rs`).
+//! `kafka.rs`, `http.rs`, `intake.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +24,7 @@ use crate::ticket::SnapshotField;
 
 mod http;
 mod input;
+mod intake;
 mod kafka;
 mod labels;
 mod snapshot;
@@ -35,6 +35,7 @@ pub use http::{HttpAcceptFailed, HttpConnectionDropped};
 pub use input::{
     EventProcessed, EventsWithoutCreation, InvalidEvent, OffsetGap, ReorderBufferFull, SnapshotDifferences, TicketsShed, TopicTooLong,
 };
+pub use intake::{IntakeEventsProduced, WebhookAnswered};
 pub use kafka::{DeadLetterFailed, DeadLettered, KafkaClientError};
 pub use labels::{EventResult, HttpDrop, SnapshotOperation};
 pub use snapshot::{SnapshotFailed, SnapshotRestored, SnapshotSaved};
@@ -234,26 +235,6 @@ impl Telemetry {
 
     pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
         HttpDrop::ALL.iter().zip(&self.counters.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
-    }
-
-    /// `intake`: a webhook answered, counted by source, vendor type and result; a refused one
-    /// (`refusal`: its reason and detail) also logged, at most once per source and reason
-    /// every 10 s.
-    pub fn intake_webhook(&self, source: &'static str, kind: &'static str, result: &'static str, refusal: Option<(&str, &str)>) {
-        if let Some((reason, detail)) = refusal {
-            if let Some(suppressed) = self.log_allowed(&format!("intake {source} {reason}")) {
-                tracing::warn!(source, reason, detail, suppressed_since_last = suppressed, "webhook refused");
-            }
-        }
-        *lock(&self.counters.intake_webhooks).entry((source, kind, result)).or_default() += 1;
-    }
-
-    /// `intake`: the broker acknowledged these events of one webhook from `source`.
-    pub fn intake_events_produced(&self, source: &'static str, types: impl IntoIterator<Item = EventType>) {
-        let mut produced = lock(&self.counters.intake_produced);
-        for t in types {
-            *produced.entry((source, t.as_str())).or_default() += 1;
-        }
     }
 
     /// `intake`: ((source, vendor type, result), webhooks), the combinations seen.
