@@ -136,7 +136,8 @@ impl Telemetry {
     }
 
     /// `Some(lines suppressed since the last one)` when a line of this kind may be logged now.
-    pub(crate) fn log_allowed(&self, kind: &str) -> Option<u64> {
+    /// Private to this module: a rate-limited line is written by an event type, with its counter.
+    fn log_allowed(&self, kind: &str) -> Option<u64> {
         self.log_allowed_at(kind, Instant::now())
     }
 
