@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::base::{Millis, PartitionId};
 use crate::engine::{Capture, Engine};
-use crate::internal_events::{SnapshotFailed, SnapshotOperation, Telemetry};
+use crate::internal_events::{SnapshotFailed, SnapshotOperation, SnapshotRestored, SnapshotSaved, Telemetry};
 use crate::lock;
 use crate::snapshot::SnapshotStore;
 
@@ -102,7 +102,7 @@ impl Checkpointer {
                         }));
                         let failed = match saved {
                             Ok(Ok(bytes)) => {
-                                telemetry.snapshot_saved(&job.partition, bytes, job.pause);
+                                telemetry.emit(SnapshotSaved { partition: &job.partition, bytes, pause: job.pause });
                                 // Saved, so a restart or a new owner finds these totals: shown now.
                                 engine.publish(&job.partition, job.offset, totals);
                                 false
@@ -218,7 +218,7 @@ impl Checkpointer {
         for candidate in stored {
             match candidate.bytes.and_then(|bytes| self.engine.restore(partition, &bytes, Some(now))) {
                 Ok(offset) => {
-                    self.telemetry.snapshot_restored(partition, &candidate.name, offset);
+                    self.telemetry.emit(SnapshotRestored { partition, name: &candidate.name, offset });
                     lock(&self.queued).insert(partition.clone(), offset);
                     return Some(offset);
                 }

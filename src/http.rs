@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::HttpConfig;
-use crate::internal_events::{HttpConnectionDropped, HttpDrop, Telemetry};
+use crate::internal_events::{HttpAcceptFailed, HttpConnectionDropped, HttpDrop, Telemetry};
 use crate::lock;
 
 /// hyper's per-connection buffer limit: request headers larger than this are answered 431,
@@ -379,7 +379,7 @@ pub async fn serve(
                 Ok((stream, _)) => stream,
                 Err(error) if is_connection_error(&error) => continue,
                 Err(error) => {
-                    telemetry.http_accept_failed(&error);
+                    telemetry.emit(HttpAcceptFailed(&error));
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }

@@ -19,7 +19,7 @@ use rdkafka::{ClientContext, Statistics};
 
 use crate::base::{is_secret, REDACTED};
 use crate::config::{bad, ConfigError, KafkaConfig};
-use crate::internal_events::Telemetry;
+use crate::internal_events::{KafkaClientError, Telemetry};
 
 /// Settings every Kafka client of ticketpulse shares: the brokers and the passed-through
 /// `kafka.librdkafka` properties (security, SASL, ...).
@@ -248,7 +248,7 @@ impl ClientContext for ClientLog {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        self.telemetry.kafka_error(self.role, &error, &self.secrets.redact(reason));
+        self.telemetry.emit(KafkaClientError { client: self.role, error: &error, reason: &self.secrets.redact(reason) });
     }
 }
 

@@ -23,7 +23,7 @@
 //! | [`engine`] | `Rules::new`, the one compile step of the configuration; per-partition state, reorder buffer, watermark and timers; the single input path (`engine/`: rules, partition, gauges, capture, read) |
 //! | [`snapshot`] | per-partition state snapshots with their input offset; directory and Kafka-topic stores |
 //! | [`kafka`] | the Kafka client configuration every client shares, checked by librdkafka; secrets scrubbed from what it says |
-//! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines, each event's line and counter together, for `run`, `demo`, `replay` and `intake` alike (`internal_events/`: labels, events) |
+//! | [`internal_events`] | ticketpulse's own counters and rate-limited log lines, each event's line and counter together, for `run`, `demo`, `replay` and `intake` alike (`internal_events/`: labels, and the event types by concern: input, snapshot, kafka, http, intake) |
 //! | [`ticket`] | per-ticket state machine: events in, KPI samples and SLA deadlines out (`ticket/`: transitions, snapshot) |
 //! | [`agent`] | per-agent KPIs (off by default): attribution to agents, bounded `agent` labels |
 //! | [`topic`] | tickets created by topic: the recorded label, bounded `topic` labels |

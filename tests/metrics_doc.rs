@@ -8,7 +8,7 @@ use ticketpulse::config::Config;
 use ticketpulse::engine::{Engine, Rules, View};
 use ticketpulse::exporter::{encoding, kpi, render, scrape, write_text, ExportRules, Metrics};
 use ticketpulse::generator::{Generator, GeneratorOptions};
-use ticketpulse::internal_events::{SnapshotFailed, SnapshotOperation, Telemetry};
+use ticketpulse::internal_events::{SnapshotFailed, SnapshotOperation, SnapshotSaved, Telemetry};
 use ticketpulse::replay::{replay, End};
 use ticketpulse::snapshot::SnapshotError;
 
@@ -72,7 +72,7 @@ fn docs_metrics_md_lists_exactly_the_families_emitted() {
     let partition = ("tickets".to_string(), 0);
     telemetry.partitions_assigned(std::slice::from_ref(&partition));
     telemetry.set_lag(partition.clone(), 3);
-    telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
+    telemetry.emit(SnapshotSaved { partition: &partition, bytes: 1024, pause: Duration::from_millis(2) });
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
     telemetry.emit(SnapshotFailed { operation: SnapshotOperation::Load, partition: &partition, reason: corrupt.reason(), error: &corrupt });
     let families = render(&View::default(), &ExportRules::new(&config), &telemetry);
@@ -124,7 +124,7 @@ fn the_exposition_is_byte_for_byte_what_the_prometheus_text_encoder_writes() {
     engine.finish(None);
     telemetry.partitions_assigned(std::slice::from_ref(&partition));
     telemetry.set_lag(partition.clone(), 3);
-    telemetry.snapshot_saved(&partition, 1024, Duration::from_millis(2));
+    telemetry.emit(SnapshotSaved { partition: &partition, bytes: 1024, pause: Duration::from_millis(2) });
     let corrupt = SnapshotError::Corrupt("bad checksum".into());
     telemetry.emit(SnapshotFailed { operation: SnapshotOperation::Load, partition: &partition, reason: corrupt.reason(), error: &corrupt });
 

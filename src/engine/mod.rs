@@ -39,7 +39,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::base::{Millis, PartitionId};
 use crate::event::{self, Invalid};
-use crate::internal_events::{EventResult, ReorderBufferFull, Telemetry, TicketsShed};
+use crate::internal_events::{
+    EventProcessed, EventResult, EventsWithoutCreation, InvalidEvent, OffsetGap, ReorderBufferFull, SnapshotDifferences, Telemetry,
+    TicketsShed, TopicTooLong,
+};
 use crate::lock;
 use crate::snapshot::{self, SnapshotError};
 use crate::ticket::Effects;
@@ -152,7 +155,7 @@ impl Engine {
         if let Some((offset, expected)) = offset.zip(state.state.next_offset).filter(|(offset, expected)| offset > expected) {
             // Compaction and transaction markers leave gaps legitimately; retention that
             // deleted unread input, or a broker that skips, does not.
-            self.telemetry.offset_gap(partition, expected, offset);
+            self.telemetry.emit(OffsetGap { partition, expected, got: offset });
         }
         if let Some(offset) = offset {
             state.reading(offset);
@@ -161,13 +164,13 @@ impl Engine {
             Ok(event) => event,
             Err(invalid) => {
                 drop(guard);
-                self.telemetry.invalid_event(&invalid, source);
+                self.telemetry.emit(InvalidEvent { invalid: &invalid, source });
                 return Err(invalid);
             }
         };
         let event_type = event.body.event_type();
         if event.topic_too_long {
-            self.telemetry.topic_too_long();
+            self.telemetry.emit(TopicTooLong);
         }
         let (max_tickets, max_buffered) = (self.rules.max_tickets, self.rules.max_buffered);
         // An agent's status moves no ticket's time: a partition receiving only statuses is
@@ -190,7 +193,7 @@ impl Engine {
         }
         let differences = std::mem::take(&mut state.snapshot_differences);
         drop(guard);
-        self.telemetry.snapshot_differences(&differences);
+        self.telemetry.emit(SnapshotDifferences(&differences));
         if early > 0 {
             self.telemetry.emit(ReorderBufferFull { partition, count: early, cap: max_buffered });
         }
@@ -198,9 +201,9 @@ impl Engine {
             self.telemetry.emit(TicketsShed { partition, count: shed, cap: max_tickets });
         }
         if uncreated > 0 {
-            self.telemetry.events_without_creation(partition);
+            self.telemetry.emit(EventsWithoutCreation { partition });
         }
-        self.telemetry.event(Some(event_type), result);
+        self.telemetry.emit(EventProcessed { event_type: Some(event_type), result });
         Ok(result)
     }
 
@@ -295,7 +298,7 @@ impl Engine {
             let mut p = lock(&lane);
             if p.state.following || p.state.last_arrival.is_some_and(|last| now - last >= idle) {
                 p.advance_to(now);
-                self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
+                self.telemetry.emit(SnapshotDifferences(&std::mem::take(&mut p.snapshot_differences)));
             }
         }
     }
@@ -317,7 +320,7 @@ impl Engine {
             // partition is past whatever was committed.
             p.advance_to(now);
             p.state.count_totals_from = None;
-            self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
+            self.telemetry.emit(SnapshotDifferences(&std::mem::take(&mut p.snapshot_differences)));
         }
     }
 
@@ -335,7 +338,7 @@ impl Engine {
         for (_, lane) in self.lanes() {
             let mut p = lock(&lane);
             p.finish(end_time);
-            self.telemetry.snapshot_differences(&std::mem::take(&mut p.snapshot_differences));
+            self.telemetry.emit(SnapshotDifferences(&std::mem::take(&mut p.snapshot_differences)));
         }
     }
 

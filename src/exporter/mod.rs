@@ -170,12 +170,12 @@ mod tests {
     #[test]
     fn the_intake_exposition_keeps_its_families_labels_and_order() {
         use crate::event::EventType;
-        use crate::internal_events::{HttpConnectionDropped, HttpDrop};
+        use crate::internal_events::{HttpConnectionDropped, HttpDrop, IntakeEventsProduced, WebhookAnswered};
         let t = Telemetry::default();
-        t.intake_webhook("zendesk", "ticket.created", "produced", None);
-        t.intake_webhook("zendesk", "ticket.created", "produced", None);
-        t.intake_webhook("chatwoot", "unknown", "too_large", None);
-        t.intake_events_produced("zendesk", [EventType::TicketCreated, EventType::Message]);
+        t.emit(WebhookAnswered { source: "zendesk", kind: "ticket.created", result: "produced", refusal: None });
+        t.emit(WebhookAnswered { source: "zendesk", kind: "ticket.created", result: "produced", refusal: None });
+        t.emit(WebhookAnswered { source: "chatwoot", kind: "unknown", result: "too_large", refusal: None });
+        t.emit(IntakeEventsProduced { source: "zendesk", types: [EventType::TicketCreated, EventType::Message] });
         t.emit(HttpConnectionDropped(HttpDrop::Evicted));
         let text = write_intake_text(&t);
         let expected = "\

@@ -46,7 +46,7 @@ use crate::base::millis;
 use crate::clock::WallClock;
 use crate::config::{ChatwootAuth, Config};
 use crate::event::ParseLimits;
-use crate::internal_events::Telemetry;
+use crate::internal_events::{IntakeEventsProduced, Telemetry, WebhookAnswered};
 use mapping::{Mapped, Unreadable};
 use producer::Producer;
 use signature::{AuthError, Credentials};
@@ -165,7 +165,7 @@ impl Intake {
         }
         match self.producer.send_all(&mapped.events).await {
             Ok(()) => {
-                self.telemetry.intake_events_produced(source.as_str(), mapped.events.iter().map(|e| e.event_type));
+                self.telemetry.emit(IntakeEventsProduced { source: source.as_str(), types: mapped.events.iter().map(|e| e.event_type) });
                 outcome(StatusCode::OK, mapped.kind, "produced", format!("produced {} event(s)\n", mapped.events.len()))
             }
             Err(error) => {
@@ -230,7 +230,7 @@ fn query_token(query: Option<&str>) -> Option<String> {
 async fn webhook(intake: Arc<Intake>, source: Source, headers: HeaderMap, query: Option<String>, body: Body) -> Response {
     let outcome = intake.receive(source, &headers, query.as_deref(), body).await;
     let refusal = outcome.refusal.as_ref().map(|(reason, detail)| (*reason, detail.as_str()));
-    intake.telemetry.intake_webhook(source.as_str(), outcome.kind, outcome.result, refusal);
+    intake.telemetry.emit(WebhookAnswered { source: source.as_str(), kind: outcome.kind, result: outcome.result, refusal });
     let mut response = (outcome.status, outcome.text).into_response();
     if outcome.status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));

@@ -5,12 +5,12 @@
 //! the intake).
 //!
 //! An event is a type implementing [`InternalEvent`], emitted with [`Telemetry::emit`]: its
-//! fields are the log line's fields, and its `emit` counts and logs together (`TicketsShed`,
-//! `ReorderBufferFull`, `SnapshotFailed`, `DeadLetterFailed`, `HttpConnectionDropped`). The
-//! other events are still `Telemetry` methods of the same shape, to be converted likewise.
+//! fields are the log line's fields, and its `emit` counts and logs together. What is state
+//! rather than events (readiness, partitions assigned, lag) stays `Telemetry` methods.
 //!
-//! Here: [`Telemetry`] and its counters; the bounded label values are in `labels.rs`, the
-//! event types in `events.rs`.
+//! Here: [`Telemetry`], its counters and the log gate; the bounded label values are in
+//! `labels.rs`, the event types in one file per concern (`input.rs`, `snapshot.rs`,
+//! `kafka.rs`, `http.rs`, `intake.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,17 +18,31 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::base::PartitionId;
-use crate::event::{EventType, Invalid, InvalidReason};
+use crate::event::{EventType, InvalidReason};
 use crate::lock;
 use crate::ticket::SnapshotField;
 
-mod events;
+mod http;
+mod input;
+mod intake;
+mod kafka;
 mod labels;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use events::{DeadLetterFailed, HttpConnectionDropped, ReorderBufferFull, SnapshotFailed, TicketsShed};
+pub use http::{HttpAcceptFailed, HttpConnectionDropped};
+pub use input::{
+    EventProcessed, EventsWithoutCreation, InvalidEvent, OffsetGap, ReorderBufferFull, SnapshotDifferences, TicketsShed, TopicTooLong,
+};
+pub use intake::{IntakeEventsProduced, WebhookAnswered};
+pub use kafka::{DeadLetterFailed, DeadLettered, KafkaClientError};
 pub use labels::{EventResult, HttpDrop, SnapshotOperation};
+pub use snapshot::{SnapshotFailed, SnapshotRestored, SnapshotSaved};
+
+/// The target of every log line here, whichever file writes it: the one operators know
+/// (docs/operations.md) and filter on.
+const TARGET: &str = "ticketpulse::internal_events";
 
 /// Minimum gap between two log lines of the same kind; the rest are counted and summarised.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -121,29 +135,9 @@ impl Telemetry {
         event.emit(self);
     }
 
-    /// One message's fate.
-    pub fn event(&self, event_type: Option<EventType>, result: EventResult) {
-        self.counters.events[type_row(event_type)][result.index()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A rejected message: counted, and logged at most once per reason every 10 s.
-    pub fn invalid_event(&self, invalid: &Invalid, source: &dyn std::fmt::Display) {
-        self.event(invalid.event_type, EventResult::Invalid);
-        let reason = InvalidReason::ALL.iter().position(|r| *r == invalid.reason).expect("every reason is in ALL");
-        self.counters.invalid[reason].fetch_add(1, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_allowed(invalid.reason.as_str()) {
-            tracing::warn!(
-                reason = invalid.reason.as_str(),
-                detail = %invalid.detail,
-                %source,
-                suppressed_since_last = suppressed,
-                "rejected invalid event"
-            );
-        }
-    }
-
     /// `Some(lines suppressed since the last one)` when a line of this kind may be logged now.
-    pub(crate) fn log_allowed(&self, kind: &str) -> Option<u64> {
+    /// Private to this module: a rate-limited line is written by an event type, with its counter.
+    fn log_allowed(&self, kind: &str) -> Option<u64> {
         self.log_allowed_at(kind, Instant::now())
     }
 
@@ -165,64 +159,6 @@ impl Telemetry {
         }
     }
 
-    /// An error a Kafka client reported (connection, authentication, TLS, consumption):
-    /// logged at most once per error code every 10 s, since librdkafka repeats them while the
-    /// condition lasts. `reason` must already be free of secrets.
-    pub fn kafka_error(&self, client: &str, error: &rdkafka::error::KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
-            // Not an error: a partition's end that reached the client's queue rather than the
-            // consumer's (just after an assignment). It names no partition, so that partition
-            // follows the wall clock after `time.idle_timeout` instead (docs/operations.md).
-            tracing::debug!(client, reason, "end of partition outside the consumer's queue");
-            return;
-        }
-        let kind = match error.rdkafka_error_code() {
-            Some(code) => format!("kafka {code:?}"),
-            None => "kafka other".to_string(),
-        };
-        if let Some(suppressed) = self.log_allowed(&kind) {
-            tracing::error!(client, %error, reason, suppressed_since_last = suppressed, "Kafka client error");
-        }
-    }
-
-    /// An event was applied to a ticket whose `ticket_created` its partition has not seen. Counted
-    /// per partition by the engine (`ticketpulse_events_without_creation_total`); logged here
-    /// at a bounded rate, since a stream of them means a producer that does not key by ticket id.
-    pub fn events_without_creation(&self, partition: &PartitionId) {
-        if let Some(suppressed) = self.log_allowed("events_without_creation") {
-            tracing::warn!(
-                ?partition,
-                suppressed_since_last = suppressed,
-                "an event was applied to a ticket whose ticket_created this partition has not seen: if this repeats, \
-                 check that producers key every message by ticket_id (docs/events.md); such tickets count as channel and priority \"unknown\""
-            );
-        }
-    }
-
-    /// A partition's next message is further on than its state expects.
-    pub fn offset_gap(&self, partition: &PartitionId, expected: i64, got: i64) {
-        if let Some(suppressed) = self.log_allowed("offset_gap") {
-            tracing::warn!(
-                ?partition,
-                expected,
-                got,
-                suppressed_since_last = suppressed,
-                "input offsets skipped: messages between were never read"
-            );
-        }
-    }
-
-    pub fn snapshot_saved(&self, partition: &PartitionId, bytes: usize, pause: Duration) {
-        self.counters.snapshots_saved.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.counters.last_snapshot) = Some((bytes, pause));
-        tracing::debug!(?partition, bytes, pause_ms = pause.as_millis() as u64, "snapshot saved");
-    }
-
-    pub fn snapshot_restored(&self, partition: &PartitionId, name: &str, offset: i64) {
-        self.counters.snapshots_restored.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(?partition, snapshot = name, offset, "state restored from snapshot");
-    }
-
     /// Broker reachability as librdkafka reports it; drives readiness.
     pub fn set_broker_reachable(&self, reachable: bool) {
         if self.consumer.broker_down.swap(!reachable, Ordering::Relaxed) == reachable {
@@ -236,14 +172,6 @@ impl Telemetry {
 
     pub fn broker_reachable(&self) -> bool {
         !self.consumer.broker_down.load(Ordering::Relaxed)
-    }
-
-    /// A rejected message reached the dead-letter topic: it is writable (again).
-    pub fn dead_lettered(&self) {
-        self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        if self.consumer.dead_letter_blocked.swap(false, Ordering::Relaxed) {
-            tracing::info!("the dead-letter topic accepts rejected events again");
-        }
     }
 
     /// Whether the newest dead-letter write failed; drives readiness.
@@ -297,16 +225,6 @@ impl Telemetry {
         lock(&self.consumer.lag).clone()
     }
 
-    /// Differences `ticket_snapshot`s found (per [`SnapshotField::index`]), taken from a
-    /// partition after it applied events.
-    pub fn snapshot_differences(&self, found: &[u64; SnapshotField::ALL.len()]) {
-        for (counter, n) in self.counters.snapshot_differences.iter().zip(found) {
-            if *n > 0 {
-                counter.fetch_add(*n, Ordering::Relaxed);
-            }
-        }
-    }
-
     /// Every field with its count of differences, zeros included.
     pub fn snapshot_difference_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         SnapshotField::ALL.iter().map(|f| (f.as_str(), self.counters.snapshot_differences[f.index()].load(Ordering::Relaxed)))
@@ -316,35 +234,8 @@ impl Telemetry {
         self.counters.tickets_shed.load(Ordering::Relaxed)
     }
 
-    /// The HTTP listener could not accept a connection (e.g. out of file descriptors).
-    pub fn http_accept_failed(&self, error: &std::io::Error) {
-        if let Some(suppressed) = self.log_allowed("http_accept") {
-            tracing::error!(%error, suppressed_since_last = suppressed, "HTTP listener cannot accept connections");
-        }
-    }
-
     pub fn http_dropped_counts(&self) -> Vec<(HttpDrop, u64)> {
         HttpDrop::ALL.iter().zip(&self.counters.http_dropped).map(|(r, c)| (*r, c.load(Ordering::Relaxed))).collect()
-    }
-
-    /// `intake`: a webhook answered, counted by source, vendor type and result; a refused one
-    /// (`refusal`: its reason and detail) also logged, at most once per source and reason
-    /// every 10 s.
-    pub fn intake_webhook(&self, source: &'static str, kind: &'static str, result: &'static str, refusal: Option<(&str, &str)>) {
-        if let Some((reason, detail)) = refusal {
-            if let Some(suppressed) = self.log_allowed(&format!("intake {source} {reason}")) {
-                tracing::warn!(source, reason, detail, suppressed_since_last = suppressed, "webhook refused");
-            }
-        }
-        *lock(&self.counters.intake_webhooks).entry((source, kind, result)).or_default() += 1;
-    }
-
-    /// `intake`: the broker acknowledged these events of one webhook from `source`.
-    pub fn intake_events_produced(&self, source: &'static str, types: impl IntoIterator<Item = EventType>) {
-        let mut produced = lock(&self.counters.intake_produced);
-        for t in types {
-            *produced.entry((source, t.as_str())).or_default() += 1;
-        }
     }
 
     /// `intake`: ((source, vendor type, result), webhooks), the combinations seen.
@@ -355,11 +246,6 @@ impl Telemetry {
     /// `intake`: ((source, contract type), events produced), the combinations seen.
     pub fn intake_produced_counts(&self) -> Vec<((&'static str, &'static str), u64)> {
         lock(&self.counters.intake_produced).iter().map(|(k, n)| (*k, *n)).collect()
-    }
-
-    /// An ingested event's topic was over 128 bytes and read as `other`.
-    pub fn topic_too_long(&self) {
-        self.counters.topics_too_long.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Input values replaced before they became label values, as (field, reason, count), every

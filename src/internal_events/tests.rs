@@ -38,10 +38,10 @@ fn the_gate_passes_one_line_per_kind_per_interval_and_counts_the_rest() {
 #[test]
 fn events_count_under_their_type_and_result_and_unreadable_ones_as_unknown() {
     let t = Telemetry::default();
-    t.event(Some(EventType::SurveyResponse), EventResult::Late);
-    t.event(Some(EventType::SurveyResponse), EventResult::Late);
-    t.event(Some(EventType::TicketCreated), EventResult::Duplicate);
-    t.event(None, EventResult::Invalid);
+    t.emit(EventProcessed { event_type: Some(EventType::SurveyResponse), result: EventResult::Late });
+    t.emit(EventProcessed { event_type: Some(EventType::SurveyResponse), result: EventResult::Late });
+    t.emit(EventProcessed { event_type: Some(EventType::TicketCreated), result: EventResult::Duplicate });
+    t.emit(EventProcessed { event_type: None, result: EventResult::Invalid });
     let counts = t.event_counts();
     assert_eq!(counts.len(), 10 * 4, "9 types and unknown, by 4 results, zeros included");
     let nonzero: Vec<_> = counts.into_iter().filter(|(_, _, n)| *n > 0).collect();
@@ -58,12 +58,32 @@ fn a_broker_outage_logs_one_line_per_error_code() {
         // What one outage repeats many times a second: the error callback and the
         // consumer's poll report the same code.
         for _ in 0..100 {
-            t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
-            t.kafka_error("consumer", &KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown), "");
-            t.kafka_error("dead-letter producer", &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+            t.emit(KafkaClientError {
+                client: "consumer",
+                error: &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+                reason: "1/1 brokers are down",
+            });
+            t.emit(KafkaClientError {
+                client: "consumer",
+                error: &KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown),
+                reason: "",
+            });
+            t.emit(KafkaClientError {
+                client: "dead-letter producer",
+                error: &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+                reason: "1/1 brokers are down",
+            });
         }
-        t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
-        t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::SSL), "SSL handshake failed: certificate verify failed");
+        t.emit(KafkaClientError {
+            client: "consumer",
+            error: &KafkaError::Global(RDKafkaErrorCode::SSL),
+            reason: "SSL handshake failed: certificate verify failed",
+        });
+        t.emit(KafkaClientError {
+            client: "consumer",
+            error: &KafkaError::Global(RDKafkaErrorCode::SSL),
+            reason: "SSL handshake failed: certificate verify failed",
+        });
     });
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(lines[0].contains("Kafka client error") && lines[0].contains("AllBrokersDown"), "{}", lines[0]);
@@ -78,7 +98,8 @@ fn a_broker_outage_logs_one_line_per_error_code() {
 fn an_end_of_partition_on_the_client_queue_is_no_error() {
     let t = Telemetry::default();
     let reason = "Fetch from broker 111 reached end of partition at offset 28 (HighwaterMark 28)";
-    let lines = logged(|| t.kafka_error("consumer", &KafkaError::Global(RDKafkaErrorCode::PartitionEOF), reason));
+    let lines =
+        logged(|| t.emit(KafkaClientError { client: "consumer", error: &KafkaError::Global(RDKafkaErrorCode::PartitionEOF), reason }));
     assert_eq!(lines, Vec::<String>::new());
     assert!(lock(&t.log_gate).is_empty(), "nothing counted as suppressed");
 }
@@ -96,7 +117,21 @@ fn dead_letter_failures_block_readiness_until_a_write_succeeds() {
     assert!(t.dead_letter_blocked());
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("origin=events/0@0") && lines[0].contains("Message timed out"), "{}", lines[0]);
-    t.dead_lettered();
+    t.emit(DeadLettered);
     assert_eq!(t.dead_letter_counts(), (1, 3));
     assert!(!t.dead_letter_blocked());
+}
+
+#[test]
+fn every_event_logs_under_the_target_operators_filter_on_whichever_file_writes_it() {
+    let t = Telemetry::default();
+    let partition = ("tickets".to_string(), 3);
+    let lines = logged(|| {
+        t.emit(TicketsShed { partition: &partition, count: 2, cap: 10 });
+        t.emit(HttpConnectionDropped(HttpDrop::Refused));
+    });
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].starts_with(" WARN ticketpulse::internal_events: ticket cap reached"), "{}", lines[0]);
+    assert!(lines[1].starts_with(" WARN ticketpulse::internal_events: HTTP connection closed early"), "{}", lines[1]);
+    assert_eq!(t.shed_count(), 2);
 }

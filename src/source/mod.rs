@@ -42,7 +42,7 @@ use crate::checkpoint::Checkpointer;
 use crate::clock::WallClock;
 use crate::config::{ConfigError, KafkaConfig};
 use crate::engine::Engine;
-use crate::internal_events::Telemetry;
+use crate::internal_events::{KafkaClientError, Telemetry};
 use crate::kafka::{check_offline, client_config, ClientError, ClientKind, ClientLog, ClientReports};
 pub mod workers;
 
@@ -209,7 +209,7 @@ impl KafkaSource {
                         }
                     }
                     Err(error) => {
-                        self.telemetry.kafka_error("consumer", &error, "");
+                        self.telemetry.emit(KafkaClientError { client: "consumer", error: &error, reason: "" });
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         Ok(())
                     }

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::base::{Millis, PartitionId};
 use crate::engine::{Engine, Lane};
 use crate::event::Invalid;
-use crate::internal_events::{DeadLetterFailed, Telemetry};
+use crate::internal_events::{DeadLetterFailed, DeadLettered, Telemetry};
 use crate::kafka::ClientLog;
 
 use super::context::SourceContext;
@@ -115,7 +115,7 @@ impl PartitionWorker {
         let (telemetry, topic, origin, reason) = (Arc::clone(&self.telemetry), topic.clone(), origin.to_string(), invalid.reason);
         let outcome = async move {
             match delivery.await {
-                Ok(Ok(_)) => telemetry.dead_lettered(),
+                Ok(Ok(_)) => telemetry.emit(DeadLettered),
                 Ok(Err((error, _))) => telemetry.emit(DeadLetterFailed { topic: &topic, origin: &origin, reason, error: &error }),
                 Err(_) => telemetry.emit(DeadLetterFailed {
                     topic: &topic,
